@@ -1,0 +1,84 @@
+"""ember: a PyTorch-compatible deep-learning framework on NumPy (and CuPy).
+
+Flow: ``ember.tensor`` makes a Tensor → ops (``ember.ops.*``) go through ``apply`` and record
+the autograd graph → ``loss.backward()`` runs the engine → ``ember.optim`` updates parameters.
+Subpackages (``nn``, ``optim``, ``data``, ``jit`` …) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ember import autograd, dtypes
+from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from ember.backends import Device, cuda_available, device
+from ember.creation import *  # noqa: F403
+from ember.creation import __all__ as _creation_all
+from ember.dtypes import (
+    bfloat16, bool_, double, float, float16, float32, float64, get_default_dtype, half, int,
+    int8, int16, int32, int64, long, promote_types, result_type, set_default_dtype, short,
+    uint8,
+)
+from ember.ops.elementwise import *  # noqa: F403
+from ember.ops.elementwise import __all__ as _elementwise_all
+from ember.ops.index import *  # noqa: F403
+from ember.ops.index import __all__ as _index_all
+from ember.ops.linalg import *  # noqa: F403
+from ember.ops.linalg import __all__ as _linalg_all
+from ember.ops.movement import *  # noqa: F403
+from ember.ops.movement import __all__ as _movement_all
+from ember.ops.reduce import *  # noqa: F403
+from ember.ops.reduce import __all__ as _reduce_all
+from ember.random import *  # noqa: F403
+from ember.random import __all__ as _random_all
+from ember.tensor import Size, Tensor, is_tensor
+
+bool = bool_  # noqa: A001 - PyTorch spells it ember.bool
+dtype = dtypes.dtype
+__version__ = "0.1.0"
+
+_SUBPACKAGES = ("nn", "optim", "data", "jit", "models", "train", "diagnostics", "io", "utils",
+                "metrics", "cli")
+
+
+def __getattr__(name: str) -> Any:
+    """Load subpackages lazily so that ``import ember`` stays fast."""
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"ember.{name}")
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")
+
+
+class cuda:  # noqa: N801 - mirrors the torch.cuda namespace
+    """``ember.cuda.is_available()`` and friends."""
+
+    is_available = staticmethod(cuda_available)
+
+    @staticmethod
+    def manual_seed(seed: int) -> None:
+        from ember.random import manual_seed
+
+        manual_seed(seed)
+
+    @staticmethod
+    def synchronize() -> None:
+        if cuda_available():
+            from ember.backends import get_backend
+
+            get_backend("cuda").sync()
+
+
+def _public(names: list[str]) -> list[str]:
+    return [n for n in names if not n[0].isupper() or n in ("Generator",)]
+
+
+__all__ = sorted(set(
+    ["Tensor", "Size", "is_tensor", "autograd", "dtypes", "no_grad", "enable_grad",
+     "set_grad_enabled", "inference_mode", "is_grad_enabled", "device", "Device", "cuda",
+     "bool", "dtype", "float", "float16", "float32", "float64", "bfloat16", "double", "half",
+     "int", "int8", "int16", "int32", "int64", "long", "short", "uint8", "get_default_dtype",
+     "set_default_dtype", "promote_types", "result_type", *_SUBPACKAGES]
+    + _public(_creation_all) + _public(_elementwise_all) + _public(_index_all)
+    + _public(_linalg_all) + _public(_movement_all) + _public(_reduce_all)
+    + _public(_random_all)
+))

@@ -1,0 +1,205 @@
+"""The backward engine: an iterative topological walk of the recorded graph (never recursive).
+
+Gradients flow node by node in Kahn order; each node's vjp is itself a sequence of ember ops
+(recorded again when ``create_graph=True``, which gives higher-order gradients). Broadcasting
+is undone here, once, so that vjps can return gradients of the broadcast shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ember.autograd.grad_mode import STATE
+from ember.autograd.node import Node, freed_graph_error
+
+__all__ = ["run_backward", "unbroadcast"]
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` down to ``shape`` (the reverse of broadcasting ``shape`` up to ``g.shape``)."""
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1
+    )
+    if axes:
+        g = g.sum(dim=axes, keepdim=True)
+    return g.reshape(shape)
+
+
+def _check_versions(node: Node) -> None:
+    inputs = node.inputs
+    assert inputs is not None
+    for i, version in node.versions:
+        t = node.out_ref() if i == -1 else inputs[i]
+        if t is not None and t._vc[0] != version:
+            raise RuntimeError(
+                f"backward: one of the variables needed for gradient computation has been "
+                f"modified by an inplace operation: {node.name()}'s "
+                f"{'output' if i == -1 else f'input {i}'} of shape {tuple(t.shape)} is at "
+                f"version {t._vc[0]}; expected version {version} instead\n"
+                "hint: replace the in-place operation (add_, mul_, x[...] = …) that modified it "
+                "by its out-of-place form, or clone() the tensor before modifying it"
+            )
+
+
+def _collect(roots: Sequence[Node], held: list) -> dict[Node, int]:
+    """Every node reachable from ``roots`` with its number of consumers (graph edges).
+
+    The input tuples of the visited nodes are appended to ``held``: nodes are freed as the
+    walk passes them, and the tensors must outlive that because a node reaches its own output
+    only through a weak reference (see ``Node``).
+    """
+    deps: dict[Node, int] = {}
+    seen: set[Node] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.inputs is None:
+            raise freed_graph_error(node)
+        held.append(node.inputs)
+        for x in node.inputs:
+            child = x.node
+            if child is not None and x.requires_grad:
+                deps[child] = deps.get(child, 0) + 1
+                if child not in seen:
+                    stack.append(child)
+    return deps
+
+
+def _accumulate(store: dict, key: Any, g: Any) -> None:
+    prev = store.get(key)
+    store[key] = g if prev is None else prev + g
+
+
+def run_backward(
+    roots: Sequence[Any],
+    root_grads: Sequence[Any],
+    *,
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Sequence[Any] | None = None,
+) -> list[Any] | None:
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    Without ``capture`` the gradients of leaves are accumulated into their ``.grad``
+    (``Tensor.backward``); with it, the gradients of the ``capture`` tensors are returned
+    instead and no ``.grad`` is touched (``autograd.grad``).
+    """
+    node_grads: dict[Node, Any] = {}
+    leaf_grads: dict[int, list] = {}
+    for r, g in zip(roots, root_grads):
+        if r.node is not None:
+            _accumulate(node_grads, r.node, g)
+        else:
+            entry = leaf_grads.setdefault(id(r), [r, None])
+            entry[1] = g if entry[1] is None else entry[1] + g
+    capture_ids = {id(t): i for i, t in enumerate(capture)} if capture is not None else None
+    captured: list[Any] = [None] * len(capture) if capture is not None else []
+    capture_nodes = (
+        {t.node: i for i, t in enumerate(capture) if t.node is not None} if capture else {}
+    )
+
+    handed_out: set[int] = set()
+    root_nodes = list(dict.fromkeys(r.node for r in roots if r.node is not None))
+    held: list = []
+    deps = _collect(root_nodes, held)
+    ready = [n for n in root_nodes if deps.get(n, 0) == 0]
+    prev_mode = STATE.grad_enabled
+    STATE.grad_enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            g = node_grads.pop(node, None)
+            inputs = node.inputs
+            if inputs is None:
+                raise freed_graph_error(node)
+            if g is not None:
+                g = _run_hooks(node.hooks, g)
+                if node.retain_ref is not None:
+                    t = node.retain_ref()
+                    if t is not None:
+                        _store_grad(t, g, create_graph, handed_out)
+                if node in capture_nodes:
+                    captured[capture_nodes[node]] = g
+                _propagate(node, inputs, g, node_grads, leaf_grads)
+            for x in inputs:
+                child = x.node
+                if child is not None and x.requires_grad:
+                    deps[child] -= 1
+                    if deps[child] == 0:
+                        ready.append(child)
+            if not retain_graph:
+                node.free()
+    finally:
+        STATE.grad_enabled = prev_mode
+
+    for leaf, g in leaf_grads.values():
+        if g is None:
+            continue
+        g = _run_hooks(leaf._hooks, g)
+        if capture_ids is not None:
+            if id(leaf) in capture_ids:
+                captured[capture_ids[id(leaf)]] = g
+        else:
+            _store_grad(leaf, g, create_graph, handed_out)
+    return captured if capture is not None else None
+
+
+def _propagate(node: Node, inputs: tuple, g: Any, node_grads: dict, leaf_grads: dict) -> None:
+    """Run ``node``'s vjp and hand each input its (un-broadcast) gradient."""
+    if node.versions:
+        _check_versions(node)
+    out = node.out_ref() if node.out_ref is not None else None
+    grads = node.prim.vjp(g, *inputs, out=out, **node.params)
+    for x, gx in zip(inputs, grads):
+        if gx is None or not x.requires_grad:
+            continue
+        if callable(gx):
+            gx = gx()
+        if gx.shape != x.shape:
+            gx = unbroadcast(gx, x.shape)
+        if gx.dtype != x.dtype:
+            gx = gx.to(x.dtype)
+        if x.node is not None:
+            _accumulate(node_grads, x.node, gx)
+        else:
+            entry = leaf_grads.setdefault(id(x), [x, None])
+            entry[1] = gx if entry[1] is None else entry[1] + gx
+
+
+def _run_hooks(hooks: list | None, g: Any) -> Any:
+    if hooks:
+        for hook in hooks:
+            result = hook(g)
+            if result is not None:
+                g = result
+    return g
+
+
+def _store_grad(t: Any, g: Any, create_graph: bool, handed_out: set[int]) -> None:
+    """Accumulate ``g`` into ``t.grad`` (in place unless building a graph, as PyTorch does).
+
+    ``handed_out`` holds the arrays already stored as a ``.grad`` in this backward: a vjp may
+    hand the same tensor to two inputs, or a broadcast view, so those are copied first.
+    """
+    if not create_graph:
+        g = g.detach()
+    if t.grad is None:
+        data = g._data
+        if create_graph:
+            t.grad = g
+        else:
+            if data.base is not None or id(data) in handed_out or not getattr(data.flags, "writeable", 1):
+                data = data.copy()
+            handed_out.add(id(data))
+            t.grad = type(g)._wrap(data)
+    elif create_graph or t.grad.requires_grad:
+        t.grad = t.grad + g
+    else:
+        t.grad._data += g._data

@@ -1,0 +1,210 @@
+"""Aval, Primitive, the primitive registry and ``apply`` — the one choke point.
+
+Every computation in ember is ``apply(Prim, *tensors, **params)``. In eager mode it runs the
+primitive's kernel now and, when grad is enabled and an input requires grad, records a Node
+for backward; while ``ember.jit`` traces, the active tracer records it into a graph instead.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from ember import dtypes
+from ember.autograd.grad_mode import STATE
+from ember.autograd.node import Node
+from ember.backends import backend_of
+
+__all__ = ["Aval", "Primitive", "PRIMITIVES", "apply", "inplace", "record", "ELEMENTWISE", "REDUCTION", "OPAQUE",
+           "VIEW", "normalize_dim", "normalize_dims", "broadcast_shapes"]
+
+ELEMENTWISE, REDUCTION, VIEW, OPAQUE = "elementwise", "reduction", "view", "opaque"
+
+PRIMITIVES: dict[str, type[Primitive]] = {}
+
+_Tensor: Any = None  # ember.tensor.Tensor, bound when that module is imported (it sits above)
+
+
+class Aval(NamedTuple):
+    """Abstract value: what is known about a tensor without its data."""
+
+    shape: tuple[int, ...]
+    dtype: dtypes.dtype
+
+    def __repr__(self) -> str:
+        return f"{self.dtype.name}{list(self.shape)}"
+
+
+class Primitive:
+    """A unit of computation: shape/dtype inference, a kernel and a backward rule.
+
+    Subclasses define (all static):
+      ``infer(*avals, **params) -> Aval`` — the single source of shape/dtype errors;
+      ``forward(xp, *arrays, **params) -> array`` — the kernel, written against ``xp``;
+      ``vjp(g, *inputs, out, **params) -> tuple`` — one gradient per input, in ember ops,
+      each a Tensor, None (no gradient) or a zero-argument callable that the engine only
+      calls when that input needs a gradient (so expensive unused gradients are skipped).
+    """
+
+    abstract: ClassVar[bool] = True
+    kind: ClassVar[str] = OPAQUE
+    differentiable: ClassVar[bool] = True
+    uses_out: ClassVar[bool] = False  # vjp reads ``out`` (its version is then checked)
+    check_eagerly: ClassVar[bool] = False  # run ``infer`` before the kernel in eager mode too
+    quiet: ClassVar[bool] = False  # may overflow/divide by zero: silence NumPy's warnings (PyTorch is silent)
+    name: ClassVar[str] = "Primitive"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = cls.__name__
+        if not cls.__dict__.get("abstract", False):
+            cls.abstract = False
+            if cls.name in PRIMITIVES:
+                raise RuntimeError(f"primitive {cls.name} is defined twice")
+            PRIMITIVES[cls.name] = cls
+
+    @staticmethod
+    def infer(*avals: Aval, **params: Any) -> Aval:
+        raise NotImplementedError
+
+    @staticmethod
+    def forward(xp: Any, *arrays: Any, **params: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def vjp(g: Any, *inputs: Any, out: Any, **params: Any) -> tuple:
+        raise NotImplementedError
+
+    @staticmethod
+    def saved_inputs(requires: tuple[bool, ...]) -> tuple[bool, ...]:
+        """Which inputs the vjp reads, given which inputs need a gradient (default: all)."""
+        return (True,) * len(requires)
+
+
+def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
+    """Run ``prim`` on tensors ``inputs`` (the one choke point; see the module docstring)."""
+    if STATE.tracer is not None:
+        return STATE.tracer.record(prim, inputs, params)
+    arrays = [t._data for t in inputs]
+    xp = backend_of(arrays[0]).xp
+    if prim.check_eagerly:
+        prim.infer(*[t.aval for t in inputs], **params)
+    try:
+        if prim.quiet:
+            with np.errstate(all="ignore"):
+                out = prim.forward(xp, *arrays, **params)
+        else:
+            out = prim.forward(xp, *arrays, **params)
+    except (ValueError, TypeError, IndexError) as exc:
+        prim.infer(*[t.aval for t in inputs], **params)  # raises the clear error, if any
+        raise type(exc)(f"{prim.name.lower()}: {exc} (inputs {[t.aval for t in inputs]})") from exc
+    if xp is np and type(out) is not np.ndarray:
+        out = np.asarray(out)
+    result = _Tensor._wrap(out)
+    if prim.kind == VIEW and out.base is not None:
+        result._vc = inputs[0]._vc
+        result._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+    if STATE.grad_enabled and prim.differentiable and out.dtype.kind == "f":
+        for t in inputs:
+            if t.requires_grad:
+                record(prim, inputs, params, result)
+                break
+    return result
+
+
+def record(prim: Any, inputs: tuple, params: dict, result: Any) -> None:
+    """Attach a Node to ``result`` so that backward can run ``prim``'s vjp."""
+    requires = tuple(t.requires_grad for t in inputs)
+    saved = prim.saved_inputs(requires)
+    versions = tuple((i, t._vc[0]) for i, (t, s) in enumerate(zip(inputs, saved)) if s)
+    node = Node(prim, inputs, params, versions)
+    if prim.uses_out:
+        node.out_ref = weakref.ref(result)
+        node.versions = versions + ((-1, result._vc[0]),)
+    result.node = node
+    result.requires_grad = True
+
+
+def normalize_dim(dim: int, ndim: int, op: str) -> int:
+    """Wrap a possibly negative ``dim`` into ``range(ndim)``, with PyTorch's error."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"{op}: dimension out of range: {dim} vs expected to be in range of [{-n}, {n - 1}]"
+        )
+    return dim % n
+
+
+def normalize_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
+    """``dim`` (None = all, an int, or a sequence) as a sorted tuple of distinct axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        return (normalize_dim(int(dim), ndim, op),)
+    dims = tuple(normalize_dim(int(d), ndim, op) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")
+    return tuple(sorted(dims))
+
+
+def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of ``shapes`` (NumPy/PyTorch rules), or a ValueError naming ``op``."""
+    ndim = max(len(s) for s in shapes)
+    out = [1] * ndim
+    for s in shapes:
+        for i, n in enumerate(s, ndim - len(s)):
+            if n != 1:
+                if out[i] != 1 and out[i] != n:
+                    raise ValueError(
+                        f"{op}: shapes {' and '.join(str(tuple(x)) for x in shapes)} cannot be "
+                        f"broadcast together: size {out[i]} vs {n} at dimension {i - ndim}"
+                    )
+                out[i] = n
+    return tuple(out)
+
+
+def inplace(t: Any, compute: Any, op: str) -> Any:
+    """Write ``compute(t)`` into ``t``'s memory, keeping autograd and version counters right.
+
+    ``compute`` builds the out-of-place result from a handle on ``t``'s current value (which
+    carries ``t``'s old node), so the in-place op is recorded like any other; afterwards ``t``
+    takes over the result's node and its version counter is bumped, which lets backward detect
+    saved values that this write destroyed.
+    """
+    grad = STATE.grad_enabled
+    if grad and t.requires_grad and t.node is None:
+        raise RuntimeError(
+            f"{op}: a leaf Variable that requires grad is being used in an in-place operation\n"
+            "hint: wrap parameter updates in `with ember.no_grad():`, or use the out-of-place "
+            "form"
+        )
+    src = t._shallow() if grad else t
+    res = compute(src)
+    if res.shape != t.shape:
+        raise ValueError(
+            f"{op}: output with shape {tuple(t.shape)} doesn't match the broadcast shape "
+            f"{tuple(res.shape)}"
+        )
+    if res.dtype is not t.dtype:
+        if res.dtype._kind > t.dtype._kind:
+            raise RuntimeError(
+                f"{op}: result type {res.dtype.name} can't be cast to the desired output type "
+                f"{t.dtype.name}"
+            )
+        res = res.to(t.dtype)
+    if res.requires_grad and t._base is not None:
+        raise RuntimeError(
+            f"{op}: in-place modification of a view that takes part in autograd is not "
+            "supported by ember\nhint: use the out-of-place form, or clone() the view first"
+        )
+    t._data[...] = res._data
+    t._vc[0] += 1
+    if res.requires_grad:
+        node = res.node
+        t.node, t.requires_grad = node, True
+        if node.out_ref is not None:
+            node.out_ref = weakref.ref(t)
+            node.versions = node.versions[:-1] + ((-1, t._vc[0]),)
+    return t

@@ -1,0 +1,1226 @@
+"""Elementwise primitives: unary math, binary arithmetic with broadcasting, comparisons, where.
+
+Binary ops promote their operands to one dtype first (PyTorch's rules, ``dtypes.result_type``)
+so that every kernel sees equal dtypes and NumPy's own promotion never leaks through.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ember import dtypes
+from ember.ops import core
+from ember.ops.core import ELEMENTWISE, Aval, Primitive, apply, broadcast_shapes, inplace
+
+__all__ = [
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
+    "remainder", "fmod", "pow", "neg", "negative", "exp", "exp2", "log", "log2", "log10", "log1p",
+    "expm1", "sqrt", "rsqrt", "square", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "erf",
+    "abs", "absolute", "sign", "floor", "ceil", "round", "trunc", "reciprocal", "maximum",
+    "minimum", "clamp", "clip", "where", "eq", "ne", "lt", "le", "gt", "ge", "equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "isnan", "isinf", "isfinite",
+    "cast", "clone", "to_device", "lerp", "atan2", "asin", "acos", "atan", "sinh", "cosh",
+    "ElementwiseMethods", "as_tensor_like", "promote",
+]
+
+
+# -- operand handling -----------------------------------------------------------------------
+def as_tensor_like(value: Any, dtype: dtypes.dtype, like: Any) -> Any:
+    """``value`` (a Python number, array or tensor) as a tensor of ``dtype`` on ``like``'s device."""
+    T = core._Tensor
+    if isinstance(value, T):
+        return value if value.dtype is dtype else cast(value, dtype)
+    return T._wrap(_backend_xp(like).asarray(value, dtype=dtype.np))
+
+
+def _backend_xp(like: Any) -> Any:
+    from ember.backends import backend_of
+
+    return backend_of(like._data).xp
+
+
+def promote(op: str, *operands: Any) -> tuple:
+    """Operands (tensors or Python numbers) as tensors of their PyTorch result dtype."""
+    T = core._Tensor
+    like = next((x for x in operands if isinstance(x, T)), None)
+    if like is None:
+        raise TypeError(f"{op}: expected at least one Tensor operand, got "
+                        f"{', '.join(type(x).__name__ for x in operands)}")
+    first = operands[0]
+    if all(isinstance(x, T) and x._data.dtype == first._data.dtype for x in operands):
+        return operands
+    try:
+        dt = dtypes.result_type(*operands)
+    except TypeError:
+        raise TypeError(
+            f"{op}: unsupported operand types "
+            f"{', '.join(type(x).__name__ for x in operands)}: expected Tensors or numbers"
+        ) from None
+    return tuple(as_tensor_like(x, dt, like) for x in operands)
+
+
+def _float_operand(op: str, x: Any) -> Any:
+    """Integer/bool tensors become the default float dtype (PyTorch's int → float ops)."""
+    if not isinstance(x, core._Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if x._data.dtype.kind != "f":
+        return cast(x, dtypes.get_default_dtype())
+    return x
+
+
+# -- base classes ---------------------------------------------------------------------------
+class Unary(Primitive):
+    """One tensor in, same shape and dtype out."""
+
+    abstract = True
+    kind = ELEMENTWISE
+
+    @staticmethod
+    def infer(x: Aval, **params: Any) -> Aval:
+        return x
+
+
+class Binary(Primitive):
+    """Two tensors of one dtype in, broadcast shape out."""
+
+    abstract = True
+    kind = ELEMENTWISE
+
+    @classmethod
+    def infer(cls, a: Aval, b: Aval, **params: Any) -> Aval:  # type: ignore[override]
+        if a.dtype is not b.dtype:
+            raise TypeError(f"{cls.name}: dtypes {a.dtype.name} and {b.dtype.name} differ")
+        return Aval(broadcast_shapes(cls.name.lower(), a.shape, b.shape), a.dtype)
+
+
+class Compare(Binary):
+    """Binary predicate: boolean output, no gradient."""
+
+    abstract = True
+    differentiable = False
+
+    @classmethod
+    def infer(cls, a: Aval, b: Aval, **params: Any) -> Aval:  # type: ignore[override]
+        return Aval(Binary.infer.__func__(cls, a, b).shape, dtypes.bool_)  # type: ignore
+
+
+# -- unary math -----------------------------------------------------------------------------
+class Neg(Unary):
+    @staticmethod
+    def forward(xp, x): return xp.negative(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (-g,)
+    saved_inputs = staticmethod(lambda req: (False,))
+    cexpr = "(-{0})"
+
+
+class Exp(Unary):
+    quiet = True
+    uses_out = True
+    @staticmethod
+    def forward(xp, x): return xp.exp(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * out,)
+    saved_inputs = staticmethod(lambda req: (False,))
+    cexpr = "exp({0})"
+
+
+class Exp2(Unary):
+    quiet = True
+    uses_out = True
+    @staticmethod
+    def forward(xp, x): return xp.exp2(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * out * math.log(2.0),)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Log(Unary):
+    quiet = True
+    @staticmethod
+    def forward(xp, x): return xp.log(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g / x,)
+    cexpr = "log({0})"
+
+
+class Log2(Unary):
+    quiet = True
+    @staticmethod
+    def forward(xp, x): return xp.log2(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g / (x * math.log(2.0)),)
+
+
+class Log10(Unary):
+    quiet = True
+    @staticmethod
+    def forward(xp, x): return xp.log10(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g / (x * math.log(10.0)),)
+
+
+class Log1p(Unary):
+    quiet = True
+    @staticmethod
+    def forward(xp, x): return xp.log1p(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g / (x + 1),)
+
+
+class Expm1(Unary):
+    quiet = True
+    uses_out = True
+    @staticmethod
+    def forward(xp, x): return xp.expm1(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * (out + 1),)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Sqrt(Unary):
+    quiet = True
+    uses_out = True
+    @staticmethod
+    def forward(xp, x): return xp.sqrt(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g / (out * 2),)
+    saved_inputs = staticmethod(lambda req: (False,))
+    cexpr = "sqrt({0})"
+
+
+class Rsqrt(Unary):
+    quiet = True
+    uses_out = True
+    @staticmethod
+    def forward(xp, x): return xp.reciprocal(xp.sqrt(x))
+    @staticmethod
+    def vjp(g, x, *, out): return (g * out * out * out * -0.5,)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Sin(Unary):
+    @staticmethod
+    def forward(xp, x): return xp.sin(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * cos(x),)
+
+
+class Cos(Unary):
+    @staticmethod
+    def forward(xp, x): return xp.cos(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (-g * sin(x),)
+
+
+class Tan(Unary):
+    quiet = True
+    uses_out = True
+    @staticmethod
+    def forward(xp, x): return xp.tan(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * (out * out + 1),)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Asin(Unary):
+    quiet = True
+    @staticmethod
+    def forward(xp, x): return xp.arcsin(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * rsqrt(1 - x * x),)
+
+
+class Acos(Unary):
+    quiet = True
+    @staticmethod
+    def forward(xp, x): return xp.arccos(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (-g * rsqrt(1 - x * x),)
+
+
+class Atan(Unary):
+    @staticmethod
+    def forward(xp, x): return xp.arctan(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g / (x * x + 1),)
+
+
+class Sinh(Unary):
+    quiet = True
+    @staticmethod
+    def forward(xp, x): return xp.sinh(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * cosh(x),)
+
+
+class Cosh(Unary):
+    quiet = True
+    @staticmethod
+    def forward(xp, x): return xp.cosh(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * sinh(x),)
+
+
+class Tanh(Unary):
+    uses_out = True
+    @staticmethod
+    def forward(xp, x): return xp.tanh(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * (1 - out * out),)
+    saved_inputs = staticmethod(lambda req: (False,))
+    cexpr = "tanh({0})"
+
+
+class Sigmoid(Unary):
+    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+
+    uses_out = True
+    @staticmethod
+    def forward(xp, x):
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * out * (1 - out),)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Relu(Unary):
+    uses_out = True
+    @staticmethod
+    def forward(xp, x): return xp.maximum(x, 0)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * (out > 0),)
+    saved_inputs = staticmethod(lambda req: (False,))
+    cexpr = "max({0}, 0)"
+
+
+class Erf(Unary):
+    @staticmethod
+    def forward(xp, x): return _erf(xp, x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * exp(-(x * x)) * (2.0 / math.sqrt(math.pi)),)
+
+
+def _erf(xp: Any, x: Any) -> Any:
+    """erf via SciPy/CuPy's special functions when present, else a float64 series/fraction."""
+    try:
+        if xp is np:
+            from scipy.special import erf as special_erf
+        else:
+            from cupyx.scipy.special import erf as special_erf
+        return special_erf(x).astype(x.dtype, copy=False)
+    except ImportError:
+        return _erf_fallback(xp, x)
+
+
+def _erf_fallback(xp: Any, x: Any) -> Any:
+    """erf to ~1e-15: Maclaurin series for |x| < 2.5, Laplace's continued fraction beyond."""
+    z = xp.abs(x.astype(np.float64))
+    out = xp.empty_like(z)
+    small = z < 2.5
+    s = z[small]
+    term, total, s2 = s.copy(), s.copy(), s * s
+    for n in range(1, 60):
+        term *= -s2 / n
+        total += term / (2 * n + 1)
+    out[small] = total * (2.0 / math.sqrt(math.pi))
+    b = z[~small]
+    frac = b.copy()
+    for k in range(60, 0, -1):
+        frac = b + (k / 2.0) / frac
+    out[~small] = 1.0 - xp.exp(-b * b) / (frac * math.sqrt(math.pi))
+    return (xp.sign(x) * out).astype(x.dtype, copy=False)
+
+
+class Abs(Unary):
+    @staticmethod
+    def forward(xp, x): return xp.abs(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (g * sign(x),)
+    cexpr = "fabs({0})"
+
+
+class _ZeroGradUnary(Unary):
+    """Piecewise-constant functions: differentiable, with gradient zero (as in PyTorch)."""
+
+    abstract = True
+
+    @staticmethod
+    def vjp(g, x, *, out, **params): return (g * 0,)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Sign(_ZeroGradUnary):
+    @staticmethod
+    def forward(xp, x): return xp.sign(x)
+
+
+class Floor(_ZeroGradUnary):
+    @staticmethod
+    def forward(xp, x): return xp.floor(x)
+
+
+class Ceil(_ZeroGradUnary):
+    @staticmethod
+    def forward(xp, x): return xp.ceil(x)
+
+
+class Round(_ZeroGradUnary):
+    @staticmethod
+    def forward(xp, x, decimals=0): return xp.round(x, decimals)
+
+
+class Trunc(_ZeroGradUnary):
+    @staticmethod
+    def forward(xp, x): return xp.trunc(x)
+
+
+class Reciprocal(Unary):
+    quiet = True
+    uses_out = True
+    @staticmethod
+    def forward(xp, x): return xp.reciprocal(x)
+    @staticmethod
+    def vjp(g, x, *, out): return (-g * out * out,)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Clamp(Unary):
+    """Clamp to [min, max] (either may be None); gradient passes where x is inside, inclusive."""
+
+    @staticmethod
+    def forward(xp, x, min=None, max=None):
+        return xp.clip(x, min, max).astype(x.dtype, copy=False)
+    @staticmethod
+    def vjp(g, x, *, out, min=None, max=None):
+        inside = None
+        if min is not None:
+            inside = x >= min
+        if max is not None:
+            upper = x <= max
+            inside = upper if inside is None else logical_and(inside, upper)
+        return (g * inside,)
+
+
+class Cast(Unary):
+    """Convert to another dtype; the gradient is cast back."""
+
+    @staticmethod
+    def infer(x: Aval, *, dtype: dtypes.dtype) -> Aval:  # type: ignore[override]
+        return Aval(x.shape, dtype)
+    @staticmethod
+    def forward(xp, x, *, dtype): return x.astype(dtype.np)
+    @staticmethod
+    def vjp(g, x, *, out, dtype):
+        return (g.to(x.dtype) if x.dtype.is_floating_point else None,)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Copy(Unary):
+    """A fresh copy (``clone``); gradient passes through."""
+
+    @staticmethod
+    def forward(xp, x): return x.copy()
+    @staticmethod
+    def vjp(g, x, *, out): return (g,)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class ToDevice(Unary):
+    """Move to another backend's memory; gradient moves back."""
+
+    @staticmethod
+    def forward(xp, x, *, backend):
+        return backend.asarray(x) if xp is np else backend.asarray(xp.asnumpy(x))
+    @staticmethod
+    def vjp(g, x, *, out, backend):
+        return (g.to(x.device),)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class LogicalNot(Unary):
+    differentiable = False
+    @staticmethod
+    def infer(x: Aval) -> Aval:  # type: ignore[override]
+        return Aval(x.shape, dtypes.bool_)
+    @staticmethod
+    def forward(xp, x): return xp.logical_not(x)
+
+
+class IsNan(LogicalNot):
+    @staticmethod
+    def forward(xp, x): return xp.isnan(x)
+
+
+class IsInf(LogicalNot):
+    @staticmethod
+    def forward(xp, x): return xp.isinf(x)
+
+
+class IsFinite(LogicalNot):
+    @staticmethod
+    def forward(xp, x): return xp.isfinite(x)
+
+
+# -- binary arithmetic ----------------------------------------------------------------------
+class Add(Binary):
+    @staticmethod
+    def forward(xp, a, b): return xp.add(a, b)
+    @staticmethod
+    def vjp(g, a, b, *, out): return (g, g)
+    saved_inputs = staticmethod(lambda req: (False, False))
+    cexpr = "({0} + {1})"
+
+
+class Sub(Binary):
+    @staticmethod
+    def forward(xp, a, b): return xp.subtract(a, b)
+    @staticmethod
+    def vjp(g, a, b, *, out): return (g, lambda: -g)
+    saved_inputs = staticmethod(lambda req: (False, False))
+    cexpr = "({0} - {1})"
+
+
+class Mul(Binary):
+    @staticmethod
+    def forward(xp, a, b): return xp.multiply(a, b)
+    @staticmethod
+    def vjp(g, a, b, *, out): return (lambda: g * b, lambda: g * a)
+    saved_inputs = staticmethod(lambda req: (req[1], req[0]))
+    cexpr = "({0} * {1})"
+
+
+class Div(Binary):
+    quiet = True
+    @staticmethod
+    def forward(xp, a, b): return xp.true_divide(a, b)
+    @staticmethod
+    def vjp(g, a, b, *, out): return (lambda: g / b, lambda: -g * a / (b * b))
+    saved_inputs = staticmethod(lambda req: (req[1], True))
+    cexpr = "({0} / {1})"
+
+
+class Pow(Binary):
+    quiet = True
+    @staticmethod
+    def forward(xp, a, b): return xp.power(a, b)
+    @staticmethod
+    def vjp(g, a, b, *, out):
+        def grad_b() -> Any:
+            # d/db a**b = a**b log a; PyTorch defines it as 0 where a == 0 and b >= 0
+            return where(logical_and(a == 0, b >= 0), 0.0, g * pow(a, b) * log(a))
+        return (lambda: g * b * pow(a, b - 1), grad_b)
+
+
+class Maximum(Binary):
+    @staticmethod
+    def forward(xp, a, b): return xp.maximum(a, b)
+    @staticmethod
+    def vjp(g, a, b, *, out):
+        # ties split the gradient evenly, as PyTorch does
+        wa = (a > b) + (a == b) * 0.5
+        return (lambda: g * wa.to(g.dtype), lambda: g * (1 - wa.to(g.dtype)))
+
+
+class Minimum(Binary):
+    @staticmethod
+    def forward(xp, a, b): return xp.minimum(a, b)
+    @staticmethod
+    def vjp(g, a, b, *, out):
+        wa = (a < b) + (a == b) * 0.5
+        return (lambda: g * wa.to(g.dtype), lambda: g * (1 - wa.to(g.dtype)))
+
+
+class Atan2(Binary):
+    @staticmethod
+    def forward(xp, a, b): return xp.arctan2(a, b)
+    @staticmethod
+    def vjp(g, a, b, *, out):
+        denom = a * a + b * b
+        return (lambda: g * b / denom, lambda: -g * a / denom)
+
+
+class FloorDivide(Binary):
+    differentiable = False
+    quiet = True
+    @staticmethod
+    def forward(xp, a, b): return xp.floor_divide(a, b)
+
+
+class Remainder(Binary):
+    """Python-style remainder (sign of the divisor), like ``torch.remainder``."""
+
+    quiet = True
+    @staticmethod
+    def forward(xp, a, b): return xp.remainder(a, b)
+    @staticmethod
+    def vjp(g, a, b, *, out): return (g, lambda: -g * floor_divide(a, b))
+
+
+class Fmod(Binary):
+    """C-style remainder (sign of the dividend), like ``torch.fmod``."""
+
+    quiet = True
+    @staticmethod
+    def forward(xp, a, b): return xp.fmod(a, b)
+    @staticmethod
+    def vjp(g, a, b, *, out): return (g, lambda: -g * trunc(a / b))
+
+
+class Eq(Compare):
+    @staticmethod
+    def forward(xp, a, b): return xp.equal(a, b)
+
+
+class Ne(Compare):
+    @staticmethod
+    def forward(xp, a, b): return xp.not_equal(a, b)
+
+
+class Lt(Compare):
+    @staticmethod
+    def forward(xp, a, b): return xp.less(a, b)
+
+
+class Le(Compare):
+    @staticmethod
+    def forward(xp, a, b): return xp.less_equal(a, b)
+
+
+class Gt(Compare):
+    @staticmethod
+    def forward(xp, a, b): return xp.greater(a, b)
+
+
+class Ge(Compare):
+    @staticmethod
+    def forward(xp, a, b): return xp.greater_equal(a, b)
+
+
+class LogicalAnd(Compare):
+    @staticmethod
+    def forward(xp, a, b): return xp.logical_and(a, b)
+
+
+class LogicalOr(Compare):
+    @staticmethod
+    def forward(xp, a, b): return xp.logical_or(a, b)
+
+
+class LogicalXor(Compare):
+    @staticmethod
+    def forward(xp, a, b): return xp.logical_xor(a, b)
+
+
+class Where(Primitive):
+    """``cond ? a : b`` with broadcasting; ``cond`` is boolean and gets no gradient."""
+
+    kind = ELEMENTWISE
+
+    @staticmethod
+    def infer(c: Aval, a: Aval, b: Aval) -> Aval:  # type: ignore[override]
+        if c.dtype is not dtypes.bool_:
+            raise TypeError(f"where: expected condition to be a bool tensor, got {c.dtype.name}")
+        return Aval(broadcast_shapes("where", c.shape, a.shape, b.shape), a.dtype)
+    @staticmethod
+    def forward(xp, c, a, b): return xp.where(c, a, b)
+    @staticmethod
+    def vjp(g, c, a, b, *, out):
+        zero = g.new_zeros(())
+        return (None, lambda: where(c, g, zero), lambda: where(c, zero, g))
+    saved_inputs = staticmethod(lambda req: (True, False, False))
+
+
+# -- public functions -----------------------------------------------------------------------
+def _unary(prim: type[Primitive], x: Any, op: str, floating: bool = True) -> Any:
+    if floating:
+        x = _float_operand(op, x)
+    elif not isinstance(x, core._Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return apply(prim, x)
+
+
+def neg(x: Any) -> Any:
+    """-x."""
+    if not isinstance(x, core._Tensor):
+        raise TypeError(f"neg: expected a Tensor, got {type(x).__name__}")
+    if x.dtype is dtypes.bool_:
+        raise TypeError("neg: negation, the `-` operator, on a bool tensor is not supported\n"
+                        "hint: use logical_not() or the `~` operator instead")
+    return apply(Neg, x)
+
+
+negative = neg
+
+
+def exp(x: Any) -> Any:
+    """e ** x, elementwise."""
+    return _unary(Exp, x, "exp")
+
+
+def exp2(x: Any) -> Any:
+    """2 ** x, elementwise."""
+    return _unary(Exp2, x, "exp2")
+
+
+def log(x: Any) -> Any:
+    """Natural logarithm."""
+    return _unary(Log, x, "log")
+
+
+def log2(x: Any) -> Any:
+    """Base-2 logarithm."""
+    return _unary(Log2, x, "log2")
+
+
+def log10(x: Any) -> Any:
+    """Base-10 logarithm."""
+    return _unary(Log10, x, "log10")
+
+
+def log1p(x: Any) -> Any:
+    """log(1 + x), accurate for small x."""
+    return _unary(Log1p, x, "log1p")
+
+
+def expm1(x: Any) -> Any:
+    """exp(x) - 1, accurate for small x."""
+    return _unary(Expm1, x, "expm1")
+
+
+def sqrt(x: Any) -> Any:
+    """Square root."""
+    return _unary(Sqrt, x, "sqrt")
+
+
+def rsqrt(x: Any) -> Any:
+    """1 / sqrt(x)."""
+    return _unary(Rsqrt, x, "rsqrt")
+
+
+def square(x: Any) -> Any:
+    """x * x."""
+    return mul(x, x)
+
+
+def sin(x: Any) -> Any:
+    """Sine."""
+    return _unary(Sin, x, "sin")
+
+
+def cos(x: Any) -> Any:
+    """Cosine."""
+    return _unary(Cos, x, "cos")
+
+
+def tan(x: Any) -> Any:
+    """Tangent."""
+    return _unary(Tan, x, "tan")
+
+
+def asin(x: Any) -> Any:
+    """Inverse sine."""
+    return _unary(Asin, x, "asin")
+
+
+def acos(x: Any) -> Any:
+    """Inverse cosine."""
+    return _unary(Acos, x, "acos")
+
+
+def atan(x: Any) -> Any:
+    """Inverse tangent."""
+    return _unary(Atan, x, "atan")
+
+
+def sinh(x: Any) -> Any:
+    """Hyperbolic sine."""
+    return _unary(Sinh, x, "sinh")
+
+
+def cosh(x: Any) -> Any:
+    """Hyperbolic cosine."""
+    return _unary(Cosh, x, "cosh")
+
+
+def tanh(x: Any) -> Any:
+    """Hyperbolic tangent."""
+    return _unary(Tanh, x, "tanh")
+
+
+def sigmoid(x: Any) -> Any:
+    """Logistic sigmoid 1 / (1 + exp(-x)), stable for large |x|."""
+    return _unary(Sigmoid, x, "sigmoid")
+
+
+def relu(x: Any) -> Any:
+    """max(x, 0)."""
+    return _unary(Relu, x, "relu", floating=False)
+
+
+def erf(x: Any) -> Any:
+    """The Gauss error function."""
+    return _unary(Erf, x, "erf")
+
+
+def abs(x: Any) -> Any:  # noqa: A001 - PyTorch name
+    """|x|."""
+    return _unary(Abs, x, "abs", floating=False)
+
+
+absolute = abs
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1 by the sign of x."""
+    return _unary(Sign, x, "sign", floating=False)
+
+
+def floor(x: Any) -> Any:
+    """Round down."""
+    return x if x._data.dtype.kind in "iub" else _unary(Floor, x, "floor")
+
+
+def ceil(x: Any) -> Any:
+    """Round up."""
+    return x if x._data.dtype.kind in "iub" else _unary(Ceil, x, "ceil")
+
+
+def trunc(x: Any) -> Any:
+    """Round towards zero."""
+    return x if x._data.dtype.kind in "iub" else _unary(Trunc, x, "trunc")
+
+
+def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001
+    """Round half to even, like ``torch.round``."""
+    if x._data.dtype.kind in "iub":
+        return x
+    return apply(Round, _float_operand("round", x), decimals=int(decimals))
+
+
+def reciprocal(x: Any) -> Any:
+    """1 / x."""
+    return _unary(Reciprocal, x, "reciprocal")
+
+
+def clamp(x: Any, min: Any = None, max: Any = None) -> Any:  # noqa: A002
+    """Limit x to [min, max]; bounds may be numbers or tensors."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    T = core._Tensor
+    if isinstance(min, T) or isinstance(max, T):
+        out = x
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    dt = dtypes.result_type(x, *(v for v in (min, max) if v is not None))
+    x = as_tensor_like(x, dt, x)
+    if not dt.is_floating_point:
+        min = None if min is None else int(min)
+        max = None if max is None else int(max)
+    return apply(Clamp, x, min=min, max=max)
+
+
+clip = clamp
+
+
+def cast(x: Any, dtype: Any) -> Any:
+    """x converted to ``dtype``."""
+    dtype = dtypes.as_dtype(dtype)
+    if x.dtype is dtype:
+        return x
+    return apply(Cast, x, dtype=dtype)
+
+
+def clone(x: Any) -> Any:
+    """A copy of x that owns its memory (gradient flows back to x)."""
+    return apply(Copy, x)
+
+
+def to_device(x: Any, backend: Any) -> Any:
+    """x copied to ``backend``'s device."""
+    return apply(ToDevice, x, backend=backend)
+
+
+def _binary(prim: type[Primitive], a: Any, b: Any, op: str) -> Any:
+    a, b = promote(op, a, b)
+    return apply(prim, a, b)
+
+
+def add(a: Any, b: Any, *, alpha: Any = 1) -> Any:
+    """a + alpha * b, broadcasting."""
+    return _binary(Add, a, b if alpha == 1 else mul(b, alpha), "add")
+
+
+def sub(a: Any, b: Any, *, alpha: Any = 1) -> Any:
+    """a - alpha * b, broadcasting."""
+    if isinstance(a, core._Tensor) and a.dtype is dtypes.bool_:
+        raise TypeError("sub: subtraction, the `-` operator, with a bool tensor is not "
+                        "supported\nhint: use logical_xor() instead")
+    return _binary(Sub, a, b if alpha == 1 else mul(b, alpha), "sub")
+
+
+subtract = sub
+
+
+def mul(a: Any, b: Any) -> Any:
+    """a * b, broadcasting."""
+    return _binary(Mul, a, b, "mul")
+
+
+multiply = mul
+
+
+def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Any:
+    """a / b; integer inputs give a float result unless ``rounding_mode`` is given."""
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        q = div(a, b)
+        return trunc(q) if not isinstance(a, core._Tensor) or a.is_floating_point() else trunc(
+            q).to(a.dtype)
+    if rounding_mode is not None:
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    a, b = promote("div", a, b)
+    if a._data.dtype.kind != "f":
+        a, b = _float_operand("div", a), _float_operand("div", b)
+    return apply(Div, a, b)
+
+
+divide = true_divide = div
+
+
+def floor_divide(a: Any, b: Any) -> Any:
+    """floor(a / b)."""
+    a, b = promote("floor_divide", a, b)
+    if a._data.dtype.kind in "iu" and bool((b._data == 0).any()):
+        raise RuntimeError("floor_divide: ZeroDivisionError: integer division by zero")
+    return apply(FloorDivide, a, b)
+
+
+def remainder(a: Any, b: Any) -> Any:
+    """a mod b with the sign of b (Python's %)."""
+    return _binary(Remainder, a, b, "remainder")
+
+
+def fmod(a: Any, b: Any) -> Any:
+    """a mod b with the sign of a (C's fmod)."""
+    return _binary(Fmod, a, b, "fmod")
+
+
+def pow(a: Any, b: Any) -> Any:  # noqa: A001
+    """a ** b, broadcasting."""
+    a, b = promote("pow", a, b)
+    if a._data.dtype.kind in "iu" and bool((b._data < 0).any()):
+        raise RuntimeError("pow: integers to negative integer powers are not allowed")
+    return apply(Pow, a, b)
+
+
+def atan2(a: Any, b: Any) -> Any:
+    """Angle of the point (b, a)."""
+    a, b = promote("atan2", a, b)
+    return apply(Atan2, _float_operand("atan2", a), _float_operand("atan2", b))
+
+
+def maximum(a: Any, b: Any) -> Any:
+    """Elementwise maximum (NaN propagates)."""
+    return _binary(Maximum, a, b, "maximum")
+
+
+def minimum(a: Any, b: Any) -> Any:
+    """Elementwise minimum (NaN propagates)."""
+    return _binary(Minimum, a, b, "minimum")
+
+
+def lerp(start: Any, end: Any, weight: Any) -> Any:
+    """start + weight * (end - start)."""
+    return start + weight * (end - start)
+
+
+def where(condition: Any, a: Any, b: Any) -> Any:
+    """Elementwise ``a if condition else b``."""
+    if not isinstance(condition, core._Tensor):
+        raise TypeError(f"where: expected condition to be a Tensor, got "
+                        f"{type(condition).__name__}")
+    if condition.dtype is not dtypes.bool_:
+        raise TypeError(
+            f"where: expected condition to be a bool tensor, got {condition.dtype.name}"
+        )
+    T = core._Tensor
+    if not isinstance(a, T) and not isinstance(b, T):
+        dt = dtypes.result_type(a, b)
+        a, b = as_tensor_like(a, dt, condition), as_tensor_like(b, dt, condition)
+    else:
+        a, b = promote("where", a, b)
+    return apply(Where, condition, a, b)
+
+
+def _compare(prim: type[Primitive], a: Any, b: Any, op: str) -> Any:
+    a, b = promote(op, a, b)
+    return apply(prim, a, b)
+
+
+def eq(a: Any, b: Any) -> Any:
+    """a == b, elementwise."""
+    return _compare(Eq, a, b, "eq")
+
+
+def ne(a: Any, b: Any) -> Any:
+    """a != b, elementwise."""
+    return _compare(Ne, a, b, "ne")
+
+
+def lt(a: Any, b: Any) -> Any:
+    """a < b, elementwise."""
+    return _compare(Lt, a, b, "lt")
+
+
+def le(a: Any, b: Any) -> Any:
+    """a <= b, elementwise."""
+    return _compare(Le, a, b, "le")
+
+
+def gt(a: Any, b: Any) -> Any:
+    """a > b, elementwise."""
+    return _compare(Gt, a, b, "gt")
+
+
+def ge(a: Any, b: Any) -> Any:
+    """a >= b, elementwise."""
+    return _compare(Ge, a, b, "ge")
+
+
+def equal(a: Any, b: Any) -> bool:
+    """True when a and b have the same shape and elements."""
+    return tuple(a.shape) == tuple(b.shape) and bool(eq(a, b)._data.all())
+
+
+def logical_and(a: Any, b: Any) -> Any:
+    """a and b, elementwise."""
+    return _compare(LogicalAnd, a, b, "logical_and")
+
+
+def logical_or(a: Any, b: Any) -> Any:
+    """a or b, elementwise."""
+    return _compare(LogicalOr, a, b, "logical_or")
+
+
+def logical_xor(a: Any, b: Any) -> Any:
+    """a xor b, elementwise."""
+    return _compare(LogicalXor, a, b, "logical_xor")
+
+
+def logical_not(x: Any) -> Any:
+    """not x, elementwise."""
+    return apply(LogicalNot, x)
+
+
+def isnan(x: Any) -> Any:
+    """True where x is NaN."""
+    return apply(IsNan, x)
+
+
+def isinf(x: Any) -> Any:
+    """True where x is ±inf."""
+    return apply(IsInf, x)
+
+
+def isfinite(x: Any) -> Any:
+    """True where x is neither NaN nor ±inf."""
+    return apply(IsFinite, x)
+
+
+def _bitwise_or_logical(op: str, a: Any, b: Any) -> Any:
+    a, b = promote(op, a, b)
+    if a.dtype is not dtypes.bool_:
+        raise TypeError(f"{op}: bitwise operators are only supported on bool tensors in ember, "
+                        f"got {a.dtype.name}")
+    return {"and": logical_and, "or": logical_or, "xor": logical_xor}[op](a, b)
+
+
+def _rev(fn: Any) -> Any:
+    return lambda self, other: fn(other, self)
+
+
+def _inplace_method(fn: Any, name: str) -> Any:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return inplace(self, lambda x: fn(x, *args, **kwargs), name)
+
+    method.__name__ = name
+    method.__doc__ = f"In-place {fn.__name__}."
+    return method
+
+
+class ElementwiseMethods:
+    """Tensor methods and operators of the elementwise family."""
+
+    __slots__ = ()
+    __add__ = add
+    __radd__ = _rev(add)
+    __sub__ = sub
+    __rsub__ = _rev(sub)
+    __mul__ = mul
+    __rmul__ = _rev(mul)
+    __truediv__ = div
+    __rtruediv__ = _rev(div)
+    __floordiv__ = floor_divide
+    __rfloordiv__ = _rev(floor_divide)
+    __mod__ = remainder
+    __rmod__ = _rev(remainder)
+    __pow__ = pow
+    __rpow__ = _rev(pow)
+    __neg__ = neg
+    __abs__ = abs
+    __eq__ = eq  # type: ignore[assignment]
+    __ne__ = ne  # type: ignore[assignment]
+    __lt__ = lt
+    __le__ = le
+    __gt__ = gt
+    __ge__ = ge
+
+    def __pos__(self) -> Any:
+        return self
+
+    def __invert__(self) -> Any:
+        if self.dtype is not dtypes.bool_:  # type: ignore[attr-defined]
+            raise TypeError("~: bitwise not is only supported on bool tensors in ember")
+        return logical_not(self)
+
+    def __and__(self, other: Any) -> Any:
+        return _bitwise_or_logical("and", self, other)
+
+    def __or__(self, other: Any) -> Any:
+        return _bitwise_or_logical("or", self, other)
+
+    def __xor__(self, other: Any) -> Any:
+        return _bitwise_or_logical("xor", self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    add = add
+    sub = subtract = sub
+    mul = multiply = mul
+    div = divide = true_divide = div
+    floor_divide = floor_divide
+    remainder = remainder
+    fmod = fmod
+    pow = pow
+    neg = negative = neg
+    exp = exp
+    exp2 = exp2
+    log = log
+    log2 = log2
+    log10 = log10
+    log1p = log1p
+    expm1 = expm1
+    sqrt = sqrt
+    rsqrt = rsqrt
+    square = square
+    sin = sin
+    cos = cos
+    tan = tan
+    asin = arcsin = asin
+    acos = arccos = acos
+    atan = arctan = atan
+    atan2 = atan2
+    sinh = sinh
+    cosh = cosh
+    tanh = tanh
+    sigmoid = sigmoid
+    relu = relu
+    erf = erf
+    abs = absolute = abs
+    sign = sign
+    floor = floor
+    ceil = ceil
+    trunc = trunc
+    round = round
+    reciprocal = reciprocal
+    clamp = clip = clamp
+    maximum = maximum
+    minimum = minimum
+    lerp = lerp
+    eq = eq
+    ne = ne
+    lt = less = lt
+    le = less_equal = le
+    gt = greater = gt
+    ge = greater_equal = ge
+    equal = equal
+    logical_and = logical_and
+    logical_or = logical_or
+    logical_xor = logical_xor
+    logical_not = logical_not
+    isnan = isnan
+    isinf = isinf
+    isfinite = isfinite
+    clone = clone
+
+    def where(self, condition: Any, other: Any) -> Any:
+        return where(condition, self, other)
+
+    add_ = _inplace_method(add, "add_")
+    sub_ = subtract_ = _inplace_method(sub, "sub_")
+    mul_ = multiply_ = _inplace_method(mul, "mul_")
+    div_ = divide_ = _inplace_method(div, "div_")
+    pow_ = _inplace_method(pow, "pow_")
+    neg_ = _inplace_method(neg, "neg_")
+    exp_ = _inplace_method(exp, "exp_")
+    log_ = _inplace_method(log, "log_")
+    sqrt_ = _inplace_method(sqrt, "sqrt_")
+    abs_ = _inplace_method(abs, "abs_")
+    tanh_ = _inplace_method(tanh, "tanh_")
+    sigmoid_ = _inplace_method(sigmoid, "sigmoid_")
+    relu_ = _inplace_method(relu, "relu_")
+    clamp_ = clip_ = _inplace_method(clamp, "clamp_")
+    floor_ = _inplace_method(floor, "floor_")
+    ceil_ = _inplace_method(ceil, "ceil_")
+    round_ = _inplace_method(round, "round_")
+    reciprocal_ = _inplace_method(reciprocal, "reciprocal_")
+    maximum_ = _inplace_method(maximum, "maximum_")
+    remainder_ = _inplace_method(remainder, "remainder_")
+    lerp_ = _inplace_method(lerp, "lerp_")
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+    __ipow__ = pow_
+
+    def addcmul_(self, t1: Any, t2: Any, *, value: Any = 1) -> Any:
+        """self += value * t1 * t2."""
+        return inplace(self, lambda x: x + t1 * t2 * value, "addcmul_")
+
+    def addcdiv_(self, t1: Any, t2: Any, *, value: Any = 1) -> Any:
+        """self += value * t1 / t2."""
+        return inplace(self, lambda x: x + t1 / t2 * value, "addcdiv_")
+
+    def zero_(self) -> Any:
+        """Fill with zeros."""
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Any:
+        """Fill with ``value`` (a number or a 0-d tensor)."""
+        if isinstance(value, core._Tensor):
+            return inplace(self, lambda x: _broadcast_to(value.to(x.dtype), x.shape), "fill_")
+        return inplace(self, lambda x: _full_like(x, value), "fill_")
+
+    def copy_(self, src: Any) -> Any:
+        """Copy ``src`` (broadcast to this shape) into this tensor."""
+        if not isinstance(src, core._Tensor):
+            raise TypeError(f"copy_: expected a Tensor source, got {type(src).__name__}")
+        return inplace(self, lambda x: _broadcast_to(src.to(x.dtype), x.shape), "copy_")
+
+
+def _full_like(x: Any, value: Any) -> Any:
+    return core._Tensor._wrap(_backend_xp(x).full(x.shape, value, dtype=x._data.dtype))
+
+
+def _broadcast_to(src: Any, shape: tuple) -> Any:
+    return src if tuple(src.shape) == tuple(shape) else src.expand(*shape)

@@ -1,0 +1,205 @@
+"""Linear algebra: matrix products (with batch broadcasting) and einsum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ember.ops import core
+from ember.ops.core import OPAQUE, Aval, Primitive, apply, broadcast_shapes
+
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "einsum", "LinalgMethods"]
+
+
+class MatMul(Primitive):
+    """Matrix product of two ≥2-D tensors, broadcasting the batch dimensions."""
+
+    kind = OPAQUE
+
+    @staticmethod
+    def infer(a: Aval, b: Aval) -> Aval:  # type: ignore[override]
+        if a.dtype is not b.dtype:
+            raise TypeError(f"matmul: expected both operands to have the same dtype, got "
+                            f"{a.dtype.name} and {b.dtype.name}")
+        if a.shape[-1] != b.shape[-2]:
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: "
+                f"{a.shape[-1]} (last dim of the first) != {b.shape[-2]} (second-to-last dim "
+                f"of the second)"
+            )
+        batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
+        return Aval(batch + (a.shape[-2], b.shape[-1]), a.dtype)
+
+    @staticmethod
+    def forward(xp, a, b): return xp.matmul(a, b)
+
+    @staticmethod
+    def vjp(g, a, b, *, out):
+        return (lambda: g @ b.mT, lambda: a.mT @ g)
+    saved_inputs = staticmethod(lambda req: (req[1], req[0]))
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """Matrix product with NumPy/PyTorch semantics for 1-D and batched operands."""
+    from ember.ops.elementwise import promote
+
+    T = core._Tensor
+    if not isinstance(a, T) or not isinstance(b, T):
+        raise TypeError(f"matmul: expected Tensors, got {type(a).__name__} and "
+                        f"{type(b).__name__}")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    if a.dtype is not b.dtype:
+        a, b = promote("matmul", a, b)
+    if a.ndim == 1 and b.ndim == 1:
+        _check_inner(a.shape[0], b.shape[0], a, b)
+        return (a * b).sum()
+    squeeze_a, squeeze_b = a.ndim == 1, b.ndim == 1
+    a2 = a.unsqueeze(0) if squeeze_a else a
+    b2 = b.unsqueeze(-1) if squeeze_b else b
+    _check_inner(a2.shape[-1], b2.shape[-2], a, b)
+    out = apply(MatMul, a2, b2)
+    if squeeze_a:
+        out = out.squeeze(-2)
+    if squeeze_b:
+        out = out.squeeze(-1)
+    return out
+
+
+def _check_inner(n: int, m: int, a: Any, b: Any) -> None:
+    if n != m:
+        raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+                         f"multiplied ({n} != {m})")
+
+
+def mm(a: Any, b: Any) -> Any:
+    """Product of two matrices (2-D only)."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: expected 2-D tensors, got shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    return matmul(a, b)
+
+
+def bmm(a: Any, b: Any) -> Any:
+    """Batched product of [B, n, m] and [B, m, p] tensors."""
+    if a.ndim != 3 or b.ndim != 3:
+        raise ValueError(f"bmm: expected 3-D tensors, got shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"bmm: batch sizes differ: {a.shape[0]} vs {b.shape[0]}")
+    return matmul(a, b)
+
+
+def mv(a: Any, v: Any) -> Any:
+    """Matrix-vector product."""
+    if a.ndim != 2 or v.ndim != 1:
+        raise ValueError(f"mv: expected a 2-D and a 1-D tensor, got shapes {tuple(a.shape)} "
+                         f"and {tuple(v.shape)}")
+    return matmul(a, v)
+
+
+def dot(a: Any, b: Any) -> Any:
+    """Inner product of two 1-D tensors."""
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"dot: expected 1-D tensors, got shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    return matmul(a, b)
+
+
+def outer(a: Any, b: Any) -> Any:
+    """Outer product of two 1-D tensors."""
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: expected 1-D tensors, got shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    return a.unsqueeze(1) * b.unsqueeze(0)
+
+
+class Einsum(Primitive):
+    """Einstein summation; ``equation`` is explicit (``"ij,jk->ik"``), without ellipses."""
+
+    kind = OPAQUE
+    check_eagerly = True
+
+    @staticmethod
+    def infer(*ops: Aval, equation: str) -> Aval:  # type: ignore[override]
+        ins, out = equation.split("->")
+        specs = ins.split(",")
+        if len(specs) != len(ops):
+            raise ValueError(f"einsum: equation {equation!r} names {len(specs)} operands, got "
+                             f"{len(ops)}")
+        sizes: dict[str, int] = {}
+        for spec, op in zip(specs, ops):
+            if len(spec) != len(op.shape):
+                raise ValueError(f"einsum: operand subscripts {spec!r} do not match shape "
+                                 f"{op.shape}")
+            for c, n in zip(spec, op.shape):
+                if sizes.setdefault(c, n) != n and n != 1 and sizes[c] != 1:
+                    raise ValueError(f"einsum: subscript {c!r} has size {n} in one operand and "
+                                     f"{sizes[c]} in another")
+                sizes[c] = max(sizes[c], n)
+        return Aval(tuple(sizes[c] for c in out), ops[0].dtype)
+
+    @staticmethod
+    def forward(xp, *ops, equation): return xp.einsum(equation, *ops, optimize=len(ops) > 2)
+
+    @staticmethod
+    def vjp(g, *ops, out, equation):
+        ins, out_spec = equation.split("->")
+        specs = ins.split(",")
+
+        def grad(i: int) -> Any:
+            others = [s for j, s in enumerate(specs) if j != i]
+            target = specs[i]
+            # letters of operand i summed away by the forward (absent elsewhere) broadcast back
+            known = set(out_spec).union(*others) if others else set(out_spec)
+            kept = "".join(c for c in dict.fromkeys(target) if c in known)
+            eq = ",".join([out_spec] + others) + "->" + kept
+            r = einsum(eq, g, *[o for j, o in enumerate(ops) if j != i])
+            if kept != target:
+                r = _expand_to(r, kept, target, ops[i].shape)
+            return r
+
+        return tuple((lambda i=i: grad(i)) for i in range(len(ops)))
+
+
+def _expand_to(r: Any, kept: str, target: str, shape: tuple) -> Any:
+    """Broadcast a gradient over ``kept`` letters to the operand's subscripts ``target``."""
+    if len(set(target)) != len(target):
+        raise NotImplementedError("einsum: gradient of repeated subscripts within one operand")
+    perm_src = [c for c in target if c in kept]
+    r = r.permute(*[kept.index(c) for c in perm_src]) if perm_src else r
+    view = [shape[k] if c in kept else 1 for k, c in enumerate(target)]
+    return r.reshape(*view).expand(*shape)
+
+
+def einsum(equation: str, *operands: Any) -> Any:
+    """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``."""
+    from ember.ops.elementwise import promote
+
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    eq = equation.replace(" ", "")
+    if "..." in eq:
+        raise NotImplementedError("einsum: ellipsis ('...') subscripts are not supported yet")
+    if "->" not in eq:
+        letters = eq.replace(",", "")
+        eq += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    ops = promote("einsum", *operands) if len(operands) > 1 else operands
+    return apply(Einsum, *ops, equation=eq)
+
+
+class LinalgMethods:
+    """Tensor methods of the linear-algebra family."""
+
+    __slots__ = ()
+    __matmul__ = matmul
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return matmul(other, self)
+
+    matmul = matmul
+    mm = mm
+    bmm = bmm
+    mv = mv
+    dot = dot
+    outer = outer

@@ -1,0 +1,620 @@
+"""Movement primitives: reshape, permute, expand, concatenate, flip, roll, pad, tril/triu.
+
+Most are views in NumPy (no copy). Everything else here (squeeze, transpose, stack, split,
+repeat …) is a composite of these and of indexing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ember.ops import core
+from ember.ops.core import OPAQUE, VIEW, Aval, Primitive, apply, normalize_dim
+
+__all__ = [
+    "reshape", "view", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
+    "swapaxes", "movedim", "expand", "expand_as", "broadcast_to", "repeat", "tile",
+    "contiguous", "cat", "concat", "concatenate", "stack", "hstack", "vstack", "split", "chunk",
+    "unbind", "narrow", "flip", "roll", "pad", "tril", "triu", "MovementMethods",
+]
+
+
+def _shape_arg(shape: Sequence[Any]) -> tuple[int, ...]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+class Reshape(Primitive):
+    kind = VIEW
+
+    @staticmethod
+    def infer(x: Aval, *, shape: tuple) -> Aval:  # type: ignore[override]
+        return Aval(shape, x.dtype)
+
+    @staticmethod
+    def forward(xp, x, *, shape): return xp.reshape(x, shape)
+
+    @staticmethod
+    def vjp(g, x, *, out, shape): return (g.reshape(x.shape),)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Permute(Primitive):
+    kind = VIEW
+
+    @staticmethod
+    def infer(x: Aval, *, dims: tuple) -> Aval:  # type: ignore[override]
+        return Aval(tuple(x.shape[d] for d in dims), x.dtype)
+
+    @staticmethod
+    def forward(xp, x, *, dims): return xp.transpose(x, dims)
+
+    @staticmethod
+    def vjp(g, x, *, out, dims):
+        inverse = [0] * len(dims)
+        for i, d in enumerate(dims):
+            inverse[d] = i
+        return (g.permute(*inverse),)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Expand(Primitive):
+    """Broadcast to a larger shape without copying; the engine sums the gradient back."""
+
+    kind = VIEW
+
+    @staticmethod
+    def infer(x: Aval, *, shape: tuple) -> Aval:  # type: ignore[override]
+        return Aval(shape, x.dtype)
+
+    @staticmethod
+    def forward(xp, x, *, shape): return xp.broadcast_to(x, shape)
+
+    @staticmethod
+    def vjp(g, x, *, out, shape): return (g,)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Contiguous(Primitive):
+    @staticmethod
+    def infer(x: Aval) -> Aval:  # type: ignore[override]
+        return x
+
+    @staticmethod
+    def forward(xp, x): return xp.ascontiguousarray(x)
+
+    @staticmethod
+    def vjp(g, x, *, out): return (g,)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Cat(Primitive):
+    """Concatenate any number of same-dtype tensors along ``dim``."""
+
+    kind = OPAQUE
+
+    @staticmethod
+    def infer(*xs: Aval, dim: int) -> Aval:  # type: ignore[override]
+        first = xs[0]
+        for i, x in enumerate(xs[1:], 1):
+            if len(x.shape) != len(first.shape) or any(
+                a != b for j, (a, b) in enumerate(zip(x.shape, first.shape)) if j != dim
+            ):
+                raise ValueError(
+                    f"cat: sizes of tensors must match except in dimension {dim}: tensor 0 has "
+                    f"shape {first.shape} but tensor {i} has shape {x.shape}"
+                )
+        size = sum(x.shape[dim] for x in xs)
+        return Aval(first.shape[:dim] + (size,) + first.shape[dim + 1:], first.dtype)
+
+    @staticmethod
+    def forward(xp, *xs, dim): return xp.concatenate(xs, axis=dim)
+
+    @staticmethod
+    def vjp(g, *xs, out, dim):
+        grads, start = [], 0
+        for x in xs:
+            n = x.shape[dim]
+            grads.append(g.narrow(dim, start, n))
+            start += n
+        return tuple(grads)
+    saved_inputs = staticmethod(lambda req: (False,) * len(req))
+
+
+class Flip(Primitive):
+    kind = VIEW
+
+    @staticmethod
+    def infer(x: Aval, *, dims: tuple) -> Aval:  # type: ignore[override]
+        return x
+
+    @staticmethod
+    def forward(xp, x, *, dims): return xp.flip(x, dims)
+
+    @staticmethod
+    def vjp(g, x, *, out, dims): return (g.flip(dims),)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Roll(Primitive):
+    @staticmethod
+    def infer(x: Aval, *, shifts: tuple, dims: tuple) -> Aval:  # type: ignore[override]
+        return x
+
+    @staticmethod
+    def forward(xp, x, *, shifts, dims): return xp.roll(x, shifts, dims)
+
+    @staticmethod
+    def vjp(g, x, *, out, shifts, dims):
+        return (apply(Roll, g, shifts=tuple(-s for s in shifts), dims=dims),)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class ConstantPad(Primitive):
+    """Pad with a constant; ``widths`` is ((before, after), …) per dim, non-negative."""
+
+    @staticmethod
+    def infer(x: Aval, *, widths: tuple, value: float) -> Aval:  # type: ignore[override]
+        return Aval(tuple(n + a + b for n, (a, b) in zip(x.shape, widths)), x.dtype)
+
+    @staticmethod
+    def forward(xp, x, *, widths, value):
+        return xp.pad(x, widths, mode="constant", constant_values=value)
+
+    @staticmethod
+    def vjp(g, x, *, out, widths, value):
+        index = tuple(slice(a, a + n) for (a, _), n in zip(widths, x.shape))
+        return (g[index],)
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class _Triangle(Primitive):
+    abstract = True
+
+    @staticmethod
+    def infer(x: Aval, *, diagonal: int) -> Aval:  # type: ignore[override]
+        if len(x.shape) < 2:
+            raise ValueError(f"tril/triu: input tensor must have at least 2 dimensions, got "
+                             f"shape {x.shape}")
+        return x
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Tril(_Triangle):
+    check_eagerly = True
+
+    @staticmethod
+    def forward(xp, x, *, diagonal): return xp.tril(x, diagonal)
+
+    @staticmethod
+    def vjp(g, x, *, out, diagonal): return (g.tril(diagonal),)
+
+
+class Triu(_Triangle):
+    check_eagerly = True
+
+    @staticmethod
+    def forward(xp, x, *, diagonal): return xp.triu(x, diagonal)
+
+    @staticmethod
+    def vjp(g, x, *, out, diagonal): return (g.triu(diagonal),)
+
+
+# -- public functions -----------------------------------------------------------------------
+def reshape(x: Any, *shape: Any) -> Any:
+    """The same elements in a new shape (one dimension may be -1, inferred)."""
+    shape = _shape_arg(shape)
+    size = x._data.size
+    if shape.count(-1) > 1:
+        raise ValueError(f"reshape: only one dimension can be inferred (-1), got {list(shape)}")
+    if -1 in shape:
+        known = 1
+        for s in shape:
+            if s != -1:
+                known *= s
+        if known == 0 or size % known:
+            raise ValueError(f"reshape: shape '{list(shape)}' is invalid for input of size {size}")
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    n = 1
+    for s in shape:
+        if s < 0:
+            raise ValueError(f"reshape: invalid shape dimension {s} in {list(shape)}")
+        n *= s
+    if n != size:
+        raise ValueError(f"reshape: shape '{list(shape)}' is invalid for input of size {size}")
+    if shape == x._data.shape:
+        return x
+    return apply(Reshape, x, shape=shape)
+
+
+view = reshape
+
+
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
+    """Merge dimensions ``start_dim`` … ``end_dim`` into one."""
+    if x.ndim == 0:
+        return x.reshape(1)
+    s = normalize_dim(start_dim, x.ndim, "flatten")
+    e = normalize_dim(end_dim, x.ndim, "flatten")
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim}")
+    shape = x.shape
+    return x.reshape(*shape[:s], -1 if x.numel() else _prod(shape[s:e + 1]), *shape[e + 1:])
+
+
+def _prod(xs: Sequence[int]) -> int:
+    n = 1
+    for v in xs:
+        n *= v
+    return n
+
+
+def unflatten(x: Any, dim: int, sizes: Sequence[int]) -> Any:
+    """Split dimension ``dim`` into ``sizes``."""
+    d = normalize_dim(dim, x.ndim, "unflatten")
+    return x.reshape(*x.shape[:d], *sizes, *x.shape[d + 1:])
+
+
+def squeeze(x: Any, dim: Any = None) -> Any:
+    """Drop dimensions of size 1 (all of them, or those in ``dim``)."""
+    if dim is None:
+        return x.reshape(tuple(n for n in x.shape if n != 1))
+    dims = core.normalize_dims(dim, x.ndim, "squeeze")
+    return x.reshape(tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
+
+
+def unsqueeze(x: Any, dim: int) -> Any:
+    """Insert a dimension of size 1 at ``dim``."""
+    d = normalize_dim(dim, x.ndim + 1, "unsqueeze")
+    shape = tuple(x.shape)
+    return x.reshape(shape[:d] + (1,) + shape[d:])
+
+
+def permute(x: Any, *dims: Any) -> Any:
+    """Reorder dimensions."""
+    dims = _shape_arg(dims)
+    if len(dims) != x.ndim:
+        raise ValueError(f"permute: number of dims don't match: got {len(dims)} dims "
+                         f"{list(dims)} for a tensor of shape {tuple(x.shape)}")
+    dims = tuple(normalize_dim(d, x.ndim, "permute") for d in dims)
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"permute: repeated dim in {list(dims)}")
+    if dims == tuple(range(x.ndim)):
+        return x
+    return apply(Permute, x, dims=dims)
+
+
+def transpose(x: Any, dim0: int, dim1: int) -> Any:
+    """Swap two dimensions."""
+    if x.ndim == 0:
+        return x
+    a, b = normalize_dim(dim0, x.ndim, "transpose"), normalize_dim(dim1, x.ndim, "transpose")
+    dims = list(range(x.ndim))
+    dims[a], dims[b] = dims[b], dims[a]
+    return permute(x, *dims)
+
+
+swapaxes = transpose
+
+
+def movedim(x: Any, source: Any, destination: Any) -> Any:
+    """Move dimension(s) ``source`` to position(s) ``destination``."""
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    src = [normalize_dim(d, x.ndim, "movedim") for d in src]
+    dst = [normalize_dim(d, x.ndim, "movedim") for d in dst]
+    rest = [d for d in range(x.ndim) if d not in src]
+    order = [0] * x.ndim
+    for s, d in zip(src, dst):
+        order[d] = s
+    it = iter(rest)
+    for i in range(x.ndim):
+        if i not in dst:
+            order[i] = next(it)
+    return permute(x, *order)
+
+
+def expand(x: Any, *sizes: Any) -> Any:
+    """Broadcast to ``sizes`` without copying (-1 keeps a dimension)."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                         f"or equal to the number of dimensions in the tensor ({x.ndim})")
+    lead = len(sizes) - x.ndim
+    shape = []
+    for i, s in enumerate(sizes):
+        old = x.shape[i - lead] if i >= lead else None
+        if s == -1:
+            if old is None:
+                raise ValueError("expand: -1 is not allowed in a leading, non-existing dimension")
+            s = old
+        if old is not None and old != 1 and old != s:
+            raise ValueError(
+                f"expand: the expanded size of the tensor ({s}) must match the existing size "
+                f"({old}) at non-singleton dimension {i}: target sizes {list(sizes)}, tensor "
+                f"shape {list(x.shape)}"
+            )
+        shape.append(s)
+    shape_t = tuple(shape)
+    if shape_t == x._data.shape:
+        return x
+    return apply(Expand, x, shape=shape_t)
+
+
+def expand_as(x: Any, other: Any) -> Any:
+    """Broadcast to ``other``'s shape."""
+    return expand(x, *other.shape)
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
+    """Broadcast to ``shape``."""
+    return expand(x, *shape)
+
+
+def repeat(x: Any, *repeats: Any) -> Any:
+    """Tile the tensor ``repeats[i]`` times along each dimension (copies)."""
+    reps = _shape_arg(repeats)
+    if len(reps) < x.ndim:
+        raise ValueError(f"repeat: number of repeat dims ({len(reps)}) can not be smaller than "
+                         f"number of tensor dims ({x.ndim})")
+    shape = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
+    inter = []
+    for r, n in zip(reps, shape):
+        inter += [1, n]
+    big = []
+    for r, n in zip(reps, shape):
+        big += [r, n]
+    return x.reshape(inter).expand(*big).reshape(*(r * n for r, n in zip(reps, shape)))
+
+
+def tile(x: Any, dims: Sequence[int]) -> Any:
+    """Like ``repeat``, padding ``dims`` with leading 1s."""
+    dims = tuple(dims)
+    return repeat(x, *((1,) * (x.ndim - len(dims)) + dims))
+
+
+def contiguous(x: Any) -> Any:
+    """A C-contiguous tensor with the same values (the same tensor when it already is)."""
+    if x._data.flags.c_contiguous:
+        return x
+    return apply(Contiguous, x)
+
+
+def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
+    """Concatenate tensors along an existing dimension."""
+    from ember.ops.elementwise import promote
+
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of Tensors")
+    if any(not isinstance(t, core._Tensor) for t in tensors):
+        raise TypeError("cat: expected a sequence of Tensors, got "
+                        f"{[type(t).__name__ for t in tensors]}")
+    nd = tensors[0].ndim
+    if nd == 0:
+        raise ValueError("cat: zero-dimensional tensor cannot be concatenated")
+    d = normalize_dim(dim, nd, "cat")
+    tensors = list(promote("cat", *tensors)) if len(tensors) > 1 else tensors
+    for i, t in enumerate(tensors):
+        if t.ndim != nd:
+            raise ValueError(
+                f"cat: tensors must have the same number of dimensions: tensor 0 has shape "
+                f"{tuple(tensors[0].shape)} but tensor {i} has shape {tuple(t.shape)}"
+            )
+    if len(tensors) == 1:
+        return tensors[0]
+    return apply(Cat, *tensors, dim=d)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
+    """Join tensors of equal shape along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if tuple(t.shape) != tuple(tensors[0].shape):
+            raise ValueError(f"stack: expects each tensor to be equal size, but got "
+                             f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at "
+                             f"entry {i}")
+    d = normalize_dim(dim, tensors[0].ndim + 1, "stack")
+    return cat([t.unsqueeze(d) for t in tensors], d) if len(tensors) > 1 else tensors[
+        0].unsqueeze(d)
+
+
+def hstack(tensors: Sequence[Any]) -> Any:
+    """Concatenate along dim 1 (dim 0 for 1-D tensors)."""
+    tensors = list(tensors)
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Any]) -> Any:
+    """Concatenate along dim 0 (1-D tensors become rows)."""
+    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in tensors], 0)
+
+
+def narrow(x: Any, dim: int, start: int, length: int) -> Any:
+    """The slice ``start : start + length`` of dimension ``dim`` (a view)."""
+    d = normalize_dim(dim, x.ndim, "narrow")
+    n = x.shape[d]
+    if start < 0:
+        start += n
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
+                         f"({n}) of dim {dim}")
+    index = (slice(None),) * d + (slice(start, start + length),)
+    return x[index]
+
+
+def split(x: Any, split_size_or_sections: Any, dim: int = 0) -> tuple:
+    """Pieces of size ``split_size`` (last may be smaller), or of the listed sizes."""
+    d = normalize_dim(dim, x.ndim, "split")
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0 and n:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [min(size, n - s) for s in range(0, n, size)] if n else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n:
+            raise ValueError(f"split: split sizes {sizes} sum to {sum(sizes)}, expected the "
+                             f"size of dim {dim}, {n}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(x, d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(x: Any, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of (nearly) equal size."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = x.shape[normalize_dim(dim, x.ndim, "chunk")]
+    size = -(-n // chunks) if n else 1
+    return split(x, size, dim)
+
+
+def unbind(x: Any, dim: int = 0) -> tuple:
+    """The slices along ``dim`` with that dimension removed."""
+    d = normalize_dim(dim, x.ndim, "unbind")
+    return tuple(x[(slice(None),) * d + (i,)] for i in range(x.shape[d]))
+
+
+def flip(x: Any, dims: Any) -> Any:
+    """Reverse the order of elements along ``dims``."""
+    dims = core.normalize_dims(dims, x.ndim, "flip")
+    return apply(Flip, x, dims=dims)
+
+
+def roll(x: Any, shifts: Any, dims: Any = None) -> Any:
+    """Shift elements cyclically along ``dims`` (of the flattened tensor when None)."""
+    if dims is None:
+        return roll(x.reshape(-1), shifts, 0).reshape(x.shape)
+    shifts_t = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims_t = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts_t) != len(dims_t):
+        raise ValueError(f"roll: shifts {shifts_t} and dims {dims_t} must have the same length")
+    dims_t = tuple(normalize_dim(d, x.ndim, "roll") for d in dims_t)
+    return apply(Roll, x, shifts=tuple(int(s) for s in shifts_t), dims=dims_t)
+
+
+def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Any:
+    """Pad the last ``len(pad) // 2`` dimensions; ``pad`` lists (left, right) from the last dim.
+
+    Negative widths crop. Modes: 'constant', 'reflect', 'replicate', 'circular'.
+    """
+    pad = [int(p) for p in pad]
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: padding length must be even and at most 2 * ndim "
+                         f"({2 * x.ndim}), got {len(pad)}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if any(a < 0 or b < 0 for a, b in widths):  # crop first, then pad the rest
+        index = tuple(slice(-a if a < 0 else None, b if b < 0 else None) for a, b in widths)
+        x = x[index]
+        widths = [(max(a, 0), max(b, 0)) for a, b in widths]
+    if mode == "constant":
+        return apply(ConstantPad, x, widths=tuple(widths), value=float(value))
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: unknown mode {mode!r}: expected 'constant', 'reflect', "
+                         "'replicate' or 'circular'")
+    from ember import dtypes
+    from ember.ops.elementwise import as_tensor_like
+    from ember.ops.index import index_select
+
+    for d, (a, b) in enumerate(widths):
+        if not a and not b:
+            continue
+        n = x.shape[d]
+        if mode == "reflect" and (a >= n or b >= n):
+            raise ValueError(f"pad: padding ({a}, {b}) should be less than the input size {n} "
+                             f"in dim {d} for reflect mode")
+        idx = as_tensor_like(_pad_source_indices(n, a, b, mode), dtypes.int64, x)
+        x = index_select(x, d, idx)
+    return x
+
+
+def _pad_source_indices(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """For each padded position along a dimension of size ``n``, the source position."""
+    i = np.arange(-before, n + after)
+    if mode == "reflect":
+        i = np.abs(i)
+        return np.where(i >= n, 2 * (n - 1) - i, i)
+    if mode == "replicate":
+        return np.clip(i, 0, n - 1)
+    return i % n
+
+
+def tril(x: Any, diagonal: int = 0) -> Any:
+    """Zero the elements above the ``diagonal``-th diagonal."""
+    return apply(Tril, x, diagonal=int(diagonal))
+
+
+def triu(x: Any, diagonal: int = 0) -> Any:
+    """Zero the elements below the ``diagonal``-th diagonal."""
+    return apply(Triu, x, diagonal=int(diagonal))
+
+
+class MovementMethods:
+    """Tensor methods of the movement family."""
+
+    __slots__ = ()
+    reshape = reshape
+    view = view
+    flatten = flatten
+    unflatten = unflatten
+    squeeze = squeeze
+    unsqueeze = unsqueeze
+    permute = permute
+    transpose = transpose
+    swapaxes = swapaxes
+    movedim = movedim
+    expand = expand
+    expand_as = expand_as
+    broadcast_to = broadcast_to
+    repeat = repeat
+    tile = tile
+    contiguous = contiguous
+    split = split
+    chunk = chunk
+    unbind = unbind
+    narrow = narrow
+    flip = flip
+    roll = roll
+    tril = tril
+    triu = triu
+
+    def view_as(self, other: Any) -> Any:
+        return reshape(self, *other.shape)
+
+    def reshape_as(self, other: Any) -> Any:
+        return reshape(self, *other.shape)
+
+    @property
+    def T(self) -> Any:  # noqa: N802 - PyTorch name
+        """All dimensions reversed."""
+        return permute(self, *reversed(range(self.ndim)))  # type: ignore[attr-defined]
+
+    @property
+    def mT(self) -> Any:  # noqa: N802
+        """The last two dimensions swapped (batched matrix transpose)."""
+        if self.ndim < 2:  # type: ignore[attr-defined]
+            raise ValueError(f"mT: tensor.mT is only supported on matrices or batches of "
+                             f"matrices, got a {self.ndim}-D tensor")  # type: ignore
+        return transpose(self, -2, -1)
+
+    def t(self) -> Any:
+        """Transpose a matrix (≤ 2-D)."""
+        if self.ndim > 2:  # type: ignore[attr-defined]
+            raise ValueError(f"t: expects a tensor with <= 2 dimensions, but self is "
+                             f"{self.ndim}D")  # type: ignore[attr-defined]
+        return permute(self, *reversed(range(self.ndim)))  # type: ignore[attr-defined]

@@ -1,0 +1,211 @@
+"""Random number generation: Generator, manual_seed and the random creation functions.
+
+Every random draw goes through a Generator (the global default one unless given), so the
+same seed gives the same run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ember import dtypes
+
+__all__ = [
+    "Generator", "manual_seed", "seed", "initial_seed", "default_generator", "get_rng_state",
+    "set_rng_state", "rand", "randn", "randint", "randperm", "normal", "bernoulli",
+    "multinomial", "rand_like", "randn_like", "randint_like",
+]
+
+
+class Generator:
+    """A seeded stream of random numbers (NumPy's PCG64 underneath)."""
+
+    def __init__(self, device: Any = "cpu") -> None:
+        self.device = device
+        self._seed = 67280421310721  # PyTorch's default seed, for familiarity
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reset the stream to ``seed``."""
+        seed = int(seed)
+        self._seed = seed
+        self._rng = np.random.Generator(np.random.PCG64(seed & (2**64 - 1)))
+        return self
+
+    def seed(self) -> int:
+        """Seed from OS entropy and return the seed used."""
+        s = int(np.random.SeedSequence().entropy % (2**63))
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> Any:
+        """The generator state as a uint8 tensor (checkpointable like PyTorch's)."""
+        from ember.creation import tensor
+
+        state = self._rng.bit_generator.state
+        words = [state["state"]["state"], state["state"]["inc"], state["has_uint32"],
+                 state["uinteger"]]
+        raw = b"".join(int(w).to_bytes(16, "little") for w in words)
+        return tensor(np.frombuffer(raw, dtype=np.uint8).copy())
+
+    def set_state(self, new_state: Any) -> Generator:
+        """Restore a state returned by ``get_state``."""
+        raw = bytes(np.asarray(new_state, dtype=np.uint8).tobytes())
+        if len(raw) != 64:
+            raise ValueError(f"Generator.set_state: expected a 64-byte state, got {len(raw)}")
+        w = [int.from_bytes(raw[i:i + 16], "little") for i in range(0, 64, 16)]
+        self._rng.bit_generator.state = {
+            "bit_generator": "PCG64", "state": {"state": w[0], "inc": w[1]},
+            "has_uint32": w[2], "uinteger": w[3],
+        }
+        return self
+
+    @property
+    def numpy(self) -> np.random.Generator:
+        """The underlying NumPy generator (for kernels that draw on the host)."""
+        return self._rng
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the default generator (and the CUDA one, when present)."""
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    """Seed the default generator non-deterministically."""
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state() -> Any:
+    return default_generator.get_state()
+
+
+def set_rng_state(state: Any) -> None:
+    default_generator.set_state(state)
+
+
+def _size(size: Sequence[Any]) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    return tuple(int(s) for s in size)
+
+
+def _finish(arr: np.ndarray, dtype: Any, device: Any, requires_grad: bool) -> Any:
+    from ember.creation import from_host
+
+    return from_host(arr, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _rng(generator: Generator | None) -> np.random.Generator:
+    return (generator or default_generator)._rng
+
+
+def _float_dtype(dtype: Any) -> dtypes.dtype:
+    d = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
+    if not d.is_floating_point:
+        raise TypeError(f"random: expected a floating dtype, got {d.name}")
+    return d
+
+
+def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Any:
+    """Uniform samples in [0, 1)."""
+    d = _float_dtype(dtype)
+    arr = _rng(generator).random(_size(size), dtype=np.float64).astype(d.np)
+    return _finish(arr, d, device, requires_grad)
+
+
+def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Any:
+    """Standard normal samples."""
+    d = _float_dtype(dtype)
+    arr = _rng(generator).standard_normal(_size(size), dtype=np.float64).astype(d.np)
+    return _finish(arr, d, device, requires_grad)
+
+
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Sequence[int] | None = None, *,
+           generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Any:
+    """Normal samples with the given mean and std (numbers or tensors)."""
+    from ember.tensor import Tensor
+
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        shape = np.broadcast_shapes(np.shape(np.asarray(mean)), np.shape(np.asarray(std)))
+        base = randn(*shape, generator=generator,
+                     dtype=(mean if isinstance(mean, Tensor) else std).dtype)
+        return base * std + mean
+    return randn(*(size or ()), generator=generator, dtype=dtype, device=device) * std + mean
+
+
+def randint(low: int, high: int | None = None, size: Sequence[int] = (), *,
+            generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Any:
+    """Integers uniformly in [low, high) (``randint(high, size)`` means low = 0)."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+    d = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
+    arr = _rng(generator).integers(low, high, size=tuple(size), dtype=np.int64).astype(d.np)
+    return _finish(arr, d, device, False)
+
+
+def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None,
+             device: Any = None) -> Any:
+    """A random permutation of 0 … n-1."""
+    if n < 0:
+        raise ValueError(f"randperm: n must be non-negative, got {n}")
+    d = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
+    return _finish(_rng(generator).permutation(n).astype(d.np), d, device, False)
+
+
+def bernoulli(p: Any, *, generator: Generator | None = None) -> Any:
+    """1 with probability ``p`` (a tensor of probabilities), else 0; same dtype as ``p``."""
+    probs = np.asarray(p.detach().cpu().numpy())
+    draws = _rng(generator).random(probs.shape) < probs
+    return _finish(draws.astype(probs.dtype), p.dtype, p.device, False)
+
+
+def multinomial(probs: Any, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None) -> Any:
+    """Sample category indices from (unnormalised) rows of ``probs``."""
+    p = np.asarray(probs.detach().cpu().numpy(), dtype=np.float64)
+    if p.ndim not in (1, 2):
+        raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {p.shape}")
+    if (p < 0).any() or not np.isfinite(p).all():
+        raise ValueError("multinomial: probability tensor contains either inf, nan or "
+                         "element < 0")
+    rows = p.reshape(-1, p.shape[-1])
+    sums = rows.sum(axis=1, keepdims=True)
+    if (sums <= 0).any():
+        raise ValueError("multinomial: each row of probs must have a positive sum")
+    if not replacement and num_samples > rows.shape[1]:
+        raise ValueError(f"multinomial: cannot sample {num_samples} > {rows.shape[1]} "
+                         "categories without replacement")
+    rng = _rng(generator)
+    out = np.stack([rng.choice(rows.shape[1], size=num_samples, replace=replacement,
+                               p=r / r.sum()) for r in rows]).astype(np.int64)
+    out = out.reshape(p.shape[:-1] + (num_samples,))
+    return _finish(out, dtypes.int64, probs.device, False)
+
+
+def rand_like(x: Any, *, dtype: Any = None, generator: Generator | None = None) -> Any:
+    return rand(*x.shape, dtype=dtype or x.dtype, device=x.device, generator=generator)
+
+
+def randn_like(x: Any, *, dtype: Any = None, generator: Generator | None = None) -> Any:
+    return randn(*x.shape, dtype=dtype or x.dtype, device=x.device, generator=generator)
+
+
+def randint_like(x: Any, low: int, high: int | None = None, *, dtype: Any = None) -> Any:
+    return randint(low, high, tuple(x.shape), dtype=dtype or x.dtype, device=x.device)

@@ -1,0 +1,3 @@
+"""Op database: index family."""
+
+SPECS: list = []

@@ -1,0 +1,3 @@
+"""Op database: linalg family."""
+
+SPECS: list = []

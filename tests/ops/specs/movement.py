@@ -1,0 +1,3 @@
+"""Op database: movement family."""
+
+SPECS: list = []

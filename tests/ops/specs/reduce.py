@@ -1,0 +1,3 @@
+"""Op database: reduce family."""
+
+SPECS: list = []

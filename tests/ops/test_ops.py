@@ -1,0 +1,153 @@
+"""Table-driven op tests: forward and backward vs PyTorch, finite differences, second order.
+
+Every test id names the op, the sample and the stage, so a failure says what broke where.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+import pytest
+
+import ember
+from ember.ops.core import PRIMITIVES
+from tests.ops.specs import OpSpec, Sample, all_specs, noncontiguous
+
+torch = pytest.importorskip("torch")
+
+SPECS = all_specs()
+
+
+def _samples(spec: OpSpec) -> list[Sample]:
+    return spec.samples(np.random.default_rng(zlib.crc32(spec.name.encode())))
+
+
+CASES = [pytest.param(spec, i, id=f"{spec.name}-{i}") for spec in SPECS
+         for i in range(len(_samples(spec)))]
+GRAD_CASES = [c for c in CASES if c.values[0].grad]
+
+
+def _convert(sample: Sample, dtype: str, layout: str = "contiguous") -> tuple[list, list, list]:
+    """(ember args, torch args, positions of differentiable args)."""
+    e_args, t_args, diff = [], [], []
+    for i, a in enumerate(sample.args):
+        if isinstance(a, np.ndarray):
+            arr = a.astype(dtype) if a.dtype.kind == "f" else a
+            if layout == "noncontiguous":
+                arr = noncontiguous(arr)
+            wants_grad = arr.dtype.kind == "f" and i not in sample.nograd
+            e = ember.tensor(arr) if layout == "contiguous" else ember.from_numpy(arr.copy(
+                order="K"))
+            t = torch.from_numpy(np.array(arr, copy=True))
+            if wants_grad:
+                e.requires_grad_(True)
+                t.requires_grad_(True)
+                diff.append(i)
+            e_args.append(e)
+            t_args.append(t)
+        else:
+            e_args.append(a)
+            t_args.append(a)
+    return e_args, t_args, diff
+
+
+def _outputs(out: Any) -> list:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def _assert_close(e: Any, t: Any, dtype: str, spec: OpSpec, what: str) -> None:
+    e_arr = np.asarray(e.detach().numpy() if isinstance(e, ember.Tensor) else e)
+    t_arr = t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
+    assert e_arr.shape == t_arr.shape, f"{what}: shape {e_arr.shape} vs torch {t_arr.shape}"
+    if isinstance(e, ember.Tensor) and hasattr(t, "dtype"):
+        assert e.dtype.name == str(t.dtype).replace("torch.", ""), (
+            f"{what}: dtype {e.dtype.name} vs torch {t.dtype}")
+    if e_arr.dtype.kind == "f":
+        atol, rtol = (spec.atol32, spec.rtol32) if dtype == "float32" else (1e-10, 1e-8)
+        np.testing.assert_allclose(e_arr, t_arr, atol=atol, rtol=rtol, err_msg=what)
+    else:
+        np.testing.assert_array_equal(e_arr, t_arr, err_msg=what)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "noncontiguous"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("spec,index", CASES)
+def test_forward_matches_torch(spec: OpSpec, index: int, dtype: str, layout: str) -> None:
+    if dtype not in spec.dtypes:
+        pytest.skip(f"{spec.name} is not defined for {dtype}")
+    sample = _samples(spec)[index]
+    e_args, t_args, _ = _convert(sample, dtype, layout)
+    e_out = _outputs(spec.ember_fn(*e_args, **sample.kwargs))
+    t_out = _outputs(spec.torch_fn(*t_args, **sample.kwargs))
+    assert len(e_out) == len(t_out), f"forward: {len(e_out)} outputs vs torch {len(t_out)}"
+    for k, (e, t) in enumerate(zip(e_out, t_out)):
+        _assert_close(e, t, dtype, spec, f"forward output {k} of {spec.name} {sample}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("spec,index", GRAD_CASES)
+def test_backward_matches_torch(spec: OpSpec, index: int, dtype: str) -> None:
+    if dtype not in spec.dtypes:
+        pytest.skip(f"{spec.name} is not defined for {dtype}")
+    sample = _samples(spec)[index]
+    e_args, t_args, diff = _convert(sample, dtype)
+    if not diff:
+        pytest.skip("no differentiable inputs")
+    e_out = [o for o in _outputs(spec.ember_fn(*e_args, **sample.kwargs))
+             if isinstance(o, ember.Tensor) and o.is_floating_point()]
+    t_out = [o for o in _outputs(spec.torch_fn(*t_args, **sample.kwargs))
+             if hasattr(o, "is_floating_point") and o.is_floating_point()]
+    rng = np.random.default_rng(index)
+    cots = [rng.standard_normal(tuple(o.shape)).astype(dtype) for o in e_out]
+    e_grads = ember.autograd.grad(e_out, [e_args[i] for i in diff],
+                                  [ember.tensor(c) for c in cots], allow_unused=True)
+    t_grads = torch.autograd.grad(t_out, [t_args[i] for i in diff],
+                                  [torch.from_numpy(c) for c in cots], allow_unused=True)
+    for i, eg, tg in zip(diff, e_grads, t_grads):
+        shape = sample.args[i].shape
+        eg_arr = np.zeros(shape) if eg is None else eg.numpy()
+        tg_arr = np.zeros(shape) if tg is None else tg.numpy()
+        _assert_close(eg_arr.astype(dtype), tg_arr.astype(dtype), dtype, spec,
+                      f"gradient of argument {i} of {spec.name} {sample}")
+
+
+def _small(sample: Sample) -> bool:
+    return sum(a.size for a in sample.args if isinstance(a, np.ndarray)) <= 256
+
+
+@pytest.mark.parametrize("spec,index", [c for c in GRAD_CASES if c.values[0].gradcheck])
+def test_gradcheck_float64(spec: OpSpec, index: int) -> None:
+    sample = _samples(spec)[index]
+    if not _small(sample):
+        pytest.skip("sample too large for finite differences")
+    e_args, _, diff = _convert(sample, "float64")
+    if not diff:
+        pytest.skip("no differentiable inputs")
+
+    def fn(*args: Any) -> Any:
+        outs = _outputs(spec.ember_fn(*args, **sample.kwargs))
+        return tuple(o for o in outs if isinstance(o, ember.Tensor) and o.is_floating_point())
+
+    assert ember.autograd.gradcheck(fn, tuple(e_args), eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("spec,index", [c for c in GRAD_CASES if c.values[0].second_order])
+def test_second_order_float64(spec: OpSpec, index: int) -> None:
+    sample = _samples(spec)[index]
+    if not _small(sample):
+        pytest.skip("sample too large for finite differences")
+    e_args, _, diff = _convert(sample, "float64")
+
+    def fn(*args: Any) -> Any:
+        outs = _outputs(spec.ember_fn(*args, **sample.kwargs))
+        return tuple(o for o in outs if isinstance(o, ember.Tensor) and o.is_floating_point())
+
+    assert ember.autograd.gradgradcheck(fn, tuple(e_args), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_every_primitive_is_in_the_op_database() -> None:
+    covered = {p for spec in SPECS for p in spec.prims}
+    missing = sorted(set(PRIMITIVES) - covered)
+    assert not missing, f"primitives without an entry in tests/ops/specs: {missing}"
