@@ -16,8 +16,25 @@ from ember.backends import Device, cuda_available, device
 from ember.creation import *  # noqa: F403
 from ember.creation import __all__ as _creation_all
 from ember.dtypes import (
-    bfloat16, bool_, double, float, float16, float32, float64, get_default_dtype, half, int,
-    int8, int16, int32, int64, long, promote_types, result_type, set_default_dtype, short,
+    bfloat16,
+    bool_,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    result_type,
+    set_default_dtype,
+    short,
     uint8,
 )
 from ember.ops.elementwise import *  # noqa: F403
@@ -38,8 +55,19 @@ bool = bool_  # noqa: A001 - PyTorch spells it ember.bool
 dtype = dtypes.dtype
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("nn", "optim", "data", "jit", "models", "train", "diagnostics", "io", "utils",
-                "metrics", "cli")
+_SUBPACKAGES = (
+    "nn",
+    "optim",
+    "data",
+    "jit",
+    "models",
+    "train",
+    "diagnostics",
+    "io",
+    "utils",
+    "metrics",
+    "cli",
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -72,13 +100,51 @@ def _public(names: list[str]) -> list[str]:
     return [n for n in names if not n[0].isupper() or n in ("Generator",)]
 
 
-__all__ = sorted(set(
-    ["Tensor", "Size", "is_tensor", "autograd", "dtypes", "no_grad", "enable_grad",
-     "set_grad_enabled", "inference_mode", "is_grad_enabled", "device", "Device", "cuda",
-     "bool", "dtype", "float", "float16", "float32", "float64", "bfloat16", "double", "half",
-     "int", "int8", "int16", "int32", "int64", "long", "short", "uint8", "get_default_dtype",
-     "set_default_dtype", "promote_types", "result_type", *_SUBPACKAGES]
-    + _public(_creation_all) + _public(_elementwise_all) + _public(_index_all)
-    + _public(_linalg_all) + _public(_movement_all) + _public(_reduce_all)
-    + _public(_random_all)
-))
+__all__ = sorted(
+    set(
+        [
+            "Tensor",
+            "Size",
+            "is_tensor",
+            "autograd",
+            "dtypes",
+            "no_grad",
+            "enable_grad",
+            "set_grad_enabled",
+            "inference_mode",
+            "is_grad_enabled",
+            "device",
+            "Device",
+            "cuda",
+            "bool",
+            "dtype",
+            "float",
+            "float16",
+            "float32",
+            "float64",
+            "bfloat16",
+            "double",
+            "half",
+            "int",
+            "int8",
+            "int16",
+            "int32",
+            "int64",
+            "long",
+            "short",
+            "uint8",
+            "get_default_dtype",
+            "set_default_dtype",
+            "promote_types",
+            "result_type",
+            *_SUBPACKAGES,
+        ]
+        + _public(_creation_all)
+        + _public(_elementwise_all)
+        + _public(_index_all)
+        + _public(_linalg_all)
+        + _public(_movement_all)
+        + _public(_reduce_all)
+        + _public(_random_all)
+    )
+)

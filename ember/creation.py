@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -11,9 +12,28 @@ from ember.backends import backend_of, get_backend
 from ember.tensor import Tensor
 
 __all__ = [
-    "tensor", "as_tensor", "asarray", "from_numpy", "from_dlpack", "zeros", "ones", "full",
-    "empty", "arange", "linspace", "logspace", "eye", "zeros_like", "ones_like", "full_like",
-    "empty_like", "scalar_tensor", "from_host", "tril_indices", "triu_indices", "meshgrid",
+    "tensor",
+    "as_tensor",
+    "asarray",
+    "from_numpy",
+    "from_dlpack",
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "arange",
+    "linspace",
+    "logspace",
+    "eye",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "empty_like",
+    "scalar_tensor",
+    "from_host",
+    "tril_indices",
+    "triu_indices",
+    "meshgrid",
 ]
 
 
@@ -36,12 +56,15 @@ def _infer_dtype(arr: np.ndarray, given: Any, from_python: bool) -> dtypes.dtype
         return dtypes.int64 if from_python else dtypes.from_numpy_dtype(arr.dtype)
     if kind == "b":
         return dtypes.bool_
-    raise TypeError(f"tensor: could not infer a dtype for data of NumPy dtype {arr.dtype}: "
-                    "expected numbers, bools or nested lists of them")
+    raise TypeError(
+        f"tensor: could not infer a dtype for data of NumPy dtype {arr.dtype}: "
+        "expected numbers, bools or nested lists of them"
+    )
 
 
-def from_host(arr: Any, *, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+def from_host(
+    arr: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """A tensor from a host/backend array already of the right dtype (no inference)."""
     d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.from_numpy_dtype(arr.dtype)
     backend = get_backend(device)
@@ -51,8 +74,9 @@ def from_host(arr: Any, *, dtype: Any = None, device: Any = None,
     return t
 
 
-def tensor(data: Any, *, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False) -> Tensor:
+def tensor(
+    data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """A new tensor that copies ``data`` (numbers, nested lists, arrays or tensors)."""
     if isinstance(data, Tensor):
         arr = backend_of(data._data).to_host(data._data)
@@ -65,11 +89,15 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None,
             try:
                 arr = np.array(data)
             except ValueError as exc:
-                raise ValueError(f"tensor: could not build a tensor from {type(data).__name__}: "
-                                 f"{exc} (nested lists must be rectangular)") from None
+                raise ValueError(
+                    f"tensor: could not build a tensor from {type(data).__name__}: "
+                    f"{exc} (nested lists must be rectangular)"
+                ) from None
         if arr.dtype == object:
-            raise TypeError(f"tensor: could not infer dtype of {type(data).__name__} data: "
-                            "expected numbers, bools, or (nested) sequences of them")
+            raise TypeError(
+                f"tensor: could not infer dtype of {type(data).__name__} data: "
+                "expected numbers, bools, or (nested) sequences of them"
+            )
     d = _infer_dtype(arr, dtype, from_python)
     if device is None and isinstance(data, Tensor):
         device = data.device
@@ -108,10 +136,17 @@ def from_dlpack(obj: Any) -> Tensor:
     return Tensor._wrap(get_backend("cuda").xp.from_dlpack(obj))
 
 
-def _filled(size: Sequence[Any], value: Any, dtype: Any, device: Any,
-            requires_grad: bool) -> Tensor:
-    d = dtypes.as_dtype(dtype) if dtype is not None else (
-        dtypes.result_type(value) if not isinstance(value, float) else dtypes.get_default_dtype()
+def _filled(
+    size: Sequence[Any], value: Any, dtype: Any, device: Any, requires_grad: bool
+) -> Tensor:
+    d = (
+        dtypes.as_dtype(dtype)
+        if dtype is not None
+        else (
+            dtypes.result_type(value)
+            if not isinstance(value, float)
+            else dtypes.get_default_dtype()
+        )
     )
     xp = get_backend(device).xp
     t = Tensor._wrap(xp.full(_size(size), value, dtype=d.np))
@@ -120,26 +155,29 @@ def _filled(size: Sequence[Any], value: Any, dtype: Any, device: Any,
     return t
 
 
-def zeros(*size: Any, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False) -> Tensor:
+def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
     return _filled(size, 0, dtype or dtypes.get_default_dtype(), device, requires_grad)
 
 
-def ones(*size: Any, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
+def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
     return _filled(size, 1, dtype or dtypes.get_default_dtype(), device, requires_grad)
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False) -> Tensor:
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor (ember fills it with zeros: NumPy's empty is not cheaper here)."""
     return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
+def full(
+    size: Sequence[int],
+    fill_value: Any,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """A tensor filled with ``fill_value`` (dtype inferred from it like PyTorch)."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -155,53 +193,80 @@ def _like(x: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:
     return (dtype or x.dtype), (device or x.device)
 
 
-def zeros_like(x: Tensor, *, dtype: Any = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
+def zeros_like(
+    x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     d, dev = _like(x, dtype, device)
     return zeros(tuple(x.shape), dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def ones_like(x: Tensor, *, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+def ones_like(
+    x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     d, dev = _like(x, dtype, device)
     return ones(tuple(x.shape), dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def empty_like(x: Tensor, *, dtype: Any = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
+def empty_like(
+    x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return zeros_like(x, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full_like(x: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+def full_like(
+    x: Tensor,
+    fill_value: Any,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     d, dev = _like(x, dtype, device)
     return full(tuple(x.shape), fill_value, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None,
-           device: Any = None, requires_grad: bool = False) -> Tensor:
+def arange(
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless a float appears."""
     if end is None:
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be nonzero")
     if (end - start) * step < 0:
-        raise ValueError(f"arange: upper bound and larger bound inconsistent with step sign "
-                         f"(start={start}, end={end}, step={step})")
+        raise ValueError(
+            f"arange: upper bound and larger bound inconsistent with step sign "
+            f"(start={start}, end={end}, step={step})"
+        )
     values = (start, end, step)
     if dtype is None:
-        floating = any(isinstance(v, float) or (isinstance(v, Tensor) and v.is_floating_point())
-                       for v in values)
+        floating = any(
+            isinstance(v, float) or (isinstance(v, Tensor) and v.is_floating_point())
+            for v in values
+        )
         dtype = dtypes.get_default_dtype() if floating else dtypes.int64
     d = dtypes.as_dtype(dtype)
     start, end, step = (float(v) if d.is_floating_point else int(v) for v in values)
     n = max(int(np.ceil((end - start) / step)), 0)
-    arr = (start + np.arange(n, dtype=np.float64 if d.is_floating_point else np.int64) * step)
+    arr = start + np.arange(n, dtype=np.float64 if d.is_floating_point else np.int64) * step
     return from_host(arr.astype(d.np), dtype=d, device=device, requires_grad=requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False) -> Tensor:
+def linspace(
+    start: float,
+    end: float,
+    steps: int,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
         raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
@@ -210,20 +275,32 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device:
     return from_host(arr.astype(d.np), dtype=d, device=device, requires_grad=requires_grad)
 
 
-def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
-             device: Any = None) -> Tensor:
+def logspace(
+    start: float,
+    end: float,
+    steps: int,
+    base: float = 10.0,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+) -> Tensor:
     """``base ** linspace(start, end, steps)``."""
     d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
     arr = np.logspace(float(start), float(end), int(steps), base=base)
     return from_host(arr.astype(d.np), dtype=d, device=device)
 
 
-def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
-        requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int,
+    m: int | None = None,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """The identity matrix (n x m)."""
     d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
-    return from_host(np.eye(n, m, dtype=d.np), dtype=d, device=device,
-                     requires_grad=requires_grad)
+    return from_host(np.eye(n, m, dtype=d.np), dtype=d, device=device, requires_grad=requires_grad)
 
 
 def tril_indices(row: int, col: int, offset: int = 0, *, device: Any = None) -> Tensor:
@@ -260,25 +337,57 @@ def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
 def _new_methods() -> None:
     """Tensor.new_* constructors: same dtype and device as the tensor unless given."""
 
-    def new_tensor(self: Tensor, data: Any, *, dtype: Any = None, device: Any = None,
-                   requires_grad: bool = False) -> Tensor:
-        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
-                      requires_grad=requires_grad)
+    def new_tensor(
+        self: Tensor,
+        data: Any,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        return tensor(
+            data,
+            dtype=dtype or self.dtype,
+            device=device or self.device,
+            requires_grad=requires_grad,
+        )
 
-    def new_zeros(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
-                  requires_grad: bool = False) -> Tensor:
-        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
-                     requires_grad=requires_grad)
+    def new_zeros(
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        return zeros(
+            *size,
+            dtype=dtype or self.dtype,
+            device=device or self.device,
+            requires_grad=requires_grad,
+        )
 
-    def new_ones(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
-                 requires_grad: bool = False) -> Tensor:
-        return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
+    def new_ones(
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        return ones(
+            *size,
+            dtype=dtype or self.dtype,
+            device=device or self.device,
+            requires_grad=requires_grad,
+        )
 
-    def new_full(self: Tensor, size: Sequence[int], fill_value: Any, *, dtype: Any = None,
-                 device: Any = None, requires_grad: bool = False) -> Tensor:
-        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
+    def new_full(
+        self: Tensor,
+        size: Sequence[int],
+        fill_value: Any,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        return full(
+            size,
+            fill_value,
+            dtype=dtype or self.dtype,
+            device=device or self.device,
+            requires_grad=requires_grad,
+        )
 
     Tensor.new_tensor = new_tensor  # type: ignore[attr-defined]
     Tensor.new_zeros = new_zeros  # type: ignore[attr-defined]

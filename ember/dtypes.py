@@ -14,9 +14,28 @@ import numpy as np
 builtins_float, builtins_int, builtins_bool = builtins.float, builtins.int, builtins.bool
 
 __all__ = [
-    "dtype", "float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64",
-    "uint8", "bool_", "half", "float", "double", "short", "int", "long", "get_default_dtype",
-    "set_default_dtype", "result_type", "as_dtype", "promote_types",
+    "dtype",
+    "float16",
+    "float32",
+    "float64",
+    "bfloat16",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "bool_",
+    "half",
+    "float",
+    "double",
+    "short",
+    "int",
+    "long",
+    "get_default_dtype",
+    "set_default_dtype",
+    "result_type",
+    "as_dtype",
+    "promote_types",
 ]
 
 

@@ -6,16 +6,31 @@ same seed gives the same run.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ember import dtypes
 
 __all__ = [
-    "Generator", "manual_seed", "seed", "initial_seed", "default_generator", "get_rng_state",
-    "set_rng_state", "rand", "randn", "randint", "randperm", "normal", "bernoulli",
-    "multinomial", "rand_like", "randn_like", "randint_like",
+    "Generator",
+    "manual_seed",
+    "seed",
+    "initial_seed",
+    "default_generator",
+    "get_rng_state",
+    "set_rng_state",
+    "rand",
+    "randn",
+    "randint",
+    "randperm",
+    "normal",
+    "bernoulli",
+    "multinomial",
+    "rand_like",
+    "randn_like",
+    "randint_like",
 ]
 
 
@@ -48,8 +63,12 @@ class Generator:
         from ember.creation import tensor
 
         state = self._rng.bit_generator.state
-        words = [state["state"]["state"], state["state"]["inc"], state["has_uint32"],
-                 state["uinteger"]]
+        words = [
+            state["state"]["state"],
+            state["state"]["inc"],
+            state["has_uint32"],
+            state["uinteger"],
+        ]
         raw = b"".join(int(w).to_bytes(16, "little") for w in words)
         return tensor(np.frombuffer(raw, dtype=np.uint8).copy())
 
@@ -58,10 +77,12 @@ class Generator:
         raw = bytes(np.asarray(new_state, dtype=np.uint8).tobytes())
         if len(raw) != 64:
             raise ValueError(f"Generator.set_state: expected a 64-byte state, got {len(raw)}")
-        w = [int.from_bytes(raw[i:i + 16], "little") for i in range(0, 64, 16)]
+        w = [int.from_bytes(raw[i : i + 16], "little") for i in range(0, 64, 16)]
         self._rng.bit_generator.state = {
-            "bit_generator": "PCG64", "state": {"state": w[0], "inc": w[1]},
-            "has_uint32": w[2], "uinteger": w[3],
+            "bit_generator": "PCG64",
+            "state": {"state": w[0], "inc": w[1]},
+            "has_uint32": w[2],
+            "uinteger": w[3],
         }
         return self
 
@@ -119,37 +140,62 @@ def _float_dtype(dtype: Any) -> dtypes.dtype:
     return d
 
 
-def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Any:
+def rand(
+    *size: Any,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Any:
     """Uniform samples in [0, 1)."""
     d = _float_dtype(dtype)
     arr = _rng(generator).random(_size(size), dtype=np.float64).astype(d.np)
     return _finish(arr, d, device, requires_grad)
 
 
-def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False) -> Any:
+def randn(
+    *size: Any,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Any:
     """Standard normal samples."""
     d = _float_dtype(dtype)
     arr = _rng(generator).standard_normal(_size(size), dtype=np.float64).astype(d.np)
     return _finish(arr, d, device, requires_grad)
 
 
-def normal(mean: Any = 0.0, std: Any = 1.0, size: Sequence[int] | None = None, *,
-           generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Any:
+def normal(
+    mean: Any = 0.0,
+    std: Any = 1.0,
+    size: Sequence[int] | None = None,
+    *,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+) -> Any:
     """Normal samples with the given mean and std (numbers or tensors)."""
     from ember.tensor import Tensor
 
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         shape = np.broadcast_shapes(np.shape(np.asarray(mean)), np.shape(np.asarray(std)))
-        base = randn(*shape, generator=generator,
-                     dtype=(mean if isinstance(mean, Tensor) else std).dtype)
+        base = randn(
+            *shape, generator=generator, dtype=(mean if isinstance(mean, Tensor) else std).dtype
+        )
         return base * std + mean
     return randn(*(size or ()), generator=generator, dtype=dtype, device=device) * std + mean
 
 
-def randint(low: int, high: int | None = None, size: Sequence[int] = (), *,
-            generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Any:
+def randint(
+    low: int,
+    high: int | None = None,
+    size: Sequence[int] = (),
+    *,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+) -> Any:
     """Integers uniformly in [low, high) (``randint(high, size)`` means low = 0)."""
     if high is None:
         low, high = 0, low
@@ -160,8 +206,9 @@ def randint(low: int, high: int | None = None, size: Sequence[int] = (), *,
     return _finish(arr, d, device, False)
 
 
-def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None,
-             device: Any = None) -> Any:
+def randperm(
+    n: int, *, generator: Generator | None = None, dtype: Any = None, device: Any = None
+) -> Any:
     """A random permutation of 0 … n-1."""
     if n < 0:
         raise ValueError(f"randperm: n must be non-negative, got {n}")
@@ -176,25 +223,31 @@ def bernoulli(p: Any, *, generator: Generator | None = None) -> Any:
     return _finish(draws.astype(probs.dtype), p.dtype, p.device, False)
 
 
-def multinomial(probs: Any, num_samples: int, replacement: bool = False, *,
-                generator: Generator | None = None) -> Any:
+def multinomial(
+    probs: Any, num_samples: int, replacement: bool = False, *, generator: Generator | None = None
+) -> Any:
     """Sample category indices from (unnormalised) rows of ``probs``."""
     p = np.asarray(probs.detach().cpu().numpy(), dtype=np.float64)
     if p.ndim not in (1, 2):
         raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {p.shape}")
     if (p < 0).any() or not np.isfinite(p).all():
-        raise ValueError("multinomial: probability tensor contains either inf, nan or "
-                         "element < 0")
+        raise ValueError("multinomial: probability tensor contains either inf, nan or element < 0")
     rows = p.reshape(-1, p.shape[-1])
     sums = rows.sum(axis=1, keepdims=True)
     if (sums <= 0).any():
         raise ValueError("multinomial: each row of probs must have a positive sum")
     if not replacement and num_samples > rows.shape[1]:
-        raise ValueError(f"multinomial: cannot sample {num_samples} > {rows.shape[1]} "
-                         "categories without replacement")
+        raise ValueError(
+            f"multinomial: cannot sample {num_samples} > {rows.shape[1]} "
+            "categories without replacement"
+        )
     rng = _rng(generator)
-    out = np.stack([rng.choice(rows.shape[1], size=num_samples, replace=replacement,
-                               p=r / r.sum()) for r in rows]).astype(np.int64)
+    out = np.stack(
+        [
+            rng.choice(rows.shape[1], size=num_samples, replace=replacement, p=r / r.sum())
+            for r in rows
+        ]
+    ).astype(np.int64)
     out = out.reshape(p.shape[:-1] + (num_samples,))
     return _finish(out, dtypes.int64, probs.device, False)
 

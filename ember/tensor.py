@@ -6,7 +6,8 @@ conversion, printing and ``backward``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -27,12 +28,12 @@ _float_kinds = frozenset("f")
 class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, LinalgMethods):
     """A multi-dimensional array that records operations for automatic differentiation."""
 
-    __slots__ = ("_data", "grad", "requires_grad", "node", "_vc", "_base", "_hooks",
-                 "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "node", "_vc", "_base", "_hooks", "__weakref__")
     __array_priority__ = 1000  # NumPy defers `ndarray + Tensor` to Tensor.__radd__
 
-    def __init__(self, data: Any = (), *, dtype: Any = None, device: Any = None,
-                 requires_grad: bool = False) -> None:
+    def __init__(
+        self, data: Any = (), *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> None:
         from ember.creation import tensor as _tensor
 
         other = _tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
@@ -61,7 +62,10 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
         """Another handle on the same array, node and version counter (for in-place ops)."""
         t = Tensor._wrap(self._data)
         t.requires_grad, t.node, t._vc, t._base = (
-            self.requires_grad, self.node, self._vc, self._base
+            self.requires_grad,
+            self.node,
+            self._vc,
+            self._base,
         )
         return t
 
@@ -143,8 +147,11 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
         return self._data.dtype.kind == "f"
 
     def data_ptr(self) -> int:
-        return int(self._data.__array_interface__["data"][0]) if isinstance(
-            self._data, np.ndarray) else int(self._data.data.ptr)
+        return (
+            int(self._data.__array_interface__["data"][0])
+            if isinstance(self._data, np.ndarray)
+            else int(self._data.data.ptr)
+        )
 
     @property
     def _version(self) -> int:
@@ -322,7 +329,9 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
         if not self.requires_grad:
-            raise RuntimeError("retain_grad: can't retain_grad on Tensor that has requires_grad=False")
+            raise RuntimeError(
+                "retain_grad: can't retain_grad on Tensor that has requires_grad=False"
+            )
         if self.node is not None:
             import weakref
 
@@ -347,13 +356,19 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
             hooks = self.node.hooks
         return _HookHandle(hooks, hook)
 
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs: Any = None) -> None:
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
         from ember.autograd import backward
 
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
-                 inputs=inputs)
+        backward(
+            self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs
+        )
 
     # -- printing ---------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -405,19 +420,25 @@ def _format_array(arr: np.ndarray) -> str:
     if arr.dtype.kind == "f":
         finite = arr[np.isfinite(arr)]
         integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
-        big = finite.size and (np.abs(finite).max() >= 1e8 or
-                               (np.abs(finite[finite != 0]).min(initial=1.0) < 1e-4))
+        big = finite.size and (
+            np.abs(finite).max() >= 1e8 or (np.abs(finite[finite != 0]).min(initial=1.0) < 1e-4)
+        )
         if big:
             fmt = {"float_kind": lambda v: f"{v:.4e}"}
         elif integral:
             fmt = {"float_kind": lambda v: f"{v:.0f}."}
         else:
             fmt = {"float_kind": lambda v: f"{v:.4f}"}
-        return np.array2string(arr, separator=", ", prefix="tensor(", formatter=fmt,
-                               threshold=1000, edgeitems=3)
+        return np.array2string(
+            arr, separator=", ", prefix="tensor(", formatter=fmt, threshold=1000, edgeitems=3
+        )
     if arr.dtype.kind == "b":
-        return np.array2string(arr, separator=", ", prefix="tensor(",
-                               formatter={"bool": lambda v: "True" if v else "False"})
+        return np.array2string(
+            arr,
+            separator=", ",
+            prefix="tensor(",
+            formatter={"bool": lambda v: "True" if v else "False"},
+        )
     return np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
 
 

@@ -9,17 +9,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from ember.autograd.anomaly import detect_anomaly, set_detect_anomaly
 from ember.autograd.engine import run_backward
 from ember.autograd.function import Function, FunctionCtx
 from ember.autograd.grad_mode import (
-    enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
 )
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
-from ember.autograd.anomaly import detect_anomaly, set_detect_anomaly
 
 __all__ = [
-    "backward", "grad", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "no_grad",
-    "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "detect_anomaly",
+    "backward",
+    "grad",
+    "Function",
+    "FunctionCtx",
+    "gradcheck",
+    "gradgradcheck",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "inference_mode",
+    "is_grad_enabled",
+    "detect_anomaly",
     "set_detect_anomaly",
 ]
 
@@ -53,16 +67,23 @@ def _root_grads(op: str, outputs: list, grad_outputs: list) -> list:
                 )
             g = ones_like(out)
         elif tuple(g.shape) != tuple(out.shape):
-            raise ValueError(f"{op}: gradient has shape {tuple(g.shape)} but output {i} has "
-                             f"shape {tuple(out.shape)}")
+            raise ValueError(
+                f"{op}: gradient has shape {tuple(g.shape)} but output {i} has "
+                f"shape {tuple(out.shape)}"
+            )
         elif g.dtype is not out.dtype:
             g = g.to(out.dtype)
         grads.append(g)
     return grads
 
 
-def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
-             create_graph: bool = False, inputs: Any = None) -> None:
+def backward(
+    tensors: Any,
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Any = None,
+) -> None:
     """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves (or ``inputs``)."""
     outputs = _as_list(tensors)
     grads = _root_grads("backward", outputs, _as_list(grad_tensors))
@@ -70,8 +91,9 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         retain_graph = create_graph
     if inputs is not None:
         targets = _as_list(inputs)
-        results = run_backward(outputs, grads, retain_graph=retain_graph,
-                               create_graph=create_graph, capture=targets)
+        results = run_backward(
+            outputs, grads, retain_graph=retain_graph, create_graph=create_graph, capture=targets
+        )
         from ember.autograd.engine import _store_grad
 
         handed: set[int] = set()
@@ -82,21 +104,31 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     run_backward(outputs, grads, retain_graph=retain_graph, create_graph=create_graph)
 
 
-def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool = False,
-         materialize_grads: bool = False) -> tuple:
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+    materialize_grads: bool = False,
+) -> tuple:
     """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
     outs = _as_list(outputs)
     ins = _as_list(inputs)
     for i, t in enumerate(ins):
         if not t.requires_grad:
-            raise RuntimeError(f"grad: input {i} does not require grad\nhint: set "
-                               "requires_grad=True on the tensors you differentiate against")
+            raise RuntimeError(
+                f"grad: input {i} does not require grad\nhint: set "
+                "requires_grad=True on the tensors you differentiate against"
+            )
     grads = _root_grads("grad", outs, _as_list(grad_outputs))
     if retain_graph is None:
         retain_graph = create_graph
-    results = run_backward(outs, grads, retain_graph=retain_graph, create_graph=create_graph,
-                           capture=ins) or []
+    results = (
+        run_backward(outs, grads, retain_graph=retain_graph, create_graph=create_graph, capture=ins)
+        or []
+    )
     final = []
     for i, (t, g) in enumerate(zip(ins, results)):
         if g is None:

@@ -7,7 +7,8 @@ is undone here, once, so that vjps can return gradients of the broadcast shape.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ember.autograd.grad_mode import STATE
 from ember.autograd.node import Node, freed_graph_error
@@ -195,7 +196,11 @@ def _store_grad(t: Any, g: Any, create_graph: bool, handed_out: set[int]) -> Non
         if create_graph:
             t.grad = g
         else:
-            if data.base is not None or id(data) in handed_out or not getattr(data.flags, "writeable", 1):
+            if (
+                data.base is not None
+                or id(data) in handed_out
+                or not getattr(data.flags, "writeable", 1)
+            ):
                 data = data.copy()
             handed_out.add(id(data))
             t.grad = type(g)._wrap(data)

@@ -98,8 +98,9 @@ class Function:
         finally:
             STATE.grad_enabled = prev
         if not isinstance(out, T):
-            raise TypeError(f"{cls.__name__}.forward must return a single Tensor, got "
-                            f"{type(out).__name__}")
+            raise TypeError(
+                f"{cls.__name__}.forward must return a single Tensor, got {type(out).__name__}"
+            )
         if prev and any(t.requires_grad for t in tensor_args) and out.is_floating_point():
             out = out.detach() if out.requires_grad else out
             if any(out is t for t in tensor_args):

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = [
-    "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "STATE",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "inference_mode",
+    "is_grad_enabled",
+    "STATE",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,21 +63,30 @@ def _analytical_jacobian(fn: Callable, inputs: tuple) -> list:
             seed._data.reshape(-1)[k] = 1
             gs = grad([o], diff, grad_outputs=[seed], retain_graph=True, allow_unused=True)
             for r, x, g in zip(rows, diff, gs):
-                r.append(np.zeros(x.numel()) if g is None else
-                         g._data.astype(np.float64).ravel())
+                r.append(np.zeros(x.numel()) if g is None else g._data.astype(np.float64).ravel())
     return [np.stack(r, axis=0) if r else np.zeros((0, x.numel())) for r, x in zip(rows, diff)]
 
 
-def gradcheck(fn: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-3, raise_exception: bool = True) -> bool:
+def gradcheck(
+    fn: Callable,
+    inputs: Any,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
     """Compare autograd's Jacobian of ``fn`` at ``inputs`` with central differences."""
     inputs = _tensors(inputs)
     for x in inputs:
         if getattr(x, "requires_grad", False) and x.dtype.name != "float64":
             import warnings
 
-            warnings.warn(f"gradcheck: input of dtype {x.dtype.name} is not float64; finite "
-                          "differences will be inaccurate", stacklevel=2)
+            warnings.warn(
+                f"gradcheck: input of dtype {x.dtype.name} is not float64; finite "
+                "differences will be inaccurate",
+                stacklevel=2,
+            )
     numeric = [j for j in numerical_jacobian(fn, inputs, eps) if j is not None]
     analytic = _analytical_jacobian(fn, inputs)
     for i, (n, a) in enumerate(zip(numeric, analytic)):
@@ -91,8 +101,16 @@ def gradcheck(fn: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-
     return True
 
 
-def gradgradcheck(fn: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-5,
-                  rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0) -> bool:
+def gradgradcheck(
+    fn: Callable,
+    inputs: Any,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    seed: int = 0,
+) -> bool:
     """gradcheck of the first derivative (a fixed random vector-Jacobian product)."""
     from ember.autograd import grad
     from ember.creation import from_host
@@ -109,9 +127,16 @@ def gradgradcheck(fn: Callable, inputs: Any, *, eps: float = 1e-6, atol: float =
         outer_grad = is_grad_enabled()  # off while gradcheck perturbs inputs numerically
         with enable_grad():
             ys = _flat_outputs(fn, xs)
-            gs = grad(ys, [xs[i] for i in diff_idx], grad_outputs=cotangents,
-                      create_graph=outer_grad, allow_unused=True, materialize_grads=True)
+            gs = grad(
+                ys,
+                [xs[i] for i in diff_idx],
+                grad_outputs=cotangents,
+                create_graph=outer_grad,
+                allow_unused=True,
+                materialize_grads=True,
+            )
         return tuple(gs)
 
-    return gradcheck(first_derivative, inputs, eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+    return gradcheck(
+        first_derivative, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception
+    )

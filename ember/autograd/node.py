@@ -23,8 +23,16 @@ class Node:
     reference would make a cycle); anything downstream that needs the node holds the tensor.
     """
 
-    __slots__ = ("prim", "inputs", "params", "out_ref", "versions", "hooks", "retain_ref",
-                 "__weakref__")
+    __slots__ = (
+        "prim",
+        "inputs",
+        "params",
+        "out_ref",
+        "versions",
+        "hooks",
+        "retain_ref",
+        "__weakref__",
+    )
 
     def __init__(self, prim: Any, inputs: tuple, params: dict, versions: tuple) -> None:
         self.prim = prim

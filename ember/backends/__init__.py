@@ -46,8 +46,10 @@ class Device:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
             other = Device(other)
-        return isinstance(other, Device) and self.type == other.type and (
-            self.index == other.index or None in (self.index, other.index)
+        return (
+            isinstance(other, Device)
+            and self.type == other.type
+            and (self.index == other.index or None in (self.index, other.index))
         )
 
     def __hash__(self) -> int:

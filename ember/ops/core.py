@@ -17,8 +17,21 @@ from ember.autograd.grad_mode import STATE
 from ember.autograd.node import Node
 from ember.backends import backend_of
 
-__all__ = ["Aval", "Primitive", "PRIMITIVES", "apply", "inplace", "record", "ELEMENTWISE", "REDUCTION", "OPAQUE",
-           "VIEW", "normalize_dim", "normalize_dims", "broadcast_shapes"]
+__all__ = [
+    "Aval",
+    "Primitive",
+    "PRIMITIVES",
+    "apply",
+    "inplace",
+    "record",
+    "ELEMENTWISE",
+    "REDUCTION",
+    "OPAQUE",
+    "VIEW",
+    "normalize_dim",
+    "normalize_dims",
+    "broadcast_shapes",
+]
 
 ELEMENTWISE, REDUCTION, VIEW, OPAQUE = "elementwise", "reduction", "view", "opaque"
 
@@ -53,7 +66,9 @@ class Primitive:
     differentiable: ClassVar[bool] = True
     uses_out: ClassVar[bool] = False  # vjp reads ``out`` (its version is then checked)
     check_eagerly: ClassVar[bool] = False  # run ``infer`` before the kernel in eager mode too
-    quiet: ClassVar[bool] = False  # may overflow/divide by zero: silence NumPy's warnings (PyTorch is silent)
+    quiet: ClassVar[bool] = (
+        False  # may overflow/divide by zero: silence NumPy's warnings (PyTorch is silent)
+    )
     name: ClassVar[str] = "Primitive"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

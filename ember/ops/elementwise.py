@@ -16,20 +16,83 @@ from ember.ops import core
 from ember.ops.core import ELEMENTWISE, Aval, Primitive, apply, broadcast_shapes, inplace
 
 __all__ = [
-    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
-    "remainder", "fmod", "pow", "neg", "negative", "exp", "exp2", "log", "log2", "log10", "log1p",
-    "expm1", "sqrt", "rsqrt", "square", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "erf",
-    "abs", "absolute", "sign", "floor", "ceil", "round", "trunc", "reciprocal", "maximum",
-    "minimum", "clamp", "clip", "where", "eq", "ne", "lt", "le", "gt", "ge", "equal",
-    "logical_and", "logical_or", "logical_xor", "logical_not", "isnan", "isinf", "isfinite",
-    "cast", "clone", "to_device", "lerp", "atan2", "asin", "acos", "atan", "sinh", "cosh",
-    "ElementwiseMethods", "as_tensor_like", "promote",
+    "add",
+    "sub",
+    "subtract",
+    "mul",
+    "multiply",
+    "div",
+    "divide",
+    "true_divide",
+    "floor_divide",
+    "remainder",
+    "fmod",
+    "pow",
+    "neg",
+    "negative",
+    "exp",
+    "exp2",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "erf",
+    "abs",
+    "absolute",
+    "sign",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "reciprocal",
+    "maximum",
+    "minimum",
+    "clamp",
+    "clip",
+    "where",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "equal",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "logical_not",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "cast",
+    "clone",
+    "to_device",
+    "lerp",
+    "atan2",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "ElementwiseMethods",
+    "as_tensor_like",
+    "promote",
 ]
 
 
 # -- operand handling -----------------------------------------------------------------------
 def as_tensor_like(value: Any, dtype: dtypes.dtype, like: Any) -> Any:
-    """``value`` (a Python number, array or tensor) as a tensor of ``dtype`` on ``like``'s device."""
+    """``value`` (a number, array or tensor) as a ``dtype`` tensor on ``like``'s device."""
     T = core._Tensor
     if isinstance(value, T):
         return value if value.dtype is dtype else cast(value, dtype)
@@ -47,8 +110,10 @@ def promote(op: str, *operands: Any) -> tuple:
     T = core._Tensor
     like = next((x for x in operands if isinstance(x, T)), None)
     if like is None:
-        raise TypeError(f"{op}: expected at least one Tensor operand, got "
-                        f"{', '.join(type(x).__name__ for x in operands)}")
+        raise TypeError(
+            f"{op}: expected at least one Tensor operand, got "
+            f"{', '.join(type(x).__name__ for x in operands)}"
+        )
     first = operands[0]
     if all(isinstance(x, T) and x._data.dtype == first._data.dtype for x in operands):
         return operands
@@ -110,9 +175,13 @@ class Compare(Binary):
 # -- unary math -----------------------------------------------------------------------------
 class Neg(Unary):
     @staticmethod
-    def forward(xp, x): return xp.negative(x)
+    def forward(xp, x):
+        return xp.negative(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (-g,)
+    def vjp(g, x, *, out):
+        return (-g,)
+
     saved_inputs = staticmethod(lambda req: (False,))
     cexpr = "(-{0})"
 
@@ -120,10 +189,15 @@ class Neg(Unary):
 class Exp(Unary):
     quiet = True
     uses_out = True
+
     @staticmethod
-    def forward(xp, x): return xp.exp(x)
+    def forward(xp, x):
+        return xp.exp(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * out,)
+    def vjp(g, x, *, out):
+        return (g * out,)
+
     saved_inputs = staticmethod(lambda req: (False,))
     cexpr = "exp({0})"
 
@@ -131,63 +205,95 @@ class Exp(Unary):
 class Exp2(Unary):
     quiet = True
     uses_out = True
+
     @staticmethod
-    def forward(xp, x): return xp.exp2(x)
+    def forward(xp, x):
+        return xp.exp2(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * out * math.log(2.0),)
+    def vjp(g, x, *, out):
+        return (g * out * math.log(2.0),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
 class Log(Unary):
     quiet = True
+
     @staticmethod
-    def forward(xp, x): return xp.log(x)
+    def forward(xp, x):
+        return xp.log(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g / x,)
+    def vjp(g, x, *, out):
+        return (g / x,)
+
     cexpr = "log({0})"
 
 
 class Log2(Unary):
     quiet = True
+
     @staticmethod
-    def forward(xp, x): return xp.log2(x)
+    def forward(xp, x):
+        return xp.log2(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g / (x * math.log(2.0)),)
+    def vjp(g, x, *, out):
+        return (g / (x * math.log(2.0)),)
 
 
 class Log10(Unary):
     quiet = True
+
     @staticmethod
-    def forward(xp, x): return xp.log10(x)
+    def forward(xp, x):
+        return xp.log10(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g / (x * math.log(10.0)),)
+    def vjp(g, x, *, out):
+        return (g / (x * math.log(10.0)),)
 
 
 class Log1p(Unary):
     quiet = True
+
     @staticmethod
-    def forward(xp, x): return xp.log1p(x)
+    def forward(xp, x):
+        return xp.log1p(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g / (x + 1),)
+    def vjp(g, x, *, out):
+        return (g / (x + 1),)
 
 
 class Expm1(Unary):
     quiet = True
     uses_out = True
+
     @staticmethod
-    def forward(xp, x): return xp.expm1(x)
+    def forward(xp, x):
+        return xp.expm1(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * (out + 1),)
+    def vjp(g, x, *, out):
+        return (g * (out + 1),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
 class Sqrt(Unary):
     quiet = True
     uses_out = True
+
     @staticmethod
-    def forward(xp, x): return xp.sqrt(x)
+    def forward(xp, x):
+        return xp.sqrt(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g / (out * 2),)
+    def vjp(g, x, *, out):
+        return (g / (out * 2),)
+
     saved_inputs = staticmethod(lambda req: (False,))
     cexpr = "sqrt({0})"
 
@@ -195,82 +301,122 @@ class Sqrt(Unary):
 class Rsqrt(Unary):
     quiet = True
     uses_out = True
+
     @staticmethod
-    def forward(xp, x): return xp.reciprocal(xp.sqrt(x))
+    def forward(xp, x):
+        return xp.reciprocal(xp.sqrt(x))
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * out * out * out * -0.5,)
+    def vjp(g, x, *, out):
+        return (g * out * out * out * -0.5,)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
 class Sin(Unary):
     @staticmethod
-    def forward(xp, x): return xp.sin(x)
+    def forward(xp, x):
+        return xp.sin(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * cos(x),)
+    def vjp(g, x, *, out):
+        return (g * cos(x),)
 
 
 class Cos(Unary):
     @staticmethod
-    def forward(xp, x): return xp.cos(x)
+    def forward(xp, x):
+        return xp.cos(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (-g * sin(x),)
+    def vjp(g, x, *, out):
+        return (-g * sin(x),)
 
 
 class Tan(Unary):
     quiet = True
     uses_out = True
+
     @staticmethod
-    def forward(xp, x): return xp.tan(x)
+    def forward(xp, x):
+        return xp.tan(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * (out * out + 1),)
+    def vjp(g, x, *, out):
+        return (g * (out * out + 1),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
 class Asin(Unary):
     quiet = True
+
     @staticmethod
-    def forward(xp, x): return xp.arcsin(x)
+    def forward(xp, x):
+        return xp.arcsin(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * rsqrt(1 - x * x),)
+    def vjp(g, x, *, out):
+        return (g * rsqrt(1 - x * x),)
 
 
 class Acos(Unary):
     quiet = True
+
     @staticmethod
-    def forward(xp, x): return xp.arccos(x)
+    def forward(xp, x):
+        return xp.arccos(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (-g * rsqrt(1 - x * x),)
+    def vjp(g, x, *, out):
+        return (-g * rsqrt(1 - x * x),)
 
 
 class Atan(Unary):
     @staticmethod
-    def forward(xp, x): return xp.arctan(x)
+    def forward(xp, x):
+        return xp.arctan(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g / (x * x + 1),)
+    def vjp(g, x, *, out):
+        return (g / (x * x + 1),)
 
 
 class Sinh(Unary):
     quiet = True
+
     @staticmethod
-    def forward(xp, x): return xp.sinh(x)
+    def forward(xp, x):
+        return xp.sinh(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * cosh(x),)
+    def vjp(g, x, *, out):
+        return (g * cosh(x),)
 
 
 class Cosh(Unary):
     quiet = True
+
     @staticmethod
-    def forward(xp, x): return xp.cosh(x)
+    def forward(xp, x):
+        return xp.cosh(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * sinh(x),)
+    def vjp(g, x, *, out):
+        return (g * sinh(x),)
 
 
 class Tanh(Unary):
     uses_out = True
+
     @staticmethod
-    def forward(xp, x): return xp.tanh(x)
+    def forward(xp, x):
+        return xp.tanh(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * (1 - out * out),)
+    def vjp(g, x, *, out):
+        return (g * (1 - out * out),)
+
     saved_inputs = staticmethod(lambda req: (False,))
     cexpr = "tanh({0})"
 
@@ -279,30 +425,42 @@ class Sigmoid(Unary):
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
 
     uses_out = True
+
     @staticmethod
     def forward(xp, x):
         e = xp.exp(-xp.abs(x))
         return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * out * (1 - out),)
+    def vjp(g, x, *, out):
+        return (g * out * (1 - out),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
 class Relu(Unary):
     uses_out = True
+
     @staticmethod
-    def forward(xp, x): return xp.maximum(x, 0)
+    def forward(xp, x):
+        return xp.maximum(x, 0)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * (out > 0),)
+    def vjp(g, x, *, out):
+        return (g * (out > 0),)
+
     saved_inputs = staticmethod(lambda req: (False,))
     cexpr = "max({0}, 0)"
 
 
 class Erf(Unary):
     @staticmethod
-    def forward(xp, x): return _erf(xp, x)
+    def forward(xp, x):
+        return _erf(xp, x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * exp(-(x * x)) * (2.0 / math.sqrt(math.pi)),)
+    def vjp(g, x, *, out):
+        return (g * exp(-(x * x)) * (2.0 / math.sqrt(math.pi)),)
 
 
 def _erf(xp: Any, x: Any) -> Any:
@@ -338,9 +496,13 @@ def _erf_fallback(xp: Any, x: Any) -> Any:
 
 class Abs(Unary):
     @staticmethod
-    def forward(xp, x): return xp.abs(x)
+    def forward(xp, x):
+        return xp.abs(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (g * sign(x),)
+    def vjp(g, x, *, out):
+        return (g * sign(x),)
+
     cexpr = "fabs({0})"
 
 
@@ -350,42 +512,54 @@ class _ZeroGradUnary(Unary):
     abstract = True
 
     @staticmethod
-    def vjp(g, x, *, out, **params): return (g * 0,)
+    def vjp(g, x, *, out, **params):
+        return (g * 0,)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
 class Sign(_ZeroGradUnary):
     @staticmethod
-    def forward(xp, x): return xp.sign(x)
+    def forward(xp, x):
+        return xp.sign(x)
 
 
 class Floor(_ZeroGradUnary):
     @staticmethod
-    def forward(xp, x): return xp.floor(x)
+    def forward(xp, x):
+        return xp.floor(x)
 
 
 class Ceil(_ZeroGradUnary):
     @staticmethod
-    def forward(xp, x): return xp.ceil(x)
+    def forward(xp, x):
+        return xp.ceil(x)
 
 
 class Round(_ZeroGradUnary):
     @staticmethod
-    def forward(xp, x, decimals=0): return xp.round(x, decimals)
+    def forward(xp, x, decimals=0):
+        return xp.round(x, decimals)
 
 
 class Trunc(_ZeroGradUnary):
     @staticmethod
-    def forward(xp, x): return xp.trunc(x)
+    def forward(xp, x):
+        return xp.trunc(x)
 
 
 class Reciprocal(Unary):
     quiet = True
     uses_out = True
+
     @staticmethod
-    def forward(xp, x): return xp.reciprocal(x)
+    def forward(xp, x):
+        return xp.reciprocal(x)
+
     @staticmethod
-    def vjp(g, x, *, out): return (-g * out * out,)
+    def vjp(g, x, *, out):
+        return (-g * out * out,)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -395,6 +569,7 @@ class Clamp(Unary):
     @staticmethod
     def forward(xp, x, min=None, max=None):
         return xp.clip(x, min, max).astype(x.dtype, copy=False)
+
     @staticmethod
     def vjp(g, x, *, out, min=None, max=None):
         inside = None
@@ -412,11 +587,15 @@ class Cast(Unary):
     @staticmethod
     def infer(x: Aval, *, dtype: dtypes.dtype) -> Aval:  # type: ignore[override]
         return Aval(x.shape, dtype)
+
     @staticmethod
-    def forward(xp, x, *, dtype): return x.astype(dtype.np)
+    def forward(xp, x, *, dtype):
+        return x.astype(dtype.np)
+
     @staticmethod
     def vjp(g, x, *, out, dtype):
         return (g.to(x.dtype) if x.dtype.is_floating_point else None,)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -424,9 +603,13 @@ class Copy(Unary):
     """A fresh copy (``clone``); gradient passes through."""
 
     @staticmethod
-    def forward(xp, x): return x.copy()
+    def forward(xp, x):
+        return x.copy()
+
     @staticmethod
-    def vjp(g, x, *, out): return (g,)
+    def vjp(g, x, *, out):
+        return (g,)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -436,89 +619,120 @@ class ToDevice(Unary):
     @staticmethod
     def forward(xp, x, *, backend):
         return backend.asarray(x) if xp is np else backend.asarray(xp.asnumpy(x))
+
     @staticmethod
     def vjp(g, x, *, out, backend):
         return (g.to(x.device),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
 class LogicalNot(Unary):
     differentiable = False
+
     @staticmethod
     def infer(x: Aval) -> Aval:  # type: ignore[override]
         return Aval(x.shape, dtypes.bool_)
+
     @staticmethod
-    def forward(xp, x): return xp.logical_not(x)
+    def forward(xp, x):
+        return xp.logical_not(x)
 
 
 class IsNan(LogicalNot):
     @staticmethod
-    def forward(xp, x): return xp.isnan(x)
+    def forward(xp, x):
+        return xp.isnan(x)
 
 
 class IsInf(LogicalNot):
     @staticmethod
-    def forward(xp, x): return xp.isinf(x)
+    def forward(xp, x):
+        return xp.isinf(x)
 
 
 class IsFinite(LogicalNot):
     @staticmethod
-    def forward(xp, x): return xp.isfinite(x)
+    def forward(xp, x):
+        return xp.isfinite(x)
 
 
 # -- binary arithmetic ----------------------------------------------------------------------
 class Add(Binary):
     @staticmethod
-    def forward(xp, a, b): return xp.add(a, b)
+    def forward(xp, a, b):
+        return xp.add(a, b)
+
     @staticmethod
-    def vjp(g, a, b, *, out): return (g, g)
+    def vjp(g, a, b, *, out):
+        return (g, g)
+
     saved_inputs = staticmethod(lambda req: (False, False))
     cexpr = "({0} + {1})"
 
 
 class Sub(Binary):
     @staticmethod
-    def forward(xp, a, b): return xp.subtract(a, b)
+    def forward(xp, a, b):
+        return xp.subtract(a, b)
+
     @staticmethod
-    def vjp(g, a, b, *, out): return (g, lambda: -g)
+    def vjp(g, a, b, *, out):
+        return (g, lambda: -g)
+
     saved_inputs = staticmethod(lambda req: (False, False))
     cexpr = "({0} - {1})"
 
 
 class Mul(Binary):
     @staticmethod
-    def forward(xp, a, b): return xp.multiply(a, b)
+    def forward(xp, a, b):
+        return xp.multiply(a, b)
+
     @staticmethod
-    def vjp(g, a, b, *, out): return (lambda: g * b, lambda: g * a)
+    def vjp(g, a, b, *, out):
+        return (lambda: g * b, lambda: g * a)
+
     saved_inputs = staticmethod(lambda req: (req[1], req[0]))
     cexpr = "({0} * {1})"
 
 
 class Div(Binary):
     quiet = True
+
     @staticmethod
-    def forward(xp, a, b): return xp.true_divide(a, b)
+    def forward(xp, a, b):
+        return xp.true_divide(a, b)
+
     @staticmethod
-    def vjp(g, a, b, *, out): return (lambda: g / b, lambda: -g * a / (b * b))
+    def vjp(g, a, b, *, out):
+        return (lambda: g / b, lambda: -g * a / (b * b))
+
     saved_inputs = staticmethod(lambda req: (req[1], True))
     cexpr = "({0} / {1})"
 
 
 class Pow(Binary):
     quiet = True
+
     @staticmethod
-    def forward(xp, a, b): return xp.power(a, b)
+    def forward(xp, a, b):
+        return xp.power(a, b)
+
     @staticmethod
     def vjp(g, a, b, *, out):
         def grad_b() -> Any:
             # d/db a**b = a**b log a; PyTorch defines it as 0 where a == 0 and b >= 0
             return where(logical_and(a == 0, b >= 0), 0.0, g * pow(a, b) * log(a))
+
         return (lambda: g * b * pow(a, b - 1), grad_b)
 
 
 class Maximum(Binary):
     @staticmethod
-    def forward(xp, a, b): return xp.maximum(a, b)
+    def forward(xp, a, b):
+        return xp.maximum(a, b)
+
     @staticmethod
     def vjp(g, a, b, *, out):
         # ties split the gradient evenly, as PyTorch does
@@ -528,7 +742,9 @@ class Maximum(Binary):
 
 class Minimum(Binary):
     @staticmethod
-    def forward(xp, a, b): return xp.minimum(a, b)
+    def forward(xp, a, b):
+        return xp.minimum(a, b)
+
     @staticmethod
     def vjp(g, a, b, *, out):
         wa = (a < b) + (a == b) * 0.5
@@ -537,7 +753,9 @@ class Minimum(Binary):
 
 class Atan2(Binary):
     @staticmethod
-    def forward(xp, a, b): return xp.arctan2(a, b)
+    def forward(xp, a, b):
+        return xp.arctan2(a, b)
+
     @staticmethod
     def vjp(g, a, b, *, out):
         denom = a * a + b * b
@@ -547,73 +765,92 @@ class Atan2(Binary):
 class FloorDivide(Binary):
     differentiable = False
     quiet = True
+
     @staticmethod
-    def forward(xp, a, b): return xp.floor_divide(a, b)
+    def forward(xp, a, b):
+        return xp.floor_divide(a, b)
 
 
 class Remainder(Binary):
     """Python-style remainder (sign of the divisor), like ``torch.remainder``."""
 
     quiet = True
+
     @staticmethod
-    def forward(xp, a, b): return xp.remainder(a, b)
+    def forward(xp, a, b):
+        return xp.remainder(a, b)
+
     @staticmethod
-    def vjp(g, a, b, *, out): return (g, lambda: -g * floor_divide(a, b))
+    def vjp(g, a, b, *, out):
+        return (g, lambda: -g * floor_divide(a, b))
 
 
 class Fmod(Binary):
     """C-style remainder (sign of the dividend), like ``torch.fmod``."""
 
     quiet = True
+
     @staticmethod
-    def forward(xp, a, b): return xp.fmod(a, b)
+    def forward(xp, a, b):
+        return xp.fmod(a, b)
+
     @staticmethod
-    def vjp(g, a, b, *, out): return (g, lambda: -g * trunc(a / b))
+    def vjp(g, a, b, *, out):
+        return (g, lambda: -g * trunc(a / b))
 
 
 class Eq(Compare):
     @staticmethod
-    def forward(xp, a, b): return xp.equal(a, b)
+    def forward(xp, a, b):
+        return xp.equal(a, b)
 
 
 class Ne(Compare):
     @staticmethod
-    def forward(xp, a, b): return xp.not_equal(a, b)
+    def forward(xp, a, b):
+        return xp.not_equal(a, b)
 
 
 class Lt(Compare):
     @staticmethod
-    def forward(xp, a, b): return xp.less(a, b)
+    def forward(xp, a, b):
+        return xp.less(a, b)
 
 
 class Le(Compare):
     @staticmethod
-    def forward(xp, a, b): return xp.less_equal(a, b)
+    def forward(xp, a, b):
+        return xp.less_equal(a, b)
 
 
 class Gt(Compare):
     @staticmethod
-    def forward(xp, a, b): return xp.greater(a, b)
+    def forward(xp, a, b):
+        return xp.greater(a, b)
 
 
 class Ge(Compare):
     @staticmethod
-    def forward(xp, a, b): return xp.greater_equal(a, b)
+    def forward(xp, a, b):
+        return xp.greater_equal(a, b)
 
 
 class LogicalAnd(Compare):
     @staticmethod
-    def forward(xp, a, b): return xp.logical_and(a, b)
+    def forward(xp, a, b):
+        return xp.logical_and(a, b)
 
 
 class LogicalOr(Compare):
     @staticmethod
-    def forward(xp, a, b): return xp.logical_or(a, b)
+    def forward(xp, a, b):
+        return xp.logical_or(a, b)
 
 
 class LogicalXor(Compare):
     @staticmethod
-    def forward(xp, a, b): return xp.logical_xor(a, b)
+    def forward(xp, a, b):
+        return xp.logical_xor(a, b)
 
 
 class Where(Primitive):
@@ -626,12 +863,16 @@ class Where(Primitive):
         if c.dtype is not dtypes.bool_:
             raise TypeError(f"where: expected condition to be a bool tensor, got {c.dtype.name}")
         return Aval(broadcast_shapes("where", c.shape, a.shape, b.shape), a.dtype)
+
     @staticmethod
-    def forward(xp, c, a, b): return xp.where(c, a, b)
+    def forward(xp, c, a, b):
+        return xp.where(c, a, b)
+
     @staticmethod
     def vjp(g, c, a, b, *, out):
         zero = g.new_zeros(())
         return (None, lambda: where(c, g, zero), lambda: where(c, zero, g))
+
     saved_inputs = staticmethod(lambda req: (True, False, False))
 
 
@@ -649,8 +890,10 @@ def neg(x: Any) -> Any:
     if not isinstance(x, core._Tensor):
         raise TypeError(f"neg: expected a Tensor, got {type(x).__name__}")
     if x.dtype is dtypes.bool_:
-        raise TypeError("neg: negation, the `-` operator, on a bool tensor is not supported\n"
-                        "hint: use logical_not() or the `~` operator instead")
+        raise TypeError(
+            "neg: negation, the `-` operator, on a bool tensor is not supported\n"
+            "hint: use logical_not() or the `~` operator instead"
+        )
     return apply(Neg, x)
 
 
@@ -861,8 +1104,10 @@ def add(a: Any, b: Any, *, alpha: Any = 1) -> Any:
 def sub(a: Any, b: Any, *, alpha: Any = 1) -> Any:
     """a - alpha * b, broadcasting."""
     if isinstance(a, core._Tensor) and a.dtype is dtypes.bool_:
-        raise TypeError("sub: subtraction, the `-` operator, with a bool tensor is not "
-                        "supported\nhint: use logical_xor() instead")
+        raise TypeError(
+            "sub: subtraction, the `-` operator, with a bool tensor is not "
+            "supported\nhint: use logical_xor() instead"
+        )
     return _binary(Sub, a, b if alpha == 1 else mul(b, alpha), "sub")
 
 
@@ -883,11 +1128,15 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Any:
         return floor_divide(a, b)
     if rounding_mode == "trunc":
         q = div(a, b)
-        return trunc(q) if not isinstance(a, core._Tensor) or a.is_floating_point() else trunc(
-            q).to(a.dtype)
+        return (
+            trunc(q)
+            if not isinstance(a, core._Tensor) or a.is_floating_point()
+            else trunc(q).to(a.dtype)
+        )
     if rounding_mode is not None:
-        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
-                         f"{rounding_mode!r}")
+        raise ValueError(
+            f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
+        )
     a, b = promote("div", a, b)
     if a._data.dtype.kind != "f":
         a, b = _float_operand("div", a), _float_operand("div", b)
@@ -947,8 +1196,7 @@ def lerp(start: Any, end: Any, weight: Any) -> Any:
 def where(condition: Any, a: Any, b: Any) -> Any:
     """Elementwise ``a if condition else b``."""
     if not isinstance(condition, core._Tensor):
-        raise TypeError(f"where: expected condition to be a Tensor, got "
-                        f"{type(condition).__name__}")
+        raise TypeError(f"where: expected condition to be a Tensor, got {type(condition).__name__}")
     if condition.dtype is not dtypes.bool_:
         raise TypeError(
             f"where: expected condition to be a bool tensor, got {condition.dtype.name}"
@@ -1040,8 +1288,10 @@ def isfinite(x: Any) -> Any:
 def _bitwise_or_logical(op: str, a: Any, b: Any) -> Any:
     a, b = promote(op, a, b)
     if a.dtype is not dtypes.bool_:
-        raise TypeError(f"{op}: bitwise operators are only supported on bool tensors in ember, "
-                        f"got {a.dtype.name}")
+        raise TypeError(
+            f"{op}: bitwise operators are only supported on bool tensors in ember, "
+            f"got {a.dtype.name}"
+        )
     return {"and": logical_and, "or": logical_or, "xor": logical_xor}[op](a, b)
 
 

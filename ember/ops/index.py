@@ -16,9 +16,23 @@ from ember.ops import core
 from ember.ops.core import OPAQUE, Aval, Primitive, apply, inplace, normalize_dim
 
 __all__ = [
-    "getitem", "index_put", "gather", "scatter", "scatter_add", "index_select", "index_add",
-    "masked_fill", "masked_select", "take_along_dim", "take", "nonzero", "argwhere", "sort",
-    "argsort", "topk", "IndexMethods",
+    "getitem",
+    "index_put",
+    "gather",
+    "scatter",
+    "scatter_add",
+    "index_select",
+    "index_add",
+    "masked_fill",
+    "masked_select",
+    "take_along_dim",
+    "take",
+    "nonzero",
+    "argwhere",
+    "sort",
+    "argsort",
+    "topk",
+    "IndexMethods",
 ]
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -37,8 +51,14 @@ def encode_index(x: Any, index: Any) -> tuple[tuple, list]:
         elif item is Ellipsis:
             spec.append(("ellipsis",))
         elif isinstance(item, slice):
-            spec.append(("slice", _int_or_none(item.start), _int_or_none(item.stop),
-                         _int_or_none(item.step)))
+            spec.append(
+                (
+                    "slice",
+                    _int_or_none(item.start),
+                    _int_or_none(item.stop),
+                    _int_or_none(item.step),
+                )
+            )
             if item.step is not None and int(item.step) <= 0:
                 raise ValueError(f"getitem: step must be greater than zero, got {item.step}")
         elif isinstance(item, (bool, np.bool_)):
@@ -90,25 +110,30 @@ def _to_backend(arr: np.ndarray, like: Any) -> Any:
 
 def _check_spec(spec: tuple, shape: tuple, tensor_avals: list) -> None:
     """Clear errors for too many indices and out-of-range integers."""
-    consumed = sum(
-        1 if kind in ("int", "slice") else 0 for kind, *_ in spec
-    ) + sum(len(tensor_avals[i].shape) if tensor_avals[i].dtype is dtypes.bool_ else 1
-            for kind, *rest in spec if kind == "tensor" for i in rest)
+    consumed = sum(1 if kind in ("int", "slice") else 0 for kind, *_ in spec) + sum(
+        len(tensor_avals[i].shape) if tensor_avals[i].dtype is dtypes.bool_ else 1
+        for kind, *rest in spec
+        if kind == "tensor"
+        for i in rest
+    )
     if consumed > len(shape):
-        raise IndexError(f"getitem: too many indices for tensor of dimension {len(shape)}: "
-                         f"index uses {consumed} dimensions of shape {shape}")
+        raise IndexError(
+            f"getitem: too many indices for tensor of dimension {len(shape)}: "
+            f"index uses {consumed} dimensions of shape {shape}"
+        )
     dim = 0
     for pos, (kind, *rest) in enumerate(spec):
         if kind == "ellipsis":
-            after = spec[pos + 1:]
+            after = spec[pos + 1 :]
             tail = sum(1 for k, *_ in after if k in ("int", "slice", "tensor"))
             dim = len(shape) - tail
             continue
         if kind == "int":
             n = shape[dim]
             if not -n <= rest[0] < n:
-                raise IndexError(f"getitem: index {rest[0]} is out of bounds for dimension "
-                                 f"{dim} with size {n}")
+                raise IndexError(
+                    f"getitem: index {rest[0]} is out of bounds for dimension {dim} with size {n}"
+                )
         if kind in ("int", "slice", "tensor"):
             dim += 1
 
@@ -157,6 +182,7 @@ class GetItem(Primitive):
     @staticmethod
     def vjp(g, x, *idx, out, spec):
         return (apply(IndexAdd, g, *idx, spec=spec, shape=tuple(x.shape)),) + (None,) * len(idx)
+
     saved_inputs = staticmethod(lambda req: (False,) + (True,) * (len(req) - 1))
 
 
@@ -180,6 +206,7 @@ class IndexAdd(Primitive):
     @staticmethod
     def vjp(gout, g, *idx, out, spec, shape):
         return (apply(GetItem, gout, *idx, spec=spec),) + (None,) * len(idx)
+
     saved_inputs = staticmethod(lambda req: (False,) + (True,) * (len(req) - 1))
 
 
@@ -207,6 +234,7 @@ class IndexPut(Primitive):
             return apply(GetItem, g, *idx, spec=spec)
 
         return (grad_x, grad_v) + (None,) * len(idx)
+
     saved_inputs = staticmethod(lambda req: (False, False) + (True,) * (len(req) - 2))
 
 
@@ -249,12 +277,16 @@ class Gather(Primitive):
     @staticmethod
     def infer(x: Aval, index: Aval, *, dim: int) -> Aval:  # type: ignore[override]
         if len(index.shape) != len(x.shape):
-            raise ValueError(f"gather: index tensor must have the same number of dimensions as "
-                             f"input tensor: index {index.shape} vs input {x.shape}")
+            raise ValueError(
+                f"gather: index tensor must have the same number of dimensions as "
+                f"input tensor: index {index.shape} vs input {x.shape}"
+            )
         for d, (a, b) in enumerate(zip(index.shape, x.shape)):
             if d != dim and a > b:
-                raise ValueError(f"gather: size of index {index.shape} does not fit input "
-                                 f"{x.shape} at dimension {d}")
+                raise ValueError(
+                    f"gather: size of index {index.shape} does not fit input "
+                    f"{x.shape} at dimension {d}"
+                )
         return Aval(index.shape, x.dtype)
 
     @staticmethod
@@ -267,6 +299,7 @@ class Gather(Primitive):
     @staticmethod
     def vjp(g, x, index, *, out, dim):
         return (apply(ScatterAdd, g.new_zeros(x.shape), index, g, dim=dim), None)
+
     saved_inputs = staticmethod(lambda req: (False, True))
 
 
@@ -278,8 +311,10 @@ class ScatterAdd(Primitive):
     @staticmethod
     def infer(x: Aval, index: Aval, src: Aval, *, dim: int) -> Aval:  # type: ignore
         if not (len(x.shape) == len(index.shape) == len(src.shape)):
-            raise ValueError(f"scatter_add: index {index.shape}, src {src.shape} and self "
-                             f"{x.shape} must have the same number of dimensions")
+            raise ValueError(
+                f"scatter_add: index {index.shape}, src {src.shape} and self "
+                f"{x.shape} must have the same number of dimensions"
+            )
         return x
 
     @staticmethod
@@ -299,7 +334,9 @@ class ScatterAdd(Primitive):
             if tuple(gs.shape) != tuple(src.shape):
                 gs = pad_to(gs, src.shape)
             return gs
+
         return (g, None, grad_src)
+
     saved_inputs = staticmethod(lambda req: (False, True, False))
 
 
@@ -323,8 +360,9 @@ class Scatter(Primitive):
         def grad_src() -> Any:
             gs = gather(g, dim, index)
             return gs if tuple(gs.shape) == tuple(src.shape) else pad_to(gs, src.shape)
-        return (lambda: apply(Scatter, g, index, g.new_zeros(index.shape), dim=dim), None,
-                grad_src)
+
+        return (lambda: apply(Scatter, g, index, g.new_zeros(index.shape), dim=dim), None, grad_src)
+
     saved_inputs = staticmethod(lambda req: (False, True, False))
 
 
@@ -390,8 +428,10 @@ def index_select(x: Any, dim: int, index: Any) -> Any:
     d = normalize_dim(dim, x.ndim, "index_select")
     n = x.shape[d]
     if index.numel() and (int(index._data.min()) < 0 or int(index._data.max()) >= n):
-        raise IndexError(f"index_select: index out of range in self: values must be in "
-                         f"[0, {n}) for dimension {d} of shape {tuple(x.shape)}")
+        raise IndexError(
+            f"index_select: index out of range in self: values must be in "
+            f"[0, {n}) for dimension {d} of shape {tuple(x.shape)}"
+        )
     return getitem(x, (slice(None),) * d + (index.reshape(-1),))
 
 
@@ -400,8 +440,7 @@ def index_add(x: Any, dim: int, index: Any, source: Any, *, alpha: float = 1) ->
     _check_index_tensor("index_add", index)
     d = normalize_dim(dim, x.ndim, "index_add")
     spec = (("slice", None, None, None),) * d + (("tensor", 0),)
-    added = apply(IndexAdd, (source * alpha).to(x.dtype), index, spec=spec,
-                  shape=tuple(x.shape))
+    added = apply(IndexAdd, (source * alpha).to(x.dtype), index, spec=spec, shape=tuple(x.shape))
     return x + added
 
 
@@ -410,12 +449,16 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
     from ember.ops.elementwise import where
 
     if not isinstance(mask, core._Tensor) or mask.dtype is not dtypes.bool_:
-        raise TypeError(f"masked_fill: expected a bool mask tensor, got "
-                        f"{getattr(mask, 'dtype', type(mask).__name__)}")
+        raise TypeError(
+            f"masked_fill: expected a bool mask tensor, got "
+            f"{getattr(mask, 'dtype', type(mask).__name__)}"
+        )
     if isinstance(value, core._Tensor):
         if value.ndim:
-            raise ValueError(f"masked_fill: only supports a 0-dimensional value tensor, got "
-                             f"shape {tuple(value.shape)}")
+            raise ValueError(
+                f"masked_fill: only supports a 0-dimensional value tensor, got "
+                f"shape {tuple(value.shape)}"
+            )
         value = value.to(x.dtype)
     else:
         value = _cast_scalar(value, x.dtype)
@@ -424,13 +467,18 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
 
 
 def _cast_scalar(value: Any, dtype: Any) -> Any:
-    return float(value) if dtype.is_floating_point else (
-        bool(value) if dtype is dtypes.bool_ else int(value))
+    return (
+        float(value)
+        if dtype.is_floating_point
+        else (bool(value) if dtype is dtypes.bool_ else int(value))
+    )
 
 
 def _shape_error(op: str, x: Any, mask: Any) -> Any:
-    raise ValueError(f"{op}: mask of shape {tuple(mask.shape)} must broadcast to the input "
-                     f"shape {tuple(x.shape)}")
+    raise ValueError(
+        f"{op}: mask of shape {tuple(mask.shape)} must broadcast to the input "
+        f"shape {tuple(x.shape)}"
+    )
 
 
 def masked_select(x: Any, mask: Any) -> Any:
@@ -456,13 +504,17 @@ class NonZero(Primitive):
 
     @staticmethod
     def forward(xp, x):
-        return xp.stack(xp.nonzero(x), axis=1).astype(xp.int64) if x.ndim else xp.zeros(
-            (int(bool(x)), 0), dtype=xp.int64)
+        return (
+            xp.stack(xp.nonzero(x), axis=1).astype(xp.int64)
+            if x.ndim
+            else xp.zeros((int(bool(x)), 0), dtype=xp.int64)
+        )
 
 
 def core_data_dependent(op: str) -> RuntimeError:
-    return RuntimeError(f"{op}: the output shape depends on the data, so it cannot be "
-                        "inferred ahead of time")
+    return RuntimeError(
+        f"{op}: the output shape depends on the data, so it cannot be inferred ahead of time"
+    )
 
 
 def nonzero(x: Any, *, as_tuple: bool = False) -> Any:
@@ -546,9 +598,20 @@ class IndexMethods:
         """In-place ``self[indices] = values`` (or ``+=`` with ``accumulate``)."""
         if accumulate:
             spec, tensors = encode_index(self, tuple(indices))
-            return inplace(self, lambda x: x + apply(
-                IndexAdd, values.to(x.dtype).expand(*_indexed_shape(x, spec, tensors)),
-                *tensors, spec=spec, shape=tuple(x.shape)), "index_put_")
+            return inplace(
+                self,
+                lambda x: (
+                    x
+                    + apply(
+                        IndexAdd,
+                        values.to(x.dtype).expand(*_indexed_shape(x, spec, tensors)),
+                        *tensors,
+                        spec=spec,
+                        shape=tuple(x.shape),
+                    )
+                ),
+                "index_put_",
+            )
         return inplace(self, lambda x: index_put(x, tuple(indices), values), "index_put_")
 
     def masked_fill_(self, mask: Any, value: Any) -> Any:
@@ -561,8 +624,7 @@ class IndexMethods:
         return inplace(self, lambda x: scatter_add(x, dim, index, src), "scatter_add_")
 
     def index_add_(self, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Any:
-        return inplace(self, lambda x: index_add(x, dim, index, source, alpha=alpha),
-                       "index_add_")
+        return inplace(self, lambda x: index_add(x, dim, index, source, alpha=alpha), "index_add_")
 
 
 def _indexed_shape(x: Any, spec: tuple, tensors: list) -> tuple:

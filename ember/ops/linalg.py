@@ -18,8 +18,10 @@ class MatMul(Primitive):
     @staticmethod
     def infer(a: Aval, b: Aval) -> Aval:  # type: ignore[override]
         if a.dtype is not b.dtype:
-            raise TypeError(f"matmul: expected both operands to have the same dtype, got "
-                            f"{a.dtype.name} and {b.dtype.name}")
+            raise TypeError(
+                f"matmul: expected both operands to have the same dtype, got "
+                f"{a.dtype.name} and {b.dtype.name}"
+            )
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(
                 f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: "
@@ -30,11 +32,13 @@ class MatMul(Primitive):
         return Aval(batch + (a.shape[-2], b.shape[-1]), a.dtype)
 
     @staticmethod
-    def forward(xp, a, b): return xp.matmul(a, b)
+    def forward(xp, a, b):
+        return xp.matmul(a, b)
 
     @staticmethod
     def vjp(g, a, b, *, out):
         return (lambda: g @ b.mT, lambda: a.mT @ g)
+
     saved_inputs = staticmethod(lambda req: (req[1], req[0]))
 
 
@@ -44,11 +48,12 @@ def matmul(a: Any, b: Any) -> Any:
 
     T = core._Tensor
     if not isinstance(a, T) or not isinstance(b, T):
-        raise TypeError(f"matmul: expected Tensors, got {type(a).__name__} and "
-                        f"{type(b).__name__}")
+        raise TypeError(f"matmul: expected Tensors, got {type(a).__name__} and {type(b).__name__}")
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes "
-                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"matmul: both arguments need at least 1 dimension, got shapes "
+            f"{tuple(a.shape)} and {tuple(b.shape)}"
+        )
     if a.dtype is not b.dtype:
         a, b = promote("matmul", a, b)
     if a.ndim == 1 and b.ndim == 1:
@@ -68,23 +73,27 @@ def matmul(a: Any, b: Any) -> Any:
 
 def _check_inner(n: int, m: int, a: Any, b: Any) -> None:
     if n != m:
-        raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
-                         f"multiplied ({n} != {m})")
+        raise ValueError(
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+            f"multiplied ({n} != {m})"
+        )
 
 
 def mm(a: Any, b: Any) -> Any:
     """Product of two matrices (2-D only)."""
     if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"mm: expected 2-D tensors, got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
+        raise ValueError(
+            f"mm: expected 2-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     return matmul(a, b)
 
 
 def bmm(a: Any, b: Any) -> Any:
     """Batched product of [B, n, m] and [B, m, p] tensors."""
     if a.ndim != 3 or b.ndim != 3:
-        raise ValueError(f"bmm: expected 3-D tensors, got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
+        raise ValueError(
+            f"bmm: expected 3-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"bmm: batch sizes differ: {a.shape[0]} vs {b.shape[0]}")
     return matmul(a, b)
@@ -93,24 +102,27 @@ def bmm(a: Any, b: Any) -> Any:
 def mv(a: Any, v: Any) -> Any:
     """Matrix-vector product."""
     if a.ndim != 2 or v.ndim != 1:
-        raise ValueError(f"mv: expected a 2-D and a 1-D tensor, got shapes {tuple(a.shape)} "
-                         f"and {tuple(v.shape)}")
+        raise ValueError(
+            f"mv: expected a 2-D and a 1-D tensor, got shapes {tuple(a.shape)} and {tuple(v.shape)}"
+        )
     return matmul(a, v)
 
 
 def dot(a: Any, b: Any) -> Any:
     """Inner product of two 1-D tensors."""
     if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"dot: expected 1-D tensors, got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
+        raise ValueError(
+            f"dot: expected 1-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     return matmul(a, b)
 
 
 def outer(a: Any, b: Any) -> Any:
     """Outer product of two 1-D tensors."""
     if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"outer: expected 1-D tensors, got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
+        raise ValueError(
+            f"outer: expected 1-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     return a.unsqueeze(1) * b.unsqueeze(0)
 
 
@@ -125,22 +137,27 @@ class Einsum(Primitive):
         ins, out = equation.split("->")
         specs = ins.split(",")
         if len(specs) != len(ops):
-            raise ValueError(f"einsum: equation {equation!r} names {len(specs)} operands, got "
-                             f"{len(ops)}")
+            raise ValueError(
+                f"einsum: equation {equation!r} names {len(specs)} operands, got {len(ops)}"
+            )
         sizes: dict[str, int] = {}
         for spec, op in zip(specs, ops):
             if len(spec) != len(op.shape):
-                raise ValueError(f"einsum: operand subscripts {spec!r} do not match shape "
-                                 f"{op.shape}")
+                raise ValueError(
+                    f"einsum: operand subscripts {spec!r} do not match shape {op.shape}"
+                )
             for c, n in zip(spec, op.shape):
                 if sizes.setdefault(c, n) != n and n != 1 and sizes[c] != 1:
-                    raise ValueError(f"einsum: subscript {c!r} has size {n} in one operand and "
-                                     f"{sizes[c]} in another")
+                    raise ValueError(
+                        f"einsum: subscript {c!r} has size {n} in one operand and "
+                        f"{sizes[c]} in another"
+                    )
                 sizes[c] = max(sizes[c], n)
         return Aval(tuple(sizes[c] for c in out), ops[0].dtype)
 
     @staticmethod
-    def forward(xp, *ops, equation): return xp.einsum(equation, *ops, optimize=len(ops) > 2)
+    def forward(xp, *ops, equation):
+        return xp.einsum(equation, *ops, optimize=len(ops) > 2)
 
     @staticmethod
     def vjp(g, *ops, out, equation):

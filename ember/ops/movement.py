@@ -6,7 +6,8 @@ repeat …) is a composite of these and of indexing.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -14,10 +15,38 @@ from ember.ops import core
 from ember.ops.core import OPAQUE, VIEW, Aval, Primitive, apply, normalize_dim
 
 __all__ = [
-    "reshape", "view", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
-    "swapaxes", "movedim", "expand", "expand_as", "broadcast_to", "repeat", "tile",
-    "contiguous", "cat", "concat", "concatenate", "stack", "hstack", "vstack", "split", "chunk",
-    "unbind", "narrow", "flip", "roll", "pad", "tril", "triu", "MovementMethods",
+    "reshape",
+    "view",
+    "flatten",
+    "unflatten",
+    "squeeze",
+    "unsqueeze",
+    "permute",
+    "transpose",
+    "swapaxes",
+    "movedim",
+    "expand",
+    "expand_as",
+    "broadcast_to",
+    "repeat",
+    "tile",
+    "contiguous",
+    "cat",
+    "concat",
+    "concatenate",
+    "stack",
+    "hstack",
+    "vstack",
+    "split",
+    "chunk",
+    "unbind",
+    "narrow",
+    "flip",
+    "roll",
+    "pad",
+    "tril",
+    "triu",
+    "MovementMethods",
 ]
 
 
@@ -36,10 +65,13 @@ class Reshape(Primitive):
         return Aval(shape, x.dtype)
 
     @staticmethod
-    def forward(xp, x, *, shape): return xp.reshape(x, shape)
+    def forward(xp, x, *, shape):
+        return xp.reshape(x, shape)
 
     @staticmethod
-    def vjp(g, x, *, out, shape): return (g.reshape(x.shape),)
+    def vjp(g, x, *, out, shape):
+        return (g.reshape(x.shape),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -51,7 +83,8 @@ class Permute(Primitive):
         return Aval(tuple(x.shape[d] for d in dims), x.dtype)
 
     @staticmethod
-    def forward(xp, x, *, dims): return xp.transpose(x, dims)
+    def forward(xp, x, *, dims):
+        return xp.transpose(x, dims)
 
     @staticmethod
     def vjp(g, x, *, out, dims):
@@ -59,6 +92,7 @@ class Permute(Primitive):
         for i, d in enumerate(dims):
             inverse[d] = i
         return (g.permute(*inverse),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -72,10 +106,13 @@ class Expand(Primitive):
         return Aval(shape, x.dtype)
 
     @staticmethod
-    def forward(xp, x, *, shape): return xp.broadcast_to(x, shape)
+    def forward(xp, x, *, shape):
+        return xp.broadcast_to(x, shape)
 
     @staticmethod
-    def vjp(g, x, *, out, shape): return (g,)
+    def vjp(g, x, *, out, shape):
+        return (g,)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -85,10 +122,13 @@ class Contiguous(Primitive):
         return x
 
     @staticmethod
-    def forward(xp, x): return xp.ascontiguousarray(x)
+    def forward(xp, x):
+        return xp.ascontiguousarray(x)
 
     @staticmethod
-    def vjp(g, x, *, out): return (g,)
+    def vjp(g, x, *, out):
+        return (g,)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -109,10 +149,11 @@ class Cat(Primitive):
                     f"shape {first.shape} but tensor {i} has shape {x.shape}"
                 )
         size = sum(x.shape[dim] for x in xs)
-        return Aval(first.shape[:dim] + (size,) + first.shape[dim + 1:], first.dtype)
+        return Aval(first.shape[:dim] + (size,) + first.shape[dim + 1 :], first.dtype)
 
     @staticmethod
-    def forward(xp, *xs, dim): return xp.concatenate(xs, axis=dim)
+    def forward(xp, *xs, dim):
+        return xp.concatenate(xs, axis=dim)
 
     @staticmethod
     def vjp(g, *xs, out, dim):
@@ -122,6 +163,7 @@ class Cat(Primitive):
             grads.append(g.narrow(dim, start, n))
             start += n
         return tuple(grads)
+
     saved_inputs = staticmethod(lambda req: (False,) * len(req))
 
 
@@ -133,10 +175,13 @@ class Flip(Primitive):
         return x
 
     @staticmethod
-    def forward(xp, x, *, dims): return xp.flip(x, dims)
+    def forward(xp, x, *, dims):
+        return xp.flip(x, dims)
 
     @staticmethod
-    def vjp(g, x, *, out, dims): return (g.flip(dims),)
+    def vjp(g, x, *, out, dims):
+        return (g.flip(dims),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -146,11 +191,13 @@ class Roll(Primitive):
         return x
 
     @staticmethod
-    def forward(xp, x, *, shifts, dims): return xp.roll(x, shifts, dims)
+    def forward(xp, x, *, shifts, dims):
+        return xp.roll(x, shifts, dims)
 
     @staticmethod
     def vjp(g, x, *, out, shifts, dims):
         return (apply(Roll, g, shifts=tuple(-s for s in shifts), dims=dims),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -169,6 +216,7 @@ class ConstantPad(Primitive):
     def vjp(g, x, *, out, widths, value):
         index = tuple(slice(a, a + n) for (a, _), n in zip(widths, x.shape))
         return (g[index],)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -178,9 +226,11 @@ class _Triangle(Primitive):
     @staticmethod
     def infer(x: Aval, *, diagonal: int) -> Aval:  # type: ignore[override]
         if len(x.shape) < 2:
-            raise ValueError(f"tril/triu: input tensor must have at least 2 dimensions, got "
-                             f"shape {x.shape}")
+            raise ValueError(
+                f"tril/triu: input tensor must have at least 2 dimensions, got shape {x.shape}"
+            )
         return x
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -188,20 +238,24 @@ class Tril(_Triangle):
     check_eagerly = True
 
     @staticmethod
-    def forward(xp, x, *, diagonal): return xp.tril(x, diagonal)
+    def forward(xp, x, *, diagonal):
+        return xp.tril(x, diagonal)
 
     @staticmethod
-    def vjp(g, x, *, out, diagonal): return (g.tril(diagonal),)
+    def vjp(g, x, *, out, diagonal):
+        return (g.tril(diagonal),)
 
 
 class Triu(_Triangle):
     check_eagerly = True
 
     @staticmethod
-    def forward(xp, x, *, diagonal): return xp.triu(x, diagonal)
+    def forward(xp, x, *, diagonal):
+        return xp.triu(x, diagonal)
 
     @staticmethod
-    def vjp(g, x, *, out, diagonal): return (g.triu(diagonal),)
+    def vjp(g, x, *, out, diagonal):
+        return (g.triu(diagonal),)
 
 
 # -- public functions -----------------------------------------------------------------------
@@ -243,7 +297,7 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim}")
     shape = x.shape
-    return x.reshape(*shape[:s], -1 if x.numel() else _prod(shape[s:e + 1]), *shape[e + 1:])
+    return x.reshape(*shape[:s], -1 if x.numel() else _prod(shape[s : e + 1]), *shape[e + 1 :])
 
 
 def _prod(xs: Sequence[int]) -> int:
@@ -256,7 +310,7 @@ def _prod(xs: Sequence[int]) -> int:
 def unflatten(x: Any, dim: int, sizes: Sequence[int]) -> Any:
     """Split dimension ``dim`` into ``sizes``."""
     d = normalize_dim(dim, x.ndim, "unflatten")
-    return x.reshape(*x.shape[:d], *sizes, *x.shape[d + 1:])
+    return x.reshape(*x.shape[:d], *sizes, *x.shape[d + 1 :])
 
 
 def squeeze(x: Any, dim: Any = None) -> Any:
@@ -278,8 +332,10 @@ def permute(x: Any, *dims: Any) -> Any:
     """Reorder dimensions."""
     dims = _shape_arg(dims)
     if len(dims) != x.ndim:
-        raise ValueError(f"permute: number of dims don't match: got {len(dims)} dims "
-                         f"{list(dims)} for a tensor of shape {tuple(x.shape)}")
+        raise ValueError(
+            f"permute: number of dims don't match: got {len(dims)} dims "
+            f"{list(dims)} for a tensor of shape {tuple(x.shape)}"
+        )
     dims = tuple(normalize_dim(d, x.ndim, "permute") for d in dims)
     if len(set(dims)) != len(dims):
         raise ValueError(f"permute: repeated dim in {list(dims)}")
@@ -322,8 +378,10 @@ def expand(x: Any, *sizes: Any) -> Any:
     """Broadcast to ``sizes`` without copying (-1 keeps a dimension)."""
     sizes = _shape_arg(sizes)
     if len(sizes) < x.ndim:
-        raise ValueError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
-                         f"or equal to the number of dimensions in the tensor ({x.ndim})")
+        raise ValueError(
+            f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+            f"or equal to the number of dimensions in the tensor ({x.ndim})"
+        )
     lead = len(sizes) - x.ndim
     shape = []
     for i, s in enumerate(sizes):
@@ -359,11 +417,13 @@ def repeat(x: Any, *repeats: Any) -> Any:
     """Tile the tensor ``repeats[i]`` times along each dimension (copies)."""
     reps = _shape_arg(repeats)
     if len(reps) < x.ndim:
-        raise ValueError(f"repeat: number of repeat dims ({len(reps)}) can not be smaller than "
-                         f"number of tensor dims ({x.ndim})")
+        raise ValueError(
+            f"repeat: number of repeat dims ({len(reps)}) can not be smaller than "
+            f"number of tensor dims ({x.ndim})"
+        )
     shape = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
     inter = []
-    for r, n in zip(reps, shape):
+    for n in shape:
         inter += [1, n]
     big = []
     for r, n in zip(reps, shape):
@@ -392,8 +452,9 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     if not tensors:
         raise ValueError("cat: expected a non-empty list of Tensors")
     if any(not isinstance(t, core._Tensor) for t in tensors):
-        raise TypeError("cat: expected a sequence of Tensors, got "
-                        f"{[type(t).__name__ for t in tensors]}")
+        raise TypeError(
+            f"cat: expected a sequence of Tensors, got {[type(t).__name__ for t in tensors]}"
+        )
     nd = tensors[0].ndim
     if nd == 0:
         raise ValueError("cat: zero-dimensional tensor cannot be concatenated")
@@ -420,12 +481,15 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
         raise ValueError("stack: expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if tuple(t.shape) != tuple(tensors[0].shape):
-            raise ValueError(f"stack: expects each tensor to be equal size, but got "
-                             f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at "
-                             f"entry {i}")
+            raise ValueError(
+                f"stack: expects each tensor to be equal size, but got "
+                f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at "
+                f"entry {i}"
+            )
     d = normalize_dim(dim, tensors[0].ndim + 1, "stack")
-    return cat([t.unsqueeze(d) for t in tensors], d) if len(tensors) > 1 else tensors[
-        0].unsqueeze(d)
+    return (
+        cat([t.unsqueeze(d) for t in tensors], d) if len(tensors) > 1 else tensors[0].unsqueeze(d)
+    )
 
 
 def hstack(tensors: Sequence[Any]) -> Any:
@@ -446,8 +510,9 @@ def narrow(x: Any, dim: int, start: int, length: int) -> Any:
     if start < 0:
         start += n
     if not 0 <= start <= n or length < 0 or start + length > n:
-        raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
-                         f"({n}) of dim {dim}")
+        raise ValueError(
+            f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) of dim {dim}"
+        )
     index = (slice(None),) * d + (slice(start, start + length),)
     return x[index]
 
@@ -464,8 +529,10 @@ def split(x: Any, split_size_or_sections: Any, dim: int = 0) -> tuple:
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != n:
-            raise ValueError(f"split: split sizes {sizes} sum to {sum(sizes)}, expected the "
-                             f"size of dim {dim}, {n}")
+            raise ValueError(
+                f"split: split sizes {sizes} sum to {sum(sizes)}, expected the "
+                f"size of dim {dim}, {n}"
+            )
     out, start = [], 0
     for s in sizes:
         out.append(narrow(x, d, start, s))
@@ -513,8 +580,9 @@ def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) 
     """
     pad = [int(p) for p in pad]
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: padding length must be even and at most 2 * ndim "
-                         f"({2 * x.ndim}), got {len(pad)}")
+        raise ValueError(
+            f"pad: padding length must be even and at most 2 * ndim ({2 * x.ndim}), got {len(pad)}"
+        )
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
@@ -525,8 +593,9 @@ def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) 
     if mode == "constant":
         return apply(ConstantPad, x, widths=tuple(widths), value=float(value))
     if mode not in ("reflect", "replicate", "circular"):
-        raise ValueError(f"pad: unknown mode {mode!r}: expected 'constant', 'reflect', "
-                         "'replicate' or 'circular'")
+        raise ValueError(
+            f"pad: unknown mode {mode!r}: expected 'constant', 'reflect', 'replicate' or 'circular'"
+        )
     from ember import dtypes
     from ember.ops.elementwise import as_tensor_like
     from ember.ops.index import index_select
@@ -536,8 +605,10 @@ def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) 
             continue
         n = x.shape[d]
         if mode == "reflect" and (a >= n or b >= n):
-            raise ValueError(f"pad: padding ({a}, {b}) should be less than the input size {n} "
-                             f"in dim {d} for reflect mode")
+            raise ValueError(
+                f"pad: padding ({a}, {b}) should be less than the input size {n} "
+                f"in dim {d} for reflect mode"
+            )
         idx = as_tensor_like(_pad_source_indices(n, a, b, mode), dtypes.int64, x)
         x = index_select(x, d, idx)
     return x
@@ -608,13 +679,14 @@ class MovementMethods:
     def mT(self) -> Any:  # noqa: N802
         """The last two dimensions swapped (batched matrix transpose)."""
         if self.ndim < 2:  # type: ignore[attr-defined]
-            raise ValueError(f"mT: tensor.mT is only supported on matrices or batches of "
-                             f"matrices, got a {self.ndim}-D tensor")  # type: ignore
+            raise ValueError(
+                f"mT: tensor.mT is only supported on matrices or batches of "
+                f"matrices, got a {self.ndim}-D tensor"
+            )  # type: ignore
         return transpose(self, -2, -1)
 
     def t(self) -> Any:
         """Transpose a matrix (≤ 2-D)."""
         if self.ndim > 2:  # type: ignore[attr-defined]
-            raise ValueError(f"t: expects a tensor with <= 2 dimensions, but self is "
-                             f"{self.ndim}D")  # type: ignore[attr-defined]
+            raise ValueError(f"t: expects a tensor with <= 2 dimensions, but self is {self.ndim}D")  # type: ignore[attr-defined]
         return permute(self, *reversed(range(self.ndim)))  # type: ignore[attr-defined]

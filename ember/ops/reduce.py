@@ -14,8 +14,25 @@ from ember.ops import core
 from ember.ops.core import REDUCTION, Aval, Primitive, apply, normalize_dim, normalize_dims
 
 __all__ = [
-    "sum", "mean", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std",
-    "var_mean", "std_mean", "logsumexp", "norm", "all", "any", "cumsum", "count_nonzero",
+    "sum",
+    "mean",
+    "prod",
+    "amax",
+    "amin",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "var",
+    "std",
+    "var_mean",
+    "std_mean",
+    "logsumexp",
+    "norm",
+    "all",
+    "any",
+    "cumsum",
+    "count_nonzero",
     "ReduceMethods",
 ]
 
@@ -47,10 +64,13 @@ class Reduction(Primitive):
 
 class Sum(Reduction):
     @staticmethod
-    def forward(xp, x, *, dims, keepdim): return xp.sum(x, axis=dims, keepdims=keepdim)
+    def forward(xp, x, *, dims, keepdim):
+        return xp.sum(x, axis=dims, keepdims=keepdim)
+
     @staticmethod
     def vjp(g, x, *, out, dims, keepdim):
         return (_keep(g, x.shape, dims, keepdim).expand(*x.shape),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -69,19 +89,22 @@ class _Extremum(Reduction):
 
 class Amax(_Extremum):
     @staticmethod
-    def forward(xp, x, *, dims, keepdim): return xp.amax(x, axis=dims, keepdims=keepdim)
+    def forward(xp, x, *, dims, keepdim):
+        return xp.amax(x, axis=dims, keepdims=keepdim)
 
 
 class Amin(_Extremum):
     @staticmethod
-    def forward(xp, x, *, dims, keepdim): return xp.amin(x, axis=dims, keepdims=keepdim)
+    def forward(xp, x, *, dims, keepdim):
+        return xp.amin(x, axis=dims, keepdims=keepdim)
 
 
 class Prod(Reduction):
     uses_out = True
 
     @staticmethod
-    def forward(xp, x, *, dims, keepdim): return xp.prod(x, axis=dims, keepdims=keepdim)
+    def forward(xp, x, *, dims, keepdim):
+        return xp.prod(x, axis=dims, keepdims=keepdim)
 
     @staticmethod
     def vjp(g, x, *, out, dims, keepdim):
@@ -91,8 +114,11 @@ class Prod(Reduction):
         g = _keep(g, x.shape, dims, keepdim)
         is_zero = x == 0
         zeros = is_zero.to(x.dtype).sum(dim=dims, keepdim=True)
-        nonzero_prod = where(is_zero, 1.0, x).prod(dim=dims, keepdim=True) if len(dims) == 1 \
+        nonzero_prod = (
+            where(is_zero, 1.0, x).prod(dim=dims, keepdim=True)
+            if len(dims) == 1
             else _prod_dims(where(is_zero, 1.0, x), dims)
+        )
         regular = _keep(out, x.shape, dims, keepdim) / where(is_zero, 1.0, x)
         grad = where(is_zero, where(zeros == 1, nonzero_prod, 0.0), where(zeros == 0, regular, 0.0))
         return (g * grad,)
@@ -139,12 +165,14 @@ class _BoolReduction(Reduction):
 
 class All(_BoolReduction):
     @staticmethod
-    def forward(xp, x, *, dims, keepdim): return xp.all(x, axis=dims, keepdims=keepdim)
+    def forward(xp, x, *, dims, keepdim):
+        return xp.all(x, axis=dims, keepdims=keepdim)
 
 
 class Any_(_BoolReduction):
     @staticmethod
-    def forward(xp, x, *, dims, keepdim): return xp.any(x, axis=dims, keepdims=keepdim)
+    def forward(xp, x, *, dims, keepdim):
+        return xp.any(x, axis=dims, keepdims=keepdim)
 
 
 class CumSum(Primitive):
@@ -155,10 +183,13 @@ class CumSum(Primitive):
         return x
 
     @staticmethod
-    def forward(xp, x, *, dim): return xp.cumsum(x, axis=dim, dtype=x.dtype)
+    def forward(xp, x, *, dim):
+        return xp.cumsum(x, axis=dim, dtype=x.dtype)
 
     @staticmethod
-    def vjp(g, x, *, out, dim): return (g.flip(dim).cumsum(dim).flip(dim),)
+    def vjp(g, x, *, out, dim):
+        return (g.flip(dim).cumsum(dim).flip(dim),)
+
     saved_inputs = staticmethod(lambda req: (False,))
 
 
@@ -237,8 +268,14 @@ def mean(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -
     return sum(x, dims, keepdim) / count if count else sum(x, dims, keepdim) * float("nan")
 
 
-def var(x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False,
-        unbiased: bool | None = None) -> Any:
+def var(
+    x: Any,
+    dim: Any = None,
+    *,
+    correction: float = 1,
+    keepdim: bool = False,
+    unbiased: bool | None = None,
+) -> Any:
     """Variance over ``dim`` with Bessel's ``correction`` (1 = unbiased, the default)."""
     _require_float(x, "var")
     if unbiased is not None:
@@ -251,8 +288,14 @@ def var(x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False
     return sum(centered * centered, dims, keepdim) / max(count - correction, 0)
 
 
-def std(x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False,
-        unbiased: bool | None = None) -> Any:
+def std(
+    x: Any,
+    dim: Any = None,
+    *,
+    correction: float = 1,
+    keepdim: bool = False,
+    unbiased: bool | None = None,
+) -> Any:
     """Standard deviation over ``dim``."""
     return var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
 

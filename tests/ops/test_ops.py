@@ -24,8 +24,11 @@ def _samples(spec: OpSpec) -> list[Sample]:
     return spec.samples(np.random.default_rng(zlib.crc32(spec.name.encode())))
 
 
-CASES = [pytest.param(spec, i, id=f"{spec.name}-{i}") for spec in SPECS
-         for i in range(len(_samples(spec)))]
+CASES = [
+    pytest.param(spec, i, id=f"{spec.name}-{i}")
+    for spec in SPECS
+    for i in range(len(_samples(spec)))
+]
 GRAD_CASES = [c for c in CASES if c.values[0].grad]
 
 
@@ -38,8 +41,11 @@ def _convert(sample: Sample, dtype: str, layout: str = "contiguous") -> tuple[li
             if layout == "noncontiguous":
                 arr = noncontiguous(arr)
             wants_grad = arr.dtype.kind == "f" and i not in sample.nograd
-            e = ember.tensor(arr) if layout == "contiguous" else ember.from_numpy(arr.copy(
-                order="K"))
+            e = (
+                ember.tensor(arr)
+                if layout == "contiguous"
+                else ember.from_numpy(arr.copy(order="K"))
+            )
             t = torch.from_numpy(np.array(arr, copy=True))
             if wants_grad:
                 e.requires_grad_(True)
@@ -63,7 +69,8 @@ def _assert_close(e: Any, t: Any, dtype: str, spec: OpSpec, what: str) -> None:
     assert e_arr.shape == t_arr.shape, f"{what}: shape {e_arr.shape} vs torch {t_arr.shape}"
     if isinstance(e, ember.Tensor) and hasattr(t, "dtype"):
         assert e.dtype.name == str(t.dtype).replace("torch.", ""), (
-            f"{what}: dtype {e.dtype.name} vs torch {t.dtype}")
+            f"{what}: dtype {e.dtype.name} vs torch {t.dtype}"
+        )
     if e_arr.dtype.kind == "f":
         atol, rtol = (spec.atol32, spec.rtol32) if dtype == "float32" else (1e-10, 1e-8)
         np.testing.assert_allclose(e_arr, t_arr, atol=atol, rtol=rtol, err_msg=what)
@@ -95,22 +102,35 @@ def test_backward_matches_torch(spec: OpSpec, index: int, dtype: str) -> None:
     e_args, t_args, diff = _convert(sample, dtype)
     if not diff:
         pytest.skip("no differentiable inputs")
-    e_out = [o for o in _outputs(spec.ember_fn(*e_args, **sample.kwargs))
-             if isinstance(o, ember.Tensor) and o.is_floating_point()]
-    t_out = [o for o in _outputs(spec.torch_fn(*t_args, **sample.kwargs))
-             if hasattr(o, "is_floating_point") and o.is_floating_point()]
+    e_out = [
+        o
+        for o in _outputs(spec.ember_fn(*e_args, **sample.kwargs))
+        if isinstance(o, ember.Tensor) and o.is_floating_point()
+    ]
+    t_out = [
+        o
+        for o in _outputs(spec.torch_fn(*t_args, **sample.kwargs))
+        if hasattr(o, "is_floating_point") and o.is_floating_point()
+    ]
     rng = np.random.default_rng(index)
     cots = [rng.standard_normal(tuple(o.shape)).astype(dtype) for o in e_out]
-    e_grads = ember.autograd.grad(e_out, [e_args[i] for i in diff],
-                                  [ember.tensor(c) for c in cots], allow_unused=True)
-    t_grads = torch.autograd.grad(t_out, [t_args[i] for i in diff],
-                                  [torch.from_numpy(c) for c in cots], allow_unused=True)
+    e_grads = ember.autograd.grad(
+        e_out, [e_args[i] for i in diff], [ember.tensor(c) for c in cots], allow_unused=True
+    )
+    t_grads = torch.autograd.grad(
+        t_out, [t_args[i] for i in diff], [torch.from_numpy(c) for c in cots], allow_unused=True
+    )
     for i, eg, tg in zip(diff, e_grads, t_grads):
         shape = sample.args[i].shape
         eg_arr = np.zeros(shape) if eg is None else eg.numpy()
         tg_arr = np.zeros(shape) if tg is None else tg.numpy()
-        _assert_close(eg_arr.astype(dtype), tg_arr.astype(dtype), dtype, spec,
-                      f"gradient of argument {i} of {spec.name} {sample}")
+        _assert_close(
+            eg_arr.astype(dtype),
+            tg_arr.astype(dtype),
+            dtype,
+            spec,
+            f"gradient of argument {i} of {spec.name} {sample}",
+        )
 
 
 def _small(sample: Sample) -> bool:

@@ -8,8 +8,9 @@ under test; floating ones require grad unless listed in ``nograd``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,12 @@ class OpSpec:
     rtol32: float = 1e-4
 
 
-def rand(rng: np.random.Generator, *shape: int, low: float = -2.0, high: float = 2.0,
-         ) -> np.ndarray:
+def rand(
+    rng: np.random.Generator,
+    *shape: int,
+    low: float = -2.0,
+    high: float = 2.0,
+) -> np.ndarray:
     """Uniform float64 samples (values away from the kinks of abs/relu with high probability)."""
     return rng.uniform(low, high, size=shape)
 
@@ -68,6 +73,7 @@ def all_specs() -> list[OpSpec]:
     modules = [elementwise, reduce, movement, index, linalg]
     try:
         from tests.ops.specs import conv  # noqa: F401
+
         modules.append(conv)
     except ImportError:
         pass

@@ -14,6 +14,7 @@ SHAPES = [(3, 4), (), (2, 0, 3), (2, 3, 4)]
 def _unary_samples(gen=rand):
     def make(rng):
         return [Sample((gen(rng, *s),)) for s in SHAPES]
+
     return make
 
 
@@ -22,18 +23,33 @@ def _binary_samples(gen_a=rand, gen_b=rand):
 
     def make(rng):
         return [Sample((gen_a(rng, *a), gen_b(rng, *b))) for a, b in pairs]
+
     return make
 
 
 def unary(name, prim, gen=rand, second_order=True, gradcheck=True, tfn=None):
-    return OpSpec(name, getattr(ember, name), tfn or getattr(torch, name), _unary_samples(gen),
-                  prims=(prim,), second_order=second_order, gradcheck=gradcheck)
+    return OpSpec(
+        name,
+        getattr(ember, name),
+        tfn or getattr(torch, name),
+        _unary_samples(gen),
+        prims=(prim,),
+        second_order=second_order,
+        gradcheck=gradcheck,
+    )
 
 
 def binary(name, prim, gen_a=rand, gen_b=rand, second_order=True, grad=True):
-    return OpSpec(name, getattr(ember, name), getattr(torch, name),
-                  _binary_samples(gen_a, gen_b), prims=(prim,), second_order=second_order,
-                  grad=grad, gradcheck=grad)
+    return OpSpec(
+        name,
+        getattr(ember, name),
+        getattr(torch, name),
+        _binary_samples(gen_a, gen_b),
+        prims=(prim,),
+        second_order=second_order,
+        grad=grad,
+        gradcheck=grad,
+    )
 
 
 def nonzero_rand(rng, *shape):
@@ -57,27 +73,38 @@ def _int_samples(rng):
 
 def _where_samples(rng):
     c = rng.random((3, 4)) > 0.5
-    return [Sample((c, rand(rng, 3, 4), rand(rng, 3, 4))),
-            Sample((c, rand(rng, 4), rand(rng, 3, 1))),
-            Sample((c, rand(rng, 3, 4), 0.0))]
+    return [
+        Sample((c, rand(rng, 3, 4), rand(rng, 3, 4))),
+        Sample((c, rand(rng, 4), rand(rng, 3, 1))),
+        Sample((c, rand(rng, 3, 4), 0.0)),
+    ]
 
 
 def _clamp_samples(rng):
     x = rand(rng, 3, 4)
-    return [Sample((x,), {"min": -0.5, "max": 0.5}), Sample((x,), {"min": 0.1}),
-            Sample((x,), {"max": -0.2})]
+    return [
+        Sample((x,), {"min": -0.5, "max": 0.5}),
+        Sample((x,), {"min": 0.1}),
+        Sample((x,), {"max": -0.2}),
+    ]
 
 
 def _pow_samples(rng):
-    return [Sample((positive(rng, 3, 4), rand(rng, 3, 4))), Sample((rand(rng, 3, 4), 2)),
-            Sample((rand(rng, 3, 4), 3.0)), Sample((positive(rng, 3), 0.5)),
-            Sample((2.0, rand(rng, 3, 4)))]
+    return [
+        Sample((positive(rng, 3, 4), rand(rng, 3, 4))),
+        Sample((rand(rng, 3, 4), 2)),
+        Sample((rand(rng, 3, 4), 3.0)),
+        Sample((positive(rng, 3), 0.5)),
+        Sample((2.0, rand(rng, 3, 4))),
+    ]
 
 
 def _cast_samples(rng):
-    return [Sample((rand(rng, 3, 4),), {"dtype": "float64"}),
-            Sample((rand(rng, 3, 4),), {"dtype": "float32"}),
-            Sample((rand(rng, 3, 4) * 10,), {"dtype": "int64"})]
+    return [
+        Sample((rand(rng, 3, 4),), {"dtype": "float64"}),
+        Sample((rand(rng, 3, 4),), {"dtype": "float32"}),
+        Sample((rand(rng, 3, 4) * 10,), {"dtype": "int64"}),
+    ]
 
 
 def _cast(lib):
@@ -85,16 +112,22 @@ def _cast(lib):
 
 
 def _compare(name):
-    return OpSpec(name, getattr(ember, name), getattr(torch, name), _binary_samples(),
-                  prims=(name.capitalize(),), grad=False)
+    return OpSpec(
+        name,
+        getattr(ember, name),
+        getattr(torch, name),
+        _binary_samples(),
+        prims=(name.capitalize(),),
+        grad=False,
+    )
 
 
 def _logical(name, prim):
     def make(rng):
         a, b = rng.random((3, 4)) > 0.5, rng.random((4,)) > 0.3
         return [Sample((a, b))]
-    return OpSpec(name, getattr(ember, name), getattr(torch, name), make, prims=(prim,),
-                  grad=False)
+
+    return OpSpec(name, getattr(ember, name), getattr(torch, name), make, prims=(prim,), grad=False)
 
 
 def _special_values(rng):
@@ -133,15 +166,27 @@ SPECS = [
     unary("trunc", "Trunc", gradcheck=False),
     unary("reciprocal", "Reciprocal", nonzero_rand),
     unary("square", "Mul"),
-    OpSpec("sigmoid_extreme", ember.sigmoid, torch.sigmoid,
-           lambda rng: [Sample((np.array([-1e4, -50.0, 0.0, 50.0, 1e4]),))], prims=("Sigmoid",),
-           gradcheck=False),
+    OpSpec(
+        "sigmoid_extreme",
+        ember.sigmoid,
+        torch.sigmoid,
+        lambda rng: [Sample((np.array([-1e4, -50.0, 0.0, 50.0, 1e4]),))],
+        prims=("Sigmoid",),
+        gradcheck=False,
+    ),
     OpSpec("isnan", ember.isnan, torch.isnan, _special_values, prims=("IsNan",), grad=False),
     OpSpec("isinf", ember.isinf, torch.isinf, _special_values, prims=("IsInf",), grad=False),
-    OpSpec("isfinite", ember.isfinite, torch.isfinite, _special_values, prims=("IsFinite",),
-           grad=False),
-    OpSpec("logical_not", ember.logical_not, torch.logical_not,
-           lambda rng: [Sample((rng.random((3, 4)) > 0.5,))], prims=("LogicalNot",), grad=False),
+    OpSpec(
+        "isfinite", ember.isfinite, torch.isfinite, _special_values, prims=("IsFinite",), grad=False
+    ),
+    OpSpec(
+        "logical_not",
+        ember.logical_not,
+        torch.logical_not,
+        lambda rng: [Sample((rng.random((3, 4)) > 0.5,))],
+        prims=("LogicalNot",),
+        grad=False,
+    ),
     binary("add", "Add"),
     binary("sub", "Sub"),
     binary("mul", "Mul"),
@@ -155,19 +200,28 @@ SPECS = [
     OpSpec("pow", ember.pow, torch.pow, _pow_samples, prims=("Pow",), second_order=True),
     OpSpec("mul_scalar", ember.mul, torch.mul, _scalar_operands, prims=("Mul",)),
     OpSpec("add_scalar", ember.add, torch.add, _scalar_operands, prims=("Add",)),
-    OpSpec("int_promotion_div", ember.div, torch.div, _int_samples, prims=("Div", "Cast"),
-           grad=False),
+    OpSpec(
+        "int_promotion_div", ember.div, torch.div, _int_samples, prims=("Div", "Cast"), grad=False
+    ),
     OpSpec("int_promotion_add", ember.add, torch.add, _int_samples, prims=("Add",), grad=False),
-    OpSpec("where", ember.where, torch.where, _where_samples, prims=("Where",),
-           second_order=True),
+    OpSpec("where", ember.where, torch.where, _where_samples, prims=("Where",), second_order=True),
     OpSpec("clamp", ember.clamp, torch.clamp, _clamp_samples, prims=("Clamp",)),
     OpSpec("cast", _cast(ember), _cast(torch), _cast_samples, prims=("Cast",), gradcheck=False),
     OpSpec("clone", ember.clone, torch.clone, _unary_samples(), prims=("Copy",)),
-    OpSpec("lerp", ember.lerp, torch.lerp,
-           lambda rng: [Sample((rand(rng, 3, 4), rand(rng, 3, 4), rand(rng, 3, 4)))],
-           prims=("Add", "Sub", "Mul")),
-    _compare("eq"), _compare("ne"), _compare("lt"), _compare("le"), _compare("gt"),
+    OpSpec(
+        "lerp",
+        ember.lerp,
+        torch.lerp,
+        lambda rng: [Sample((rand(rng, 3, 4), rand(rng, 3, 4), rand(rng, 3, 4)))],
+        prims=("Add", "Sub", "Mul"),
+    ),
+    _compare("eq"),
+    _compare("ne"),
+    _compare("lt"),
+    _compare("le"),
+    _compare("gt"),
     _compare("ge"),
-    _logical("logical_and", "LogicalAnd"), _logical("logical_or", "LogicalOr"),
+    _logical("logical_and", "LogicalAnd"),
+    _logical("logical_or", "LogicalOr"),
     _logical("logical_xor", "LogicalXor"),
 ]
