@@ -133,9 +133,15 @@ def set_default_dtype(d: dtype) -> None:
 
 
 def promote_types(a: dtype, b: dtype) -> dtype:
-    """The smallest dtype both promote to (PyTorch's table, which NumPy's matches here)."""
+    """The smallest dtype both promote to (PyTorch's table).
+
+    Across categories the higher one's dtype wins unchanged (int32 + float16 is float16 in
+    PyTorch, float64 in NumPy); within a category NumPy's table matches PyTorch's.
+    """
     if a is b:
         return a
+    if a._kind != b._kind:
+        return a if a._kind > b._kind else b
     return _BY_NP[np.promote_types(a.np, b.np)]
 
 

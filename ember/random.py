@@ -197,7 +197,9 @@ def randint(
     device: Any = None,
 ) -> Any:
     """Integers uniformly in [low, high) (``randint(high, size)`` means low = 0)."""
-    if high is None:
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
