@@ -1,0 +1,812 @@
+"""Convolution and pooling: conv1d/2d, transposed convs, max/avg/adaptive pools, unfold/fold.
+
+Four primitives carry everything: ``Im2Col`` copies every kernel window of a padded input
+into a (N, C, *kernel, *out) array and ``Col2Im`` scatter-adds such windows back (each is the
+other's vjp, so gradients of any order come free); ``MaxPoolArgmax`` finds the position of the
+maximum inside each window and ``WindowSelect``/``WindowScatter`` read/write those positions.
+Convolution is im2col + one batched matmul (BLAS); a transposed convolution is matmul +
+col2im; average pooling is im2col + sum; adaptive average pooling is two small matmuls.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from ember import dtypes
+from ember.backends import backend_of
+from ember.ops import core
+from ember.ops.core import Aval, Primitive, apply
+
+__all__ = [
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "unfold",
+    "fold",
+]
+
+
+# -- window geometry ------------------------------------------------------------------------
+def _out_sizes(size: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple) -> tuple:
+    """Number of windows per spatial dim; ``padding`` is ((before, after), ...)."""
+    return tuple(
+        (n + a + b - d * (k - 1) - 1) // s + 1
+        for n, k, s, (a, b), d in zip(size, kernel, stride, padding, dilation)
+    )
+
+
+def _padded(xp: Any, x: Any, padding: tuple, value: float) -> Any:
+    """``x`` padded on its trailing spatial dims; a negative ``after`` crops instead."""
+    nd = len(padding)
+    if any(b < 0 for _, b in padding):
+        x = x[
+            (Ellipsis,)
+            + tuple(slice(0, n + min(b, 0)) for n, (_, b) in zip(x.shape[-nd:], padding))
+        ]
+    widths = ((0, 0),) * (x.ndim - nd) + tuple((a, max(b, 0)) for a, b in padding)
+    if not any(a or b for a, b in widths):
+        return x
+    return xp.pad(x, widths, mode="constant", constant_values=value)
+
+
+def _windows(
+    xp: Any,
+    x: Any,
+    kernel: tuple,
+    stride: tuple,
+    padding: tuple,
+    dilation: tuple,
+    value: float = 0.0,
+) -> Any:
+    """A strided view (N, C, *kernel, *out) of the padded input: no copy."""
+    xpad = _padded(xp, x, padding, value)
+    nd = len(kernel)
+    lead, spatial_strides = xpad.strides[:-nd], xpad.strides[-nd:]
+    out = _out_sizes(x.shape[-nd:], kernel, stride, padding, dilation)
+    shape = xpad.shape[:-nd] + tuple(kernel) + out
+    strides = (
+        lead
+        + tuple(st * d for st, d in zip(spatial_strides, dilation))
+        + tuple(st * s for st, s in zip(spatial_strides, stride))
+    )
+    return xp.lib.stride_tricks.as_strided(xpad, shape, strides)
+
+
+def _kernel_slices(kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
+    """(kernel position, slices into the padded input that it touches) for every position."""
+    for pos in itertools.product(*(range(k) for k in kernel)):
+        yield (
+            pos,
+            tuple(
+                slice(p * d, p * d + s * (n - 1) + 1, s)
+                for p, d, s, n in zip(pos, dilation, stride, out)
+            ),
+        )
+
+
+def _padded_buffer(xp: Any, lead: tuple, size: tuple, padding: tuple, dtype: Any) -> Any:
+    return xp.zeros(lead + tuple(n + a + max(b, 0) for n, (a, b) in zip(size, padding)), dtype)
+
+
+def _crop(buf: Any, size: tuple, padding: tuple) -> Any:
+    nd = len(size)
+    return buf[(Ellipsis,) + tuple(slice(a, a + n) for n, (a, _) in zip(size[-nd:], padding))]
+
+
+# -- primitives -----------------------------------------------------------------------------
+class Im2Col(Primitive):
+    """All kernel windows of the zero-padded input: (N, C, *S) -> (N, C, *kernel, *out)."""
+
+    @staticmethod
+    def infer(x: Aval, *, kernel, stride, padding, dilation) -> Aval:  # type: ignore[override]
+        nd = len(kernel)
+        out = _out_sizes(x.shape[-nd:], kernel, stride, padding, dilation)
+        if min(out) <= 0:
+            raise ValueError(f"im2col: kernel {kernel} does not fit the padded input {x.shape}")
+        return Aval(x.shape[:-nd] + tuple(kernel) + out, x.dtype)
+
+    @staticmethod
+    def forward(xp, x, *, kernel, stride, padding, dilation):
+        return xp.ascontiguousarray(_windows(xp, x, kernel, stride, padding, dilation))
+
+    @staticmethod
+    def vjp(g, x, *, out, kernel, stride, padding, dilation):
+        size = tuple(x.shape[-len(kernel) :])
+        return (
+            apply(
+                Col2Im,
+                g,
+                size=size,
+                kernel=kernel,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+            ),
+        )
+
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class Col2Im(Primitive):
+    """Scatter-add windows (N, C, *kernel, *out) back into an image (N, C, *size)."""
+
+    @staticmethod
+    def infer(cols: Aval, *, size, kernel, stride, padding, dilation) -> Aval:  # type: ignore
+        nd = len(kernel)
+        want = _out_sizes(size, kernel, stride, padding, dilation)
+        if tuple(cols.shape[-2 * nd :]) != tuple(kernel) + want:
+            raise ValueError(
+                f"col2im: windows of shape {cols.shape} do not match output size {size}: "
+                f"{tuple(cols.shape[-2 * nd :])} vs {tuple(kernel) + want}"
+            )
+        return Aval(cols.shape[: -2 * nd] + tuple(size), cols.dtype)
+
+    @staticmethod
+    def forward(xp, cols, *, size, kernel, stride, padding, dilation):
+        nd = len(kernel)
+        lead, out = cols.shape[: -2 * nd], cols.shape[-nd:]
+        buf = _padded_buffer(xp, lead, size, padding, cols.dtype)
+        for pos, index in _kernel_slices(kernel, stride, dilation, out):
+            buf[(Ellipsis,) + index] += cols[(Ellipsis,) + pos + (slice(None),) * nd]
+        return xp.ascontiguousarray(_crop(buf, size, padding))
+
+    @staticmethod
+    def vjp(g, cols, *, out, size, kernel, stride, padding, dilation):
+        return (apply(Im2Col, g, kernel=kernel, stride=stride, padding=padding, dilation=dilation),)
+
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class MaxPoolArgmax(Primitive):
+    """For each window of the (-inf padded) input, the kernel position of its first maximum."""
+
+    differentiable = False
+
+    @staticmethod
+    def infer(x: Aval, *, kernel, stride, padding, dilation) -> Aval:  # type: ignore[override]
+        nd = len(kernel)
+        out = _out_sizes(x.shape[-nd:], kernel, stride, padding, dilation)
+        return Aval(x.shape[:-nd] + out, dtypes.int64)
+
+    @staticmethod
+    def forward(xp, x, *, kernel, stride, padding, dilation):
+        nd = len(kernel)
+        win = _windows(xp, x, kernel, stride, padding, dilation, -math.inf)
+        first = (slice(None),) * (x.ndim - nd)
+        best = win[first + (0,) * nd].copy()
+        arg = xp.zeros(best.shape, xp.int64)
+        for i, pos in enumerate(itertools.product(*(range(k) for k in kernel))):
+            if i == 0:
+                continue
+            v = win[first + pos]
+            take = v > best
+            take |= v != v  # NaN wins, like PyTorch
+            xp.copyto(best, v, where=take)
+            xp.copyto(arg, i, where=take)
+        return arg
+
+    @staticmethod
+    def vjp(g, x, *, out, kernel, stride, padding, dilation):
+        return (None,)
+
+
+class WindowSelect(Primitive):
+    """``out[..., l] = window(l)[arg[..., l]]``: read one element per window."""
+
+    @staticmethod
+    def infer(x: Aval, arg: Aval, *, kernel, stride, padding, dilation) -> Aval:  # type: ignore
+        return Aval(arg.shape, x.dtype)
+
+    @staticmethod
+    def forward(xp, x, arg, *, kernel, stride, padding, dilation):
+        nd = len(kernel)
+        win = _windows(xp, x, kernel, stride, padding, dilation)
+        first = (slice(None),) * (x.ndim - nd)
+        out = xp.empty(arg.shape, x.dtype)
+        for i, pos in enumerate(itertools.product(*(range(k) for k in kernel))):
+            xp.copyto(out, win[first + pos], where=arg == i)
+        return out
+
+    @staticmethod
+    def vjp(g, x, arg, *, out, kernel, stride, padding, dilation):
+        size = tuple(x.shape[-len(kernel) :])
+        return (
+            apply(
+                WindowScatter,
+                g,
+                arg,
+                size=size,
+                kernel=kernel,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+            ),
+            None,
+        )
+
+    saved_inputs = staticmethod(lambda req: (False, True))
+
+
+class WindowScatter(Primitive):
+    """Add ``g[..., l]`` at element ``arg[..., l]`` of window ``l`` of a zero image of ``size``."""
+
+    @staticmethod
+    def infer(g: Aval, arg: Aval, *, size, kernel, stride, padding, dilation) -> Aval:  # type: ignore
+        return Aval(g.shape[: -len(kernel)] + tuple(size), g.dtype)
+
+    @staticmethod
+    def forward(xp, g, arg, *, size, kernel, stride, padding, dilation):
+        nd = len(kernel)
+        buf = _padded_buffer(xp, g.shape[:-nd], size, padding, g.dtype)
+        zero = xp.zeros((), g.dtype)
+        for i, (_, index) in enumerate(_kernel_slices(kernel, stride, dilation, g.shape[-nd:])):
+            buf[(Ellipsis,) + index] += xp.where(arg == i, g, zero)
+        return xp.ascontiguousarray(_crop(buf, size, padding))
+
+    @staticmethod
+    def vjp(g, gout, arg, *, out, size, kernel, stride, padding, dilation):
+        return (
+            apply(
+                WindowSelect,
+                g,
+                arg,
+                kernel=kernel,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+            ),
+            None,
+        )
+
+    saved_inputs = staticmethod(lambda req: (False, True))
+
+
+# -- argument handling ----------------------------------------------------------------------
+def _ntuple(value: Any, n: int, name: str, op: str) -> tuple[int, ...]:
+    """An int or a sequence of ``n`` ints as a tuple of ``n`` ints."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * n
+    values = tuple(int(v) for v in value)
+    if len(values) == 1:
+        values *= n
+    if len(values) != n:
+        raise ValueError(
+            f"{op}: expected {name} to be a single integer or a list of {n} values, got {value}"
+        )
+    return values
+
+
+def _batched(op: str, x: Any, nd: int, what: str = "input") -> tuple[Any, bool]:
+    """``x`` with a batch dim (added when unbatched) and whether one was added."""
+    if not isinstance(x, core._Tensor):
+        raise TypeError(f"{op}: expected {what} to be a Tensor, got {type(x).__name__}")
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) {what}, got "
+            f"{x.ndim}-D {what} of shape {tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise TypeError(f"{op}: expected a floating point {what}, got {x.dtype.name}")
+    return (x.unsqueeze(0), True) if x.ndim == nd + 1 else (x, False)
+
+
+def _check_fits(op: str, size: tuple, kernel: tuple, padding: tuple, dilation: tuple) -> None:
+    padded = tuple(n + a + b for n, (a, b) in zip(size, padding))
+    effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(e > p for e, p in zip(effective, padded)):
+        raise ValueError(
+            f"{op}: kernel size (with dilation) is larger than the padded input size: "
+            f"{effective} vs {padded}"
+        )
+
+
+def _conv_padding(op: str, padding: Any, nd: int, kernel: tuple, stride: tuple, dilation: tuple):
+    """Padding as ((before, after), ...); 'same' puts the odd extra element after (PyTorch)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding != "same":
+            raise ValueError(
+                f"{op}: invalid padding string {padding!r}: expected 'valid' or 'same'"
+            )
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    return tuple((p, p) for p in _ntuple(padding, nd, "padding", op))
+
+
+def _check_params(op: str, x: Any, weight: Any, bias: Any, groups: int, out_channels: int) -> None:
+    if not isinstance(weight, core._Tensor):
+        raise TypeError(f"{op}: expected weight to be a Tensor, got {type(weight).__name__}")
+    if weight.dtype is not x.dtype:
+        raise TypeError(
+            f"{op}: input and weight must have the same dtype: {x.dtype.name} vs "
+            f"{weight.dtype.name}"
+        )
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups}")
+    if bias is not None and (tuple(bias.shape) != (out_channels,) or bias.dtype is not x.dtype):
+        raise ValueError(
+            f"{op}: expected bias of shape ({out_channels},) and dtype {x.dtype.name}: "
+            f"{tuple(bias.shape)} {bias.dtype.name} vs ({out_channels},) {x.dtype.name}"
+        )
+
+
+def _add_bias(out: Any, bias: Any, nd: int) -> Any:
+    return out if bias is None else out + bias.reshape(bias.shape[0], *(1,) * nd)
+
+
+# -- convolution ----------------------------------------------------------------------------
+def _conv(
+    op: str,
+    nd: int,
+    input: Any,
+    weight: Any,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: int,
+) -> Any:
+    """N-d convolution (cross-correlation) as im2col + one batched matmul."""
+    x, unbatched = _batched(op, input, nd)
+    if not isinstance(weight, core._Tensor) or weight.ndim != nd + 2:
+        shape = tuple(weight.shape) if isinstance(weight, core._Tensor) else type(weight).__name__
+        raise ValueError(
+            f"{op}: expected weight to be {nd + 2}-D (out_channels, in_channels / groups, "
+            f"*kernel_size), got {shape}"
+        )
+    n, c = x.shape[0], x.shape[1]
+    o, kernel = weight.shape[0], tuple(weight.shape[2:])
+    _check_params(op, x, weight, bias, groups, o)
+    if o % groups:
+        raise ValueError(
+            f"{op}: out_channels must be divisible by groups: {o} vs groups={groups} "
+            f"(weight of shape {tuple(weight.shape)})"
+        )
+    if c != weight.shape[1] * groups:
+        raise ValueError(
+            f"{op}: input of shape {tuple(input.shape)} has {c} channels but weight of shape "
+            f"{tuple(weight.shape)} with groups={groups} expects in_channels = "
+            f"{weight.shape[1] * groups}: {c} vs {weight.shape[1] * groups}"
+        )
+    stride = _ntuple(stride, nd, "stride", op)
+    dilation = _ntuple(dilation, nd, "dilation", op)
+    pads = _conv_padding(op, padding, nd, kernel, stride, dilation)
+    _check_fits(op, tuple(x.shape[2:]), kernel, pads, dilation)
+    cols = apply(Im2Col, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+    out_size = tuple(cols.shape[2 + nd :])
+    cols = cols.reshape(n, groups, -1, math.prod(out_size))
+    out = weight.reshape(groups, o // groups, -1) @ cols  # (N, G, O/G, L)
+    out = _add_bias(out.reshape(n, o, *out_size), bias, nd)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Any:
+    """1-D convolution over (N, C, L) or (C, L) input (``torch.nn.functional.conv1d``)."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Any:
+    """2-D convolution over (N, C, H, W) or (C, H, W) input (``torch.nn.functional.conv2d``).
+
+    >>> conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2)).shape
+    ember.Size([1, 1, 2, 2])
+    """
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(
+    op: str,
+    nd: int,
+    input: Any,
+    weight: Any,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    output_padding: Any,
+    groups: int,
+    dilation: Any,
+) -> Any:
+    """Transposed convolution (the gradient of a convolution): matmul + col2im."""
+    x, unbatched = _batched(op, input, nd)
+    if not isinstance(weight, core._Tensor) or weight.ndim != nd + 2:
+        shape = tuple(weight.shape) if isinstance(weight, core._Tensor) else type(weight).__name__
+        raise ValueError(
+            f"{op}: expected weight to be {nd + 2}-D (in_channels, out_channels / groups, "
+            f"*kernel_size), got {shape}"
+        )
+    n, c = x.shape[0], x.shape[1]
+    kernel = tuple(weight.shape[2:])
+    o = weight.shape[1] * groups
+    _check_params(op, x, weight, bias, groups, o)
+    if c != weight.shape[0]:
+        raise ValueError(
+            f"{op}: input of shape {tuple(input.shape)} has {c} channels but weight of shape "
+            f"{tuple(weight.shape)} expects in_channels = {weight.shape[0]}: {c} vs "
+            f"{weight.shape[0]}"
+        )
+    if c % groups:
+        raise ValueError(f"{op}: in_channels must be divisible by groups: {c} vs groups={groups}")
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
+    stride = _ntuple(stride, nd, "stride", op)
+    dilation = _ntuple(dilation, nd, "dilation", op)
+    pad = _ntuple(padding, nd, "padding", op)
+    extra = _ntuple(output_padding, nd, "output_padding", op)
+    if any(e >= s and e >= d for e, s, d in zip(extra, stride, dilation)):
+        raise ValueError(
+            f"{op}: output padding must be smaller than either stride or dilation: "
+            f"output_padding={extra} vs stride={stride}, dilation={dilation}"
+        )
+    in_size = tuple(x.shape[2:])
+    size = tuple(
+        (m - 1) * s - 2 * p + d * (k - 1) + e + 1
+        for m, s, p, d, k, e in zip(in_size, stride, pad, dilation, kernel, extra)
+    )
+    if min(size) <= 0:
+        raise ValueError(f"{op}: output size {size} is too small (input {in_size}, padding {pad})")
+    wm = weight.reshape(groups, c // groups, -1).mT  # (G, O/G * K, C/G)
+    cols = wm @ x.reshape(n, groups, c // groups, math.prod(in_size))
+    cols = cols.reshape(n, o, *kernel, *in_size)
+    pads = tuple((p, p - e) for p, e in zip(pad, extra))  # output padding: fewer rows cropped
+    out = apply(
+        Col2Im, cols, size=size, kernel=kernel, stride=stride, padding=pads, dilation=dilation
+    )
+    out = _add_bias(out, bias, nd)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Any:
+    """1-D transposed convolution (``torch.nn.functional.conv_transpose1d``)."""
+    return _conv_transpose(
+        "conv_transpose1d",
+        1,
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+    )
+
+
+def conv_transpose2d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Any:
+    """2-D transposed convolution (``torch.nn.functional.conv_transpose2d``)."""
+    return _conv_transpose(
+        "conv_transpose2d",
+        2,
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+    )
+
+
+# -- pooling --------------------------------------------------------------------------------
+def _pool_geometry(
+    op: str,
+    nd: int,
+    x: Any,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+) -> tuple:
+    """(kernel, stride, ((before, after), ...), dilation) with PyTorch's output size rule."""
+    kernel = _ntuple(kernel_size, nd, "kernel_size", op)
+    no_stride = stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride))
+    stride = kernel if no_stride else _ntuple(stride, nd, "stride", op)
+    pad = _ntuple(padding, nd, "padding", op)
+    dilation = _ntuple(dilation, nd, "dilation", op)
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(pad) < 0:
+        raise ValueError(
+            f"{op}: kernel_size, stride and dilation must be positive and padding non-negative,"
+            f" got kernel_size={kernel}, stride={stride}, padding={pad}, dilation={dilation}"
+        )
+    if any(p * 2 > k for p, k in zip(pad, kernel)):
+        raise ValueError(
+            f"{op}: pad should be at most half of kernel size: padding={pad} vs "
+            f"kernel_size={kernel}"
+        )
+    pairs = []
+    for n, k, s, p, d in zip(x.shape[2:], kernel, stride, pad, dilation):
+        span = d * (k - 1) + 1
+        out = (n + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside
+            out -= 1
+        if out <= 0:
+            raise ValueError(
+                f"{op}: kernel size (with dilation) is larger than the padded input size: "
+                f"{span} vs {n + 2 * p} (input {tuple(x.shape)}, padding {pad})"
+            )
+        pairs.append((p, (out - 1) * s + span - n - p))
+    return kernel, stride, tuple(pairs), dilation
+
+
+def _flat_indices(
+    arg: Any, size: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple
+) -> Any:
+    """Kernel positions of maxima as flat indices into each (unpadded) input plane."""
+    xp = backend_of(arg._data).xp
+    a, flat = arg._data, 0
+    nd = len(kernel)
+    for i in reversed(range(nd)):
+        k_i = a % kernel[i]
+        a = a // kernel[i]
+        start = xp.arange(arg.shape[2 + i]) * stride[i] - padding[i][0]
+        coord = k_i * dilation[i] + start.reshape((-1,) + (1,) * (nd - 1 - i))
+        flat = flat + coord * math.prod(size[i + 1 :])
+    return core._Tensor._wrap(xp.asarray(flat, dtype=xp.int64))
+
+
+def _max_pool(
+    op: str,
+    nd: int,
+    input: Any,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    return_indices: bool,
+) -> Any:
+    x, unbatched = _batched(op, input, nd)
+    kernel, stride, pads, dilation = _pool_geometry(
+        op, nd, x, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    geom = {"kernel": kernel, "stride": stride, "padding": pads, "dilation": dilation}
+    arg = apply(MaxPoolArgmax, x, **geom)
+    out = apply(WindowSelect, x, arg, **geom)
+    if unbatched:
+        out = out.squeeze(0)
+    if not return_indices:
+        return out
+    idx = _flat_indices(arg, tuple(x.shape[2:]), kernel, stride, pads, dilation)
+    return out, idx.squeeze(0) if unbatched else idx
+
+
+def max_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """1-D max pooling (padding counts as -inf); ties go to the first maximum."""
+    return _max_pool(
+        "max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
+def max_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """2-D max pooling (padding counts as -inf); ties go to the first maximum."""
+    return _max_pool(
+        "max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
+def _avg_divisor(
+    size: tuple, kernel: tuple, stride: tuple, pads: tuple, count_include_pad: bool
+) -> np.ndarray:
+    """How many elements each window averages over, PyTorch's rule (an (*out) array)."""
+    counts = []
+    for n, k, s, (p, after) in zip(size, kernel, stride, pads):
+        start = np.arange((n + p + after - k) // s + 1) * s - p
+        end = np.minimum(start + k, n + p)
+        counts.append(
+            end - start if count_include_pad else np.minimum(end, n) - np.maximum(start, 0)
+        )
+    return math.prod(np.ix_(*counts)) if len(counts) > 1 else counts[0]
+
+
+def _avg_pool(
+    op: str,
+    nd: int,
+    input: Any,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: Any,
+) -> Any:
+    from ember.ops.elementwise import as_tensor_like
+
+    x, unbatched = _batched(op, input, nd)
+    kernel, stride, pads, dilation = _pool_geometry(
+        op, nd, x, kernel_size, stride, padding, 1, ceil_mode
+    )
+    cols = apply(Im2Col, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+    total = cols.sum(dim=tuple(range(2, 2 + nd)))
+    if divisor_override:
+        out = total / float(divisor_override)
+    else:
+        divisor = _avg_divisor(tuple(x.shape[2:]), kernel, stride, pads, count_include_pad)
+        out = total / as_tensor_like(divisor, x.dtype, x)
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool1d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Any:
+    """1-D average pooling (``torch.nn.functional.avg_pool1d``)."""
+    return _avg_pool(
+        "avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None
+    )
+
+
+def avg_pool2d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Any:
+    """2-D average pooling (``torch.nn.functional.avg_pool2d``)."""
+    return _avg_pool(
+        "avg_pool2d",
+        2,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
+
+
+def _adaptive_matrix(n: int, m: int) -> np.ndarray:
+    """(m, n) averaging matrix over PyTorch's windows [floor(i*n/m), ceil((i+1)*n/m))."""
+    i = np.arange(m)
+    start, end = (i * n) // m, -((-(i + 1) * n) // m)
+    cols = np.arange(n)
+    inside = (cols >= start[:, None]) & (cols < end[:, None])
+    return inside / (end - start)[:, None]
+
+
+def _adaptive_avg(op: str, nd: int, input: Any, output_size: Any) -> Any:
+    """Adaptive average pooling: separable, so one small matmul per spatial dim."""
+    from ember.ops.elementwise import as_tensor_like
+
+    x, unbatched = _batched(op, input, nd)
+    sizes = (output_size,) * nd if isinstance(output_size, (int, np.integer)) else output_size
+    if len(sizes) != nd:
+        raise ValueError(f"{op}: output_size must have {nd} elements, got {output_size}")
+    out = x
+    for i, (n, m) in enumerate(zip(x.shape[2:], sizes)):
+        m = n if m is None else int(m)
+        if m <= 0:
+            raise ValueError(f"{op}: output_size must be positive, got {output_size}")
+        if m == n:
+            continue
+        mat = as_tensor_like(_adaptive_matrix(n, m), x.dtype, x)
+        out = (out.transpose(2 + i, -1) @ mat.mT).transpose(2 + i, -1)
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_avg_pool1d(input: Any, output_size: Any) -> Any:
+    """1-D adaptive average pooling to ``output_size`` (non-divisible sizes like PyTorch)."""
+    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
+
+
+def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
+    """2-D adaptive average pooling to ``output_size`` (an int, or a pair with None = keep)."""
+    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+
+
+# -- unfold / fold --------------------------------------------------------------------------
+def unfold(
+    input: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
+) -> Any:
+    """Sliding local blocks (N, C, H, W) -> (N, C * kH * kW, L) (``F.unfold``)."""
+    x, unbatched = _batched("unfold", input, 2)
+    kernel = _ntuple(kernel_size, 2, "kernel_size", "unfold")
+    dilation = _ntuple(dilation, 2, "dilation", "unfold")
+    stride = _ntuple(stride, 2, "stride", "unfold")
+    pads = tuple((p, p) for p in _ntuple(padding, 2, "padding", "unfold"))
+    _check_fits("unfold", tuple(x.shape[2:]), kernel, pads, dilation)
+    cols = apply(Im2Col, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+    out = cols.reshape(x.shape[0], x.shape[1] * math.prod(kernel), -1)
+    return out.squeeze(0) if unbatched else out
+
+
+def fold(
+    input: Any,
+    output_size: Any,
+    kernel_size: Any,
+    dilation: Any = 1,
+    padding: Any = 0,
+    stride: Any = 1,
+) -> Any:
+    """Sum sliding local blocks (N, C * kH * kW, L) back into (N, C, H, W) (``F.fold``)."""
+    x, unbatched = _batched("fold", input, 1)
+    size = _ntuple(output_size, 2, "output_size", "fold")
+    kernel = _ntuple(kernel_size, 2, "kernel_size", "fold")
+    dilation = _ntuple(dilation, 2, "dilation", "fold")
+    stride = _ntuple(stride, 2, "stride", "fold")
+    pads = tuple((p, p) for p in _ntuple(padding, 2, "padding", "fold"))
+    _check_fits("fold", size, kernel, pads, dilation)
+    blocks = _out_sizes(size, kernel, stride, pads, dilation)
+    k = math.prod(kernel)
+    if x.shape[1] % k or x.shape[2] != math.prod(blocks):
+        raise ValueError(
+            f"fold: input of shape {tuple(input.shape)} does not match kernel_size {kernel} and "
+            f"output_size {size}: (C * {k}, {math.prod(blocks)} blocks) expected"
+        )
+    cols = x.reshape(x.shape[0], x.shape[1] // k, *kernel, *blocks)
+    out = apply(
+        Col2Im, cols, size=size, kernel=kernel, stride=stride, padding=pads, dilation=dilation
+    )
+    return out.squeeze(0) if unbatched else out
