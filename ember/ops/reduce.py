@@ -100,32 +100,26 @@ class Amin(_Extremum):
 
 
 class Prod(Reduction):
-    uses_out = True
-
     @staticmethod
     def forward(xp, x, *, dims, keepdim):
         return xp.prod(x, axis=dims, keepdims=keepdim)
 
     @staticmethod
     def vjp(g, x, *, out, dims, keepdim):
-        # zero-safe: with one zero only that element gets the product of the others
+        # d out / d x_i = product of the others, computed without dividing by zero. ``s`` is
+        # the sum of the zero entries: 0 in value, but it carries their derivative, so the
+        # gradient stays right under double backward with one or two zeros in a slice.
         from ember.ops.elementwise import where
 
         g = _keep(g, x.shape, dims, keepdim)
         is_zero = x == 0
         zeros = is_zero.to(x.dtype).sum(dim=dims, keepdim=True)
-        nonzero_prod = (
-            where(is_zero, 1.0, x).prod(dim=dims, keepdim=True)
-            if len(dims) == 1
-            else _prod_dims(where(is_zero, 1.0, x), dims)
-        )
-        regular = _keep(out, x.shape, dims, keepdim) / where(is_zero, 1.0, x)
-        grad = where(is_zero, where(zeros == 1, nonzero_prod, 0.0), where(zeros == 0, regular, 0.0))
-        return (g * grad,)
-
-
-def _prod_dims(x: Any, dims: tuple[int, ...]) -> Any:
-    return apply(Prod, x, dims=dims, keepdim=True)
+        safe = where(is_zero, 1.0, x)
+        p = apply(Prod, safe, dims=dims, keepdim=True)
+        s = where(is_zero, x, 0.0).sum(dim=dims, keepdim=True)
+        at_nonzero = p / safe * where(zeros == 0, 1.0, where(zeros == 1, s, 0.0))
+        at_zero = where(zeros == 1, p, where(zeros == 2, p * (s - x), 0.0))
+        return (g * where(is_zero, at_zero, at_nonzero),)
 
 
 class _ArgReduction(Primitive):
@@ -233,9 +227,11 @@ class Norm(Reduction):
 
 # -- public functions -----------------------------------------------------------------------
 def _dims(x: Any, dim: Any, op: str) -> tuple[int, ...]:
+    """``dim`` as sorted axes; a 0-d tensor accepts dim 0 or -1 like PyTorch (and reduces none)."""
     if not isinstance(x, core._Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    return normalize_dims(dim, x.ndim, op)
+    dims = normalize_dims(None if dim == () else dim, x.ndim, op)
+    return dims if x.ndim else ()
 
 
 def sum(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Any:  # noqa: A001
@@ -285,7 +281,7 @@ def var(
     for d in dims:
         count *= x.shape[d]
     centered = x - mean(x, dims, keepdim=True)
-    return sum(centered * centered, dims, keepdim) / max(count - correction, 0)
+    return sum(centered * centered, dims, keepdim) / builtins.max(count - correction, 0)
 
 
 def std(
@@ -318,7 +314,7 @@ def prod(x: Any, dim: int | None = None, keepdim: bool = False, *, dtype: Any = 
         x = x.to(dtypes.int64)
     if dim is None:
         return apply(Prod, x, dims=tuple(range(x.ndim)), keepdim=False)
-    return apply(Prod, x, dims=(normalize_dim(dim, x.ndim, "prod"),), keepdim=bool(keepdim))
+    return apply(Prod, x, dims=_dims(x, int(dim), "prod"), keepdim=bool(keepdim))
 
 
 def _check_nonempty(x: Any, dims: tuple[int, ...], op: str) -> None:
@@ -331,14 +327,14 @@ def _check_nonempty(x: Any, dims: tuple[int, ...], op: str) -> None:
 
 def amax(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     """Maximum over ``dim`` (all dims by default)."""
-    dims = _dims(x, dim if dim != () else None, "amax")
+    dims = _dims(x, dim, "amax")
     _check_nonempty(x, dims, "amax")
     return apply(Amax, x, dims=dims, keepdim=bool(keepdim))
 
 
 def amin(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
     """Minimum over ``dim`` (all dims by default)."""
-    dims = _dims(x, dim if dim != () else None, "amin")
+    dims = _dims(x, dim, "amin")
     _check_nonempty(x, dims, "amin")
     return apply(Amin, x, dims=dims, keepdim=bool(keepdim))
 
@@ -353,6 +349,9 @@ def _extreme(x: Any, dim: Any, keepdim: bool, other: Any, op: str) -> Any:
     if dim is None:
         return amax(x) if op == "max" else amin(x)
     d = normalize_dim(dim, x.ndim, op)
+    if x.ndim == 0:  # a scalar is its own extremum, at index 0
+        values, idx = _extreme(x.reshape(1), 0, False, None, op)
+        return values_indices(values.reshape(()), idx.reshape(()))
     _check_nonempty(x, (d,), op)
     idx = argmax(x, d, keepdim=True) if op == "max" else argmin(x, d, keepdim=True)
     values = index.take_along_dim(x, idx, d)
@@ -374,6 +373,8 @@ def min(x: Any, dim: Any = None, keepdim: bool = False, *, other: Any = None) ->
 def _arg(prim: type[Primitive], x: Any, dim: int | None, keepdim: bool, op: str) -> Any:
     if dim is not None:
         dim = normalize_dim(dim, x.ndim, op)
+        if x.ndim == 0:
+            return apply(prim, x.reshape(1), dim=0, keepdim=False).reshape(())
         _check_nonempty(x, (dim,), op)
         return apply(prim, x, dim=dim, keepdim=bool(keepdim))
     _check_nonempty(x, (), op)
@@ -397,6 +398,8 @@ def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Any:
 
     x = x if x.is_floating_point() else x.float()
     dims = _dims(x, dim, "logsumexp")
+    if builtins.any(x.shape[d] == 0 for d in dims):  # log of an empty sum: -inf
+        return x.exp().sum(dim=dims, keepdim=keepdim).log()
     m = amax(x, dims, keepdim=True).detach()
     m = where(m.isinf(), 0.0, m)
     out = (x - m).exp().sum(dim=dims, keepdim=True).log() + m
@@ -438,7 +441,10 @@ def cumsum(x: Any, dim: int, *, dtype: Any = None) -> Any:
         x = x.to(dtype)
     elif x._data.dtype.kind in "biu":
         x = x.to(dtypes.int64)
-    return apply(CumSum, x, dim=normalize_dim(dim, x.ndim, "cumsum"))
+    d = normalize_dim(dim, x.ndim, "cumsum")
+    if x.ndim == 0:  # NumPy's cumsum flattens a scalar to shape (1,)
+        return apply(CumSum, x.reshape(1), dim=0).reshape(())
+    return apply(CumSum, x, dim=d)
 
 
 class ReduceMethods:
