@@ -1,0 +1,336 @@
+"""Functional losses (PyTorch signatures), written as compositions of ember ops.
+
+Every loss is a plain composite, so autograd, double backward and tracing come free. The
+classification losses work on log-probabilities from a max-subtracted log-softmax, which keeps
+them finite for extreme logits (±1e4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ember import dtypes
+from ember.autograd.grad_mode import STATE
+from ember.ops.elementwise import exp, log, maximum, where
+from ember.tensor import Tensor
+
+__all__ = [
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
+]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    """Apply ``reduction`` ('none' | 'mean' | 'sum') to an elementwise loss."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: invalid reduction: {reduction!r} vs expected one of {_REDUCTIONS}")
+
+
+def _check_reduction(reduction: str, op: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:
+    if reduction not in allowed:
+        raise ValueError(f"{op}: invalid reduction: {reduction!r} vs expected one of {allowed}")
+
+
+def _check_tensor(x: Any, name: str, op: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(x).__name__}")
+
+
+def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
+    """Input and target must agree exactly: silent broadcasting is almost always a bug."""
+    _check_tensor(input, "input", op)
+    _check_tensor(target, "target", op)
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(
+            f"{op}: target shape {tuple(target.shape)} doesn't match input shape "
+            f"{tuple(input.shape)}: {tuple(target.shape)} vs {tuple(input.shape)}\n"
+            "hint: a [N, 1] prediction against a [N] target broadcasts to [N, N]; "
+            "squeeze or reshape one of them"
+        )
+
+
+def _float_target(input: Tensor, target: Tensor, op: str) -> Tensor:
+    if not target.is_floating_point():
+        raise TypeError(
+            f"{op}: expected a floating point target: {target.dtype.name} vs {input.dtype.name}"
+        )
+    return target if target.dtype is input.dtype else target.to(input.dtype)
+
+
+def _log_softmax(x: Tensor, dim: int) -> Tensor:
+    """Numerically stable log-softmax: x - logsumexp(x) with the max subtracted."""
+    return x - x.logsumexp(dim, keepdim=True)
+
+
+def _softplus_neg(x: Tensor) -> Tensor:
+    """log(1 + exp(-x)) = -log(sigmoid(x)), finite for any x, with the exact gradient at 0."""
+    m = maximum(-x, 0.0).detach()
+    return m + log(exp(-m) + exp(-x - m))
+
+
+# -- regression losses ----------------------------------------------------------------------
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean squared error: (input - target)²."""
+    _check_same_shape(input, target, "mse_loss")
+    _check_reduction(reduction, "mse_loss")
+    return _reduce((input - target).square(), reduction, "mse_loss")
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean absolute error: |input - target|."""
+    _check_same_shape(input, target, "l1_loss")
+    _check_reduction(reduction, "l1_loss")
+    return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def smooth_l1_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
+    """Quadratic (0.5 d²/beta) below ``beta``, linear (d - 0.5 beta) above; L1 when beta=0."""
+    _check_same_shape(input, target, "smooth_l1_loss")
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    loss = where(d < beta, d.square() * (0.5 / beta), d - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def huber_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0
+) -> Tensor:
+    """Quadratic (0.5 d²) below ``delta``, linear (delta (d - 0.5 delta)) above."""
+    _check_same_shape(input, target, "huber_loss")
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    d = (input - target).abs()
+    loss = where(d < delta, d.square() * 0.5, (d - 0.5 * delta) * delta)
+    return _reduce(loss, reduction, "huber_loss")
+
+
+# -- classification losses ------------------------------------------------------------------
+def _class_dim(input: Tensor, op: str) -> int:
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have at least 1 dimension (classes), got a 0-d tensor")
+    return 0 if input.ndim == 1 else 1
+
+
+def _check_class_target(input: Tensor, target: Tensor, ignore_index: int, op: str) -> None:
+    """Dtype, shape and range checks for a target of class indices."""
+    _check_tensor(target, "target", op)
+    if target.dtype.is_floating_point or target.dtype is dtypes.bool_:
+        raise TypeError(
+            f"{op}: expected a target of integer class indices: {target.dtype.name} vs int64\n"
+            "hint: class indices need an integer tensor (target.long()); for class "
+            "probabilities pass a float target of the input's shape to cross_entropy"
+        )
+    cdim = _class_dim(input, op)
+    expected = tuple(input.shape[:cdim]) + tuple(input.shape[cdim + 1 :])
+    if tuple(target.shape) != expected:
+        raise ValueError(
+            f"{op}: target shape {tuple(target.shape)} doesn't match input shape "
+            f"{tuple(input.shape)}: {tuple(target.shape)} vs expected {expected}"
+        )
+    if STATE.tracer is not None or target.numel() == 0:
+        return  # the values are unknown while tracing
+    n = input.shape[cdim]
+    bad = ((target < 0) | (target >= n)) & (target != ignore_index)
+    if bad.any().item():
+        first = int(target[bad].reshape(-1)[0].item())
+        raise IndexError(f"{op}: target {first} is out of bounds: class index vs n_classes {n}")
+
+
+def _check_weight(input: Tensor, weight: Tensor | None, op: str) -> Tensor | None:
+    if weight is None:
+        return None
+    _check_tensor(weight, "weight", op)
+    n = input.shape[_class_dim(input, op)]
+    if tuple(weight.shape) != (n,):
+        raise ValueError(
+            f"{op}: weight must have one entry per class: shape {tuple(weight.shape)} vs ({n},)"
+        )
+    return weight if weight.dtype is input.dtype else weight.to(input.dtype)
+
+
+def _picked_and_weights(
+    logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int
+) -> tuple[Tensor, Tensor]:
+    """(log-probability of each target class, its weight — zero where ignored)."""
+    cdim = 0 if logp.ndim == 1 else 1
+    keep = target != ignore_index
+    safe = where(keep, target, 0)
+    picked = logp.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
+    w = keep.to(logp.dtype)
+    if weight is not None:
+        w = weight.take(safe) * w
+    return picked, w
+
+
+def _weighted_reduce(loss: Tensor, w: Tensor, reduction: str, op: str) -> Tensor:
+    """'mean' divides by the total weight of the non-ignored targets (PyTorch's rule)."""
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    return _reduce(loss, reduction, op)
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of class indices, given log-probabilities [N, C, d1, ...]."""
+    _check_tensor(input, "input", "nll_loss")
+    _check_reduction(reduction, "nll_loss")
+    _check_class_target(input, target, ignore_index, "nll_loss")
+    weight = _check_weight(input, weight, "nll_loss")
+    picked, w = _picked_and_weights(input, target, weight, ignore_index)
+    return _weighted_reduce(-picked * w, w, reduction, "nll_loss")
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross entropy of raw logits [N, C, d1, ...] against class indices or class probabilities."""
+    op = "cross_entropy"
+    _check_tensor(input, "input", op)
+    _check_tensor(target, "target", op)
+    _check_reduction(reduction, op)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    cdim = _class_dim(input, op)
+    weight = _check_weight(input, weight, op)
+    n_classes = input.shape[cdim]
+    if target.is_floating_point() and tuple(target.shape) == tuple(input.shape):
+        return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
+    _check_class_target(input, target, ignore_index, op)
+    logp = _log_softmax(input, cdim)
+    picked, w = _picked_and_weights(logp, target, weight, ignore_index)
+    loss = -picked * w
+    if label_smoothing > 0:
+        wlogp = logp if weight is None else logp * _class_shaped(weight, logp, cdim)
+        smooth = -wlogp.sum(cdim) * (target != ignore_index).to(logp.dtype)
+        loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
+    return _weighted_reduce(loss, w, reduction, op)
+
+
+def _class_shaped(weight: Tensor, like: Tensor, cdim: int) -> Tensor:
+    """``weight`` [C] reshaped to broadcast along the class dimension of ``like``."""
+    shape = [1] * like.ndim
+    shape[cdim] = weight.shape[0]
+    return weight.reshape(*shape)
+
+
+def _cross_entropy_probs(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+) -> Tensor:
+    """Cross entropy against class probabilities (soft targets) of the input's shape."""
+    if ignore_index != -100:
+        raise ValueError(
+            f"cross_entropy: ignore_index is not supported for class-probability targets: "
+            f"{ignore_index} vs -100"
+        )
+    cdim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[cdim]
+    target = _float_target(input, target, "cross_entropy")
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / n_classes
+    prod = _log_softmax(input, cdim) * target
+    if weight is not None:
+        prod = prod * _class_shaped(weight, prod, cdim)
+    if reduction == "mean":
+        return -prod.sum() / (input.numel() // n_classes)
+    return _reduce(-prod.sum(cdim), reduction, "cross_entropy")
+
+
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
+) -> Tensor:
+    """Binary cross entropy of probabilities in [0, 1]; each log is clamped to >= -100."""
+    op = "binary_cross_entropy"
+    _check_same_shape(input, target, op)
+    _check_reduction(reduction, op)
+    target = _float_target(input, target, op)
+    if STATE.tracer is None and input.numel() and ((input < 0) | (input > 1)).any().item():
+        raise ValueError(
+            f"{op}: all elements of input should be between 0 and 1\n"
+            "hint: pass logits to binary_cross_entropy_with_logits instead (it is also stabler)"
+        )
+    log_p = input.log().clamp(min=-100.0)
+    log_q = (1 - input).log().clamp(min=-100.0)
+    loss = -(target * log_p + (1 - target) * log_q)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, op)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Binary cross entropy on logits: sigmoid and log fused stably (finite for any logit)."""
+    op = "binary_cross_entropy_with_logits"
+    _check_same_shape(input, target, op)
+    _check_reduction(reduction, op)
+    target = _float_target(input, target, op)
+    neg_log_sig = _softplus_neg(input)
+    if pos_weight is not None:
+        neg_log_sig = neg_log_sig * ((pos_weight - 1) * target + 1)
+    loss = (1 - target) * input + neg_log_sig
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, op)
+
+
+def kl_div(
+    input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False
+) -> Tensor:
+    """KL(target ‖ input) pointwise, with ``input`` given as log-probabilities.
+
+    'batchmean' (sum / batch size) is the true KL divergence; 'mean' averages over every
+    element, as PyTorch does.
+    """
+    op = "kl_div"
+    _check_same_shape(input, target, op)
+    _check_reduction(reduction, op, _REDUCTIONS + ("batchmean",))
+    target = _float_target(input, target, op)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target > 0
+        loss = where(positive, target * where(positive, target, 1.0).log(), 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction, op)
