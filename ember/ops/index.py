@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
+from ember.backends import backend_of
 from ember.ops import core
 from ember.ops.core import OPAQUE, Aval, Primitive, apply, inplace, normalize_dim
 
@@ -103,39 +104,56 @@ def _as_index_tensor(item: Any, like: Any) -> Any:
 
 
 def _to_backend(arr: np.ndarray, like: Any) -> Any:
-    from ember.backends import backend_of
-
     return backend_of(like._data).asarray(arr)
+
+
+def _spec_dims(spec: tuple, shape: tuple, tensor_avals: list) -> list[int]:
+    """The first dimension of ``shape`` that each item of ``spec`` indexes (-1 for None)."""
+    widths = []
+    for kind, *rest in spec:
+        if kind in ("int", "slice"):
+            widths.append(1)
+        elif kind == "tensor":
+            aval = tensor_avals[rest[0]]
+            widths.append(len(aval.shape) if aval.dtype is dtypes.bool_ else 1)
+        else:
+            widths.append(0)
+    consumed = sum(widths)
+    if consumed > len(shape):
+        raise IndexError(
+            f"getitem: too many indices for tensor of dimension {len(shape)}: "
+            f"index uses {consumed} dimensions of shape {tuple(shape)}"
+        )
+    dims, dim = [], 0
+    for (kind, *_), width in zip(spec, widths):
+        dims.append(dim if kind != "none" else -1)
+        dim += len(shape) - consumed if kind == "ellipsis" else width
+    return dims
 
 
 def _check_spec(spec: tuple, shape: tuple, tensor_avals: list) -> None:
     """Clear errors for too many indices and out-of-range integers."""
-    consumed = sum(1 if kind in ("int", "slice") else 0 for kind, *_ in spec) + sum(
-        len(tensor_avals[i].shape) if tensor_avals[i].dtype is dtypes.bool_ else 1
-        for kind, *rest in spec
-        if kind == "tensor"
-        for i in rest
-    )
-    if consumed > len(shape):
-        raise IndexError(
-            f"getitem: too many indices for tensor of dimension {len(shape)}: "
-            f"index uses {consumed} dimensions of shape {shape}"
-        )
-    dim = 0
-    for pos, (kind, *rest) in enumerate(spec):
-        if kind == "ellipsis":
-            after = spec[pos + 1 :]
-            tail = sum(1 for k, *_ in after if k in ("int", "slice", "tensor"))
-            dim = len(shape) - tail
-            continue
-        if kind == "int":
-            n = shape[dim]
-            if not -n <= rest[0] < n:
+    for (kind, *rest), dim in zip(spec, _spec_dims(spec, shape, tensor_avals)):
+        if kind == "int" and not -shape[dim] <= rest[0] < shape[dim]:
+            raise IndexError(
+                f"getitem: index {rest[0]} is out of bounds for dimension {dim} with size "
+                f"{shape[dim]}"
+            )
+
+
+def _check_bounds(spec: tuple, shape: tuple, idx: tuple) -> None:
+    """IndexError for integer index tensors outside their dimension (CuPy would wrap them)."""
+    avals = [Aval(a.shape, dtypes.from_numpy_dtype(a.dtype)) for a in idx]
+    for (kind, *rest), dim in zip(spec, _spec_dims(spec, shape, avals)):
+        a = idx[rest[0]] if kind == "tensor" else None
+        if a is not None and a.dtype.kind in "iu" and a.size:
+            lo, hi, n = int(a.min()), int(a.max()), shape[dim]
+            if lo < -n or hi >= n:
+                # no op prefix: apply() names the primitive when it re-raises
                 raise IndexError(
-                    f"getitem: index {rest[0]} is out of bounds for dimension {dim} with size {n}"
+                    f"index {lo if lo < -n else hi} is out of bounds for dimension {dim} with "
+                    f"size {n}"
                 )
-        if kind in ("int", "slice", "tensor"):
-            dim += 1
 
 
 def build_index(spec: tuple, arrays: tuple) -> tuple:
@@ -176,8 +194,8 @@ class GetItem(Primitive):
 
     @staticmethod
     def forward(xp, x, *idx, spec):
-        out = x[build_index(spec, idx)]
-        return out
+        _check_bounds(spec, x.shape, idx)
+        return x[build_index(spec, idx)]
 
     @staticmethod
     def vjp(g, x, *idx, out, spec):
@@ -195,10 +213,11 @@ class IndexAdd(Primitive):
 
     @staticmethod
     def forward(xp, g, *idx, spec, shape):
+        _check_bounds(spec, shape, idx)
         out = xp.zeros(shape, dtype=g.dtype)
         index = build_index(spec, idx)
         if idx:
-            xp.add.at(out, index, g)
+            backend_of(out).scatter_add(out, index, g)
         else:
             out[index] = g
         return out
@@ -221,6 +240,7 @@ class IndexPut(Primitive):
 
     @staticmethod
     def forward(xp, x, v, *idx, spec):
+        _check_bounds(spec, x.shape, idx)
         out = x.copy()
         out[build_index(spec, idx)] = v
         return out
@@ -243,16 +263,27 @@ def getitem(x: Any, index: Any) -> Any:
     spec, tensors = encode_index(x, index)
     if spec == (("slice", None, None, None),) or spec == (("ellipsis",),):
         return x
-    return apply(GetItem, x, *tensors, spec=spec)
+    out = apply(GetItem, x, *tensors, spec=spec)
+    if not tensors and core.STATE.tracer is None and out._data.base is not None:
+        # basic indexing shares memory: writes through the result must bump x's version too
+        out._vc, out._base = x._vc, x if x._base is None else x._base
+    return out
 
 
-def index_put(x: Any, index: Any, value: Any) -> Any:
-    """A copy of ``x`` with ``x[index] = value``."""
+def index_put(x: Any, index: Any, value: Any, accumulate: bool = False) -> Any:
+    """A copy of ``x`` with ``x[index] = value`` (``+= value`` with ``accumulate``)."""
     from ember.ops.elementwise import as_tensor_like
 
+    index = tuple(index) if isinstance(index, list) else index
     spec, tensors = encode_index(x, index)
     v = as_tensor_like(value, x.dtype, x)
-    return apply(IndexPut, x, v, *tensors, spec=spec)
+    if not accumulate:
+        return apply(IndexPut, x, v, *tensors, spec=spec)
+    target = _result_aval(tuple(x.shape), x.dtype, spec, [t.aval for t in tensors]).shape
+    v = v.expand(*core.broadcast_shapes("index_put", tuple(v.shape), target))
+    if tuple(v.shape) != target:
+        raise ValueError(f"index_put: values of shape {tuple(v.shape)} vs indexed shape {target}")
+    return x + apply(IndexAdd, v, *tensors, spec=spec, shape=tuple(x.shape))
 
 
 # -- gather / scatter -----------------------------------------------------------------------
@@ -263,9 +294,19 @@ def _check_index_tensor(op: str, index: Any) -> None:
         raise TypeError(f"{op}: expected index to be an int64 tensor, got {index.dtype.name}")
 
 
-def _along_index(x_shape: tuple, index: Any, dim: int) -> tuple:
-    """NumPy fancy index that picks ``x[..., index[i,j,k], ...]`` along ``dim`` (gather)."""
-    grids = np.ogrid[tuple(slice(0, n) for n in index.shape)]
+def _check_along(index: Any, n: int, dim: int) -> None:
+    """PyTorch's range rule for gather/scatter indices: 0 <= index < n (no wrapping)."""
+    if index.size:
+        lo, hi = int(index.min()), int(index.max())
+        if lo < 0 or hi >= n:
+            raise IndexError(
+                f"index {lo if lo < 0 else hi} is out of bounds for dimension {dim} with size {n}"
+            )
+
+
+def _along_index(xp: Any, x_shape: tuple, index: Any, dim: int) -> tuple:
+    """Fancy index that picks ``x[..., index[i,j,k], ...]`` along ``dim`` (gather)."""
+    grids = xp.ogrid[tuple(slice(0, n) for n in index.shape)]
     return tuple(index if d == dim else grids[d] for d in range(len(x_shape)))
 
 
@@ -291,16 +332,30 @@ class Gather(Primitive):
 
     @staticmethod
     def forward(xp, x, index, *, dim):
-        n = x.shape[dim]
-        if index.size and (int(index.min()) < -n or int(index.max()) >= n):
-            raise IndexError(f"gather: index out of range for dimension {dim} with size {n}")
-        return x[_along_index(x.shape, index % n if n else index, dim)]
+        _check_along(index, x.shape[dim], dim)
+        return x[_along_index(xp, x.shape, index, dim)]
 
     @staticmethod
     def vjp(g, x, index, *, out, dim):
         return (apply(ScatterAdd, g.new_zeros(x.shape), index, g, dim=dim), None)
 
     saved_inputs = staticmethod(lambda req: (False, True))
+
+
+def _scatter_infer(op: str, x: Aval, index: Aval, src: Aval, dim: int) -> Aval:
+    """PyTorch's shape rules: index fits src everywhere and self except along ``dim``."""
+    if not (len(x.shape) == len(index.shape) == len(src.shape)):
+        raise ValueError(
+            f"{op}: index {index.shape}, src {src.shape} and self {x.shape} must have the same "
+            "number of dimensions"
+        )
+    for d, (i, n, m) in enumerate(zip(index.shape, src.shape, x.shape)):
+        if i > n or (d != dim and i > m):
+            raise ValueError(
+                f"{op}: index {index.shape} does not fit src {src.shape} and self {x.shape} at "
+                f"dimension {d}"
+            )
+    return x
 
 
 class ScatterAdd(Primitive):
@@ -310,21 +365,14 @@ class ScatterAdd(Primitive):
 
     @staticmethod
     def infer(x: Aval, index: Aval, src: Aval, *, dim: int) -> Aval:  # type: ignore
-        if not (len(x.shape) == len(index.shape) == len(src.shape)):
-            raise ValueError(
-                f"scatter_add: index {index.shape}, src {src.shape} and self "
-                f"{x.shape} must have the same number of dimensions"
-            )
-        return x
+        return _scatter_infer("scatter_add", x, index, src, dim)
 
     @staticmethod
     def forward(xp, x, index, src, *, dim):
+        _check_along(index, x.shape[dim], dim)
         out = x.copy()
-        n = x.shape[dim]
-        if index.size and (int(index.min()) < -n or int(index.max()) >= n):
-            raise IndexError(f"scatter_add: index out of range for dimension {dim} of size {n}")
         src = src[tuple(slice(0, k) for k in index.shape)]
-        xp.add.at(out, _along_index(x.shape, index, dim), src)
+        backend_of(out).scatter_add(out, _along_index(xp, x.shape, index, dim), src)
         return out
 
     @staticmethod
@@ -344,15 +392,16 @@ class Scatter(Primitive):
     """A copy of ``x`` with ``src`` written at ``index`` along ``dim`` (PyTorch's scatter)."""
 
     check_eagerly = True
-    infer = ScatterAdd.infer
+
+    @staticmethod
+    def infer(x: Aval, index: Aval, src: Aval, *, dim: int) -> Aval:  # type: ignore
+        return _scatter_infer("scatter", x, index, src, dim)
 
     @staticmethod
     def forward(xp, x, index, src, *, dim):
+        _check_along(index, x.shape[dim], dim)
         out = x.copy()
-        n = x.shape[dim]
-        if index.size and (int(index.min()) < -n or int(index.max()) >= n):
-            raise IndexError(f"scatter: index out of range for dimension {dim} of size {n}")
-        out[_along_index(x.shape, index, dim)] = src[tuple(slice(0, k) for k in index.shape)]
+        out[_along_index(xp, x.shape, index, dim)] = src[tuple(slice(0, k) for k in index.shape)]
         return out
 
     @staticmethod
@@ -380,6 +429,8 @@ def gather(x: Any, dim: int, index: Any) -> Any:
     """Values of ``x`` at ``index`` along ``dim``: out[i][j] = x[i][index[i][j]] for dim=1."""
     _check_index_tensor("gather", index)
     d = normalize_dim(dim, x.ndim, "gather")
+    if x.ndim == 0 and index.ndim == 0:  # PyTorch treats 0-d operands as one-element vectors
+        return apply(Gather, x.reshape(1), index.reshape(1), dim=0).reshape(())
     return apply(Gather, x, index, dim=d)
 
 
@@ -439,6 +490,15 @@ def index_add(x: Any, dim: int, index: Any, source: Any, *, alpha: float = 1) ->
     """A copy of ``x`` with ``alpha * source`` added at rows ``index`` of dimension ``dim``."""
     _check_index_tensor("index_add", index)
     d = normalize_dim(dim, x.ndim, "index_add")
+    if index.ndim > 1:
+        raise ValueError(f"index_add: index must be 0-D or 1-D, got shape {tuple(index.shape)}")
+    index = index.reshape(-1)
+    expected = tuple(x.shape[:d]) + (index.shape[0],) + tuple(x.shape[d + 1 :])
+    if tuple(source.shape) != expected:
+        raise ValueError(
+            f"index_add: source shape {tuple(source.shape)} vs expected {expected} (self "
+            f"{tuple(x.shape)} with dimension {d} of size len(index))"
+        )
     spec = (("slice", None, None, None),) * d + (("tensor", 0),)
     added = apply(IndexAdd, (source * alpha).to(x.dtype), index, spec=spec, shape=tuple(x.shape))
     return x + added
@@ -453,6 +513,11 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
             f"masked_fill: expected a bool mask tensor, got "
             f"{getattr(mask, 'dtype', type(mask).__name__)}"
         )
+    if core.broadcast_shapes("masked_fill", tuple(x.shape), tuple(mask.shape)) != x.shape:
+        raise ValueError(
+            f"masked_fill: mask of shape {tuple(mask.shape)} must broadcast to the input shape "
+            f"{tuple(x.shape)}"
+        )
     if isinstance(value, core._Tensor):
         if value.ndim:
             raise ValueError(
@@ -462,8 +527,7 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
         value = value.to(x.dtype)
     else:
         value = _cast_scalar(value, x.dtype)
-    out = where(mask, value, x)
-    return out if tuple(out.shape) == tuple(x.shape) else _shape_error("masked_fill", x, mask)
+    return where(mask, value, x)
 
 
 def _cast_scalar(value: Any, dtype: Any) -> Any:
@@ -471,13 +535,6 @@ def _cast_scalar(value: Any, dtype: Any) -> Any:
         float(value)
         if dtype.is_floating_point
         else (bool(value) if dtype is dtypes.bool_ else int(value))
-    )
-
-
-def _shape_error(op: str, x: Any, mask: Any) -> Any:
-    raise ValueError(
-        f"{op}: mask of shape {tuple(mask.shape)} must broadcast to the input "
-        f"shape {tuple(x.shape)}"
     )
 
 
@@ -521,7 +578,9 @@ def nonzero(x: Any, *, as_tuple: bool = False) -> Any:
     """Indices of the nonzero elements: an [n, ndim] int64 tensor (or a tuple of columns)."""
     out = apply(NonZero, x)
     if as_tuple:
-        return tuple(out[:, i] for i in range(max(x.ndim, 1)))
+        if x.ndim == 0:  # PyTorch: one column of zeros, one entry if the value is nonzero
+            return (out.new_zeros((out.shape[0],)),)
+        return tuple(out[:, i] for i in range(x.ndim))
     return out
 
 
@@ -596,23 +655,7 @@ class IndexMethods:
 
     def index_put_(self, indices: tuple, values: Any, accumulate: bool = False) -> Any:
         """In-place ``self[indices] = values`` (or ``+=`` with ``accumulate``)."""
-        if accumulate:
-            spec, tensors = encode_index(self, tuple(indices))
-            return inplace(
-                self,
-                lambda x: (
-                    x
-                    + apply(
-                        IndexAdd,
-                        values.to(x.dtype).expand(*_indexed_shape(x, spec, tensors)),
-                        *tensors,
-                        spec=spec,
-                        shape=tuple(x.shape),
-                    )
-                ),
-                "index_put_",
-            )
-        return inplace(self, lambda x: index_put(x, tuple(indices), values), "index_put_")
+        return inplace(self, lambda x: index_put(x, indices, values, accumulate), "index_put_")
 
     def masked_fill_(self, mask: Any, value: Any) -> Any:
         return inplace(self, lambda x: masked_fill(x, mask, value), "masked_fill_")
@@ -625,7 +668,3 @@ class IndexMethods:
 
     def index_add_(self, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Any:
         return inplace(self, lambda x: index_add(x, dim, index, source, alpha=alpha), "index_add_")
-
-
-def _indexed_shape(x: Any, spec: tuple, tensors: list) -> tuple:
-    return _result_aval(tuple(x.shape), x.dtype, spec, [t.aval for t in tensors]).shape
