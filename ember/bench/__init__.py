@@ -1,0 +1,315 @@
+"""``ember bench``: the reference workloads in ember, timed next to PyTorch in one run.
+
+Flow: ``main(argv)`` parses the command line → ``run_suite`` measures the machine's float32
+matmul peak, then for each workload builds the ember (and, with ``--compare torch``, the
+PyTorch) version from the same model code (``workloads.model_zoo``), checks that the
+parameter counts agree, times both alternately (``runner.time_alternating``) and adds FLOPs
+(``flops``), MFU and ember's peak memory → ``report`` writes JSON, Markdown and console lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import importlib.util
+import os
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ember.bench import flops, report, runner, workloads
+from ember.bench.workloads import ALL_WORKLOADS, CNN_INFER_BATCHES, GEN_TOKENS, Built, Framework
+
+__all__ = ["main", "run_suite", "machine_info"]
+
+MEMORY_METHOD = (
+    "ember peak MiB = NumPy/Python memory allocated during one extra untimed step "
+    "(tracemalloc peak minus the memory live before it); PyTorch's is not measured"
+)
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model and core count (from /proc/cpuinfo where it exists)."""
+    cpu, avx512 = platform.processor() or platform.machine(), False
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    fields = dict(line.split(":", 1) for line in text.split("\n\n")[0].splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    cpu = fields.get("model name", cpu)
+    avx512 = "avx512f" in fields.get("flags", "").split()
+    return {
+        "cpu": cpu + (" with AVX-512" if avx512 else ""),
+        "cores": os.cpu_count(),
+        "host": platform.node(),
+    }
+
+
+def _import_torch() -> ModuleType | None:
+    try:
+        return importlib.import_module("torch")
+    except ImportError:
+        return None
+
+
+def _jit_compile_fn(log: Callable[[str], None]) -> Callable | None:
+    """ember's compile function (``ember.jit.compile`` or ``ember.jit.jit``), if there is one."""
+    try:
+        jit = importlib.import_module("ember.jit")
+    except ImportError:
+        jit = None
+    fn = getattr(jit, "compile", None) or getattr(jit, "jit", None)
+    if fn is None:
+        log("ember.jit not available yet: timing eager ember")
+    return fn
+
+
+def _overhead_summary(log: Callable[[str], None]) -> dict[str, Any] | None:
+    """The eager per-op overhead numbers of ``benchmarks/overhead.py`` (when it is there)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "overhead.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("_ember_bench_overhead", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        summary = getattr(module, "summary", None)
+        if summary is None:
+            log("benchmarks/overhead.py has no summary(): per-op overhead skipped")
+            return None
+        return dict(summary())
+    except Exception as exc:  # noqa: BLE001 - the suite reports it and goes on
+        log(f"per-op overhead failed: {runner.classify_failure(exc)[1]}")
+        return None
+
+
+def _side(
+    timing: runner.Timing | None,
+    failure: tuple[str, str] | None,
+    gflop: float | None,
+    peak: float | None,
+) -> dict[str, Any]:
+    side = report.empty_side()
+    if failure is None and timing is not None and timing.failure is not None:
+        failure = runner.classify_failure(timing.failure)
+    if failure is not None:
+        side["status"], side["reason"] = failure
+        return side
+    side.update(status="ok", **runner.summarize(timing.times))
+    side["first_step_s"] = round(timing.first_step_s, 4)
+    if gflop is not None:
+        side["gflop_per_s"] = round(gflop / (side["median_ms"] / 1e3), 3)
+        side["mfu"] = round(side["gflop_per_s"] / peak, 5) if peak else None
+    return side
+
+
+def _measure(
+    workload: str,
+    unit: str,
+    batch: int | None,
+    gflop: float | None,
+    builders: dict[str, Callable[[], Built]],
+    opts: argparse.Namespace,
+    peak: float | None,
+) -> dict[str, Any]:
+    """Build each framework's version, time them alternately, and make the result record."""
+    built: dict[str, Built] = {}
+    failed: dict[str, tuple[str, str]] = {}
+    for name, build in builders.items():
+        try:
+            built[name] = build()
+        except Exception as exc:  # noqa: BLE001 - a missing layer makes it "unavailable"
+            failed[name] = runner.classify_failure(exc)
+    n_steps = opts.tokens if unit == "token" else opts.steps
+    timings = runner.time_alternating(
+        {k: b.step for k, b in built.items()}, n_steps, opts.warmup, opts.chunk
+    )
+    sides = {name: _side(timings.get(name), failed.get(name), gflop, peak) for name in builders}
+    if sides["ember"]["status"] == "ok" and opts.memory:
+        sides["ember"]["peak_mem_mib"] = runner.step_peak_mib(built["ember"].step)
+    params = {name: b.params for name, b in built.items()}
+    match = None if len(params) < 2 else params["ember"] == params["torch"]
+    torch_side = sides.get("torch")
+    ratio = None
+    if sides["ember"]["status"] == "ok" and torch_side and torch_side["status"] == "ok":
+        ratio = round(sides["ember"]["median_ms"] / torch_side["median_ms"], 3)
+    return {
+        "workload": workload,
+        "batch": batch,
+        "unit": unit,
+        "status": sides["ember"]["status"],
+        "reason": sides["ember"]["reason"],
+        "params": params,
+        "params_match": match,
+        "gflop": None if gflop is None else round(gflop, 5),
+        "ember": sides["ember"],
+        "torch": torch_side,
+        "ratio": ratio,
+        "notes": built["ember"].notes if "ember" in built else [],
+    }
+
+
+def _plan(
+    workload: str, frameworks: dict[str, Framework], compile_fn: Callable | None
+) -> list[tuple[str, int | None, float | None, dict[str, Callable[[], Built]]]]:
+    """(unit, batch, GFLOP, builders per framework) for each row a workload produces."""
+    if workload == "gpt-generate":
+        builders = {n: (lambda fw=fw: workloads.build_generate(fw)) for n, fw in frameworks.items()}
+        return [("token", None, flops.generate_gflop_per_token(), builders)]
+    if workload == "cnn-infer":
+        return [
+            (
+                "batch",
+                b,
+                flops.infer_gflop(b),
+                {
+                    n: (lambda fw=fw, b=b: workloads.build_cnn_infer(fw, b))
+                    for n, fw in frameworks.items()
+                },
+            )
+            for b in CNN_INFER_BATCHES
+        ]
+
+    def builder(name: str, fw: Framework) -> Callable[[], Built]:
+        jit = compile_fn if (name == "ember" and compile_fn is not None) else (lambda f: f)
+        return lambda: workloads.build_train(fw, workload, jit)
+
+    builders = {n: builder(n, fw) for n, fw in frameworks.items()}
+    return [("step", None, flops.train_gflop(workload), builders)]
+
+
+def run_suite(opts: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the workloads named in ``opts`` and return the report (see ``report.REPORT_KEYS``)."""
+    import ember
+
+    torch = None
+    if opts.compare == "torch":
+        torch = _import_torch()
+        if torch is None:
+            log("--compare torch: PyTorch is not importable; timing ember alone")
+    frameworks = {"ember": Framework("ember", ember, opts.device)}
+    if torch is not None:
+        frameworks["torch"] = Framework("torch", torch, opts.device)
+    compile_fn = _jit_compile_fn(log) if opts.jit else None
+    results: list[dict[str, Any]] = []
+    with runner.thread_limits(opts.threads, torch) as threads_info:
+        peak = runner.peak_matmul_gflops() if opts.device == "cpu" else None
+        log(f"float32 matmul peak (NumPy, {opts.threads} threads): {peak} GFLOP/s")
+        for workload in opts.workloads:
+            for unit, batch, gflop, builders in _plan(workload, frameworks, compile_fn):
+                rec = _measure(workload, unit, batch, gflop, builders, opts, peak)
+                if rec["params_match"] is False:
+                    log(
+                        f"!!! PARAMETER COUNT MISMATCH in {workload}: "
+                        f"ember {rec['params']['ember']:,} vs torch {rec['params']['torch']:,}"
+                    )
+                log(report.console_line(rec))
+                results.append(rec)
+    overhead = _overhead_summary(log) if opts.overhead else None
+    meta = {
+        "date": datetime.date.today().isoformat(),
+        **machine_info(),
+        "threads": opts.threads,
+        "threads_info": threads_info,
+        "device": opts.device,
+        "steps": opts.steps,
+        "warmup": opts.warmup,
+        "chunk": opts.chunk,
+        "tokens": opts.tokens,
+        "jit": compile_fn is not None,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "ember": ember.__version__,
+        "torch": getattr(torch, "__version__", None),
+        "env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))},
+        "memory_method": MEMORY_METHOD,
+    }
+    return {
+        "schema": report.SCHEMA,
+        "meta": meta,
+        "peak_gflops": peak,
+        "overhead": overhead,
+        "results": results,
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ember bench",
+        description="Time the reference workloads (shared/bench/WORKLOADS.md) in ember, "
+        "optionally next to PyTorch.",
+    )
+    p.add_argument(
+        "workloads",
+        nargs="*",
+        default=["all"],
+        metavar="WORKLOAD",
+        help=f"any of {', '.join(ALL_WORKLOADS)}, or 'all' (default)",
+    )
+    p.add_argument("--steps", type=int, default=20, help="timed steps per workload (default 20)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed warm-up steps (default 5)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="threads for NumPy's BLAS and PyTorch (default: all cores)",
+    )
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--jit", action="store_true", help="compile ember's steps with ember.jit")
+    p.add_argument("--compare", choices=["torch"], help="also time the PyTorch version")
+    p.add_argument("--json", metavar="FILE", help="write every number to FILE as JSON")
+    p.add_argument("--markdown", metavar="FILE", help="write the results table to FILE")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=5,
+        help="steps per turn when alternating frameworks (default 5)",
+    )
+    p.add_argument(
+        "--tokens",
+        type=int,
+        default=GEN_TOKENS,
+        help=f"gpt-generate: tokens timed (default {GEN_TOKENS})",
+    )
+    p.add_argument(
+        "--no-memory",
+        dest="memory",
+        action="store_false",
+        help="skip the extra traced step that measures ember's peak memory",
+    )
+    p.add_argument(
+        "--no-overhead",
+        dest="overhead",
+        action="store_false",
+        help="skip the eager per-op overhead summary",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ember bench``; returns 1 when a count mismatches or a workload errors."""
+    p = _parser()
+    opts = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+    names = list(ALL_WORKLOADS) if "all" in opts.workloads else opts.workloads
+    unknown = [w for w in names if w not in ALL_WORKLOADS]
+    if unknown:
+        p.error(f"unknown workload {unknown[0]!r}: expected one of {', '.join(ALL_WORKLOADS)}")
+    if opts.steps < 1 or opts.warmup < 1 or opts.chunk < 1 or opts.tokens < 1:
+        p.error("--steps, --warmup, --chunk and --tokens must be at least 1")
+    opts.workloads = names
+    result = run_suite(opts)
+    if opts.json:
+        Path(opts.json).write_text(report.to_json(result) + "\n")
+    if opts.markdown:
+        Path(opts.markdown).write_text(report.to_markdown(result))
+    print()
+    print(report.to_markdown(result))
+    bad = [r for r in result["results"] if r["params_match"] is False or r["status"] == "error"]
+    return 1 if bad else 0
