@@ -510,8 +510,8 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
 
     if not isinstance(mask, core._Tensor) or mask.dtype is not dtypes.bool_:
         raise TypeError(
-            f"masked_fill: expected a bool mask tensor, got "
-            f"{getattr(mask, 'dtype', type(mask).__name__)}"
+            "masked_fill: expected a bool mask tensor, got "
+            f"{mask.dtype.name if isinstance(mask, core._Tensor) else type(mask).__name__}"
         )
     if core.broadcast_shapes("masked_fill", tuple(x.shape), tuple(mask.shape)) != x.shape:
         raise ValueError(

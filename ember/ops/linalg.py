@@ -28,7 +28,13 @@ class MatMul(Primitive):
                 f"{a.shape[-1]} (last dim of the first) != {b.shape[-2]} (second-to-last dim "
                 f"of the second)"
             )
-        batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
+        try:
+            batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: batch dimensions "
+                f"{a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
+            ) from None
         return Aval(batch + (a.shape[-2], b.shape[-1]), a.dtype)
 
     @staticmethod
@@ -136,6 +142,14 @@ class Einsum(Primitive):
     def infer(*ops: Aval, equation: str) -> Aval:  # type: ignore[override]
         ins, out = equation.split("->")
         specs = ins.split(",")
+        bad = sorted({c for c in ins.replace(",", "") + out if not c.isalpha()})
+        if bad:
+            raise ValueError(f"einsum: subscripts must be letters, got {bad} in {equation!r}")
+        if len(set(out)) != len(out) or not set(out) <= set(ins):
+            raise ValueError(
+                f"einsum: output subscripts {out!r} must be distinct letters that appear in the "
+                f"inputs {ins!r}"
+            )
         if len(specs) != len(ops):
             raise ValueError(
                 f"einsum: equation {equation!r} names {len(specs)} operands, got {len(ops)}"
