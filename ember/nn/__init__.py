@@ -1,0 +1,73 @@
+"""ember.nn: modules, layers, containers, initialisation and the functional API.
+
+Flow: a model is a ``Module`` tree; assigning Parameters and submodules registers them;
+``model(x)`` runs ``forward`` (with hooks); layers delegate their math to
+``ember.nn.functional``; ``ember.nn.init`` fills parameters in place.
+"""
+
+from __future__ import annotations
+
+from ember.nn import functional, init, utils
+from ember.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from ember.nn.layers.activation import *  # noqa: F403
+from ember.nn.layers.activation import __all__ as _activation_all
+from ember.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
+from ember.nn.layers.embedding import Embedding
+from ember.nn.layers.flatten import Flatten, Unflatten
+from ember.nn.layers.linear import Bilinear, Identity, Linear
+from ember.nn.layers.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from ember.nn.layers.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
+from ember.nn.layers.regularization import ActivityRegularizer, GaussianNoise
+from ember.nn.layers.upsampling import Upsample
+from ember.nn.module import Module, RemovableHandle
+from ember.nn.parameter import Buffer, Parameter
+
+__all__ = [
+    "functional",
+    "init",
+    "utils",
+    "Module",
+    "RemovableHandle",
+    "Parameter",
+    "Buffer",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
+    "Identity",
+    "Linear",
+    "Bilinear",
+    "Flatten",
+    "Unflatten",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Embedding",
+    "Upsample",
+    "GaussianNoise",
+    "ActivityRegularizer",
+    *_activation_all,
+]

@@ -1,0 +1,719 @@
+"""Functional forms of the layers (PyTorch's ``torch.nn.functional``).
+
+Everything here is a composite of ember ops (autograd, double backward and tracing come free);
+convolution and pooling come from ``ember.ops.conv``, losses from ``ember.nn.losses``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ember import dtypes, random
+from ember.autograd import no_grad
+from ember.creation import arange, from_host, ones
+from ember.nn.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from ember.ops import core
+from ember.ops.conv import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    fold,
+    max_pool1d,
+    max_pool2d,
+    unfold,
+)
+from ember.ops.elementwise import erf, sigmoid, tanh, where
+from ember.ops.elementwise import relu as _relu
+from ember.ops.index import index_select
+from ember.ops.linalg import einsum
+from ember.ops.movement import pad
+from ember.ops.reduce import amax, logsumexp
+from ember.tensor import Tensor
+
+__all__ = [
+    # linear
+    "linear",
+    "bilinear",
+    # activations
+    "relu",
+    "relu_",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "mish",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "softsign",
+    "hardtanh",
+    "hardsigmoid",
+    "hardswish",
+    "logsigmoid",
+    "prelu",
+    "glu",
+    "threshold",
+    "softmax",
+    "softmin",
+    "log_softmax",
+    # dropout
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    # normalisation
+    "batch_norm",
+    "layer_norm",
+    "group_norm",
+    "normalize",
+    # sparse / misc
+    "embedding",
+    "one_hot",
+    "pad",
+    "interpolate",
+    "cosine_similarity",
+    "scaled_dot_product_attention",
+    # convolution and pooling (ember.ops.conv)
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "unfold",
+    "fold",
+    # losses (ember.nn.losses)
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
+]
+
+
+def _check_tensor(op: str, x: Any) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected input to be an ember.Tensor, got {type(x).__name__}")
+
+
+def _maybe_inplace(x: Tensor, inplace: bool, fn: Any, op: str) -> Tensor:
+    """``fn(x)``, written into ``x`` when ``inplace`` (autograd-aware, like PyTorch's ``_``)."""
+    _check_tensor(op, x)
+    return core.inplace(x, fn, op + "_") if inplace else fn(x)
+
+
+# -- linear ---------------------------------------------------------------------------------
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``."""
+    _check_tensor("linear", input)
+    if input.shape[-1:] != weight.shape[-1:]:
+        raise ValueError(
+            f"linear: input of shape {tuple(input.shape)} does not match weight of shape "
+            f"{tuple(weight.shape)}: in_features {input.shape[-1] if input.ndim else None} vs "
+            f"{weight.shape[-1]}"
+        )
+    out = input @ weight.mT if weight.ndim == 2 else input @ weight
+    return out if bias is None else out + bias
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y[..., o] = input1[..., i] * weight[o, i, j] * input2[..., j] + bias[o]``."""
+    if input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2]:
+        raise ValueError(
+            f"bilinear: inputs of shapes {tuple(input1.shape)} and {tuple(input2.shape)} do not "
+            f"match weight of shape {tuple(weight.shape)}"
+        )
+    out = einsum("...i,oij,...j->...o", input1, weight, input2)
+    return out if bias is None else out + bias
+
+
+# -- activations ----------------------------------------------------------------------------
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0)."""
+    return _maybe_inplace(input, inplace, _relu, "relu")
+
+
+def relu_(input: Tensor) -> Tensor:
+    return relu(input, inplace=True)
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """x clamped to [min_val, max_val]."""
+    if min_val > max_val:
+        raise ValueError(
+            f"hardtanh: min_val cannot be greater than max_val: {min_val} vs {max_val}"
+        )
+    return _maybe_inplace(input, inplace, lambda x: x.clamp(min_val, max_val), "hardtanh")
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    return _maybe_inplace(
+        input, inplace, lambda x: where(x > 0, x, x * negative_slope), "leaky_relu"
+    )
+
+
+def _expm1_negative(x: Tensor) -> Tensor:
+    """expm1 of the non-positive part (clamped first, so huge x neither overflows nor NaNs)."""
+    return x.clamp(max=0.0).expm1()
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    return _maybe_inplace(
+        input, inplace, lambda x: where(x > 0, x, _expm1_negative(x) * alpha), "elu"
+    )
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, alpha * (exp(x / alpha) - 1) otherwise."""
+    return _maybe_inplace(
+        input, inplace, lambda x: where(x > 0, x, _expm1_negative(x / alpha) * alpha), "celu"
+    )
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants."""
+    return _maybe_inplace(input, inplace, lambda x: elu(x, _SELU_ALPHA) * _SELU_SCALE, "selu")
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Φ(x) (exact, with erf) or its tanh approximation."""
+    _check_tensor("gelu", input)
+    if approximate == "none":
+        return input * (erf(input * (1 / math.sqrt(2.0))) + 1.0) * 0.5
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * (tanh(inner) + 1.0) * 0.5
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (a.k.a. swish)."""
+    return _maybe_inplace(input, inplace, lambda x: x * sigmoid(x), "silu")
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
+    _check_tensor("softplus", input)
+    z = input * beta
+    soft = z.clamp(max=threshold).exp().log1p() / beta
+    return where(z > threshold, input, soft)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    return _maybe_inplace(input, inplace, lambda x: x * tanh(softplus(x)), "mish")
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return input / (input.abs() + 1.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6."""
+    return _maybe_inplace(input, inplace, lambda x: (x + 3.0).clamp(0.0, 6.0) / 6.0, "hardsigmoid")
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6."""
+    return _maybe_inplace(input, inplace, lambda x: x * hardsigmoid(x), "hardswish")
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), computed as -softplus(-x) so it stays finite."""
+    return -softplus(-input)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else ``value``."""
+    return _maybe_inplace(input, inplace, lambda x: where(x > threshold, x, value), "threshold")
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """leaky_relu with a learned slope per channel (dim 1) or one shared slope."""
+    _check_tensor("prelu", input)
+    n = weight.numel()
+    if n != 1 and (input.ndim < 2 or input.shape[1] != n):
+        raise ValueError(
+            f"prelu: weight has {n} slopes but input of shape {tuple(input.shape)} has "
+            f"{input.shape[1] if input.ndim >= 2 else 1} channels (dim 1)"
+        )
+    slope = weight.reshape(n, *([1] * (input.ndim - 2))) if n != 1 else weight.reshape(())
+    return where(input > 0, input, input * slope)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """a * sigmoid(b) where a, b are the two halves of ``input`` along ``dim``."""
+    if input.shape[dim] % 2:
+        raise ValueError(
+            f"glu: halving dimension must be even, but dimension {dim} is size {input.shape[dim]}"
+        )
+    a, b = input.chunk(2, dim)
+    return a * sigmoid(b)
+
+
+def _softmax_input(op: str, input: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]:
+    _check_tensor(op, input)
+    if dim is None:
+        raise ValueError(
+            f"{op}: dim must be given (PyTorch's implicit choice of dim is deprecated)\n"
+            "hint: for (batch, classes) logits use dim=-1"
+        )
+    if dtype is not None:
+        input = input.to(dtype)
+    elif not input.is_floating_point():
+        raise TypeError(f"{op}: expected a floating point input, got {input.dtype.name}")
+    return input, core.normalize_dim(dim, input.ndim, op)
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``; the max is subtracted first, so ±1e4 is fine."""
+    x, dim = _softmax_input("softmax", input, dim, dtype)
+    if x.ndim == 0:
+        return (x - x.detach()).exp()
+    e = (x - amax(x, dim, keepdim=True).detach()).exp()
+    return e / e.sum(dim, keepdim=True)
+
+
+def softmin(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """softmax(-x)."""
+    return softmax(-input, dim, dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """x - logsumexp(x) along ``dim`` (stable for extreme logits)."""
+    x, dim = _softmax_input("log_softmax", input, dim, dtype)
+    if x.ndim == 0:
+        return x - x.detach()
+    return x - logsumexp(x, dim, keepdim=True)
+
+
+# -- dropout --------------------------------------------------------------------------------
+def _check_p(op: str, p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _keep_mask(x: Tensor, shape: tuple[int, ...], p: float) -> Tensor:
+    """A mask of 1 / (1 - p) (kept) and 0 (dropped), drawn from ember's default generator."""
+    draw_dtype = np.float32 if x.dtype is dtypes.float32 else np.float64
+    keep = random.default_generator.numpy.random(shape, dtype=draw_dtype) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return from_host((keep * scale).astype(x.dtype.np), device=x.device)
+
+
+def _dropout(
+    op: str, x: Tensor, p: float, training: bool, inplace: bool, mask_shape: Any
+) -> Tensor:
+    _check_tensor(op, x)
+    _check_p(op, p)
+    if not training or p == 0.0:
+        return x
+    mask = _keep_mask(x, mask_shape, p)
+    return _maybe_inplace(x, inplace, lambda t: t * mask, op)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (training)."""
+    return _dropout("dropout", input, p, training, inplace, tuple(input.shape))
+
+
+def _channel_dropout(
+    op: str, input: Tensor, p: float, training: bool, inplace: bool, spatial: int
+) -> Tensor:
+    _check_tensor(op, input)
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(
+            f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
+            f"got shape {tuple(input.shape)}"
+        )
+    mask_shape = tuple(input.shape[: input.ndim - spatial]) + (1,) * spatial
+    return _dropout(op, input, p, training, inplace, mask_shape)
+
+
+def dropout1d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) input with probability ``p``."""
+    return _channel_dropout("dropout1d", input, p, training, inplace, 1)
+
+
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels of (N, C, H, W) or (C, H, W) input with probability ``p``."""
+    return _channel_dropout("dropout2d", input, p, training, inplace, 2)
+
+
+# -- normalisation --------------------------------------------------------------------------
+def _normalize(x: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """(normalised x, mean, biased variance) over ``dims`` (two passes, for accuracy)."""
+    mean = x.mean(dims, keepdim=True)
+    centered = x - mean
+    var = (centered * centered).mean(dims, keepdim=True)
+    return centered * (var + eps).rsqrt(), mean, var
+
+
+def _channel_shape(x: Tensor) -> tuple[int, ...]:
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel (dim 1) by batch statistics (training) or running ones (eval).
+
+    In training the running statistics are updated in place with ``momentum``; the running
+    variance uses the unbiased batch variance, like PyTorch.
+    """
+    _check_tensor("batch_norm", input)
+    if input.ndim < 2:
+        raise ValueError(
+            f"batch_norm: expected input of at least 2 dims (N, C, ...), got {tuple(input.shape)}"
+        )
+    dims = (0,) + tuple(range(2, input.ndim))
+    shape = _channel_shape(input)
+    if training or running_mean is None:
+        count = input.numel() // input.shape[1]
+        if training and count <= 1:
+            raise ValueError(
+                "batch_norm: expected more than 1 value per channel when training, got input "
+                f"size {tuple(input.shape)}"
+            )
+        out, mean, var = _normalize(input, dims, eps)
+        if training and running_mean is not None:
+            with no_grad():
+                unbiased = var.reshape(-1) * (count / max(count - 1, 1))
+                running_mean.copy_(running_mean * (1 - momentum) + mean.reshape(-1) * momentum)
+                running_var.copy_(running_var * (1 - momentum) + unbiased * momentum)
+    else:
+        mean = running_mean.reshape(shape)
+        out = (input - mean) * (running_var.reshape(shape) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def _norm_shape(normalized_shape: Any) -> tuple[int, ...]:
+    if isinstance(normalized_shape, (int, np.integer)):
+        return (int(normalized_shape),)
+    return tuple(int(s) for s in normalized_shape)
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: Sequence[int] | int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` dims, then scale and shift."""
+    _check_tensor("layer_norm", input)
+    shape = _norm_shape(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(input.shape[input.ndim - k :]) != shape or input.ndim < k:
+        raise ValueError(
+            f"layer_norm: input of shape {tuple(input.shape)} does not end with "
+            f"normalized_shape {shape}"
+        )
+    out = _normalize(input, tuple(range(input.ndim - k, input.ndim)), eps)[0]
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each group of ``C // num_groups`` channels per sample, then scale and shift."""
+    _check_tensor("group_norm", input)
+    if input.ndim < 2 or input.shape[1] % num_groups:
+        raise ValueError(
+            "group_norm: expected number of channels in input to be divisible by num_groups, "
+            f"but got input of shape {tuple(input.shape)} and num_groups={num_groups}"
+        )
+    n = input.shape[0]
+    grouped = input.reshape(n, num_groups, -1)
+    out = _normalize(grouped, (2,), eps)[0].reshape(*input.shape)
+    shape = _channel_shape(input)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(‖x‖_p, eps) along ``dim``."""
+    _check_tensor("normalize", input)
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """x1·x2 / (max(‖x1‖, eps) · max(‖x2‖, eps)) along ``dim`` (inputs broadcast)."""
+    n1 = x1.norm(2, dim, keepdim=True).clamp(min=eps)
+    n2 = x2.norm(2, dim, keepdim=True).clamp(min=eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+# -- embedding / one-hot --------------------------------------------------------------------
+def _check_indices(op: str, input: Tensor) -> None:
+    _check_tensor(op, input)
+    if input.dtype.is_floating_point or input.dtype is dtypes.bool_:
+        raise TypeError(f"{op}: expected an integer index tensor, got {input.dtype.name}")
+
+
+def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
+    """Rescale (in place) the looked-up rows whose ``norm_type`` norm exceeds ``max_norm``."""
+    rows = np.unique(input.numpy())
+    idx = from_host(rows.astype(np.int64), device=weight.device)
+    with no_grad():
+        selected = weight[idx]
+        norms = selected.norm(norm_type, -1, keepdim=True)
+        scale = where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        weight[idx] = selected * scale
+
+
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows of ``weight`` selected by the integer ``input``; ``padding_idx`` gets no gradient."""
+    _check_indices("embedding", input)
+    if scale_grad_by_freq or sparse:
+        raise ValueError("embedding: scale_grad_by_freq and sparse are not supported by ember")
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(
+                f"embedding: padding_idx must be within num_embeddings: {padding_idx} vs {num}"
+            )
+        padding_idx %= num
+    if max_norm is not None:
+        _renorm_rows(weight, input, max_norm, norm_type)
+    out = weight[input]
+    if padding_idx is not None and out.requires_grad:
+        keep = (input != padding_idx).unsqueeze(-1)
+        out = where(keep, out, out.detach())
+    return out
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot encoding along a new last dim (``num_classes = -1``: max + 1)."""
+    _check_indices("one_hot", tensor)
+    values = tensor.numpy()
+    if values.size and values.min() < 0:
+        raise ValueError("one_hot: class values must be non-negative")
+    if num_classes == -1:
+        num_classes = int(values.max()) + 1 if values.size else 0
+    elif values.size and values.max() >= num_classes:
+        raise ValueError(
+            f"one_hot: class values must be smaller than num_classes: {int(values.max())} vs "
+            f"{num_classes}"
+        )
+    classes = arange(num_classes, device=tensor.device)
+    return (tensor.unsqueeze(-1) == classes).long()
+
+
+# -- interpolation --------------------------------------------------------------------------
+_INTERP_DIMS = {"nearest": None, "linear": 1, "bilinear": 2}
+
+
+def _interp_geometry(
+    x: Tensor, size: Any, scale_factor: Any, recompute_scale_factor: bool | None
+) -> tuple[list[int], list[float | None]]:
+    """Output sizes and the scale factors to use in the source-index formulas."""
+    nd = x.ndim - 2
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: exactly one of size or scale_factor should be defined")
+    if size is not None:
+        sizes = [int(size)] * nd if isinstance(size, (int, np.integer)) else [int(s) for s in size]
+        if len(sizes) != nd:
+            raise ValueError(
+                f"interpolate: size {tuple(sizes)} must have {nd} entries for input of shape "
+                f"{tuple(x.shape)}"
+            )
+        return sizes, [None] * nd
+    scales = (
+        [float(scale_factor)] * nd
+        if isinstance(scale_factor, (int, float))
+        else [float(s) for s in scale_factor]
+    )
+    if len(scales) != nd:
+        raise ValueError(
+            f"interpolate: scale_factor {tuple(scales)} must have {nd} entries for input of "
+            f"shape {tuple(x.shape)}"
+        )
+    sizes = [math.floor(n * s) for n, s in zip(x.shape[2:], scales)]
+    return sizes, ([None] * nd if recompute_scale_factor else scales)
+
+
+def _source_scale(n_in: int, n_out: int, scale: float | None, align_corners: bool) -> float:
+    if align_corners:
+        return (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    return 1.0 / scale if scale else n_in / n_out
+
+
+def _nearest_along(x: Tensor, dim: int, n_out: int, scale: float | None) -> Tensor:
+    n_in = x.shape[dim]
+    src = np.floor(np.arange(n_out) * _source_scale(n_in, n_out, scale, False))
+    idx = np.minimum(src.astype(np.int64), n_in - 1)
+    return index_select(x, dim, from_host(idx, device=x.device))
+
+
+def _linear_along(
+    x: Tensor, dim: int, n_out: int, scale: float | None, align_corners: bool
+) -> Tensor:
+    n_in = x.shape[dim]
+    ratio = _source_scale(n_in, n_out, scale, align_corners)
+    dst = np.arange(n_out, dtype=np.float64)
+    src = dst * ratio if align_corners else np.maximum((dst + 0.5) * ratio - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    lam = (src - i0).reshape((n_out,) + (1,) * (x.ndim - 1 - dim))
+    x0 = index_select(x, dim, from_host(i0, device=x.device))
+    x1 = index_select(x, dim, from_host(i1, device=x.device))
+    return x0 + (x1 - x0) * from_host(lam.astype(x.dtype.np), device=x.device)
+
+
+def interpolate(
+    input: Tensor,
+    size: Any = None,
+    scale_factor: Any = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+) -> Tensor:
+    """Resize the spatial dims of (N, C, *spatial) input: 'nearest', 'linear' or 'bilinear'."""
+    _check_tensor("interpolate", input)
+    if mode not in _INTERP_DIMS:
+        raise ValueError(
+            f"interpolate: mode {mode!r} is not supported by ember: expected one of "
+            f"{sorted(_INTERP_DIMS)}"
+        )
+    if antialias:
+        raise ValueError("interpolate: antialias=True is not supported by ember")
+    expected = _INTERP_DIMS[mode]
+    if input.ndim < 3 or (expected is not None and input.ndim != expected + 2):
+        raise ValueError(
+            f"interpolate: mode {mode!r} expects a {(expected or 1) + 2}-D (N, C, *spatial) "
+            f"input, got shape {tuple(input.shape)}"
+        )
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError(
+            "interpolate: align_corners option can only be set with the interpolating modes: "
+            "linear | bilinear"
+        )
+    sizes, scales = _interp_geometry(input, size, scale_factor, recompute_scale_factor)
+    out = input
+    for i, (n_out, scale) in enumerate(zip(sizes, scales)):
+        dim = 2 + i
+        if mode == "nearest":
+            out = _nearest_along(out, dim, n_out, scale)
+        else:
+            out = _linear_along(out, dim, n_out, scale, bool(align_corners))
+    return out
+
+
+# -- attention ------------------------------------------------------------------------------
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """softmax(q kᵀ · scale + mask) v over (..., L, E) queries and (..., S, E) keys.
+
+    A bool ``attn_mask`` marks the positions that may be attended (True = keep); a float one
+    is added to the scores. ``is_causal`` masks the upper triangle.
+    """
+    _check_tensor("scaled_dot_product_attention", query)
+    if is_causal and attn_mask is not None:
+        raise ValueError(
+            "scaled_dot_product_attention: explicit attn_mask should not be set when is_causal=True"
+        )
+    if query.shape[-1] != key.shape[-1]:
+        raise ValueError(
+            f"scaled_dot_product_attention: query and key embedding sizes differ: "
+            f"{query.shape[-1]} vs {key.shape[-1]}"
+        )
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query @ key.mT) * scale
+    n_q, n_k = query.shape[-2], key.shape[-2]
+    if is_causal:
+        attn_mask = ones(n_q, n_k, dtype=dtypes.bool_, device=query.device).tril()
+    if attn_mask is not None:
+        if attn_mask.dtype is dtypes.bool_:
+            scores = scores.masked_fill(attn_mask.logical_not(), float("-inf"))
+        else:
+            scores = scores + attn_mask
+    weights = softmax(scores, dim=-1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p)
+    return weights @ value
