@@ -200,7 +200,7 @@ def run_suite(opts: argparse.Namespace, log: Callable[[str], None] = print) -> d
     compile_fn = _jit_compile_fn(log) if opts.jit else None
     results: list[dict[str, Any]] = []
     with runner.thread_limits(opts.threads, torch) as threads_info:
-        peak = runner.peak_matmul_gflops() if opts.device == "cpu" else None
+        peak = runner.peak_matmul_gflops(opts.peak_size) if opts.device == "cpu" else None
         log(f"float32 matmul peak (NumPy, {opts.threads} threads): {peak} GFLOP/s")
         for workload in opts.workloads:
             for unit, batch, gflop, builders in _plan(workload, frameworks, compile_fn):
@@ -277,6 +277,9 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=GEN_TOKENS,
         help=f"gpt-generate: tokens timed (default {GEN_TOKENS})",
+    )
+    p.add_argument(
+        "--peak-size", type=int, default=2048, help="n of the n×n matmul measuring the peak"
     )
     p.add_argument(
         "--no-memory",

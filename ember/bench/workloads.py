@@ -278,9 +278,13 @@ def model_zoo(torch: ModuleType) -> SimpleNamespace:
     )
 
 
-def make_inputs(workload: str) -> dict[str, np.ndarray]:
-    """The fixed batch of a workload as NumPy arrays (identical for every framework)."""
+def make_inputs(workload: str, batch: int | None = None) -> dict[str, np.ndarray]:
+    """The fixed batch of a workload as NumPy arrays (identical for every framework).
+
+    ``batch`` overrides the specified batch size (tests use small ones).
+    """
     rng = np.random.default_rng(1234)
+    b128, b64 = batch or 128, batch or 64
 
     def normal(*shape: int) -> np.ndarray:
         return rng.standard_normal(shape, dtype=np.float32)
@@ -289,29 +293,29 @@ def make_inputs(workload: str) -> dict[str, np.ndarray]:
         return rng.integers(0, high, shape, dtype=np.int64)
 
     if workload == "mlp":
-        return {"x": normal(128, 784), "y": labels(10, 128)}
+        return {"x": normal(b128, 784), "y": labels(10, b128)}
     if workload in ("cnn", "resnet"):
-        return {"x": normal(128, 1, 28, 28), "y": labels(10, 128)}
+        return {"x": normal(b128, 1, 28, 28), "y": labels(10, b128)}
     if workload == "lstm":
-        return {"x": labels(65, 32, 64), "y": labels(65, 32, 64)}
+        return {"x": labels(65, batch or 32, 64), "y": labels(65, batch or 32, 64)}
     if workload == "gpt":
-        return {"x": labels(65, 12, 64), "y": labels(65, 12, 64)}
+        return {"x": labels(65, batch or 12, 64), "y": labels(65, batch or 12, 64)}
     if workload == "vae":
-        return {"x": rng.random((128, 784), dtype=np.float32)}
+        return {"x": rng.random((b128, 784), dtype=np.float32)}
     if workload == "ddpm":
         betas = np.linspace(1e-4, 0.02, 1000, dtype=np.float32)
         return {
-            "x0": normal(64, 1, 28, 28),
-            "t": labels(1000, 64),
-            "noise": normal(64, 1, 28, 28),
+            "x0": normal(b64, 1, 28, 28),
+            "t": labels(1000, b64),
+            "noise": normal(b64, 1, 28, 28),
             "abar": np.cumprod(1 - betas).astype(np.float32),  # the linear schedule's ᾱ_t
         }
     if workload == "dcgan":
         return {
-            "real": np.tanh(normal(64, 1, 28, 28)),
-            "z": normal(64, 100),
-            "ones": np.ones((64, 1), np.float32),
-            "zeros": np.zeros((64, 1), np.float32),
+            "real": np.tanh(normal(b64, 1, 28, 28)),
+            "z": normal(b64, 100),
+            "ones": np.ones((b64, 1), np.float32),
+            "zeros": np.zeros((b64, 1), np.float32),
         }
     raise KeyError(workload)
 
@@ -348,12 +352,16 @@ def _on_device(fw: Framework, *modules: Any) -> None:
 
 
 def build_train(
-    fw: Framework, workload: str, compile_fn: Callable = lambda f: f, zoo: Any = None
+    fw: Framework,
+    workload: str,
+    compile_fn: Callable = lambda f: f,
+    zoo: Any = None,
+    batch: int | None = None,
 ) -> Built:
     """Model, optimizer and one-step closure of a training workload (seeded, fixed batch)."""
     torch, zoo = fw.mod, zoo or model_zoo(fw.mod)
     F, optim = torch.nn.functional, torch.optim
-    data = {k: fw.tensor(v) for k, v in make_inputs(workload).items()}
+    data = {k: fw.tensor(v) for k, v in make_inputs(workload, batch).items()}
     fw.seed()
     if workload in ("mlp", "cnn", "resnet"):
         model = getattr(zoo, workload)()
@@ -452,7 +460,7 @@ def _build_dcgan(fw: Framework, zoo: Any, data: dict[str, Any], compile_fn: Call
     g, d = compile_fn(gen), compile_fn(disc)
     real, z, ones, zeros = data["real"], data["z"], data["ones"], data["zeros"]
 
-    def step() -> float:
+    def step() -> tuple[float, float]:
         fake = g(z)
         opt_d.zero_grad(set_to_none=True)
         loss_d = bce(d(real), ones) + bce(d(fake.detach()), zeros)
@@ -462,7 +470,7 @@ def _build_dcgan(fw: Framework, zoo: Any, data: dict[str, Any], compile_fn: Call
         loss_g = bce(d(fake), ones)
         loss_g.backward()
         opt_g.step()
-        return loss_d.item() + loss_g.item()
+        return loss_d.item(), loss_g.item()
 
     return Built(_nparams(gen, disc), step, list(zoo.notes))
 

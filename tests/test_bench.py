@@ -1,0 +1,187 @@
+"""``ember bench``: workloads train, match PyTorch's parameter counts; reports keep their layout.
+
+Workloads whose layers ember does not have yet are skipped with the reason, so these tests
+light up as layers land. The same builders also run on PyTorch, which checks the harness.
+No test asserts a timing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ember
+import ember.bench as bench
+from ember.bench import flops, report, runner, workloads
+
+torch = pytest.importorskip("torch")
+
+FRAMEWORKS = {"ember": ember, "torch": torch}
+PEERS = Path(__file__).resolve().parents[2] / "shared" / "bench" / "peers" / "common.py"
+TINY = ["--steps", "2", "--warmup", "1", "--tokens", "2", "--peak-size", "64", "--no-overhead"]
+
+
+def _fw(name: str) -> workloads.Framework:
+    return workloads.Framework(name, FRAMEWORKS[name])
+
+
+def _build(name: str, build):
+    """Run a builder; skip when ember lacks a layer the workload needs."""
+    try:
+        return build(_fw(name))
+    except Exception as exc:  # noqa: BLE001 - classified below
+        status, reason = runner.classify_failure(exc)
+        if name == "ember" and status == "unavailable":
+            pytest.skip(f"ember lacks a layer: {reason}")
+        raise
+
+
+def _first_loss(value):
+    return value[0] if isinstance(value, tuple) else value
+
+
+@pytest.mark.parametrize("fw", ["ember", "torch"])
+@pytest.mark.parametrize("workload", workloads.TRAIN_WORKLOADS)
+def test_training_workload_learns_its_fixed_batch(workload: str, fw: str) -> None:
+    built = _build(fw, lambda f: workloads.build_train(f, workload, batch=4))
+    losses = [_first_loss(built.step()) for _ in range(6)]
+    assert all(isinstance(v, float) and math.isfinite(v) for v in losses)
+    # dcgan's first value is the discriminator loss, which must fall on a fixed batch too
+    assert np.mean(losses[-2:]) < losses[0], losses
+
+
+@pytest.mark.parametrize("workload", workloads.TRAIN_WORKLOADS)
+def test_parameter_counts_match_pytorch(workload: str) -> None:
+    ours = _build("ember", lambda f: workloads.build_train(f, workload, batch=2)).params
+    assert ours == workloads.build_train(_fw("torch"), workload, batch=2).params
+
+
+@pytest.mark.parametrize("fw", ["ember", "torch"])
+def test_gpt_generate_samples_tokens_from_the_vocabulary(fw: str) -> None:
+    built = _build(fw, workloads.build_generate)
+    tokens = [built.step() for _ in range(3)]
+    assert all(isinstance(t, int) and 0 <= t < 65 for t in tokens)
+    assert built.params == workloads.build_generate(_fw("torch")).params
+
+
+@pytest.mark.parametrize("fw", ["ember", "torch"])
+def test_cnn_infer_returns_host_logits(fw: str) -> None:
+    built = _build(fw, lambda f: workloads.build_cnn_infer(f, 3))
+    out = built.step()
+    assert isinstance(out, np.ndarray) and out.shape == (3, 10)
+    assert built.params == workloads.build_cnn_infer(_fw("torch"), 3).params
+
+
+def test_flops_follow_the_matmul_and_conv_rules() -> None:
+    mlp = 3 * 2 * 128 * (784 * 512 + 512 * 512 + 512 * 10)
+    assert flops.train_gflop("mlp") == pytest.approx(mlp / 1e9)
+    cnn1 = 2 * 26 * 26 * 32 * 9 + 2 * 24 * 24 * 64 * 32 * 9 + 2 * 9216 * 128 + 2 * 128 * 10
+    assert flops.infer_gflop(1) == pytest.approx(cnn1 / 1e9)
+    assert flops.conv_t(1, 3, 5, 4, 7, 7) == 2 * 3 * 49 * 5 * 16
+
+
+@pytest.mark.skipif(not PEERS.exists(), reason="shared/bench/peers not beside the checkout")
+def test_flops_equal_the_peer_scripts() -> None:
+    spec = importlib.util.spec_from_file_location("peers_common", PEERS)
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    for w in workloads.TRAIN_WORKLOADS:
+        assert flops.train_gflop(w) == pytest.approx(common.train_flops(w) / 1e9), w
+    assert flops.generate_gflop_per_token() == pytest.approx(common.gpt_window_fwd_flops() / 1e9)
+    assert flops.infer_gflop(256) == pytest.approx(common.cnn_infer_flops(256) / 1e9)
+
+
+def test_summary_statistics_match_numpy() -> None:
+    xs = [0.003, 0.001, 0.002, 0.010, 0.004, 0.005]
+    s = runner.summarize(xs)
+    assert s["median_ms"] == pytest.approx(np.median(xs) * 1e3)
+    assert s["p10_ms"] == pytest.approx(np.percentile(xs, 10) * 1e3)
+    assert s["p90_ms"] == pytest.approx(np.percentile(xs, 90) * 1e3)
+    assert s["steps_per_s"] == pytest.approx(1 / np.median(xs), rel=1e-3)
+    assert s["n"] == 6
+
+
+def test_alternation_interleaves_chunks_and_isolates_failures() -> None:
+    calls: list[str] = []
+
+    def failing() -> None:
+        calls.append("bad")
+        if len([c for c in calls if c == "bad"]) > 2:
+            raise RuntimeError("boom")
+
+    out = runner.time_alternating(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b"), "bad": failing},
+        n_steps=4,
+        warmup=1,
+        chunk=2,
+    )
+    assert calls == ["a", "b", "bad", "a", "a", "b", "b", "bad", "bad", "a", "a", "b", "b"]
+    assert len(out["a"].times) == 4 and len(out["b"].times) == 4
+    assert isinstance(out["bad"].failure, RuntimeError)
+
+
+def test_missing_layers_are_unavailable_other_failures_are_errors() -> None:
+    missing = AttributeError("module 'ember.nn' has no attribute 'LSTM'")
+    assert runner.classify_failure(missing) == (
+        "unavailable",
+        "AttributeError: module 'ember.nn' has no attribute 'LSTM'",
+    )
+    assert runner.classify_failure(ValueError("matmul: bad"))[0] == "error"
+
+
+def test_report_layout_is_stable(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    js, md = tmp_path / "r.json", tmp_path / "r.md"
+    argv = ["mlp", "cnn-infer", "--compare", "torch", "--json", str(js), "--markdown", str(md)]
+    bench.main(argv + TINY)
+    data = json.loads(js.read_text())
+    assert tuple(data) == report.REPORT_KEYS and data["schema"] == report.SCHEMA
+    assert [(r["workload"], r["batch"]) for r in data["results"]] == [
+        ("mlp", None),
+        ("cnn-infer", 1),
+        ("cnn-infer", 256),
+    ]
+    for rec in data["results"]:
+        assert tuple(rec) == report.RESULT_KEYS
+        assert tuple(rec["ember"]) == report.SIDE_KEYS == tuple(rec["torch"])
+        assert rec["torch"]["status"] == "ok" and rec["torch"]["n"] == 2
+    lines = md.read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| workload"))
+    assert header == "| " + " | ".join(report.MD_COLUMNS) + " |"
+    assert "| mlp | 669,706 |" in md.read_text()
+    assert md.read_text() in capsys.readouterr().out
+
+
+def test_parameter_mismatch_is_loud(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    real = workloads.build_cnn_infer
+
+    def ember_counts_one_parameter(fw, batch, zoo=None):
+        if fw.name == "ember":
+            return workloads.Built(params=1, step=lambda: None)
+        return real(fw, batch, zoo)
+
+    monkeypatch.setattr(workloads, "build_cnn_infer", ember_counts_one_parameter)
+    assert bench.main(["cnn-infer", "--compare", "torch", *TINY]) == 1
+    assert "PARAMETER COUNT MISMATCH in cnn-infer: ember 1 vs torch 1,199,882" in (
+        capsys.readouterr().out
+    )
+
+
+def test_cli_rejects_unknown_workloads(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["mlpp"])
+    assert exc.value.code == 2
+    assert "unknown workload 'mlpp'" in capsys.readouterr().err
+
+
+def test_jit_flag_says_when_ember_jit_is_missing(capsys: pytest.CaptureFixture) -> None:
+    if importlib.util.find_spec("ember.jit") is not None:
+        pytest.skip("ember.jit exists")
+    bench.main(["mlp", "--jit", *TINY])
+    assert "ember.jit not available yet" in capsys.readouterr().out
