@@ -557,7 +557,7 @@ def unbind(x: Any, dim: int = 0) -> tuple:
 
 def flip(x: Any, dims: Any) -> Any:
     """Reverse the order of elements along ``dims``."""
-    dims = core.normalize_dims(dims, x.ndim, "flip")
+    dims = core.normalize_dims(dims, x.ndim, "flip") if x.ndim else ()  # a scalar has dim 0
     return apply(Flip, x, dims=dims)
 
 
