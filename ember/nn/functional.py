@@ -44,7 +44,6 @@ from ember.ops.conv import (
 from ember.ops.elementwise import erf, sigmoid, tanh, where
 from ember.ops.elementwise import relu as _relu
 from ember.ops.index import index_select
-from ember.ops.linalg import einsum
 from ember.ops.movement import pad
 from ember.ops.reduce import amax, logsumexp
 from ember.tensor import Tensor
@@ -152,7 +151,12 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
             f"bilinear: inputs of shapes {tuple(input1.shape)} and {tuple(input2.shape)} do not "
             f"match weight of shape {tuple(weight.shape)}"
         )
-    out = einsum("...i,oij,...j->...o", input1, weight, input2)
+    lead = tuple(input1.shape[:-1])
+    n_out, n_in1, n_in2 = weight.shape
+    a = input1.reshape(-1, n_in1)
+    b = input2.reshape(-1, n_in2)
+    mixed = (a @ weight.permute(1, 0, 2).reshape(n_in1, n_out * n_in2)).reshape(-1, n_out, n_in2)
+    out = (mixed * b.unsqueeze(1)).sum(-1).reshape(*lead, n_out)
     return out if bias is None else out + bias
 
 
