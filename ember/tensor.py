@@ -351,6 +351,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
             if self._hooks is None:
                 self._hooks = []
             hooks = self._hooks
+            hooks.append(hook)
         else:
             self.node.register_hook(hook)
             hooks = self.node.hooks

@@ -64,9 +64,8 @@ def _collect(roots: Sequence[Node], held: list) -> dict[Node, int]:
         if node.inputs is None:
             raise freed_graph_error(node)
         held.append(node.inputs)
-        for x in node.inputs:
-            child = x.node
-            if child is not None and x.requires_grad:
+        for child in node.edges:
+            if type(child) is Node:
                 deps[child] = deps.get(child, 0) + 1
                 if child not in seen:
                     stack.append(child)
@@ -117,7 +116,7 @@ def run_backward(
         while ready:
             node = ready.pop()
             g = node_grads.pop(node, None)
-            inputs = node.inputs
+            inputs, edges = node.inputs, node.edges
             if inputs is None:
                 raise freed_graph_error(node)
             if g is not None:
@@ -129,9 +128,8 @@ def run_backward(
                 if node in capture_nodes:
                     captured[capture_nodes[node]] = g
                 _propagate(node, inputs, g, node_grads, leaf_grads)
-            for x in inputs:
-                child = x.node
-                if child is not None and x.requires_grad:
+            for child in edges:
+                if type(child) is Node:
                     deps[child] -= 1
                     if deps[child] == 0:
                         ready.append(child)
@@ -158,20 +156,37 @@ def _propagate(node: Node, inputs: tuple, g: Any, node_grads: dict, leaf_grads: 
         _check_versions(node)
     out = node.out_ref() if node.out_ref is not None else None
     grads = node.prim.vjp(g, *inputs, out=out, **node.params)
-    for x, gx in zip(inputs, grads):
-        if gx is None or not x.requires_grad:
+    for i, (x, gx, edge) in enumerate(zip(inputs, grads, node.edges)):
+        if gx is None or edge is None:
             continue
         if callable(gx):
             gx = gx()
+        if STATE.anomaly:
+            _check_anomaly(node, i, gx)
         if gx.shape != x.shape:
             gx = unbroadcast(gx, x.shape)
         if gx.dtype != x.dtype:
             gx = gx.to(x.dtype)
-        if x.node is not None:
-            _accumulate(node_grads, x.node, gx)
+        if type(edge) is Node:
+            _accumulate(node_grads, edge, gx)
         else:
-            entry = leaf_grads.setdefault(id(x), [x, None])
+            entry = leaf_grads.setdefault(id(edge), [edge, None])
             entry[1] = gx if entry[1] is None else entry[1] + gx
+
+
+def _check_anomaly(node: Node, index: int, g: Any) -> None:
+    """Under ``detect_anomaly``: fail on a nan gradient, naming the op and where it ran."""
+    from ember.backends import backend_of
+
+    data = g._data
+    if data.dtype.kind == "f" and bool(backend_of(data).xp.isnan(data).any()):
+        trace = "".join(node.stack) if node.stack else "(not recorded: the forward pass ran "
+        trace = trace if node.stack else trace + "outside detect_anomaly)\n"
+        raise RuntimeError(
+            f"Function '{node.name()}' returned nan values in its {index}th output.\n"
+            f"Traceback of the forward call that caused the error:\n{trace}"
+            "hint: look for log/sqrt/div of values at or outside their domain in that line"
+        )
 
 
 def _run_hooks(hooks: list | None, g: Any) -> Any:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import traceback
 from typing import Any
+
+from ember.autograd.grad_mode import STATE
 
 __all__ = ["Node", "freed_graph_error"]
 
@@ -16,6 +20,17 @@ def freed_graph_error(node: Node) -> RuntimeError:
     )
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _user_stack() -> list[str]:
+    """The current stack, formatted, without the innermost frames that are inside ember."""
+    frames = traceback.extract_stack()
+    while frames and frames[-1].filename.startswith(_PACKAGE_DIR):
+        frames.pop()
+    return traceback.format_list(frames)
+
+
 class Node:
     """What backward needs to run one primitive's vjp: inputs, params, output, versions.
 
@@ -26,22 +41,29 @@ class Node:
     __slots__ = (
         "prim",
         "inputs",
+        "edges",
         "params",
         "out_ref",
         "versions",
         "hooks",
         "retain_ref",
+        "stack",
         "__weakref__",
     )
 
     def __init__(self, prim: Any, inputs: tuple, params: dict, versions: tuple) -> None:
         self.prim = prim
         self.inputs: tuple | None = inputs
+        # where each input's gradient goes (its node, the leaf itself, or None), fixed now: a
+        # later in-place op gives the input tensor a new node that must not reroute this one
+        self.edges: tuple = tuple((x.node or x) if x.requires_grad else None for x in inputs)
         self.params = params
         self.out_ref: Any = None
         self.versions = versions  # (index, version) of each saved tensor; index -1 is the output
         self.hooks: list | None = None
         self.retain_ref: Any = None
+        # under detect_anomaly, where the forward op ran (shown if its backward yields nan)
+        self.stack: list[str] | None = _user_stack() if STATE.anomaly else None
 
     def name(self) -> str:
         return f"{self.prim.name}Backward"
@@ -52,9 +74,7 @@ class Node:
     @property
     def next_functions(self) -> tuple:
         """The nodes this one sends gradients to (None for leaves), like PyTorch's."""
-        if self.inputs is None:
-            return ()
-        return tuple((x.node, 0) for x in self.inputs if x.requires_grad)
+        return tuple((e if isinstance(e, Node) else None, 0) for e in self.edges if e is not None)
 
     def register_hook(self, hook: Any) -> None:
         if self.hooks is None:
@@ -63,4 +83,5 @@ class Node:
 
     def free(self) -> None:
         self.inputs = None
+        self.edges = ()
         self.out_ref = None

@@ -214,6 +214,9 @@ def inplace(t: Any, compute: Any, op: str) -> Any:
             f"{op}: in-place modification of a view that takes part in autograd is not "
             "supported by ember\nhint: use the out-of-place form, or clone() the view first"
         )
+    if res.requires_grad and src is not t:
+        # the recorded nodes may have saved ``src``: keep its pre-write value for them
+        src._data, src._vc = t._data.copy(), [t._vc[0]]
     t._data[...] = res._data
     t._vc[0] += 1
     if res.requires_grad:
