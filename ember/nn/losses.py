@@ -11,6 +11,7 @@ from typing import Any
 
 from ember import dtypes
 from ember.autograd.grad_mode import STATE
+from ember.nn import functional as F  # functional re-exports these losses: use it at call time
 from ember.ops.elementwise import exp, log, maximum, where
 from ember.tensor import Tensor
 
@@ -70,11 +71,6 @@ def _float_target(input: Tensor, target: Tensor, op: str) -> Tensor:
             f"{op}: expected a floating point target: {target.dtype.name} vs {input.dtype.name}"
         )
     return target if target.dtype is input.dtype else target.to(input.dtype)
-
-
-def _log_softmax(x: Tensor, dim: int) -> Tensor:
-    """Numerically stable log-softmax: x - logsumexp(x) with the max subtracted."""
-    return x - x.logsumexp(dim, keepdim=True)
 
 
 def _softplus_neg(x: Tensor) -> Tensor:
@@ -228,7 +224,7 @@ def cross_entropy(
     if target.is_floating_point() and tuple(target.shape) == tuple(input.shape):
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
     _check_class_target(input, target, ignore_index, op)
-    logp = _log_softmax(input, cdim)
+    logp = F.log_softmax(input, cdim)
     picked, w = _picked_and_weights(logp, target, weight, ignore_index)
     loss = -picked * w
     if label_smoothing > 0:
@@ -264,7 +260,7 @@ def _cross_entropy_probs(
     target = _float_target(input, target, "cross_entropy")
     if label_smoothing > 0:
         target = target * (1 - label_smoothing) + label_smoothing / n_classes
-    prod = _log_softmax(input, cdim) * target
+    prod = F.log_softmax(input, cdim) * target
     if weight is not None:
         prod = prod * _class_shaped(weight, prod, cdim)
     if reduction == "mean":

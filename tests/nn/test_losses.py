@@ -200,7 +200,7 @@ def test_cross_entropy_is_nll_of_log_softmax() -> None:
     w = ember.tensor(W4)
     ce = L.cross_entropy(x, t, weight=w)
     (gx_ce,) = ember.autograd.grad(ce, [x])
-    logp = x - x.logsumexp(1, keepdim=True)
+    logp = ember.nn.functional.log_softmax(x, 1)
     nll = L.nll_loss(logp, t, weight=w)
     (gx_nll,) = ember.autograd.grad(nll, [x])
     np.testing.assert_allclose(ce.item(), nll.item(), rtol=1e-12)
@@ -255,3 +255,57 @@ X_E, T_E = ember.tensor(X2), ember.tensor(_classes(5, 6))
 def test_loss_errors(call: Any, exc: type, match: str) -> None:
     with pytest.raises(exc, match=match):
         call()
+
+
+# -- loss modules ---------------------------------------------------------------------------
+MODULE_CASES = [
+    ("MSELoss", {}, (X2, X2[::-1].copy())),
+    ("L1Loss", dict(reduction="sum"), (X2, X2[::-1].copy())),
+    ("SmoothL1Loss", dict(beta=0.4, reduction="none"), (X2, X2[::-1].copy())),
+    ("HuberLoss", dict(delta=0.7), (X2, X2[::-1].copy())),
+    (
+        "CrossEntropyLoss",
+        dict(weight=W5, ignore_index=1, label_smoothing=0.1),
+        (X2, _classes(5, 6)),
+    ),
+    ("CrossEntropyLoss", {}, (X4, _probs(3, 4, 2, 3))),
+    ("NLLLoss", dict(weight=W5, ignore_index=-100, reduction="sum"), (X2, _classes(5, 6))),
+    ("BCELoss", dict(weight=RNG.uniform(0, 2, 3)), (P, T01)),
+    ("BCEWithLogitsLoss", dict(pos_weight=W5, reduction="none"), (X2, _probs(6, 5))),
+    ("KLDivLoss", dict(reduction="batchmean", log_target=True), (X2, np.log(_probs(6, 5)))),
+]
+
+
+@pytest.mark.parametrize("case", MODULE_CASES, ids=[c[0] for c in MODULE_CASES])
+def test_loss_module_matches_torch(case: tuple) -> None:
+    from ember.nn.layers import loss as modules
+
+    name, kwargs, (x, t) = case
+    ours = getattr(modules, name)(
+        **{k: _to("ember", v, "float64", False) for k, v in kwargs.items()}
+    )
+    ref = getattr(torch.nn, name)(
+        **{k: _to("torch", v, "float64", False) for k, v in kwargs.items()}
+    )
+    ex, tx = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    e_out, t_out = (
+        ours(ex, _to("ember", t, "float64", False)),
+        ref(tx, _to("torch", t, "float64", False)),
+    )
+    np.testing.assert_allclose(e_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-10)
+    e_out.sum().backward()
+    t_out.sum().backward()
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-14)
+    assert sorted(ours.state_dict()) == sorted(ref.state_dict()), "buffers differ from torch's"
+
+
+def test_loss_module_errors() -> None:
+    from ember.nn.layers.loss import CrossEntropyLoss, KLDivLoss, MSELoss
+
+    with pytest.raises(ValueError, match="MSELoss: invalid reduction: 'batchmean'"):
+        MSELoss(reduction="batchmean")
+    assert KLDivLoss(reduction="batchmean").reduction == "batchmean"
+    with pytest.raises(TypeError):
+        MSELoss("sum")  # positional reduction: PyTorch's slot is the deprecated size_average
+    with pytest.raises(TypeError, match="integer class indices"):
+        CrossEntropyLoss()(X_E, T_E.float())
