@@ -223,11 +223,12 @@ class ConstantPad(Primitive):
 class _Triangle(Primitive):
     abstract = True
 
-    @staticmethod
-    def infer(x: Aval, *, diagonal: int) -> Aval:  # type: ignore[override]
+    @classmethod
+    def infer(cls, x: Aval, *, diagonal: int) -> Aval:  # type: ignore[override]
         if len(x.shape) < 2:
             raise ValueError(
-                f"tril/triu: input tensor must have at least 2 dimensions, got shape {x.shape}"
+                f"{cls.name.lower()}: input tensor must have at least 2 dimensions, got shape "
+                f"{x.shape}"
             )
         return x
 
@@ -310,6 +311,14 @@ def _prod(xs: Sequence[int]) -> int:
 def unflatten(x: Any, dim: int, sizes: Sequence[int]) -> Any:
     """Split dimension ``dim`` into ``sizes``."""
     d = normalize_dim(dim, x.ndim, "unflatten")
+    sizes = tuple(int(s) for s in sizes)
+    known = _prod([s for s in sizes if s != -1])
+    n = x.shape[d]
+    if (-1 not in sizes and known != n) or (-1 in sizes and (known == 0 or n % known)):
+        raise ValueError(
+            f"unflatten: provided sizes {list(sizes)} don't multiply up to the size of dim "
+            f"{dim} ({n}) in the input tensor of shape {tuple(x.shape)}"
+        )
     return x.reshape(*x.shape[:d], *sizes, *x.shape[d + 1 :])
 
 
@@ -361,8 +370,16 @@ def movedim(x: Any, source: Any, destination: Any) -> Any:
     """Move dimension(s) ``source`` to position(s) ``destination``."""
     src = [source] if isinstance(source, int) else list(source)
     dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise ValueError(
+            f"movedim: invalid source or destination dims: source ({source}) and destination "
+            f"({destination}) must have the same number of dims: {len(src)} vs {len(dst)}"
+        )
     src = [normalize_dim(d, x.ndim, "movedim") for d in src]
     dst = [normalize_dim(d, x.ndim, "movedim") for d in dst]
+    for what, ds in (("source", src), ("destination", dst)):
+        if len(set(ds)) != len(ds):
+            raise ValueError(f"movedim: repeated dim in {what} {ds}")
     rest = [d for d in range(x.ndim) if d not in src]
     order = [0] * x.ndim
     for s, d in zip(src, dst):

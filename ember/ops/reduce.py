@@ -293,6 +293,7 @@ def std(
     unbiased: bool | None = None,
 ) -> Any:
     """Standard deviation over ``dim``."""
+    _require_float(x, "std")
     return var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
 
 
@@ -318,10 +319,13 @@ def prod(x: Any, dim: int | None = None, keepdim: bool = False, *, dtype: Any = 
 
 
 def _check_nonempty(x: Any, dims: tuple[int, ...], op: str) -> None:
-    if x._data.size == 0 and (not dims or builtins.any(x.shape[d] == 0 for d in dims)):
+    """Max/min-like reductions have no identity, so an empty reduced dim is an error."""
+    empty = [d for d in dims if x.shape[d] == 0]
+    if empty:
         raise IndexError(
-            f"{op}: expected reduction dims {list(dims)} of shape {tuple(x.shape)} to be "
-            "non-empty: the operation has no identity"
+            f"{op}: cannot reduce over an empty dimension: dim {empty[0]} of shape "
+            f"{tuple(x.shape)} has size 0 vs expected a non-empty dimension\n"
+            f"hint: {op} has no identity element; pass a dim whose size is nonzero"
         )
 
 
@@ -377,7 +381,7 @@ def _arg(prim: type[Primitive], x: Any, dim: int | None, keepdim: bool, op: str)
             return apply(prim, x.reshape(1), dim=0, keepdim=False).reshape(())
         _check_nonempty(x, (dim,), op)
         return apply(prim, x, dim=dim, keepdim=bool(keepdim))
-    _check_nonempty(x, (), op)
+    _check_nonempty(x, tuple(range(x.ndim)), op)
     flat = apply(prim, x.reshape(-1), dim=0, keepdim=False)
     return flat.reshape((1,) * x.ndim) if keepdim else flat
 
