@@ -34,6 +34,7 @@ __all__ = [
     "IMAGE_DATASETS",
     "search_dirs",
     "fetch",
+    "describe_datasets",
 ]
 
 _IDX_DTYPES = {
@@ -278,3 +279,13 @@ def fetch(name: str, root: str | os.PathLike | None = None) -> Path:
     if name not in IMAGE_DATASETS:
         raise ValueError(f"fetch: unknown dataset {name!r}: expected one of {list(IMAGE_DATASETS)}")
     return IMAGE_DATASETS[name].fetch(root)
+
+
+def describe_datasets() -> str:
+    """One line per known dataset: where its training images were found, or how to get it."""
+    lines = []
+    for name, cls in IMAGE_DATASETS.items():
+        found = _find(_FILES[True][0], search_dirs(name))
+        where = f"found in {found.parent}" if found else f"missing: ember data fetch {name}"
+        lines.append(f"{name:14s} {len(cls.classes)} classes  {where}")
+    return "\n".join(lines)

@@ -1,0 +1,9 @@
+"""``python -m ember`` runs the command line."""
+
+from __future__ import annotations
+
+import sys
+
+from ember.cli import main
+
+sys.exit(main())

@@ -1,0 +1,39 @@
+"""Reference models, one file per family, and a plain dict from name to constructor.
+
+Flow: ``ember.models.create("cnn", dropout1=0.1)`` → the family's config dataclass with the
+overrides → the ``nn.Module``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ember import nn
+from ember.models.cnn import CNN, CNNConfig, cnn
+from ember.models.mlp import MLP, MLPConfig, mlp
+from ember.models.resnet import BasicBlock, ResNet, ResNetConfig, resnet
+
+__all__ = [
+    "MODELS",
+    "create",
+    "mlp",
+    "cnn",
+    "resnet",
+    "MLP",
+    "MLPConfig",
+    "CNN",
+    "CNNConfig",
+    "ResNet",
+    "ResNetConfig",
+    "BasicBlock",
+]
+
+MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "cnn": cnn, "resnet": resnet}
+
+
+def create(name: str, **overrides: Any) -> nn.Module:
+    """Build model ``name`` with its default config changed by ``overrides``."""
+    if name not in MODELS:
+        raise ValueError(f"models: unknown model {name!r}: expected one of {sorted(MODELS)}")
+    return MODELS[name](**overrides)
