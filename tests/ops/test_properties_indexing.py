@@ -13,11 +13,13 @@ import ember
 def shape_and_index(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple]:
     """A shape (0 to 4 dims, sizes 0 to 5) and a valid basic index for it."""
     shape = tuple(draw(st.lists(st.integers(0, 5), max_size=4)))
-    dims = list(range(len(shape)))
     n_indexed = draw(st.integers(0, len(shape)))
-    use_ellipsis = draw(st.booleans())
+    # an Ellipsis at position p: the items after it index the last dimensions
+    p = draw(st.none() | st.integers(0, n_indexed))
+    split = n_indexed if p is None else p
+    dims = list(range(split)) + list(range(len(shape) - (n_indexed - split), len(shape)))
     items: list = []
-    for d in dims[:n_indexed]:
+    for d in dims:
         n = shape[d]
         if n and draw(st.booleans()):
             items.append(draw(st.integers(-n, n - 1)))
@@ -26,8 +28,8 @@ def shape_and_index(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple]:
             stop = draw(st.none() | st.integers(-n - 2, n + 2))
             step = draw(st.none() | st.integers(1, 3))
             items.append(slice(start, stop, step))
-    if use_ellipsis:
-        items.insert(draw(st.integers(0, len(items))), Ellipsis)
+    if p is not None:
+        items.insert(p, Ellipsis)
     for _ in range(draw(st.integers(0, 2))):
         items.insert(draw(st.integers(0, len(items))), None)
     return shape, tuple(items)
