@@ -148,9 +148,10 @@ def _check_class_target(input: Tensor, target: Tensor, ignore_index: int, op: st
     if STATE.tracer is not None or target.numel() == 0:
         return  # the values are unknown while tracing
     n = input.shape[cdim]
-    bad = ((target < 0) | (target >= n)) & (target != ignore_index)
-    if bad.any().item():
-        first = int(target[bad].reshape(-1)[0].item())
+    t = target._data  # a host-side check on the raw array: no ops recorded, one sync on GPU
+    bad = ((t < 0) | (t >= n)) & (t != ignore_index)
+    if bad.any():
+        first = int(t[bad].reshape(-1)[0])
         raise IndexError(f"{op}: target {first} is out of bounds: class index vs n_classes {n}")
 
 
