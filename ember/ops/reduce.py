@@ -297,14 +297,30 @@ def std(
     return var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
 
 
-def var_mean(x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False) -> tuple:
+def var_mean(
+    x: Any,
+    dim: Any = None,
+    *,
+    correction: float = 1,
+    keepdim: bool = False,
+    unbiased: bool | None = None,
+) -> tuple:
     """(var, mean) over ``dim``."""
-    return var(x, dim, correction=correction, keepdim=keepdim), mean(x, dim, keepdim)
+    v = var(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+    return v, mean(x, dim, keepdim)
 
 
-def std_mean(x: Any, dim: Any = None, *, correction: float = 1, keepdim: bool = False) -> tuple:
+def std_mean(
+    x: Any,
+    dim: Any = None,
+    *,
+    correction: float = 1,
+    keepdim: bool = False,
+    unbiased: bool | None = None,
+) -> tuple:
     """(std, mean) over ``dim``."""
-    return std(x, dim, correction=correction, keepdim=keepdim), mean(x, dim, keepdim)
+    s = std(x, dim, correction=correction, keepdim=keepdim, unbiased=unbiased)
+    return s, mean(x, dim, keepdim)
 
 
 def prod(x: Any, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Any:

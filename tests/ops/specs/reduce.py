@@ -153,6 +153,8 @@ def _moment_samples(rng):
         Sample((x, 1)),
         Sample((x, 0), {"correction": 0, "keepdim": True}),
         Sample((x, (0, 1))),
+        Sample((x, 1), {"unbiased": False, "keepdim": True}),
+        Sample((rand(rng, 5),), {"unbiased": True}),
     ]
 
 
