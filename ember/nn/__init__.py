@@ -16,6 +16,8 @@ from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.flatten import Flatten, Unflatten
 from ember.nn.layers.linear import Bilinear, Identity, Linear
+from ember.nn.layers.loss import *  # noqa: F403
+from ember.nn.layers.loss import __all__ as _loss_all
 from ember.nn.layers.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from ember.nn.layers.pooling import (
     AdaptiveAvgPool1d,
@@ -70,4 +72,5 @@ __all__ = [
     "GaussianNoise",
     "ActivityRegularizer",
     *_activation_all,
+    *_loss_all,
 ]
