@@ -419,8 +419,9 @@ class Module:
         """Set training mode (affects Dropout, BatchNorm …) here and in all descendants."""
         if not isinstance(mode, bool):
             raise ValueError(f"train: training mode is expected to be boolean, got {mode!r}")
-        for m in self.modules():
-            m.training = mode
+        self.training = mode
+        for child in self.children():
+            child.train(mode)  # through the method, so subclasses that override train() work
         return self
 
     def eval(self) -> Module:
