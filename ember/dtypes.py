@@ -152,18 +152,16 @@ def result_type(*operands: object) -> dtype:
     than every higher-priority operand's; then it contributes its own dtype (0-d tensor) or
     the default dtype of its category (Python scalar).
     """
-    from ember.tensor import Tensor
-
     groups: list[dtype | None] = [None, None, None]  # dim tensors, 0-d tensors, scalars
     for op in operands:
-        if isinstance(op, Tensor):
-            d, g = op.dtype, (0 if op.data.ndim else 1)
-        elif isinstance(op, builtins_bool):
+        if isinstance(op, builtins_bool):
             d, g = bool_, 2
         elif isinstance(op, builtins_int):
             d, g = int64, 2
         elif isinstance(op, builtins_float):
             d, g = _default_float, 2
+        elif hasattr(op, "_data"):  # a Tensor (which sits above this module)
+            d, g = from_numpy_dtype(op._data.dtype), (0 if op._data.ndim else 1)
         else:
             raise TypeError(f"ember: unsupported operand type {type(op).__name__}")
         cur = groups[g]

@@ -23,6 +23,8 @@ from ember.ops.reduce import ReduceMethods
 __all__ = ["Tensor", "is_tensor"]
 
 _float_kinds = frozenset("f")
+_new = object.__new__
+_DTYPES = dtypes._BY_NP
 
 
 class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, LinalgMethods):
@@ -48,7 +50,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
     @classmethod
     def _wrap(cls, array: Any) -> Tensor:
         """A new tensor around ``array`` (trusted: no copy, no checks)."""
-        t = object.__new__(cls)
+        t = _new(cls)
         t._data = array
         t.grad = None
         t.requires_grad = False
@@ -95,7 +97,10 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
 
     @property
     def dtype(self) -> dtypes.dtype:
-        return dtypes.from_numpy_dtype(self._data.dtype)
+        try:
+            return _DTYPES[self._data.dtype]
+        except KeyError:
+            return dtypes.from_numpy_dtype(self._data.dtype)  # raises the clear error
 
     @property
     def aval(self) -> core.Aval:

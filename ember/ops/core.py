@@ -100,10 +100,13 @@ class Primitive:
 
 def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
     """Run ``prim`` on tensors ``inputs`` (the one choke point; see the module docstring)."""
-    if STATE.tracer is not None:
-        return STATE.tracer.record(prim, inputs, params)
+    # the hot path of eager mode: locals over globals, no generators (see benchmarks/overhead)
+    state = STATE
+    if state.tracer is not None:
+        return state.tracer.record(prim, inputs, params)
     arrays = [t._data for t in inputs]
-    xp = backend_of(arrays[0]).xp
+    first = arrays[0]
+    xp = np if type(first) is np.ndarray else backend_of(first).xp
     if prim.check_eagerly:
         prim.infer(*[t.aval for t in inputs], **params)
     try:
@@ -115,13 +118,14 @@ def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
     except (ValueError, TypeError, IndexError) as exc:
         prim.infer(*[t.aval for t in inputs], **params)  # raises the clear error, if any
         raise type(exc)(f"{prim.name.lower()}: {exc} (inputs {[t.aval for t in inputs]})") from exc
-    if xp is np and type(out) is not np.ndarray:
+    if type(out) is not np.ndarray and xp is np:
         out = np.asarray(out)
     result = _Tensor._wrap(out)
-    if prim.kind == VIEW and out.base is not None:
-        result._vc = inputs[0]._vc
-        result._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
-    if STATE.grad_enabled and prim.differentiable and out.dtype.kind == "f":
+    if prim.kind is VIEW and out.base is not None:
+        base = inputs[0]
+        result._vc = base._vc
+        result._base = base if base._base is None else base._base
+    if state.grad_enabled and prim.differentiable and out.dtype.kind == "f":
         for t in inputs:
             if t.requires_grad:
                 record(prim, inputs, params, result)
@@ -131,13 +135,13 @@ def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
 
 def record(prim: Any, inputs: tuple, params: dict, result: Any) -> None:
     """Attach a Node to ``result`` so that backward can run ``prim``'s vjp."""
-    requires = tuple(t.requires_grad for t in inputs)
-    saved = prim.saved_inputs(requires)
-    versions = tuple((i, t._vc[0]) for i, (t, s) in enumerate(zip(inputs, saved)) if s)
-    node = Node(prim, inputs, params, versions)
+    saved = prim.saved_inputs(tuple([t.requires_grad for t in inputs]))
+    versions = [(i, inputs[i]._vc[0]) for i, s in enumerate(saved) if s]
+    if prim.uses_out:
+        versions.append((-1, result._vc[0]))
+    node = Node(prim, inputs, params, tuple(versions))
     if prim.uses_out:
         node.out_ref = weakref.ref(result)
-        node.versions = versions + ((-1, result._vc[0]),)
     result.node = node
     result.requires_grad = True
 

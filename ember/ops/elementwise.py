@@ -1092,8 +1092,29 @@ def to_device(x: Any, backend: Any) -> Any:
 
 
 def _binary(prim: type[Primitive], a: Any, b: Any, op: str) -> Any:
+    # fast paths for the common cases (same-dtype tensors; float tensor and a Python number),
+    # which need no promotion table: eager per-op overhead is benchmarked
+    T = core._Tensor
+    if isinstance(a, T):
+        if isinstance(b, T):
+            if a._data.dtype == b._data.dtype:
+                return apply(prim, a, b)
+        elif type(b) in _NUMBERS and a._data.dtype.kind == "f":
+            return apply(prim, a, _scalar_like(b, a))
+    elif type(a) in _NUMBERS and isinstance(b, T) and b._data.dtype.kind == "f":
+        return apply(prim, _scalar_like(a, b), b)
     a, b = promote(op, a, b)
     return apply(prim, a, b)
+
+
+_NUMBERS = (int, float)
+
+
+def _scalar_like(value: int | float, like: Any) -> Any:
+    """A Python number as a 0-d tensor of ``like``'s (floating) dtype and device."""
+    data = like._data
+    xp = np if type(data) is np.ndarray else _backend_xp(like)
+    return core._Tensor._wrap(xp.asarray(value, dtype=data.dtype))
 
 
 def add(a: Any, b: Any, *, alpha: Any = 1) -> Any:

@@ -1,0 +1,1 @@
+"""Reference workloads and micro-benchmarks, ember next to PyTorch."""
