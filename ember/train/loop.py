@@ -90,8 +90,9 @@ def fit(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            tracker.update(loss.item(), outputs.detach(), targets)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            value = loss.item()
+            tracker.update(value, outputs.detach(), targets)
+            bar.set_postfix(loss=f"{value:.4f}")
         bar.close()
         logs: dict[str, float] = {"epoch": epoch + 1, **tracker.result()}
         if val_loader is not None:
