@@ -350,6 +350,12 @@ def _check_params(op: str, x: Any, weight: Any, bias: Any, groups: int, out_chan
         )
 
 
+def _group(groups: int) -> tuple[int, ...]:
+    """Leading group dim of the matmul operands: none for groups=1 (plain 2-D GEMMs are faster
+    in NumPy than a batch of one, notably for the weight gradient)."""
+    return () if groups == 1 else (groups,)
+
+
 def _add_bias(out: Any, bias: Any, nd: int) -> Any:
     return out if bias is None else out + bias.reshape(bias.shape[0], *(1,) * nd)
 
@@ -394,8 +400,8 @@ def _conv(
     _check_fits(op, tuple(x.shape[2:]), kernel, pads, dilation)
     cols = apply(Im2Col, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
     out_size = tuple(cols.shape[2 + nd :])
-    cols = cols.reshape(groups, -1, n * math.prod(out_size))
-    out = weight.reshape(groups, o // groups, -1) @ cols  # (G, O/G, N * L)
+    cols = cols.reshape(*_group(groups), -1, n * math.prod(out_size))
+    out = weight.reshape(*_group(groups), o // groups, -1) @ cols  # (G, O/G, N * L)
     out = _add_bias(out.reshape(o, n, *out_size).transpose(0, 1), bias, nd)
     return out.squeeze(0) if unbatched else out
 
@@ -480,8 +486,8 @@ def _conv_transpose(
     )
     if min(size) <= 0:
         raise ValueError(f"{op}: output size {size} is too small (input {in_size}, padding {pad})")
-    wm = weight.reshape(groups, c // groups, -1).mT  # (G, O/G * K, C/G)
-    cols = wm @ x.transpose(0, 1).reshape(groups, c // groups, n * math.prod(in_size))
+    wm = weight.reshape(*_group(groups), c // groups, -1).mT  # (G, O/G * K, C/G)
+    cols = wm @ x.transpose(0, 1).reshape(*_group(groups), c // groups, n * math.prod(in_size))
     cols = cols.reshape(o, *kernel, n, *in_size)
     pads = tuple((p, p - e) for p, e in zip(pad, extra))  # output padding: fewer rows cropped
     out = apply(
