@@ -72,7 +72,11 @@ def _jit_compile_fn(log: Callable[[str], None]) -> Callable | None:
 
 
 def _overhead_summary(log: Callable[[str], None]) -> dict[str, Any] | None:
-    """The eager per-op overhead numbers of ``benchmarks/overhead.py`` (when it is there)."""
+    """Eager per-op overhead (µs per op, ember and PyTorch) from ``benchmarks/overhead.py``.
+
+    Uses that file's ``CASES`` and ``measure``, with and without autograd; ``None`` when the
+    file is not beside the package (an installed ember) or cannot run.
+    """
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "overhead.py"
     if not path.exists():
         return None
@@ -80,13 +84,19 @@ def _overhead_summary(log: Callable[[str], None]) -> dict[str, Any] | None:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-        summary = getattr(module, "summary", None)
-        if summary is None:
-            log("benchmarks/overhead.py has no summary(): per-op overhead skipped")
-            return None
-        return dict(summary())
+        summary = {}
+        for name, shape, fn in module.CASES:
+            for grad in (False, True):
+                r = module.measure(fn, shape, grad)
+                key = f"`{name}` {list(shape)} autograd {'on' if grad else 'off'}"
+                summary[key] = {
+                    "ember_us": round(r["ember"], 2),
+                    "torch_us": round(r["torch"], 2),
+                    "ratio": round(r["ember"] / r["torch"], 2),
+                }
+        return summary
     except Exception as exc:  # noqa: BLE001 - the suite reports it and goes on
-        log(f"per-op overhead failed: {runner.classify_failure(exc)[1]}")
+        log(f"per-op overhead skipped: {runner.classify_failure(exc)[1]}")
         return None
 
 
@@ -212,7 +222,7 @@ def run_suite(opts: argparse.Namespace, log: Callable[[str], None] = print) -> d
                     )
                 log(report.console_line(rec))
                 results.append(rec)
-    overhead = _overhead_summary(log) if opts.overhead else None
+        overhead = _overhead_summary(log) if opts.overhead else None
     meta = {
         "date": datetime.date.today().isoformat(),
         **machine_info(),

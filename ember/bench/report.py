@@ -150,8 +150,14 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines += ["", f"Memory: {meta['memory_method']}."]
     overhead = report["overhead"]
     if overhead:
-        lines += ["", "Eager per-op overhead:", ""]
-        lines += [f"- {k}: {v}" for k, v in overhead.items()]
+        lines += [
+            "",
+            "Eager per-op overhead (µs per op on tiny tensors, `benchmarks/overhead.py`):",
+        ]
+        lines += [
+            f"- {case}: ember {v['ember_us']:.1f}, torch {v['torch_us']:.1f} ({v['ratio']:.2f}×)"
+            for case, v in overhead.items()
+        ]
     return "\n".join(lines) + "\n"
 
 
