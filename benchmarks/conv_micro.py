@@ -57,7 +57,9 @@ def main() -> None:
 
     e_ms = _best(step(ember, _EmberF, ex, ep))
     t_ms = _best(step(torch, torch.nn.functional, tx, tp))
-    print(f"cnn block fwd+bwd  ember {e_ms:7.1f} ms   torch {t_ms:7.1f} ms   ratio {e_ms / t_ms:.2f}")
+    print(
+        f"cnn block fwd+bwd  ember {e_ms:7.1f} ms   torch {t_ms:7.1f} ms   ratio {e_ms / t_ms:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -430,8 +430,9 @@ def conv2d(
 ) -> Any:
     """2-D convolution over (N, C, H, W) or (C, H, W) input (``torch.nn.functional.conv2d``).
 
-    >>> conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2)).shape
-    ember.Size([1, 1, 2, 2])
+    >>> import ember
+    >>> tuple(conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2)).shape)
+    (1, 1, 2, 2)
     """
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
