@@ -86,9 +86,13 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801
     def __enter__(self) -> None:
         pass
 
+    def __call__(self, fn: F) -> F:
+        STATE.grad_enabled = self._prev  # as a decorator it only applies inside ``fn``
+        return super().__call__(fn)
+
 
 class inference_mode(_GradModeContext):  # noqa: N801
     """Like ``no_grad``: ember has no extra inference-only fast path to switch on."""
 
     def __init__(self, mode: bool = True) -> None:
-        self._enabled = not mode
+        self._enabled = not mode  # inference_mode(False) enables grad, as PyTorch's does

@@ -137,3 +137,32 @@ def test_no_graph_for_integer_outputs() -> None:
     e = ember.tensor([1.5, 2.5], requires_grad=True)
     assert not (e > 2).requires_grad
     assert not e.argmax().requires_grad
+
+
+def test_backward_of_a_leaf_and_create_graph_grad() -> None:
+    x = ember.tensor(2.0, requires_grad=True)
+    x.backward()
+    assert x.grad.item() == 1.0
+    y = ember.tensor(3.0, requires_grad=True)
+    (y**2).backward(create_graph=True)
+    assert y.grad.item() == 6.0 and y.grad.requires_grad
+    (gg,) = ember.autograd.grad(y.grad, y)
+    assert gg.item() == 2.0
+
+
+def test_inplace_with_grad_operand_makes_tensor_part_of_graph() -> None:
+    a, b = ember.zeros(2), ember.ones(2, requires_grad=True)
+    a.add_(b * 3)
+    assert a.requires_grad and a.grad_fn is not None
+    a.sum().backward()
+    assert b.grad.tolist() == [3.0, 3.0]
+    c, v = ember.zeros(3), ember.tensor(5.0, requires_grad=True)
+    c[1] = v * 2
+    (c * ember.tensor([1.0, 4.0, 1.0])).sum().backward()
+    assert v.grad.item() == 8.0
+
+
+def test_zero_size_backward() -> None:
+    x = ember.zeros(0, 3, requires_grad=True)
+    (x * 2).sum().backward()
+    assert x.grad.shape == (0, 3)

@@ -51,12 +51,32 @@ def test_set_grad_enabled_function_and_context() -> None:
         ember.set_grad_enabled(True)
     assert _records()
 
+    @ember.set_grad_enabled(False)
+    def off() -> bool:
+        return _records()
+
+    assert ember.is_grad_enabled()  # decorating does not switch the mode for the caller
+    assert not off() and _records()
+
+
+def test_grad_mode_is_thread_local() -> None:
+    import threading
+
+    seen = []
+    with ember.no_grad():
+        worker = threading.Thread(target=lambda: seen.append(ember.is_grad_enabled()))
+        worker.start()
+        worker.join()
+    assert seen == [True]
+
 
 def test_inference_mode() -> None:
     with ember.inference_mode():
         assert not _records()
-        with ember.inference_mode(False):
+        with ember.inference_mode(False):  # enables grad, like PyTorch's
             assert _records()
+    with ember.inference_mode(False):
+        assert _records()
     assert _records()
 
     @ember.inference_mode()
