@@ -28,6 +28,11 @@ from ember.bench.workloads import ALL_WORKLOADS, CNN_INFER_BATCHES, GEN_TOKENS, 
 
 __all__ = ["main", "run_suite", "machine_info"]
 
+STEPS, WARMUP = 20, 5
+# ddpm is the slowest step by far; fewer steps keep `ember bench all --compare torch` within
+# 15 minutes on a 2-core machine.
+DEFAULT_STEPS = {"ddpm": (10, 2)}
+
 MEMORY_METHOD = (
     "ember peak MiB = NumPy/Python memory allocated during one extra untimed step "
     "(tracemalloc peak minus the memory live before it); PyTorch's is not measured"
@@ -137,9 +142,10 @@ def _measure(
             built[name] = build()
         except Exception as exc:  # noqa: BLE001 - a missing layer makes it "unavailable"
             failed[name] = runner.classify_failure(exc)
-    n_steps = opts.tokens if unit == "token" else opts.steps
+    steps, warmup = DEFAULT_STEPS.get(workload, (STEPS, WARMUP))
+    n_steps = opts.tokens if unit == "token" else opts.steps or steps
     timings = runner.time_alternating(
-        {k: b.step for k, b in built.items()}, n_steps, opts.warmup, opts.chunk
+        {k: b.step for k, b in built.items()}, n_steps, opts.warmup or warmup, opts.chunk
     )
     sides = {name: _side(timings.get(name), failed.get(name), gflop, peak) for name in builders}
     if sides["ember"]["status"] == "ok" and opts.memory:
@@ -229,8 +235,9 @@ def run_suite(opts: argparse.Namespace, log: Callable[[str], None] = print) -> d
         "threads": opts.threads,
         "threads_info": threads_info,
         "device": opts.device,
-        "steps": opts.steps,
-        "warmup": opts.warmup,
+        "steps": opts.steps or STEPS,
+        "warmup": opts.warmup or WARMUP,
+        "default_steps": None if opts.steps else DEFAULT_STEPS,
         "chunk": opts.chunk,
         "tokens": opts.tokens,
         "jit": compile_fn is not None,
@@ -263,8 +270,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="WORKLOAD",
         help=f"any of {', '.join(ALL_WORKLOADS)}, or 'all' (default)",
     )
-    p.add_argument("--steps", type=int, default=20, help="timed steps per workload (default 20)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed warm-up steps (default 5)")
+    p.add_argument("--steps", type=int, help=f"timed steps per workload (default {STEPS}; ddpm 10)")
+    p.add_argument("--warmup", type=int, help=f"untimed warm-up steps (default {WARMUP}; ddpm 2)")
     p.add_argument(
         "--threads",
         type=int,
@@ -314,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [w for w in names if w not in ALL_WORKLOADS]
     if unknown:
         p.error(f"unknown workload {unknown[0]!r}: expected one of {', '.join(ALL_WORKLOADS)}")
-    if opts.steps < 1 or opts.warmup < 1 or opts.chunk < 1 or opts.tokens < 1:
+    if min(opts.steps or 1, opts.warmup or 1, opts.chunk, opts.tokens) < 1:
         p.error("--steps, --warmup, --chunk and --tokens must be at least 1")
     opts.workloads = names
     result = run_suite(opts)
