@@ -271,7 +271,22 @@ def linspace(
     if steps < 0:
         raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
     d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
-    arr = np.linspace(float(start), float(end), int(steps))
+    steps = int(steps)
+    if d.is_floating_point and steps > 1:
+        # PyTorch's rounding, bit for bit: the step rounded to the output dtype, the first half
+        # counted up from start and the second half down from end; float32/64 values are
+        # rounded once (a fused multiply-add, emulated in a wider type), float16 plainly
+        t = d.np.type
+        wide = {8: np.longdouble, 4: np.float64, 2: np.float16}[d.itemsize]
+        step = wide((t(end) - t(start)) / t(steps - 1))
+        i = np.arange(steps).astype(wide)
+        up = wide(t(start)) + step * i
+        down = wide(t(end)) - step * (steps - 1 - i)
+        arr = np.where(i < steps // 2, up, down)
+    elif d.is_floating_point:
+        arr = np.full(steps, start, dtype=d.np)
+    else:  # integer output: the ends are truncated to integers first
+        arr = np.linspace(int(start), int(end), steps)
     return from_host(arr.astype(d.np), dtype=d, device=device, requires_grad=requires_grad)
 
 

@@ -104,8 +104,8 @@ def as_dtype(d: object) -> dtype:
     """Accept an ember dtype, a NumPy dtype, a Python type or a name."""
     if isinstance(d, dtype):
         return d
-    if d is builtins_float:
-        return _default_float
+    if d is builtins_float:  # Python's float is a double, as in PyTorch
+        return float64
     if d is builtins_int:
         return int64
     if d is builtins_bool:

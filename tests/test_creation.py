@@ -124,11 +124,15 @@ def test_arange_errors() -> None:
         ember.arange(0, 5, -1)
 
 
-@pytest.mark.parametrize("args", [(0, 1, 5), (-2.0, 3.0, 7), (1, 1, 1), (0, 1, 0)])
-def test_linspace(args: tuple) -> None:
-    e, t = ember.linspace(*args), torch.linspace(*args)
-    assert e.dtype is ember.float32 and tuple(e.shape) == tuple(t.shape)
-    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6, atol=1e-7)
+@pytest.mark.parametrize(
+    "args",
+    [(0, 1, 5), (-1, 1, 7), (-3.3, 7.1, 50), (1, 1, 1), (0, 1, 1), (0, 1, 0), (5, -5, 9)],
+)
+@pytest.mark.parametrize("dtype", [None, "float64", "float16", "int64"])
+def test_linspace_is_bitwise_torch(args: tuple, dtype: str | None) -> None:
+    kw_e = {} if dtype is None else {"dtype": getattr(ember, dtype)}
+    kw_t = {} if dtype is None else {"dtype": getattr(torch, dtype)}
+    _same(ember.linspace(*args, **kw_e), torch.linspace(*args, **kw_t))
 
 
 def test_eye() -> None:
@@ -147,6 +151,11 @@ def test_like_functions_keep_dtype_and_shape(fn: str) -> None:
         _same(e, t)
     assert getattr(ember, fn)(e_src, dtype=ember.float64).dtype is ember.float64
     assert getattr(ember, fn)(ember.ones(2), requires_grad=True).requires_grad
+
+
+def test_python_types_as_dtypes() -> None:
+    for py in (float, int, bool):
+        _same(ember.zeros(2, dtype=py), torch.zeros(2, dtype=py))
 
 
 def test_full_like() -> None:

@@ -159,7 +159,7 @@ def test_to_forms() -> None:
     assert x.to("cpu", ember.float16).dtype is ember.float16
     assert x.to(dtype=ember.float32, device="cpu").dtype is ember.float32
     assert x.to(ember.zeros(1, dtype=ember.int32)).dtype is ember.int32
-    assert x.to(float).dtype is ember.float32 and x.to(int).dtype is ember.int64
+    assert x.to(float).dtype is ember.float64 and x.to(int).dtype is ember.int64
     c = x.to(ember.int64, copy=True)
     assert c is not x and c.tolist() == x.tolist()
     assert x.type() == "ember.int64"
