@@ -235,6 +235,11 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
         return (_rebuild, (self.numpy(force=True), self.requires_grad))
 
     def __deepcopy__(self, memo: dict) -> Tensor:
+        if self.node is not None:
+            raise RuntimeError(
+                "deepcopy: only tensors created explicitly by the user (graph leaves) can be "
+                "deep-copied\nhint: deep-copy x.detach() (or x.detach().requires_grad_())"
+            )
         t = Tensor._wrap(self._data.copy())
         t.requires_grad = self.requires_grad
         if self.grad is not None:

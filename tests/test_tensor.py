@@ -188,6 +188,10 @@ def test_pickle_and_deepcopy() -> None:
     assert i.dtype is ember.int32 and i.tolist() == [1, 2]
     both = copy.deepcopy([x, x])
     assert both[0] is both[1]
+    with pytest.raises(RuntimeError, match=r"deepcopy: only tensors created explicitly"):
+        copy.deepcopy(x * 2)
+    y = pickle.loads(pickle.dumps(x * 2))  # pickling a non-leaf keeps its values, like torch
+    assert y.tolist() == [[2.0, 4.0]]
 
 
 def test_data_property_shares_memory_and_detaches() -> None:
