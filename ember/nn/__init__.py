@@ -11,6 +11,7 @@ from ember.nn import functional, init, utils
 from ember.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from ember.nn.layers.activation import *  # noqa: F403
 from ember.nn.layers.activation import __all__ as _activation_all
+from ember.nn.layers.attention import MultiheadAttention
 from ember.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
 from ember.nn.layers.embedding import Embedding
@@ -28,6 +29,12 @@ from ember.nn.layers.pooling import (
     MaxPool2d,
 )
 from ember.nn.layers.regularization import ActivityRegularizer, GaussianNoise
+from ember.nn.layers.transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from ember.nn.layers.upsampling import Upsample
 from ember.nn.module import Module, RemovableHandle
 from ember.nn.parameter import Buffer, Parameter
@@ -71,6 +78,11 @@ __all__ = [
     "Upsample",
     "GaussianNoise",
     "ActivityRegularizer",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerDecoder",
     *_activation_all,
     *_loss_all,
 ]
