@@ -1,0 +1,154 @@
+"""``ember doctor RUN_DIR [--html FILE]``: diagnose a finished (or running) training run.
+
+Reads the monitor statistics (``diagnostics.npz``/``.json``, written by ``GradientMonitor``)
+and the per-epoch ``metrics.csv`` — either may be missing, not both — runs every detector and
+prints a report; ``--html`` also writes a self-contained page with embedded PNG plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import html
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ember.diagnostics import plots
+from ember.diagnostics.detectors import Finding, column, run_detectors
+from ember.diagnostics.monitor import NPZ_NAME, RunStats, load_stats
+
+__all__ = ["diagnose", "load_run", "read_metrics", "report", "html_report", "main"]
+
+METRICS_NAME = "metrics.csv"
+
+
+def _float(s: str | None) -> float:
+    try:
+        return float(s) if s not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+
+
+def read_metrics(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """metrics.csv as column → float array (non-numeric cells become nan)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    keys = list(dict.fromkeys(k for r in rows for k in r if k))
+    return {k.strip(): np.array([_float(r.get(k)) for r in rows]) for k in keys}
+
+
+def load_run(run_dir: str | os.PathLike) -> RunStats:
+    """The monitor statistics of ``run_dir`` with its metrics.csv columns as the epochs."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"doctor: no such run directory: {run}")
+    has_stats, has_metrics = (run / NPZ_NAME).exists(), (run / METRICS_NAME).exists()
+    if not (has_stats or has_metrics):
+        raise FileNotFoundError(
+            f"doctor: nothing to diagnose in {run}: neither {NPZ_NAME} nor {METRICS_NAME}\n"
+            "hint: point it at a directory written by `ember train` (with --diagnose for the "
+            "gradient statistics) or by GradientMonitor.save()"
+        )
+    stats = load_stats(run) if has_stats else RunStats()
+    if has_metrics:
+        stats.epochs = read_metrics(run / METRICS_NAME)
+    return stats
+
+
+def diagnose(run_dir: str | os.PathLike, patience: int = 5) -> list[Finding]:
+    """Every detector's findings for the run in ``run_dir``, most severe first."""
+    return run_detectors(load_run(run_dir), patience=patience)
+
+
+def _summary(stats: RunStats) -> list[str]:
+    lines = []
+    if stats.grad_norm.shape[0]:
+        lines.append(
+            f"monitor: {stats.grad_norm.shape[0]} recorded steps, {len(stats.param_names)} "
+            f"parameters, {len(stats.act_names)} modules with activation statistics"
+        )
+        idx = np.flatnonzero(stats.param_ndim >= 2)
+        if len(idx):
+            late = np.nanmedian(stats.grad_rms[stats.grad_rms.shape[0] // 2 :, idx], axis=0)
+            lines.append("gradient RMS per weight layer (late median, input → output):")
+            lines += [f"  {stats.param_names[i]:<40} {g:.3g}" for i, g in zip(idx, late)]
+    train, val = column(stats.epochs, "train_loss"), column(stats.epochs, "val_loss")
+    if train is not None:
+        text = f"epochs: {len(train)}; train loss {train[0]:.4g} → {train[-1]:.4g}"
+        if val is not None:
+            text += f"; val loss {val[0]:.4g} → {val[-1]:.4g} (best {np.nanmin(val):.4g})"
+        lines.append(text)
+    return lines
+
+
+def report(stats: RunStats, findings: list[Finding], title: str = "") -> str:
+    """The plain-text report: what was read, then the findings (or that none fired)."""
+    lines = [f"ember doctor: {title}".rstrip(": "), *_summary(stats), ""]
+    if findings:
+        lines.append(f"{len(findings)} finding(s):")
+        lines += [str(f) for f in findings]
+    else:
+        lines.append("no problems found by the detectors")
+    return "\n".join(lines)
+
+
+def _img(png: bytes | None, alt: str) -> str:
+    if png is None:
+        return f"<p><em>{html.escape(alt)}: no data recorded</em></p>"
+    data = base64.b64encode(png).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def html_report(stats: RunStats, findings: list[Finding], title: str, patience: int = 5) -> str:
+    """A self-contained HTML page: the findings and the plots embedded as base64 PNGs."""
+    colors = {"critical": "#c0392b", "warning": "#d68910", "info": "#2471a3"}
+    items = "".join(
+        f'<li><b style="color:{colors[f.severity]}">{f.severity.upper()}</b> '
+        f"<b>{html.escape(f.kind.replace('_', ' '))}</b>: {html.escape(f.evidence)}"
+        f"<br><i>try:</i> {html.escape(f.suggestion)}</li>"
+        for f in findings
+    )
+    summary = html.escape("\n".join(_summary(stats)))
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>ember doctor: {html.escape(title)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}img{{max-width:100%}}
+li{{margin-bottom:.6em}}pre{{background:#f4f4f4;padding:.6em}}</style></head><body>
+<h1>ember doctor: {html.escape(title)}</h1>
+<h2>Findings</h2>
+{f"<ul>{items}</ul>" if findings else "<p>No problems found by the detectors.</p>"}
+<pre>{summary}</pre>
+<h2>Loss curves</h2>{_img(plots.loss_curves_png(stats, patience), "loss curves")}
+<h2>Gradient flow</h2>{_img(plots.gradient_flow_png(stats), "gradient flow")}
+<h2>Activations</h2>{_img(plots.activation_histograms_png(stats), "activation histograms")}
+</body></html>
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``ember doctor``; returns the exit status (1 when the run is unreadable)."""
+    parser = argparse.ArgumentParser(prog="ember doctor", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", help="a run directory (metrics.csv and/or diagnostics.npz)")
+    parser.add_argument("--html", metavar="FILE", help="also write an HTML report with plots")
+    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience")
+    args = parser.parse_args(argv)
+    try:
+        stats = load_run(args.run_dir)
+        findings = run_detectors(stats, patience=args.patience)
+        print(report(stats, findings, str(args.run_dir)))
+        if args.html:
+            page = html_report(stats, findings, str(args.run_dir), args.patience)
+            Path(args.html).write_text(page, encoding="utf-8")
+            print(f"wrote {args.html}")
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"ember: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
