@@ -28,6 +28,7 @@ from ember.nn.layers.pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from ember.nn.layers.regularization import ActivityRegularizer, GaussianNoise
 from ember.nn.layers.transformer import (
     TransformerDecoder,
@@ -76,6 +77,12 @@ __all__ = [
     "Dropout2d",
     "Embedding",
     "Upsample",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
     "GaussianNoise",
     "ActivityRegularizer",
     "MultiheadAttention",
