@@ -443,7 +443,7 @@ class Relu(Unary):
 
     @staticmethod
     def forward(xp, x):
-        return xp.maximum(x, 0)
+        return xp.maximum(x, x.dtype.type(0))  # a typed zero: no conversion per call
 
     @staticmethod
     def vjp(g, x, *, out):
