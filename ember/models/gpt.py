@@ -1,0 +1,274 @@
+"""A decoder-only transformer language model (GPT-2 style, after nanoGPT).
+
+The default config is exactly the ``gpt`` reference workload: vocab 65, block 64, 4 layers,
+4 heads, width 128, pre-LayerNorm blocks, GELU MLP 4x, learned position embedding and an
+output head tied to the token embedding (no bias). Generation keeps a key/value cache per
+block, so each new token costs one position instead of the whole context.
+
+Cache and the context window: the position embedding only covers ``block_size`` positions,
+and cached keys/values were computed at their absolute positions. So while the sequence fits
+in ``block_size`` each step feeds only the new token; once it is longer, every step recomputes
+the last ``block_size`` tokens from scratch (refilling the cache), exactly what uncached
+generation does. Cached and uncached generation therefore give the same logits at every step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ember import dtypes, nn
+from ember.autograd import no_grad
+from ember.creation import arange, ones
+from ember.nn import functional as F
+from ember.ops.movement import cat
+from ember.optim import AdamW
+from ember.random import Generator, multinomial
+from ember.tensor import Tensor
+
+__all__ = ["gpt", "GPTConfig", "GPT", "KVCache", "filter_logits"]
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 65
+    block_size: int = 64  # longest context (the number of learned positions)
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True  # biases in the Linear and LayerNorm layers
+
+
+class KVCache:
+    """The keys and values one attention layer has already seen: (B, n_head, t, head_size)."""
+
+    def __init__(self) -> None:
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.k is None else self.k.shape[2]
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Add the new positions and return all keys and values so far."""
+        self.k = k if self.k is None else cat([self.k, k], dim=2)
+        self.v = v if self.v is None else cat([self.v, v], dim=2)
+        return self.k, self.v
+
+    def clear(self) -> None:
+        self.k = self.v = None
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention where position t attends to positions ≤ t."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if config.n_embd % config.n_head:
+            raise ValueError(
+                f"GPT: n_embd must be a multiple of n_head: {config.n_embd} vs {config.n_head}"
+            )
+        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # fused q,k,v
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        past = 0  # positions already in the cache
+        if cache is not None:
+            past = len(cache)
+            k, v = cache.append(k, v)  # (B, nh, past + T, hs)
+        # New query i (absolute position past + i) sees keys 0..past + i; one query sees all.
+        mask = None if T == 1 else ones(T, past + T, dtype=dtypes.bool_, device=x.device).tril(past)
+        p = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, nh, T, hs)
+        y = y.transpose(1, 2).reshape(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: C → 4C → GELU → C."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU()
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
+        x = x + self.attn(self.ln_1(x), cache)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    """Token + position embedding → n_layer blocks → LayerNorm → tied linear head."""
+
+    def __init__(self, config: GPTConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or GPTConfig()
+        self.transformer = nn.ModuleDict(
+            {
+                "wte": nn.Embedding(c.vocab_size, c.n_embd),
+                "wpe": nn.Embedding(c.block_size, c.n_embd),
+                "drop": nn.Dropout(c.dropout),
+                "h": nn.ModuleList([Block(c) for _ in range(c.n_layer)]),
+                "ln_f": nn.LayerNorm(c.n_embd, bias=c.bias),
+            }
+        )
+        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        # Weight tying (Press & Wolf, 2017): one (vocab, C) matrix embeds and un-embeds.
+        self.transformer.wte.weight = self.lm_head.weight
+        self.apply(self._init_weights)
+        # GPT-2: scale the residual projections by 1/sqrt(2 * n_layer), two per block, so the
+        # residual stream's variance does not grow with depth.
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        """GPT-2 init: weights ~ N(0, 0.02), zero biases."""
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(
+        self, idx: Tensor, targets: Tensor | None = None, cache: list[KVCache] | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """Logits (B, T, vocab) and the mean cross-entropy against ``targets`` (B, T) if given.
+
+        With ``cache`` (one KVCache per block, from ``new_cache``) ``idx`` holds only the
+        positions after those already cached.
+        """
+        B, T = idx.shape
+        past = len(cache[0]) if cache else 0
+        if past + T > self.config.block_size:
+            raise ValueError(
+                f"GPT: sequence longer than the block size: {past + T} vs "
+                f"{self.config.block_size}\nhint: crop the context to its last block_size tokens"
+            )
+        pos = arange(past, past + T, device=idx.device)
+        tok_emb = self.transformer.wte(idx)  # (B, T, C)
+        x = self.transformer.drop(tok_emb + self.transformer.wpe(pos))  # + (T, C)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, cache[i] if cache else None)
+        logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab)
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
+        return logits, loss
+
+    def new_cache(self) -> list[KVCache]:
+        """An empty key/value cache, one per block."""
+        return [KVCache() for _ in range(self.config.n_layer)]
+
+    def next_token_logits(self, idx: Tensor, cache: list[KVCache] | None = None) -> Tensor:
+        """Logits (B, vocab) of the token after ``idx`` (B, T), updating ``cache`` if given.
+
+        With a cache only the tokens it has not seen are fed; past ``block_size`` the cache is
+        rebuilt from the last ``block_size`` tokens (see the module docstring).
+        """
+        block = self.config.block_size
+        if cache is None:
+            return self(idx[:, -block:])[0][:, -1, :]
+        seen = len(cache[0])
+        if idx.shape[1] > block:
+            for c in cache:
+                c.clear()
+            new = idx[:, -block:]
+        elif seen < idx.shape[1]:
+            new = idx[:, seen:]
+        else:
+            raise RuntimeError(
+                f"GPT: the cache has seen as many tokens as idx holds: {seen} vs {idx.shape[1]}\n"
+                "hint: pass the whole sequence so far, or a fresh cache from new_cache()"
+            )
+        return self(new, cache=cache)[0][:, -1, :]
+
+    @no_grad()
+    def generate(
+        self,
+        idx: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        use_cache: bool = True,
+        generator: Generator | None = None,
+    ) -> Tensor:
+        """Extend ``idx`` (B, T) by ``max_new_tokens`` sampled tokens → (B, T + max_new_tokens).
+
+        Sampling is from softmax(logits / temperature) restricted to the ``top_k`` most likely
+        tokens and/or the nucleus of probability ``top_p``; ``top_k=1`` is greedy decoding.
+        Call ``model.eval()`` first when the model has dropout.
+        """
+        if temperature <= 0:
+            raise ValueError(
+                f"GPT.generate: temperature must be positive: {temperature}\n"
+                "hint: use top_k=1 for greedy decoding"
+            )
+        cache = self.new_cache() if use_cache else None
+        for _ in range(max_new_tokens):
+            logits = filter_logits(self.next_token_logits(idx, cache) / temperature, top_k, top_p)
+            idx_next = multinomial(F.softmax(logits, dim=-1), 1, generator=generator)  # (B, 1)
+            idx = cat([idx, idx_next], dim=1)
+        return idx
+
+    def configure_optimizers(
+        self, weight_decay: float, lr: float, betas: tuple[float, float]
+    ) -> AdamW:
+        """AdamW that decays the matrices (matmul and embedding weights) but not biases/norms."""
+        params = [p for p in self.parameters() if p.requires_grad]  # the tied weight once
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        return AdamW(groups, lr=lr, betas=betas)
+
+
+def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:
+    """``logits`` (B, vocab) with every token outside the top-k and the top-p nucleus at -inf.
+
+    The nucleus is the smallest set of most likely tokens whose probability reaches ``top_p``
+    (Holtzman et al., 2020); the most likely token is always kept.
+    """
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"GPT.generate: top_k must be at least 1: {top_k}")
+        kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1)[0][:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None:
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"GPT.generate: top_p must be in (0, 1]: {top_p}")
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        probs = F.softmax(sorted_logits, dim=-1)
+        drop_sorted = probs.cumsum(dim=-1) - probs >= top_p  # mass before it already reaches top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def gpt(**overrides: Any) -> GPT:
+    """A GPT with the default config changed by ``overrides``."""
+    return GPT(GPTConfig(**overrides))
