@@ -478,7 +478,8 @@ def learning_rate_too_low(stats: RunStats) -> list[Finding]:
             "warning",
             "; ".join(reasons),
             "raise the learning rate (e.g. 3-10x; a learning-rate range test finds the edge), "
-            "or use Adam",
+            "or use Adam; if the gradients are tiny in every layer, fix the initialisation first "
+            "(He for ReLU, Xavier for tanh/sigmoid)",
         )
     ]
 

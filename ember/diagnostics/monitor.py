@@ -88,8 +88,10 @@ class RunStats:
 
 
 def _norm(a: Any) -> float:
+    """The 2-norm; inf/nan (an exploding run) are recorded for the detectors, not warned."""
     flat = a.reshape(-1)
-    return math.sqrt(float(abs(flat @ flat))) if flat.size else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.sqrt(float(abs(flat @ flat))) if flat.size else 0.0
 
 
 def _host(a: Any) -> np.ndarray:
@@ -258,7 +260,9 @@ class GradientMonitor(Callback):
         """The statistics recorded so far as arrays."""
         p = len(self.params)
         act_steps = sorted(self._act)
-        act = np.array([self._act[s] for s in act_steps]).reshape(len(act_steps), -1, 4)
+        act = np.array([self._act[s] for s in act_steps]).reshape(
+            len(act_steps), len(self._modules), 4
+        )
         names = [n for n, _, _ in self._modules]
         hist = [self._hist.get(n) for n in names]
         empty_h, empty_e = np.zeros(HIST_BINS), np.linspace(0.0, 1.0, HIST_BINS + 1)

@@ -128,3 +128,14 @@ def test_fit_callback_records_every_step_and_saves(tmp_path) -> None:
     np.testing.assert_array_equal(stats.steps, np.arange(8))
     assert np.isfinite(stats.update_ratio).all() and (stats.update_ratio > 0).all()
     assert len(stats.epochs["val_loss"]) == 2
+
+
+def test_without_activations() -> None:
+    model = mlp(nn.ReLU, 1)
+    monitor = GradientMonitor(model, activations=False)
+    x, y = _batch()
+    F.cross_entropy(model(x), y).backward()
+    monitor.step()
+    stats = monitor.stats()
+    assert stats.act_names == [] and stats.act_mean.shape == (0, 0)
+    assert stats.grad_norm.shape == (1, 4)
