@@ -256,7 +256,7 @@ def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None 
     if top_k is not None:
         if top_k < 1:
             raise ValueError(f"GPT.generate: top_k must be at least 1: {top_k}")
-        kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1)[0][:, -1:]  # (B, 1)
+        kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1)[0][..., -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None:
         if not 0.0 < top_p <= 1.0:

@@ -201,7 +201,11 @@ def _clones(layer: Module, num_layers: int) -> ModuleList:
 
 
 class TransformerEncoder(Module):
-    """A stack of ``num_layers`` copies of ``encoder_layer``, then an optional ``norm``."""
+    """A stack of ``num_layers`` copies of ``encoder_layer``, then an optional ``norm``.
+
+    ``enable_nested_tensor`` and ``mask_check`` are accepted for PyTorch compatibility and
+    ignored (they select PyTorch's nested-tensor fast path, which ember does not have).
+    """
 
     def __init__(
         self,
