@@ -286,3 +286,18 @@ def test_errors():
         model.next_token_logits(idx, cache)
         with pytest.raises(RuntimeError, match="the cache has seen as many tokens as idx holds: 3"):
             model.next_token_logits(idx, cache)
+
+
+def test_dropout_is_active_only_in_training():
+    ember.manual_seed(0)
+    model = gpt(**TINY, dropout=0.5)
+    idx = ember.tensor(tokens(2, 8))
+    with ember.no_grad():
+        a, b = model(idx)[0].numpy(), model(idx)[0].numpy()
+        assert not np.allclose(a, b)
+        model.eval()
+        np.testing.assert_array_equal(model(idx)[0].numpy(), model(idx)[0].numpy())
+    greedy = model.generate(ember.tensor(tokens(1, 2)), 4, top_k=1)
+    np.testing.assert_array_equal(
+        greedy.numpy(), model.generate(ember.tensor(tokens(1, 2)), 4, top_k=1).numpy()
+    )
