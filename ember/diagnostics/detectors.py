@@ -357,6 +357,8 @@ def overfitting(stats: RunStats, patience: int = 5) -> list[Finding]:
             f"; EarlyStopping(patience={patience}) would have stopped after epoch "
             f"{ep[stop[0]]:.0f} and restored epoch {ep[stop[1]]:.0f}"
         )
+    else:
+        evidence += f"; EarlyStopping(patience={patience}) would not have stopped yet"
     return [
         Finding(
             "overfitting",
