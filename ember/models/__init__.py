@@ -11,6 +11,7 @@ from typing import Any
 
 from ember import nn
 from ember.models.cnn import CNN, CNNConfig, cnn
+from ember.models.gpt import GPT, GPTConfig, gpt
 from ember.models.mlp import MLP, MLPConfig, mlp
 from ember.models.resnet import BasicBlock, ResNet, ResNetConfig, resnet
 
@@ -27,9 +28,17 @@ __all__ = [
     "ResNet",
     "ResNetConfig",
     "BasicBlock",
+    "gpt",
+    "GPT",
+    "GPTConfig",
 ]
 
-MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "cnn": cnn, "resnet": resnet}
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "mlp": mlp,
+    "cnn": cnn,
+    "resnet": resnet,
+    "gpt": gpt,
+}
 
 
 def create(name: str, **overrides: Any) -> nn.Module:
