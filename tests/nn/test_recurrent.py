@@ -117,7 +117,7 @@ def test_dropout_zero_and_eval_mode_are_deterministic(kind: str) -> None:
 
 def test_dropout_between_layers_in_training_is_seeded() -> None:
     m = nn.LSTM(IN, HID, num_layers=2, dropout=0.5)
-    x = ember.tensor(np.random.default_rng(0).uniform(-1, 1, (T, B, IN)))
+    x = ember.tensor(np.random.default_rng(0).uniform(-1, 1, (T, B, IN)), dtype=ember.float32)
 
     def run(module: Any) -> np.ndarray:
         return module(x)[0].detach().numpy()
@@ -216,6 +216,8 @@ def test_layer_errors() -> None:
         nn.GRU(IN, HID, num_layers=2, dropout=1.5)
     with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size: 6 vs 6"):
         nn.LSTM(IN, HID, proj_size=6)
+    with pytest.raises(TypeError, match="lstm: input dtype must match the parameters' dtype"):
+        m(ember.zeros(T, B, IN, dtype=ember.float64))
     with pytest.raises(TypeError, match="expected input to be an ember.Tensor, got ndarray"):
         m(np.zeros((T, B, IN)))
 
@@ -230,3 +232,30 @@ def test_cell_errors() -> None:
         cell(ember.zeros(B, IN), (ember.zeros(B, HID), ember.zeros(2, HID)))
     with pytest.raises(ValueError, match=r"gru_cell: expected hx of shape \(6,\): \(3, 6\)"):
         nn.GRUCell(IN, HID)(ember.zeros(IN), ember.zeros(B, HID))
+
+
+@pytest.mark.parametrize("bidir,states", [(False, True), (True, False)])
+def test_lstm_composite_reference_matches_torch(bidir: bool, states: bool) -> None:
+    """The composite (per-step ember ops) form that the fused kernel replaces."""
+    for dtype in ("float64", "float32"):
+        em, tm = _pair("lstm", dtype, num_layers=2, bidirectional=bidir, batch_first=True)
+        em._fused = False
+        _compare(em, tm, _arrays("lstm", 2, bidir, True, states, True), dtype)
+
+
+def test_fused_lstm_equals_composite_and_refuses_double_backward() -> None:
+    m = nn.LSTM(IN, HID, num_layers=2, bidirectional=True).double()
+    x = ember.tensor(np.random.default_rng(0).uniform(-1, 1, (T, B, IN)), requires_grad=True)
+    results = []
+    for fused in (True, False):
+        m._fused = fused
+        out, (h, c) = m(x)
+        (gx,) = ember.autograd.grad((out * out).sum() + h.sum() + c.sum(), [x])
+        results.append((out.detach().numpy(), gx.numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    m._fused = True
+    out, _ = m(x)
+    (gx,) = ember.autograd.grad(out.sum(), [x], create_graph=True)
+    with pytest.raises(RuntimeError, match="double backward through the fused LSTM kernel"):
+        gx.sum().backward()

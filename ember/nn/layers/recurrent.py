@@ -17,6 +17,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.layers._factory import new_parameter
 from ember.nn.module import Module
+from ember.ops.fused import lstm_sequence
 from ember.ops.movement import cat, stack
 from ember.tensor import Tensor
 
@@ -58,6 +59,10 @@ def _gru_step(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tenso
 # -- modules --------------------------------------------------------------------------------
 class RNNBase(Module):
     """Shared parameters, checks and layer/direction loop of RNN, LSTM and GRU."""
+
+    # LSTM without projection runs each layer direction as one fused kernel (ember.ops.fused);
+    # False selects the composite of ember ops (the reference; supports double backward)
+    _fused = True
 
     def __init__(
         self,
@@ -151,6 +156,11 @@ class RNNBase(Module):
                 f"{name}: input.size(-1) must be equal to input_size: {input.shape[-1]} vs "
                 f"{self.input_size}"
             )
+        if input.dtype is not self.weight_ih_l0.dtype:
+            raise TypeError(
+                f"{name}: input dtype must match the parameters' dtype: {input.dtype.name} vs "
+                f"{self.weight_ih_l0.dtype.name}"
+            )
         return input.ndim == 3
 
     def _initial(self, hx: Any, what: str, size: int, x: Tensor, batched: bool) -> Tensor:
@@ -196,13 +206,18 @@ class RNNBase(Module):
     def _direction(self, x: Tensor, state: tuple, weights: tuple, reverse: bool) -> tuple:
         """One layer in one direction: (output sequence, last h, last c or None)."""
         w_ih, w_hh, b_ih, b_hh, w_hr = weights
-        proj = x @ w_ih.mT
+        steps, batch = x.shape[0], x.shape[1]
+        proj = x.reshape(steps * batch, x.shape[2]) @ w_ih.mT  # 2-D: one BLAS call each way
         if b_ih is not None:  # GRU keeps b_hh apart: b_hn sits inside r * (...)
             proj = proj + (b_ih if self.mode == "GRU" else b_ih + b_hh)
+        proj = proj.reshape(steps, batch, proj.shape[1])
         h, c = state
-        steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
-        outs: list = [None] * x.shape[0]
-        for t in steps:
+        if self.mode == "LSTM" and w_hr is None and self._fused:
+            seq = lstm_sequence(proj, w_hh, h, c, reverse)
+            n, last = self.hidden_size, 0 if reverse else steps - 1
+            return seq[..., :n], seq[last, :, :n], seq[last, :, n : 2 * n]
+        outs: list = [None] * steps
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
             if self.mode == "LSTM":
                 h, c = _lstm_step(proj[t], h, c, w_hh, w_hr)
             elif self.mode == "GRU":

@@ -68,9 +68,9 @@ def noncontiguous(a: np.ndarray) -> np.ndarray:
 
 
 def all_specs() -> list[OpSpec]:
-    from tests.ops.specs import elementwise, index, linalg, movement, reduce
+    from tests.ops.specs import elementwise, fused, index, linalg, movement, reduce
 
-    modules = [elementwise, reduce, movement, index, linalg]
+    modules = [elementwise, reduce, movement, index, linalg, fused]
     try:
         from tests.ops.specs import conv  # noqa: F401
 

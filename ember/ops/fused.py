@@ -1,0 +1,147 @@
+"""Fused primitives: kernels that measurably beat their composite (which stays as the reference).
+
+``LSTMSequence`` runs one LSTM layer direction over all time steps in one kernel: the composite
+records ~13 ops per step and its per-step slice of the input projection costs a full-size
+gradient buffer per step in backward (quadratic in the sequence length).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ember.ops.core import OPAQUE, Aval, Primitive, apply
+from ember.ops.movement import cat
+
+__all__ = ["lstm_sequence"]
+
+
+def _sigmoid_(xp: Any, x: Any) -> None:
+    """In place: sigmoid(x) = (tanh(x / 2) + 1) / 2 (no overflow for large |x|)."""
+    x *= 0.5
+    xp.tanh(x, out=x)
+    x *= 0.5
+    x += 0.5
+
+
+class LSTMSequence(Primitive):
+    """LSTM recurrence over time: row t of the output is [h_t, c_t, i, f, g, o] (B, 6H).
+
+    ``xproj`` (T, B, 4H) is x_t W_ihᵀ + b_ih + b_hh for every step; ``w_hh`` is (4H, H);
+    ``h0``/``c0`` are (B, H). The activated gates are kept for the backward pass.
+    """
+
+    kind = OPAQUE
+    uses_out = True
+    check_eagerly = True
+
+    @staticmethod
+    def infer(xproj: Aval, w_hh: Aval, h0: Aval, c0: Aval, *, reverse: bool) -> Aval:  # type: ignore[override]
+        if len(xproj.shape) != 3 or xproj.shape[2] % 4:
+            raise ValueError(f"lstm_sequence: xproj must be (T, B, 4H), got shape {xproj.shape}")
+        steps, batch, gates = xproj.shape
+        hidden = gates // 4
+        for what, aval, want in (("w_hh", w_hh, (gates, hidden)), ("h0", h0, (batch, hidden)),
+                                 ("c0", c0, (batch, hidden))):  # fmt: skip
+            if aval.shape != want:
+                raise ValueError(
+                    f"lstm_sequence: {what} has the wrong shape: {aval.shape} vs {want}"
+                )
+            if aval.dtype is not xproj.dtype:
+                raise TypeError(
+                    f"lstm_sequence: {what} dtype differs from xproj's: {aval.dtype.name} vs "
+                    f"{xproj.dtype.name}"
+                )
+        return Aval((steps, batch, 6 * hidden), xproj.dtype)
+
+    @staticmethod
+    def forward(xp, xproj, w_hh, h0, c0, *, reverse):
+        steps, batch, gates = xproj.shape
+        n = gates // 4
+        out = xp.empty((steps, batch, 6 * n), dtype=xproj.dtype)
+        w_t = w_hh.T
+        h, c = h0, c0
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
+            pre = h @ w_t
+            pre += xproj[t]
+            g = pre[:, 2 * n : 3 * n].copy()
+            _sigmoid_(xp, pre)
+            xp.tanh(g, out=pre[:, 2 * n : 3 * n])
+            row = out[t]
+            row[:, 2 * n :] = pre
+            c = pre[:, n : 2 * n] * c
+            c += pre[:, :n] * pre[:, 2 * n : 3 * n]
+            row[:, n : 2 * n] = c
+            h = xp.tanh(c)
+            h *= pre[:, 3 * n :]
+            row[:, :n] = h
+        return out
+
+    @staticmethod
+    def vjp(g, xproj, w_hh, h0, c0, *, out, reverse):
+        steps, batch, gates = xproj.shape
+        n = gates // 4
+        d = apply(LSTMSequenceGrad, g, w_hh, c0, out, reverse=reverse)
+        d_pre = d[..., :gates]
+        first = steps - 1 if reverse else 0
+
+        def grad_w_hh() -> Any:
+            hs = out[..., :n]
+            h0_row = h0.unsqueeze(0)
+            h_prev = cat([hs[1:], h0_row]) if reverse else cat([h0_row, hs[:-1]])
+            return d_pre.reshape(steps * batch, gates).mT @ h_prev.reshape(steps * batch, n)
+
+        return d_pre, grad_w_hh, lambda: d_pre[first] @ w_hh, lambda: d[first, :, gates:]
+
+
+class LSTMSequenceGrad(Primitive):
+    """Backward of ``LSTMSequence``: row t is [d pre-activation gates (4H), d c_{t-1} (H)]."""
+
+    kind = OPAQUE
+
+    @staticmethod
+    def infer(g: Aval, w_hh: Aval, c0: Aval, out: Aval, *, reverse: bool) -> Aval:  # type: ignore[override]
+        steps, batch, width = out.shape
+        return Aval((steps, batch, 5 * (width // 6)), out.dtype)
+
+    @staticmethod
+    def forward(xp, g, w_hh, c0, out, *, reverse):
+        steps, batch, width = out.shape
+        n = width // 6
+        res = xp.empty((steps, batch, 5 * n), dtype=out.dtype)
+        dh_next = xp.zeros((batch, n), dtype=out.dtype)
+        dc_next = xp.zeros((batch, n), dtype=out.dtype)
+        order = range(steps) if reverse else range(steps - 1, -1, -1)
+        first = steps - 1 if reverse else 0  # the step whose c_prev is c0
+        for t in order:
+            row, gt = out[t], g[t]
+            acts = row[:, 2 * n :]
+            c_prev = c0 if t == first else out[t + 1 if reverse else t - 1][:, n : 2 * n]
+            dh = gt[:, :n] + dh_next
+            tc = xp.tanh(row[:, n : 2 * n])
+            dc = gt[:, n : 2 * n] + dc_next
+            dc += dh * acts[:, 3 * n :] * (1 - tc * tc)
+            da = gt[:, 2 * n :].copy()  # direct gradients on the activated gates
+            da[:, :n] += dc * acts[:, 2 * n : 3 * n]
+            da[:, n : 2 * n] += dc * c_prev
+            da[:, 2 * n : 3 * n] += dc * acts[:, :n]
+            da[:, 3 * n :] += dh * tc
+            deriv = acts * (1 - acts)
+            deriv[:, 2 * n : 3 * n] = 1 - acts[:, 2 * n : 3 * n] ** 2
+            d = res[t]
+            xp.multiply(da, deriv, out=d[:, : 4 * n])
+            xp.multiply(dc, acts[:, n : 2 * n], out=d[:, 4 * n :])
+            dh_next = d[:, : 4 * n] @ w_hh
+            dc_next = d[:, 4 * n :]
+        return res
+
+    @staticmethod
+    def vjp(g, *inputs, out, reverse):
+        raise RuntimeError(
+            "lstm_sequence: double backward through the fused LSTM kernel is not supported\n"
+            "hint: set the LSTM module's _fused = False to use the composite form"
+        )
+
+
+def lstm_sequence(xproj: Any, w_hh: Any, h0: Any, c0: Any, reverse: bool = False) -> Any:
+    """All LSTM steps of one layer direction: (T, B, 6H) rows [h_t, c_t, i, f, g, o]."""
+    return apply(LSTMSequence, xproj, w_hh, h0, c0, reverse=bool(reverse))

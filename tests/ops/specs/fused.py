@@ -1,0 +1,49 @@
+"""Op database: fused primitives (each against a torch composite of the same maths)."""
+
+from __future__ import annotations
+
+import torch
+
+from ember.ops.fused import lstm_sequence
+from tests.ops.specs import OpSpec, Sample, rand
+
+
+def _torch_lstm_sequence(xproj, w_hh, h0, c0, reverse=False):
+    n = h0.shape[-1]
+    h, c, rows = h0, c0, [None] * xproj.shape[0]
+    steps = range(xproj.shape[0])
+    for t in reversed(steps) if reverse else steps:
+        pre = xproj[t] + h @ w_hh.T
+        i, f, o = (pre[:, k * n : (k + 1) * n].sigmoid() for k in (0, 1, 3))
+        g = pre[:, 2 * n : 3 * n].tanh()
+        c = f * c + i * g
+        h = o * c.tanh()
+        rows[t] = torch.cat([h, c, i, f, g, o], -1)
+    return torch.stack(rows)
+
+
+def _lstm_samples(rng):
+    steps, batch, n = 3, 2, 3
+    return [
+        Sample(
+            (
+                rand(rng, steps, batch, 4 * n),
+                rand(rng, 4 * n, n),
+                rand(rng, batch, n),
+                rand(rng, batch, n),
+            ),
+            {"reverse": reverse},
+        )  # fmt: skip
+        for reverse in (False, True)
+    ]
+
+
+SPECS = [
+    OpSpec(
+        "lstm_sequence",
+        lstm_sequence,
+        _torch_lstm_sequence,
+        _lstm_samples,
+        prims=("LSTMSequence", "LSTMSequenceGrad"),
+    ),
+]
