@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ember import nn
+from ember.models.char_rnn import CharRNN, CharRNNConfig, char_rnn
 from ember.models.cnn import CNN, CNNConfig, cnn
 from ember.models.gpt import GPT, GPTConfig, gpt
 from ember.models.mlp import MLP, MLPConfig, mlp
@@ -31,6 +32,9 @@ __all__ = [
     "gpt",
     "GPT",
     "GPTConfig",
+    "char_rnn",
+    "CharRNN",
+    "CharRNNConfig",
 ]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -38,6 +42,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn": cnn,
     "resnet": resnet,
     "gpt": gpt,
+    "char_rnn": char_rnn,
 }
 
 

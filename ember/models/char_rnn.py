@@ -1,0 +1,93 @@
+"""A character-level LSTM language model (Karpathy's char-rnn, as in the ``lstm`` workload).
+
+The default config is exactly the ``lstm`` reference workload: Embedding(65, 128) → 2-layer
+LSTM(128 → 256, batch_first) → Linear(256, 65). Unlike GPT there is no context window: the
+LSTM state summarises everything seen so far, so generation feeds the prompt once and then
+one token per step, carrying (h, c) along.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ember import nn
+from ember.autograd import no_grad
+from ember.models.gpt import filter_logits
+from ember.nn import functional as F
+from ember.ops.movement import cat
+from ember.random import Generator, multinomial
+from ember.tensor import Tensor
+
+__all__ = ["char_rnn", "CharRNNConfig", "CharRNN"]
+
+State = tuple[Tensor, Tensor]  # (h, c), each (num_layers, B, hidden_size)
+
+
+@dataclass
+class CharRNNConfig:
+    vocab_size: int = 65
+    n_embd: int = 128  # embedding width (the LSTM's input size)
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.0  # between LSTM layers
+    block_size: int = 64  # training sequence length (generation is not limited by it)
+
+
+class CharRNN(nn.Module):
+    """Token embedding → multi-layer LSTM → linear head over the vocabulary."""
+
+    def __init__(self, config: CharRNNConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or CharRNNConfig()
+        self.embedding = nn.Embedding(c.vocab_size, c.n_embd)
+        self.lstm = nn.LSTM(
+            c.n_embd, c.hidden_size, num_layers=c.num_layers, dropout=c.dropout, batch_first=True
+        )
+        self.head = nn.Linear(c.hidden_size, c.vocab_size)
+
+    def step(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Logits (B, T, vocab) for ``idx`` (B, T) continuing from ``state``, and the new state."""
+        x = self.embedding(idx)  # (B, T, n_embd)
+        out, state = self.lstm(x, state)  # (B, T, hidden), ((L, B, hidden), (L, B, hidden))
+        return self.head(out), state
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """Logits (B, T, vocab) and the mean cross-entropy against ``targets`` (B, T) if given."""
+        logits, _ = self.step(idx)
+        if targets is None:
+            return logits, None
+        B, T = idx.shape
+        return logits, F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
+
+    @no_grad()
+    def generate(
+        self,
+        idx: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: Generator | None = None,
+    ) -> Tensor:
+        """Extend ``idx`` (B, T) by ``max_new_tokens`` sampled tokens → (B, T + max_new_tokens).
+
+        Sampling as in ``GPT.generate``; each new token costs one LSTM step.
+        """
+        if temperature <= 0:
+            raise ValueError(
+                f"CharRNN.generate: temperature must be positive: {temperature}\n"
+                "hint: use top_k=1 for greedy decoding"
+            )
+        tokens, feed, state = [idx], idx, None  # the prompt is fed once, as a whole
+        for _ in range(max_new_tokens):
+            logits, state = self.step(feed, state)
+            last = filter_logits(logits[:, -1, :] / temperature, top_k, top_p)
+            feed = multinomial(F.softmax(last, dim=-1), 1, generator=generator)  # (B, 1)
+            tokens.append(feed)
+        return cat(tokens, dim=1)
+
+
+def char_rnn(**overrides: Any) -> CharRNN:
+    """A CharRNN with the default config changed by ``overrides``."""
+    return CharRNN(CharRNNConfig(**overrides))
