@@ -22,7 +22,7 @@ from ember.io.safetensors import atomic_write_bytes
 from ember.nn import functional as F
 from ember.random import manual_seed
 from ember.train import checkpoint
-from ember.train.callbacks import CSVLogger, History, ModelCheckpoint
+from ember.train.callbacks import Callback, CSVLogger, History, ModelCheckpoint
 from ember.train.loop import evaluate, fit
 
 __all__ = ["Recipe", "RECIPES", "train_classifier", "evaluate_checkpoint", "plot_history"]
@@ -120,8 +120,12 @@ def train_classifier(
     resume: bool = False,
     quiet: bool = False,
     limit: int | None = None,
+    diagnose: bool = False,
 ) -> dict[str, Any]:
-    """Train ``model`` on ``dataset``, write the run directory and return the summary."""
+    """Train ``model`` on ``dataset``, write the run directory and return the summary.
+
+    With ``diagnose`` a ``GradientMonitor`` records gradient statistics for ``ember doctor``.
+    """
     out = Path(out or f"runs/{model}-{dataset}")
     ckpt_path = out / "checkpoint.safetensors"
     cfg = _config(model, dataset, epochs, batch_size, lr, optimizer, seed, limit)
@@ -148,6 +152,11 @@ def train_classifier(
         initial_epoch, history = ckpt["epoch"], History(ckpt["extra"]["history"])
 
     out.mkdir(parents=True, exist_ok=True)
+    callbacks: list[Callback] = [ModelCheckpoint(ckpt_path), CSVLogger(out / "metrics.csv")]
+    if diagnose:
+        from ember.diagnostics import GradientMonitor
+
+        callbacks.append(GradientMonitor(net, every=10, run_dir=out))
     start = time.perf_counter()
     history = fit(
         net,
@@ -157,7 +166,7 @@ def train_classifier(
         val_loader=test_loader,
         epochs=cfg["epochs"],
         scheduler=sched,
-        callbacks=[ModelCheckpoint(ckpt_path), CSVLogger(out / "metrics.csv")],
+        callbacks=callbacks,
         progress=not quiet,
         initial_epoch=initial_epoch,
         history=history,
