@@ -36,6 +36,7 @@ LAYERS = {
     "ember.diagnostics": 10,
     "ember.io": 10,
     "ember.bench": 10,
+    "ember.metrics": 10,
     "ember.cli": 11,
     "ember.__main__": 11,
 }

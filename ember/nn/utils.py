@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from ember.autograd import no_grad
 from ember.nn.clip_grad import clip_grad_norm_, clip_grad_value_
 from ember.nn.module import Module
+from ember.nn.spectral_norm import spectral_norm as spectral_norm  # re-exported
 from ember.ops.elementwise import where
 from ember.ops.movement import cat
 from ember.tensor import Tensor
