@@ -180,7 +180,7 @@ def test_cli_rejects_unknown_workloads(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_jit_flag_says_when_ember_jit_is_missing(capsys: pytest.CaptureFixture) -> None:
-    if importlib.util.find_spec("ember.jit") is not None:
-        pytest.skip("ember.jit exists")
+    if bench._jit_compile_fn(lambda msg: None) is not None:
+        pytest.skip("ember.jit has a compile function")
     bench.main(["mlp", "--jit", *TINY])
     assert "ember.jit not available yet" in capsys.readouterr().out
