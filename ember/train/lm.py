@@ -197,6 +197,12 @@ def train_lm(
     text = load_text(cfg["text"]) if cfg["text"] else default_corpus()
     tok = tokenizer_from_dict(saved["extra"]["tokenizer"]) if saved else _fit_tokenizer(cfg, text)
     train_ids, val_ids = train_val_split(tok.encode(text), VAL_FRACTION)
+    if len(val_ids) <= cfg["block_size"]:
+        raise ValueError(
+            f"train: text too short: its last tenth (the validation split) has {len(val_ids)} "
+            f"tokens vs at least {cfg['block_size'] + 1} for one block\n"
+            "hint: use a longer text or a smaller --block-size"
+        )
     train_set = BlockDataset(train_ids, cfg["block_size"])
     val_set = BlockDataset(val_ids, cfg["block_size"])
     registry, model_kwargs = _model_spec(cfg, tok.vocab_size)
