@@ -1,0 +1,114 @@
+"""The generative train/sample workflows, the PNG writer and the image grid."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from ember.models.cnn import CNN
+from ember.train import checkpoint
+from ember.train.generative import image_grid, main, write_png
+
+PIL = pytest.importorskip("PIL.Image")
+
+
+def _fashion_mnist_available() -> bool:
+    try:
+        from ember.data.datasets import FashionMNIST
+
+        FashionMNIST(train=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+needs_data = pytest.mark.skipif(not _fashion_mnist_available(), reason="no Fashion-MNIST files")
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (4, 6, 3)], ids=["grey", "rgb"])
+def test_png_round_trip(tmp_path, shape):
+    img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    path = tmp_path / "x.png"
+    write_png(path, img)
+    raw = path.read_bytes()
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    # the IDAT payload decompresses to filter byte 0 + each row
+    length = struct.unpack(">I", raw[33:37])[0]
+    rows = np.frombuffer(zlib.decompress(raw[41 : 41 + length]), np.uint8).reshape(shape[0], -1)
+    assert (rows[:, 0] == 0).all()
+    np.testing.assert_array_equal(rows[:, 1:].reshape(shape), img)
+    with PIL.open(path) as decoded:
+        np.testing.assert_array_equal(np.asarray(decoded), img)
+
+
+def test_png_errors(tmp_path):
+    with pytest.raises(ValueError, match="write_png: expected uint8"):
+        write_png(tmp_path / "x.png", np.zeros((3, 3), np.float32))
+    with pytest.raises(ValueError, match=r"image_grid: expected \[N, 1 or 3, H, W\]"):
+        image_grid(np.zeros((2, 28, 28)))
+
+
+def test_image_grid_layout():
+    imgs = np.zeros((3, 1, 2, 2), np.float32)
+    imgs[1] = 1.0
+    imgs[2] = -1.0
+    grid = image_grid(imgs, nrow=2, padding=1, value_range=(-1.0, 1.0))
+    assert grid.shape == (2 * 3 + 1, 2 * 3 + 1) and grid.dtype == np.uint8
+    assert grid[0, 0] == 255  # padding is white
+    assert (grid[1:3, 1:3] == 128).all()  # 0 in [-1, 1] → mid grey
+    assert (grid[1:3, 4:6] == 255).all() and (grid[4:6, 1:3] == 0).all()
+    assert (grid[4:6, 4:6] == 255).all()  # the empty last cell stays background
+
+
+@needs_data
+@pytest.mark.parametrize(
+    "model", ["vae", "autoencoder", "dcgan", pytest.param("ddpm", marks=pytest.mark.slow)]
+)
+def test_train_writes_a_run_and_sample_draws_from_it(tmp_path, model):
+    out = tmp_path / "run"
+    args = ["train", model, "--epochs", "1", "--limit", "64", "--out", str(out), "--quiet"]
+    args += ["--batch-size", "32", "--fid-samples", "0", "--sample-steps", "2"]
+    if model == "vae":
+        args += ["--variant", "conv"]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 1 and summary["train_images"] == 64
+    with PIL.open(out / "samples-epoch001.png") as grid:
+        assert grid.mode == "L" and grid.size[0] == 8 * 30 + 2
+    metric = {"vae": "test_neg_elbo_per_image", "autoencoder": "test_reconstruction_mse"}
+    if model in metric:
+        assert summary[metric[model]] > 0
+    grid = tmp_path / "grid.png"
+    ckpt = str(out / "checkpoint.safetensors")
+    assert main(["sample", ckpt, "--n", "4", "--out", str(grid), "--steps", "2"]) == 0
+    assert grid.exists()
+    if model in ("vae", "autoencoder"):
+        assert (tmp_path / "grid-recon.png").exists() and (tmp_path / "grid-interp.png").exists()
+
+
+@needs_data
+def test_train_reports_fid_and_coverage_with_a_cached_classifier(tmp_path, monkeypatch):
+    (tmp_path / "fid").mkdir()
+    checkpoint.save(
+        tmp_path / "fid" / "cnn-fashion-mnist.safetensors", CNN(), extra={"accuracy": 0.5}
+    )
+    monkeypatch.setenv("EMBER_CACHE", str(tmp_path))
+    out = tmp_path / "gan"
+    args = ["train", "dcgan", "--epochs", "1", "--limit", "64", "--out", str(out), "--quiet"]
+    assert main([*args, "--fid-samples", "20", "--spectral-norm", "--label-smoothing", "0.1"]) == 0
+    result = json.loads((out / "summary.json").read_text())["fid"]
+    assert result["n_fake"] == 20 and result["n_real"] == 64 and result["fid"] > 0
+    assert result["classifier_accuracy"] == 0.5 and sum(result["class_counts"]) == 20
+
+
+def test_user_errors_return_1(tmp_path, capsys):
+    ckpt = tmp_path / "c.safetensors"
+    checkpoint.save(ckpt, CNN(), extra={"config": {"model": "cnn"}})
+    assert main(["sample", str(ckpt)]) == 1
+    assert "not written by `ember train` for a generative model" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "gpt"])
