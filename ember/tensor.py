@@ -190,6 +190,8 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
             raise RuntimeError(
                 f"item: a Tensor with {self._data.size} elements cannot be converted to Scalar"
             )
+        if core.STATE.tracer is not None:  # ember.jit cannot see values while tracing
+            core.STATE.tracer.host_read("item")
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:

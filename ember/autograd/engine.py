@@ -217,9 +217,13 @@ def _store_grad(t: Any, g: Any, create_graph: bool, handed_out: set[int]) -> Non
                 or not getattr(data.flags, "writeable", 1)
             ):
                 data = data.copy()
+                if STATE.tracer is not None:  # ember.jit: the copy holds g's value
+                    STATE.tracer.alias(data, g._data)
             handed_out.add(id(data))
             t.grad = type(g)._wrap(data)
     elif create_graph or t.grad.requires_grad:
         t.grad = t.grad + g
+    elif STATE.tracer is not None:
+        t.grad.add_(g)  # an op that ember.jit records (the raw write below is invisible to it)
     else:
         t.grad._data += g._data

@@ -221,6 +221,8 @@ def inplace(t: Any, compute: Any, op: str) -> Any:
     if res.requires_grad and src is not t:
         # the recorded nodes may have saved ``src``: keep its pre-write value for them
         src._data, src._vc = t._data.copy(), [t._vc[0]]
+    if STATE.tracer is not None:  # ember.jit: record the write (before it happens)
+        STATE.tracer.write(t, res, src)
     t._data[...] = res._data
     t._vc[0] += 1
     if res.requires_grad:

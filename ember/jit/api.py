@@ -1,0 +1,191 @@
+"""``ember.jit``: JitFunction (guards, cache, trace on a miss, replay on a hit) and ``explain``."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ember.autograd.grad_mode import STATE
+from ember.jit.cache import GraphCache, changed_parts, flatten_args, guard_key
+from ember.jit.executor import Executor
+from ember.jit.graph import Graph
+from ember.jit.passes import last_uses, optimize
+from ember.jit.trace import Tracer, may_alias, scan_roots, state_tensors
+from ember.tensor import Tensor
+
+__all__ = ["JitFunction", "jit", "explain"]
+
+_EAGER = "eager"  # cache entry of a key whose trace fell back to eager execution
+
+
+@dataclass
+class Compiled:
+    """One cache entry: the optimised graph, its executor and how to rebuild the result."""
+
+    graph: Graph
+    counts: list[tuple[str, int]]
+    executor: Executor
+    template: Any
+
+
+def _flatten_out(obj: Any, leaves: list[Tensor]) -> Any:
+    """A template of ``obj`` with its tensors replaced by their index in ``leaves``."""
+    if isinstance(obj, Tensor):
+        leaves.append(obj)
+        return ("tensor", len(leaves) - 1)
+    if isinstance(obj, (list, tuple)):
+        return (type(obj), [_flatten_out(x, leaves) for x in obj])
+    if isinstance(obj, dict):
+        return (dict, {k: _flatten_out(v, leaves) for k, v in obj.items()})
+    return ("value", obj)
+
+
+def _rebuild(template: Any, leaves: list[Tensor]) -> Any:
+    kind, body = template
+    if kind == "tensor":
+        return leaves[body]
+    if kind == "value":
+        return body
+    if kind is dict:
+        return {k: _rebuild(v, leaves) for k, v in body.items()}
+    return kind(_rebuild(x, leaves) for x in body)
+
+
+class JitFunction:
+    """A function traced on first call (per guard key) and replayed as a compiled graph."""
+
+    def __init__(self, fn: Callable, *, fallback: bool = False, cache_size: int = 8) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn, self.fallback = fn, fallback
+        self.cache = GraphCache(cache_size)
+        self.traces = 0
+        self._last: Compiled | None = None
+        self._last_key: tuple | None = None
+        self._warned = False
+        try:
+            self._params = list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            self._params = []
+
+    @property
+    def graph(self) -> Graph:
+        """The optimised graph of the most recent call (prints as a readable IR)."""
+        if self._last is None:
+            raise RuntimeError(
+                f"{self.__name__}.graph: the function has not been compiled yet\n"
+                "hint: call it once first (eager fallbacks have no graph)"
+            )
+        return self._last.graph
+
+    def _arg_names(self, n: int, kwargs: dict) -> list[str]:
+        names = [self._params[i] if i < len(self._params) else f"arg{i}" for i in range(n)]
+        return [f"argument {name!r}" for name in names + list(kwargs)]
+
+    def _roots(self, args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
+        """Tensors, modules and optimizers reachable from the arguments, closure and globals."""
+        fn = self.fn
+        named: list[tuple[str, Any]] = list(zip(self._arg_names(len(args), kwargs), args))
+        named += list(zip(self._arg_names(len(args), kwargs)[len(args) :], kwargs.values()))
+        owner = getattr(fn, "__self__", None)
+        if owner is not None:
+            named.append(("self", owner))
+        fn = getattr(fn, "__func__", fn)
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+                try:
+                    named.append((name, cell.cell_contents))
+                except ValueError:  # an empty cell
+                    continue
+            glob = fn.__globals__
+            named += [(name, glob[name]) for name in code.co_names if name in glob]
+        elif owner is None and callable(fn):  # a callable object, e.g. a module
+            named.append(("the function", fn))
+        return scan_roots(named)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if os.environ.get("EMBER_JIT", "1") == "0" or STATE.tracer is not None:
+            return self.fn(*args, **kwargs)  # disabled, or inlined into an outer trace
+        tensors: list[Tensor] = []
+        sigs = [flatten_args(a, tensors) for a in (*args, *kwargs.values())]
+        roots = self._roots(args, kwargs)
+        key = guard_key(self._arg_names(len(args), kwargs), sigs, roots)
+        entry = self.cache.get(key)
+        if entry == _EAGER:
+            return self.fn(*args, **kwargs)
+        if entry is not None:
+            arrays = entry.executor.bind(tensors)
+            if arrays is not None:
+                self._last = entry
+                return _rebuild(entry.template, entry.executor.run(tensors, arrays))
+        return self._trace(key, args, kwargs, tensors, roots)
+
+    def _trace(self, key: tuple, args: tuple, kwargs: dict, tensors: list, roots: list) -> Any:
+        tracer = Tracer(self.__name__, tensors, state_tensors(roots), self.fallback)
+        prev, STATE.tracer = STATE.tracer, tracer
+        try:
+            result = self.fn(*args, **kwargs)
+            leaves: list[Tensor] = []
+            template = _flatten_out(result, leaves)
+            graph = None
+            if tracer.aborted is None:
+                end_state = state_tensors(self._roots(args, kwargs))
+                graph = tracer.finish(leaves, end_state)
+        finally:
+            STATE.tracer = prev
+        self.traces += 1
+        if graph is None:
+            warnings.warn(f"{tracer.aborted}\n(running it eagerly)", stacklevel=3)
+            self.cache.put(key, _EAGER)
+            return result
+        counts = optimize(graph)
+        entry = Compiled(graph, counts, Executor(graph, may_alias(graph, tracer.aliases)), template)
+        evicted = self.cache.put(key, entry)
+        if (evicted or self.traces > self.cache.size) and not self._warned:
+            self._warned = True
+            parts = changed_parts(self._last_key, key) if self._last_key else ["arguments"]
+            warnings.warn(
+                f"ember.jit: {self.__name__} was traced {self.traces} times (the cache holds "
+                f"{self.cache.size} graphs): {', '.join(parts)} keeps changing\n"
+                "hint: every new value of a Python number, shape or optimizer state counts "
+                "as a new graph; pass changing numbers as tensors",
+                stacklevel=3,
+            )
+        self._last, self._last_key = entry, key
+        return result
+
+
+def jit(fn: Callable | None = None, *, fallback: bool = False, cache_size: int = 8) -> Any:
+    """Compile ``fn`` into a graph on first call (``@ember.jit`` or ``ember.jit(fn, …)``).
+
+    ``fallback=True`` runs the function eagerly (with a warning) when it cannot be traced,
+    instead of raising ``JitError``. ``EMBER_JIT=0`` in the environment disables compilation.
+    """
+    if fn is None:
+        return functools.partial(jit, fallback=fallback, cache_size=cache_size)
+    return JitFunction(fn, fallback=fallback, cache_size=cache_size)
+
+
+def explain(fn: Callable, *args: Any, **kwargs: Any) -> str:
+    """Trace ``fn`` on ``args`` (running it once) and report the graph size after each pass."""
+    compiled = JitFunction(getattr(fn, "fn", fn))
+    compiled(*args, **kwargs)
+    entry = compiled._last
+    if entry is None:
+        return f"{compiled.__name__}: not traced (it fell back to eager execution)"
+    g = entry.graph
+    lines = [f"ember.jit.explain({compiled.__name__}):"]
+    lines += [f"  {name:<15} {n:5d} ops" for name, n in entry.counts]
+    freed = sum(len(d) for d in last_uses(g))
+    lines.append(
+        f"  {len(g.inputs)} inputs, {len(g.constants)} constants, {len(g.outputs)} outputs, "
+        f"{len(g.writes)} in-place write-backs, {len(g.grad_sets)} .grad sets"
+    )
+    lines.append(f"  {freed} intermediate values freed after their last use")
+    lines.append("  not done yet: elementwise fusion, static memory plan")
+    return "\n".join(lines)

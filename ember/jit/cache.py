@@ -1,0 +1,110 @@
+"""Guards: what a compiled graph is specialised on, as a hashable key per call.
+
+The key lists named parts so that a retrace warning can say which one keeps changing: grad
+mode, each argument (tensors by shape, dtype, device and requires_grad; Python values by
+value), and the state of the modules and optimizers the function reaches (training flags,
+which gradients exist, the optimizer's hyperparameters and per-parameter state, whose Python
+numbers such as Adam's step count are baked into the graph).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from ember.autograd.grad_mode import STATE
+from ember.jit.trace import _is_module, _is_optimizer
+from ember.tensor import Tensor
+
+__all__ = ["flatten_args", "guard_key", "GraphCache"]
+
+_STATIC = (int, float, bool, str, bytes, type(None), complex)
+
+
+def _tensor_sig(t: Tensor) -> tuple:
+    return ("tensor", t._data.shape, t._data.dtype.str, type(t._data).__name__, t.requires_grad)
+
+
+def flatten_args(obj: Any, tensors: list[Tensor]) -> Any:
+    """A hashable description of ``obj``; its tensors are appended to ``tensors`` in order."""
+    if isinstance(obj, Tensor):
+        tensors.append(obj)
+        return _tensor_sig(obj)
+    if isinstance(obj, (list, tuple)):
+        return (type(obj).__name__, tuple(flatten_args(x, tensors) for x in obj))
+    if isinstance(obj, dict):
+        return ("dict", tuple((k, flatten_args(v, tensors)) for k, v in obj.items()))
+    if isinstance(obj, _STATIC):
+        return (type(obj).__name__, obj)
+    return ("object", type(obj).__name__, id(obj))
+
+
+def _value_sig(v: Any) -> Any:
+    if isinstance(v, Tensor):
+        return _tensor_sig(v)
+    if isinstance(v, (list, tuple)):
+        return tuple(_value_sig(x) for x in v)
+    return v if isinstance(v, _STATIC) else (type(v).__name__, id(v))
+
+
+def _state_sig(obj: Any) -> Any:
+    """The Python-side state of a module, optimizer or tensor that the trace depends on."""
+    if isinstance(obj, Tensor):
+        return (_tensor_sig(obj), obj.grad is None)
+    if _is_module(obj):
+        flags = tuple(m.training for m in obj.modules())
+        return (flags, tuple(p.grad is None for p in obj.parameters()))
+    if _is_optimizer(obj):
+        groups = []
+        for group in obj.param_groups:
+            hyper = tuple((k, _value_sig(v)) for k, v in group.items() if k != "params")
+            per_param = tuple(
+                (
+                    p.grad is None,
+                    tuple((k, _value_sig(v)) for k, v in obj.state.get(p, {}).items()),
+                )
+                for p in group["params"]
+            )
+            groups.append((hyper, per_param))
+        return tuple(groups)
+    return None
+
+
+def guard_key(arg_names: list[str], arg_sigs: list[Any], roots: list[tuple[str, Any]]) -> tuple:
+    """The cache key: ``((name, signature), …)`` for grad mode, arguments and reached state."""
+    parts: list[tuple[str, Any]] = [("grad mode", STATE.grad_enabled)]
+    parts += list(zip(arg_names, arg_sigs))
+    parts += [(f"state of {name}", _state_sig(obj)) for name, obj in roots]
+    return tuple(parts)
+
+
+def changed_parts(old: tuple, new: tuple) -> list[str]:
+    """Names of the guard parts that differ between two keys."""
+    before = dict(old)
+    return [name for name, sig in new if before.get(name, sig) != sig] or ["the call signature"]
+
+
+class GraphCache:
+    """A bounded LRU cache of compiled graphs keyed by the guard key."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple, Any] = OrderedDict()
+
+    def get(self, key: tuple) -> Any:
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+        return entry
+
+    def put(self, key: tuple, entry: Any) -> bool:
+        """Store ``entry``; returns True when an older entry had to be evicted."""
+        self.entries[key] = entry
+        self.entries.move_to_end(key)
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+            return True
+        return False
+
+    def __len__(self) -> int:
+        return len(self.entries)
