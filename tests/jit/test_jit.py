@@ -1,0 +1,248 @@
+"""ember.jit end to end: jitted == eager (pure functions, full training steps), guards and
+retracing, the errors on value-dependent code, EMBER_JIT=0, and the IR printer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from ember.jit import JitError
+
+F64 = ember.float64
+
+
+def _randn(*shape: int) -> ember.Tensor:
+    return ember.randn(*shape, dtype=F64)
+
+
+def _close(a: ember.Tensor, b: ember.Tensor) -> None:
+    np.testing.assert_allclose(a.numpy(force=True), b.numpy(force=True), rtol=1e-12, atol=1e-14)
+
+
+PURE = {
+    "elementwise": lambda x, y: (x * y + 1.0).exp() / (y.abs() + 2.0) - x.tanh() * 1.0,
+    "reduction": lambda x, y: x.sum(dim=1, keepdim=True) * y.amax(dim=0) + x.mean(),
+    "movement": lambda x, y: (x.t().t() + y).reshape(4, 3).reshape(2, 6).permute(1, 0)[1:, :],
+    "linalg": lambda x, y: F.softmax(x @ y.t(), dim=-1),
+    "index": lambda x, y: ember.cat([x[:, 1:], y.flip(0)], dim=1).gather(
+        1, ember.tensor([[0], [2], [1]])
+    ),
+}
+
+
+@pytest.mark.parametrize("family", sorted(PURE))
+def test_pure_function_matches_eager(family: str) -> None:
+    fn = PURE[family]
+    jitted = ember.jit(fn)
+    for _ in range(3):  # trace, then replays on new values
+        x, y = _randn(3, 4), _randn(3, 4)
+        _close(jitted(x, y), fn(x, y))
+    assert jitted.traces == 1
+
+
+def _mlp_step(optimizer: str, zero_grad: bool = True):
+    """A Linear-ReLU-Linear classifier, its optimizer and a training-step function."""
+    ember.manual_seed(1)
+    model = nn.Sequential(nn.Linear(6, 16, dtype=F64), nn.ReLU(), nn.Linear(16, 4, dtype=F64))
+    if optimizer == "sgd":
+        opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    else:
+        opt = ember.optim.Adam(model.parameters(), lr=0.01)
+
+    def step(x: ember.Tensor, y: ember.Tensor) -> ember.Tensor:
+        if zero_grad:
+            opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, opt, step
+
+
+@pytest.mark.parametrize("zero_grad", [True, False], ids=["zero_grad", "accumulate"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_training_step_matches_eager(optimizer: str, zero_grad: bool) -> None:
+    eager_model, eager_opt, eager_step = _mlp_step(optimizer, zero_grad)
+    model, opt, step = _mlp_step(optimizer, zero_grad)
+    jitted = ember.jit(step)
+    for i in range(4):
+        x, y = _randn(8, 6), ember.tensor([i % 4, 1, 2, 3, 0, 1, 2, 3])
+        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-12)
+    for p, q in zip(eager_model.parameters(), model.parameters()):
+        _close(p, q)
+        _close(p.grad, q.grad)
+        for key, value in eager_opt.state[p].items():
+            other = opt.state[q][key]
+            if isinstance(value, ember.Tensor):
+                _close(value, other)
+            else:
+                assert value == other
+    if optimizer == "sgd":  # the first step creates the momentum buffers: then one graph
+        assert jitted.traces == 2
+
+
+def test_training_step_replays_without_autograd_and_eager_code_continues() -> None:
+    model, opt, step = _mlp_step("sgd")
+    jitted = ember.jit(step)
+    x, y = _randn(8, 6), ember.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    for _ in range(3):
+        loss = jitted(x, y)
+    assert jitted.traces == 2 and not loss.requires_grad
+    before = [p.detach().clone() for p in model.parameters()]
+    step(x, y)  # eager code continues from the state the graph wrote back
+    assert all(
+        not np.array_equal(a.numpy(), p.numpy(force=True))
+        for a, p in zip(before, model.parameters())
+    )
+
+
+def test_batchnorm_running_stats_are_written_back() -> None:
+    def make():
+        ember.manual_seed(2)
+        model = nn.Sequential(nn.Linear(5, 7, dtype=F64), nn.BatchNorm1d(7, dtype=F64))
+        opt = ember.optim.SGD(model.parameters(), lr=0.05)
+
+        def step(x: ember.Tensor) -> ember.Tensor:
+            opt.zero_grad()
+            loss = (model(x) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    (eager_model, eager_step), (model, step) = make(), make()
+    jitted = ember.jit(step)
+    for _ in range(4):
+        x = _randn(6, 5)
+        assert jitted(x).item() == pytest.approx(eager_step(x).item(), rel=1e-12)
+    for a, b in zip(eager_model.buffers(), model.buffers()):
+        _close(a, b)
+    model.eval()  # training flag is part of the guard: a new graph
+    before = jitted.traces
+    jitted(_randn(6, 5))
+    assert jitted.traces == before + 1
+
+
+def test_new_input_shape_retraces() -> None:
+    jitted = ember.jit(lambda x: (x * 2.0).sum(dim=0))
+    for shape in [(3, 2), (3, 2), (5, 2)]:
+        x = _randn(*shape)
+        _close(jitted(x), x.sum(dim=0) * 2.0)
+    assert jitted.traces == 2
+
+
+def test_python_scalar_argument_is_a_guard() -> None:
+    jitted = ember.jit(lambda x, k: x * k)
+    x = _randn(3)
+    _close(jitted(x, 2.0), x * 2.0)
+    _close(jitted(x, 3.0), x * 3.0)
+    _close(jitted(x, 2.0), x * 2.0)
+    assert jitted.traces == 2
+
+
+def test_retracing_warning_names_the_argument() -> None:
+    jitted = ember.jit(lambda x, k: x * k, cache_size=2)
+    x = _randn(3)
+    jitted(x, 1.0)
+    jitted(x, 2.0)
+    with pytest.warns(UserWarning, match="traced 3 times.*argument 'k' keeps changing"):
+        jitted(x, 3.0)
+
+
+def test_item_inside_raises_with_the_line() -> None:
+    def fn(x: ember.Tensor) -> ember.Tensor:
+        if x.sum().item() > 0:  # value-dependent branch
+            return x * 2.0
+        return x
+
+    with pytest.raises(
+        JitError, match=r"(?s)item: the value.*test_jit.py:\d+: if x.sum\(\).item\(\) > 0.*hint"
+    ):
+        ember.jit(fn)(_randn(3))
+
+
+def test_bool_and_data_dependent_shape_raise() -> None:
+    with pytest.raises(JitError, match="item"):
+        ember.jit(lambda x: x * 2.0 if bool(x.sum() > 0) else x)(_randn(3))
+    with pytest.raises(JitError, match="nonzero: the output shape depends on the data"):
+        ember.jit(lambda x: ember.nonzero(x > 0))(_randn(3))
+
+
+def test_dropout_raises_a_clear_error() -> None:
+    with pytest.raises(JitError, match="(?s)random numbers.*hint: .*fallback=True"):
+        ember.jit(lambda x: F.dropout(x * 1.5, 0.5))(_randn(4, 4))
+
+
+def test_fallback_runs_eagerly_with_a_warning() -> None:
+    calls = []
+
+    def fn(x: ember.Tensor) -> ember.Tensor:
+        calls.append(1)
+        return x * 2.0 if x.sum().item() > 0 else -x
+
+    jitted = ember.jit(fn, fallback=True)
+    x = _randn(3)
+    with pytest.warns(UserWarning, match="running it eagerly"):
+        _close(jitted(x), fn(x))
+    _close(jitted(x), fn(x))  # this key stays eager, without warning again
+    assert len(calls) == 4
+
+
+def test_ember_jit_0_disables_compilation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBER_JIT", "0")
+    calls = []
+
+    @ember.jit
+    def fn(x: ember.Tensor) -> ember.Tensor:
+        calls.append(1)
+        return x.sum().item()  # would raise JitError if traced
+
+    assert fn(ember.ones(3, dtype=F64)) == 3.0
+    assert fn(ember.ones(3, dtype=F64)) == 3.0
+    assert len(calls) == 2 and fn.traces == 0
+
+
+def test_decorator_with_options_and_outputs_structure() -> None:
+    @ember.jit(cache_size=4)
+    def fn(x: ember.Tensor) -> dict:
+        return {"double": x * 2.0, "pair": (x + 1.0, 7)}
+
+    x = _randn(2)
+    fn(x)
+    out = fn(x)
+    _close(out["double"], x * 2.0)
+    _close(out["pair"][0], x + 1.0)
+    assert out["pair"][1] == 7 and fn.traces == 1
+
+
+def test_graph_printer() -> None:
+    jitted = ember.jit(lambda x, w: (x @ w).relu().sum())
+    jitted(ember.ones(2, 3, dtype=F64), ember.ones(3, 4, dtype=F64))
+    assert str(jitted.graph) == (
+        "graph(\n"
+        "    %0: float64[2, 3]  # arg0\n"
+        "    %1: float64[3, 4]  # arg1\n"
+        ") {\n"
+        "  %2: float64[2, 4] = MatMul(%0, %1)\n"
+        "  %3: float64[2, 4] = Relu(%2)\n"
+        "  %4: float64[] = Sum(%3, dims=(0, 1), keepdim=False)\n"
+        "  return (%4)\n"
+        "}"
+    )
+
+
+def test_graph_before_first_call_raises() -> None:
+    with pytest.raises(RuntimeError, match="has not been compiled yet"):
+        _ = ember.jit(lambda x: x).graph
+
+
+def test_explain_reports_counts_per_pass() -> None:
+    text = ember.jit.explain(lambda x: (x * 1.0).t().t() + (x * 1.0).t().t(), _randn(2, 3))
+    counts = {ln.split()[0]: int(ln.split()[1]) for ln in text.splitlines()[1:6]}
+    # simplify: x*1 -> x and t(t(x)) -> x (the inner transposes die later); cse merges them
+    assert counts == {"traced": 7, "simplify": 3, "cse": 2, "fold_constants": 2, "dce": 1}
