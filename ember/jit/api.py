@@ -61,6 +61,7 @@ class JitFunction:
 
     def __init__(self, fn: Callable, *, fallback: bool = False, cache_size: int = 8) -> None:
         functools.update_wrapper(self, fn)
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.fn, self.fallback = fn, fallback
         self.cache = GraphCache(cache_size)
         self.traces = 0
@@ -86,8 +87,9 @@ class JitFunction:
         names = [self._params[i] if i < len(self._params) else f"arg{i}" for i in range(n)]
         return [f"argument {name!r}" for name in names + list(kwargs)]
 
-    def _roots(self, args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
-        """Tensors, modules and optimizers reachable from the arguments, closure and globals."""
+    def _roots(self, args: tuple, kwargs: dict) -> tuple[list, list]:
+        """Tensors, modules and optimizers reachable from the arguments, closure and globals,
+        and the Python numbers/strings the function reads from its closure and globals."""
         fn = self.fn
         named: list[tuple[str, Any]] = list(zip(self._arg_names(len(args), kwargs), args))
         named += list(zip(self._arg_names(len(args), kwargs)[len(args) :], kwargs.values()))
@@ -106,15 +108,17 @@ class JitFunction:
             named += [(name, glob[name]) for name in code.co_names if name in glob]
         elif owner is None and callable(fn):  # a callable object, e.g. a module
             named.append(("the function", fn))
-        return scan_roots(named)
+        statics = [(f"{name!r}", v) for name, v in named[len(args) + len(kwargs) :]]
+        statics = [(n, v) for n, v in statics if isinstance(v, (int, float, str, bool, complex))]
+        return scan_roots(named), statics
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if os.environ.get("EMBER_JIT", "1") == "0" or STATE.tracer is not None:
             return self.fn(*args, **kwargs)  # disabled, or inlined into an outer trace
         tensors: list[Tensor] = []
         sigs = [flatten_args(a, tensors) for a in (*args, *kwargs.values())]
-        roots = self._roots(args, kwargs)
-        key = guard_key(self._arg_names(len(args), kwargs), sigs, roots)
+        roots, statics = self._roots(args, kwargs)
+        key = guard_key(self._arg_names(len(args), kwargs), sigs, roots, statics)
         entry = self.cache.get(key)
         if entry == _EAGER:
             return self.fn(*args, **kwargs)
@@ -134,8 +138,10 @@ class JitFunction:
             template = _flatten_out(result, leaves)
             graph = None
             if tracer.aborted is None:
-                end_state = state_tensors(self._roots(args, kwargs))
+                end_state = state_tensors(self._roots(args, kwargs)[0])
                 graph = tracer.finish(leaves, end_state)
+            if tracer.aborted is not None:
+                graph = None
         finally:
             STATE.tracer = prev
         self.traces += 1

@@ -70,18 +70,41 @@ def _state_sig(obj: Any) -> Any:
     return None
 
 
-def guard_key(arg_names: list[str], arg_sigs: list[Any], roots: list[tuple[str, Any]]) -> tuple:
+def guard_key(
+    arg_names: list[str],
+    arg_sigs: list[Any],
+    roots: list[tuple[str, Any]],
+    statics: list[tuple[str, Any]],
+) -> tuple:
     """The cache key: ``((name, signature), …)`` for grad mode, arguments and reached state."""
     parts: list[tuple[str, Any]] = [("grad mode", STATE.grad_enabled)]
     parts += list(zip(arg_names, arg_sigs))
     parts += [(f"state of {name}", _state_sig(obj)) for name, obj in roots]
+    parts += [(f"Python value {name}", (type(v).__name__, v)) for name, v in statics]
     return tuple(parts)
+
+
+def _state_keys(old: Any, new: Any) -> set[str]:
+    """The optimizer state entries (e.g. 'step') that differ between two signatures."""
+    keys: set[str] = set()
+    if not (isinstance(old, tuple) and isinstance(new, tuple) and len(old) == len(new)):
+        return keys
+    for (_, params_old), (_, params_new) in zip(old, new):
+        for (_, st_old), (_, st_new) in zip(params_old, params_new):
+            before = dict(st_old)
+            keys.update(k for k, v in st_new if before.get(k) != v)
+    return keys
 
 
 def changed_parts(old: tuple, new: tuple) -> list[str]:
     """Names of the guard parts that differ between two keys."""
     before = dict(old)
-    return [name for name, sig in new if before.get(name, sig) != sig] or ["the call signature"]
+    parts = []
+    for name, sig in new:
+        if before.get(name, sig) != sig:
+            keys = _state_keys(before[name], sig) if name.startswith("state of") else set()
+            parts.append(name + (f" ({', '.join(sorted(keys))})" if keys else ""))
+    return parts or ["the call signature"]
 
 
 class GraphCache:

@@ -259,6 +259,13 @@ class Tracer:
         """Resolve constants vs state, outputs and write-backs; returns the graph."""
         g = self.graph
         g.outputs = [self.read(t) for t in outputs]
+        if _rng_state() != self.rng:
+            self.unsupported(
+                "random numbers were drawn: a replay would not draw them",
+                "ember.jit does not trace random draws yet: draw them outside and pass them "
+                "as arguments, or use ember.jit(fn, fallback=True)",
+            )
+            return g
         self.add_state(end_state)
         for vid, (t, snapshot) in self.candidates.items():
             known = self.known.get(id(t._data))

@@ -246,3 +246,65 @@ def test_explain_reports_counts_per_pass() -> None:
     counts = {ln.split()[0]: int(ln.split()[1]) for ln in text.splitlines()[1:6]}
     # simplify: x*1 -> x and t(t(x)) -> x (the inner transposes die later); cse merges them
     assert counts == {"traced": 7, "simplify": 3, "cse": 2, "fold_constants": 2, "dce": 1}
+
+
+SCALE = 2.0
+
+
+def _scaled(x: ember.Tensor) -> ember.Tensor:
+    return x * SCALE
+
+
+def test_python_number_in_globals_is_a_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    jitted = ember.jit(_scaled)
+    x = _randn(3)
+    _close(jitted(x), x * 2.0)
+    monkeypatch.setitem(globals(), "SCALE", 5.0)
+    _close(jitted(x), x * 5.0)
+    assert jitted.traces == 2
+
+
+def test_adam_step_count_is_named_when_it_keeps_retracing() -> None:
+    _, _, step = _mlp_step("adam")
+    jitted = ember.jit(step, cache_size=2)
+    x, y = _randn(8, 6), ember.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    jitted(x, y)
+    jitted(x, y)
+    with pytest.warns(UserWarning, match=r"state of opt \(step\) keeps changing"):
+        jitted(x, y)
+
+
+def test_in_place_update_of_an_argument_is_written_back() -> None:
+    @ember.jit
+    def accumulate(total: ember.Tensor, x: ember.Tensor) -> ember.Tensor:
+        total.add_(x * 2.0)
+        return total.sum()
+
+    total, x = ember.zeros(3, dtype=F64), _randn(3)
+    for i in range(3):
+        s = accumulate(total, x)
+        _close(total, x * 2.0 * (i + 1))
+        _close(s, (x * 2.0 * (i + 1)).sum())
+    assert accumulate.traces == 1
+
+
+def test_jit_a_module_for_inference() -> None:
+    model = nn.Sequential(nn.Linear(4, 3, dtype=F64), nn.Tanh())
+    jitted = ember.jit(model)
+    x = _randn(2, 4)
+    with ember.no_grad():
+        for _ in range(2):
+            _close(jitted(x), model(x))
+        with ember.no_grad():
+            model[0].weight.mul_(0.5)  # state is read at call time, not frozen
+        _close(jitted(x), model(x))
+    assert jitted.traces == 1
+
+
+def test_random_draw_inside_raises() -> None:
+    def fn(x: ember.Tensor) -> ember.Tensor:
+        ember.randn(3)  # advances the generator: a replay would not
+        return x.exp()
+
+    with pytest.raises(JitError, match="random numbers were drawn"):
+        ember.jit(fn)(_randn(3))
