@@ -345,7 +345,8 @@ def _keep_mask(x: Tensor, shape: tuple[int, ...], p: float) -> Tensor:
     draw_dtype = np.float32 if x.dtype is dtypes.float32 else np.float64
     keep = random.default_generator.numpy.random(shape, dtype=draw_dtype) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return from_host((keep * scale).astype(x.dtype.np), device=x.device)
+    # the scale in x's dtype: bool * it gives the mask directly, no float64 temporary
+    return from_host(np.multiply(keep, x.dtype.np.type(scale)), device=x.device)
 
 
 def _dropout(
