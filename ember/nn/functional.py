@@ -434,17 +434,22 @@ def batch_norm(
                 "batch_norm: expected more than 1 value per channel when training, got input "
                 f"size {tuple(input.shape)}"
             )
-        out, mean, var = _normalize(input, dims, eps)
+        mean = input.mean(dims, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(dims, keepdim=True)
         if training and running_mean is not None:
             with no_grad():
                 unbiased = var.reshape(-1) * (count / max(count - 1, 1))
                 running_mean.copy_(running_mean * (1 - momentum) + mean.reshape(-1) * momentum)
                 running_var.copy_(running_var * (1 - momentum) + unbiased * momentum)
     else:
-        mean = running_mean.reshape(shape)
-        out = (input - mean) * (running_var.reshape(shape) + eps).rsqrt()
+        centered = input - running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+    # fold the weight into the per-channel scale: one full-size product (and its backward)
+    scale = (var + eps).rsqrt()
     if weight is not None:
-        out = out * weight.reshape(shape)
+        scale = scale * weight.reshape(shape)
+    out = centered * scale
     if bias is not None:
         out = out + bias.reshape(shape)
     return out
