@@ -14,7 +14,7 @@ from ember.autograd.grad_mode import STATE
 from ember.jit.cache import GraphCache, changed_parts, flatten_args, guard_key
 from ember.jit.executor import Executor
 from ember.jit.graph import Graph
-from ember.jit.passes import last_uses, optimize
+from ember.jit.passes import last_uses, optimize, plan_buffers
 from ember.jit.trace import Tracer, may_alias, scan_roots, state_tensors
 from ember.tensor import Tensor
 
@@ -192,6 +192,11 @@ def explain(fn: Callable, *args: Any, **kwargs: Any) -> str:
         f"  {len(g.inputs)} inputs, {len(g.constants)} constants, {len(g.outputs)} outputs, "
         f"{len(g.writes)} in-place write-backs, {len(g.grad_sets)} .grad sets"
     )
+    plan, done = plan_buffers(g)
     lines.append(f"  {freed} intermediate values freed after their last use")
-    lines.append("  not done yet: elementwise fusion, static memory plan")
+    lines.append(
+        f"  {len(plan)} ops write into an existing buffer ({len(done)} of them straight into "
+        "the state they update)"
+    )
+    lines.append("  not done yet: elementwise fusion, a static memory plan")
     return "\n".join(lines)

@@ -14,12 +14,21 @@ import numpy as np
 
 from ember.backends import backend_of
 from ember.jit.graph import Graph, Source
-from ember.jit.passes import last_uses
+from ember.jit.passes import UFUNCS, last_uses, plan_buffers
 from ember.tensor import Tensor
 
 __all__ = ["Executor"]
 
 _wrap = Tensor._wrap
+
+
+def _into(name: str) -> Any:
+    """A kernel calling the ufunc ``name`` with its last argument as the output buffer."""
+
+    def run(xp: Any, *arrays: Any) -> Any:
+        return getattr(xp, name)(*arrays[:-1], out=arrays[-1])
+
+    return run
 
 
 def resolve(source: Source, args: list[Tensor]) -> Any:
@@ -48,11 +57,15 @@ class Executor:
             for v, s in zip(graph.inputs, graph.sources)
         ]
         self.constants = [(slot[v], c) for v, c in graph.constants.items()]
-        self.steps = [
-            (n.prim.forward, tuple(slot[v] for v in n.inputs), n.params, slot[n.out],
-             tuple(slot[v] for v in dying))
-            for n, dying in zip(graph.nodes, last_uses(graph))
-        ]  # fmt: skip
+        plan, done = plan_buffers(graph)
+        self.steps = []
+        for i, (n, dying) in enumerate(zip(graph.nodes, last_uses(graph))):
+            forward, ins = n.prim.forward, tuple(slot[v] for v in n.inputs)
+            if i in plan:  # write into a dead input's buffer, or straight into the target
+                forward, ins = _into(UFUNCS[n.prim.name]), (*ins, slot[plan[i]])
+                if plan[i] in graph.inputs:
+                    aliases = aliases | {n.out}
+            self.steps.append((forward, ins, n.params, slot[n.out], tuple(slot[v] for v in dying)))
         self.outputs = [slot[v] for v in graph.outputs]
         owned: set[int] = set()
         # values handed out (returned, or attached as .grad) must own fresh memory
@@ -60,7 +73,10 @@ class Executor:
         for v in graph.outputs:
             self.out_copy.append(v in aliases or v in owned)
             owned.add(v)
-        self.writes = [(s, slot[v], v in aliases) for s, v in graph.writes]
+        self.writes = [
+            (s, slot[v], v in aliases) for k, (s, v) in enumerate(graph.writes) if k not in done
+        ]
+        self.in_place = len(plan)
         self.grad_sets = []
         for t, v in graph.grad_sets:
             if v is None:

@@ -38,13 +38,13 @@ class Source:
 
 @dataclass
 class Node:
-    """``out = prim.forward(xp, *inputs, **params)``; ``line`` is the user's source line."""
+    """``out = prim.forward(xp, *inputs, **params)``."""
 
     prim: type[Primitive]
     inputs: tuple[int, ...]
     params: dict[str, Any]
     out: int
-    line: str = ""
+    aliasing: bool = False  # the output may share memory with an input (a view)
 
 
 @dataclass

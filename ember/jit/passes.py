@@ -15,8 +15,18 @@ import numpy as np
 
 from ember.backends import backend_of
 from ember.jit.graph import Graph, Node
+from ember.ops.core import VIEW
 
-__all__ = ["dce", "cse", "fold_constants", "simplify", "last_uses", "optimize", "PASSES"]
+__all__ = [
+    "dce",
+    "cse",
+    "fold_constants",
+    "simplify",
+    "last_uses",
+    "plan_buffers",
+    "optimize",
+    "PASSES",
+]
 
 
 def dce(graph: Graph) -> None:
@@ -148,6 +158,82 @@ def last_uses(graph: Graph) -> list[tuple[int, ...]]:
         out.append(dying)
     out.reverse()
     return out
+
+
+# primitives whose kernel is exactly this ufunc, so they can write into a given buffer
+UFUNCS = {
+    "Add": "add",
+    "Sub": "subtract",
+    "Mul": "multiply",
+    "Div": "true_divide",
+    "Neg": "negative",
+    "Exp": "exp",
+    "Sqrt": "sqrt",
+    "Maximum": "maximum",
+}
+
+
+def _aliasing(node: Node) -> bool:
+    return node.aliasing or node.prim.kind is VIEW
+
+
+def _view_closure(graph: Graph, vid: int) -> set[int]:
+    """``vid`` and every value that may share its memory (views of views …)."""
+    closure = {vid}
+    for node in graph.nodes:
+        if _aliasing(node) and any(v in closure for v in node.inputs):
+            closure.add(node.out)
+    return closure
+
+
+def plan_buffers(graph: Graph) -> tuple[dict[int, int], list[int]]:
+    """Which ufunc nodes write into an existing buffer instead of a new array.
+
+    Returns ``({node index: value whose buffer it overwrites}, [indices of graph.writes done
+    in place])``. Two cases: the node computing a write-back (an optimizer update ``p - lr*d``)
+    writes straight into the target once nothing reads the target's old value any more; and a
+    node reuses the buffer of an input that dies there, owns its memory and is seen by no view.
+    """
+    where = {n.out: i for i, n in enumerate(graph.nodes)}
+    last_read: dict[int, int] = {}
+    for i, node in enumerate(graph.nodes):
+        for v in node.inputs:
+            last_read[v] = i
+    roots = set(graph.roots())
+    plan: dict[int, int] = {}
+    done: list[int] = []
+    taken: set[int] = set()  # node outputs that now live in a target's memory
+    by_value = [v for _, v in graph.writes]
+    for k, (source, v) in enumerate(graph.writes):
+        i = where.get(v)
+        target = graph.inputs[graph.sources.index(source)]
+        if i is None or graph.nodes[i].prim.name not in UFUNCS or by_value.count(v) > 1:
+            continue
+        if graph.avals[v] != graph.avals[target]:
+            continue
+        closure = _view_closure(graph, target)
+        if any(last_read.get(m, -1) > i for m in closure) or (closure - {target}) & roots:
+            continue
+        plan[i], taken = target, taken | {v}
+        done.append(k)
+    dying = last_uses(graph)
+    viewed = {v for n in graph.nodes if _aliasing(n) for v in n.inputs}
+    for i, node in enumerate(graph.nodes):
+        if i in plan or node.prim.name not in UFUNCS:
+            continue
+        for v in node.inputs:
+            owner = where.get(v)
+            if (
+                v in dying[i]
+                and owner is not None
+                and not _aliasing(graph.nodes[owner])
+                and v not in viewed
+                and v not in taken
+                and graph.avals[v] == graph.avals[node.out]
+            ):
+                plan[i] = v
+                break
+    return plan, done
 
 
 PASSES: list[tuple[str, Callable[[Graph], None]]] = [

@@ -211,7 +211,7 @@ class Tracer:
         aliased = prim.kind is VIEW or any(_root(t._data) is root for t in inputs)
         if aliased and any(v in self.aliases for v in ins):
             self.aliases.add(vid)
-        self.graph.nodes.append(Node(prim, ins, dict(params), vid))
+        self.graph.nodes.append(Node(prim, ins, dict(params), vid, aliased))
         self._bind(arr, vid)
         return out
 
