@@ -57,9 +57,10 @@ class Executor:
             for v, s in zip(graph.inputs, graph.sources)
         ]
         self.constants = [(slot[v], c) for v, c in graph.constants.items()]
-        plan, done = plan_buffers(graph)
+        dying_at = last_uses(graph)
+        plan, done = plan_buffers(graph, dying_at)
         self.steps = []
-        for i, (n, dying) in enumerate(zip(graph.nodes, last_uses(graph))):
+        for i, (n, dying) in enumerate(zip(graph.nodes, dying_at)):
             forward, ins = n.prim.forward, tuple(slot[v] for v in n.inputs)
             if i in plan:  # write into a dead input's buffer, or straight into the target
                 forward, ins = _into(UFUNCS[n.prim.name]), (*ins, slot[plan[i]])

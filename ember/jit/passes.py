@@ -177,29 +177,37 @@ def _aliasing(node: Node) -> bool:
     return node.aliasing or node.prim.kind is VIEW
 
 
-def _view_closure(graph: Graph, vid: int) -> set[int]:
-    """``vid`` and every value that may share its memory (views of views …)."""
-    closure = {vid}
+def _input_aliases(graph: Graph) -> dict[int, set[int]]:
+    """For each value that may share memory with graph inputs: those inputs."""
+    roots: dict[int, set[int]] = {v: {v} for v in graph.inputs}
     for node in graph.nodes:
-        if _aliasing(node) and any(v in closure for v in node.inputs):
-            closure.add(node.out)
-    return closure
+        if _aliasing(node):
+            shared = set().union(*(roots.get(v, ()) for v in node.inputs))
+            if shared:
+                roots[node.out] = shared
+    return roots
 
 
-def plan_buffers(graph: Graph) -> tuple[dict[int, int], list[int]]:
+def plan_buffers(
+    graph: Graph, dying: list[tuple[int, ...]] | None = None
+) -> tuple[dict[int, int], list[int]]:
     """Which ufunc nodes write into an existing buffer instead of a new array.
 
     Returns ``({node index: value whose buffer it overwrites}, [indices of graph.writes done
     in place])``. Two cases: the node computing a write-back (an optimizer update ``p - lr*d``)
-    writes straight into the target once nothing reads the target's old value any more; and a
-    node reuses the buffer of an input that dies there, owns its memory and is seen by no view.
+    writes straight into the target once nothing reads the target's old value (or a view of
+    it) any more; and a node reuses the buffer of an input that dies there, owns its memory
+    and is seen by no view. ``dying`` is ``last_uses(graph)`` when the caller has it.
     """
     where = {n.out: i for i, n in enumerate(graph.nodes)}
-    last_read: dict[int, int] = {}
+    aliases = _input_aliases(graph)
+    last_read: dict[int, int] = {}  # input -> last node reading it or a view of it
     for i, node in enumerate(graph.nodes):
         for v in node.inputs:
-            last_read[v] = i
-    roots = set(graph.roots())
+            for r in aliases.get(v, ()):
+                last_read[r] = i
+    # inputs whose old value (or a view of it) is handed out or written elsewhere at the end
+    handed_out = {r for v in graph.roots() for r in aliases.get(v, ())}
     plan: dict[int, int] = {}
     done: list[int] = []
     taken: set[int] = set()  # node outputs that now live in a target's memory
@@ -209,14 +217,14 @@ def plan_buffers(graph: Graph) -> tuple[dict[int, int], list[int]]:
         target = graph.inputs[graph.sources.index(source)]
         if i is None or graph.nodes[i].prim.name not in UFUNCS or by_value.count(v) > 1:
             continue
-        if graph.avals[v] != graph.avals[target]:
+        if graph.avals[v] != graph.avals[target] or last_read.get(target, -1) > i:
             continue
-        closure = _view_closure(graph, target)
-        if any(last_read.get(m, -1) > i for m in closure) or (closure - {target}) & roots:
+        if target in handed_out:
             continue
-        plan[i], taken = target, taken | {v}
+        plan[i] = target
+        taken.add(v)
         done.append(k)
-    dying = last_uses(graph)
+    dying = last_uses(graph) if dying is None else dying
     viewed = {v for n in graph.nodes if _aliasing(n) for v in n.inputs}
     for i, node in enumerate(graph.nodes):
         if i in plan or node.prim.name not in UFUNCS:

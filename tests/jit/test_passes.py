@@ -244,3 +244,12 @@ def test_executor_in_place_update_matches_plain_execution() -> None:
     np.testing.assert_array_equal(target.numpy(), [0.0, 0.5, 1.0])
     target.mul_(0.0)  # the returned tensor does not share the state's memory
     np.testing.assert_array_equal(out.numpy(), [0.0, 0.5, 1.0])
+
+
+def test_plan_buffers_keeps_the_old_value_when_it_is_returned() -> None:
+    g = _graph((3,))
+    (p,) = g.inputs
+    new_p = _op(g, Mul, p, _const(g, 2.0), shape=(3,))
+    g.writes = [(g.sources[0], new_p)]
+    g.outputs = [p]  # the caller gets the value from before the update
+    assert plan_buffers(g) == ({}, [])
