@@ -308,3 +308,34 @@ def test_random_draw_inside_raises() -> None:
 
     with pytest.raises(JitError, match="random numbers were drawn"):
         ember.jit(fn)(_randn(3))
+
+
+@pytest.mark.parametrize("kind", ["set_to_none", "zero_in_place", "microbatches"])
+def test_step_variants_match_eager(kind: str) -> None:
+    """zero_grad(set_to_none=False), two backward calls, reading parameters after the update."""
+
+    def make():
+        ember.manual_seed(0)
+        model = nn.Sequential(nn.Linear(5, 8, dtype=F64), nn.Tanh(), nn.Linear(8, 3, dtype=F64))
+        opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+
+        def step(x: ember.Tensor, y: ember.Tensor) -> tuple:
+            opt.zero_grad(set_to_none=kind != "zero_in_place")
+            halves = ((x[:2], y[:2]), (x[2:], y[2:])) if kind == "microbatches" else ((x, y),)
+            for xs, ys in halves:
+                (F.cross_entropy(model(xs), ys) / len(halves)).backward()
+            opt.step()
+            return model(x).sum(), model[0].weight.grad, model[0].bias
+
+        return model, step
+
+    (eager_model, eager_step), (model, step) = make(), make()
+    jitted = ember.jit(step)
+    x, y = _randn(4, 5), ember.tensor([0, 1, 2, 1])
+    for _ in range(4):
+        for a, b in zip(eager_step(x, y), jitted(x, y)):
+            _close(a, b)
+    assert jitted.traces == 2
+    b[2].detach().mul_(0.0)  # returned tensors do not share memory with the state
+    for p, q in zip(eager_model.parameters(), model.parameters()):
+        _close(p, q)
