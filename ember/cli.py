@@ -12,6 +12,8 @@ __all__ = ["main", "build_parser"]
 _MODELS = ("mlp", "cnn", "resnet")
 _DATASETS = ("fashion-mnist", "mnist", "kmnist")
 _LM_MODELS = ("gpt", "lstm")
+# `ember train` of these goes to ember.train.generative.main, which owns their options
+_GENERATIVE = ("dcgan", "autoencoder", "vae", "ddpm")
 # options that belong to one family of `ember train` only (dest names)
 _CLASSIFIER_ONLY = ("dataset", "epochs", "optimizer", "limit", "diagnose")
 _LM_ONLY = (
@@ -32,8 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ember", description="ember: train and evaluate models")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a classifier (mlp/cnn/resnet) or a language model")
-    train.add_argument("model", choices=_MODELS + _LM_MODELS)
+    train = sub.add_parser(
+        "train", help="train a classifier, a language model or a generative model"
+    )
+    train.add_argument("model", choices=_MODELS + _LM_MODELS + _GENERATIVE)
     train.add_argument("--batch-size", type=int, help="default: the model's recipe")
     train.add_argument("--lr", type=float, help="default: the model's recipe")
     train.add_argument("--seed", type=int, default=0)
@@ -60,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--tokenizer", choices=("char", "bpe"), help="default: char")
     lm.add_argument("--vocab-size", type=int, help="BPE vocabulary size (default 512)")
 
-    smp = sub.add_parser("sample", help="generate text from a `ember train gpt|lstm` checkpoint")
+    smp = sub.add_parser(
+        "sample", help="text from a gpt/lstm checkpoint, or an image grid from a generative one"
+    )
     smp.add_argument("checkpoint")
     smp.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     smp.add_argument("--tokens", type=int, default=200, help="tokens to generate")
@@ -68,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("--top-k", type=int)
     smp.add_argument("--top-p", type=float)
     smp.add_argument("--seed", type=int)
+    img = smp.add_argument_group("generative models (dcgan, autoencoder, vae, ddpm)")
+    img.add_argument("--n", type=int, default=64, help="images in the grid")
+    img.add_argument("--out", default="grid.png", help="PNG file to write")
+    img.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddim", help="ddpm only")
+    img.add_argument("--steps", type=int, default=50, help="ddpm: DDIM steps")
 
     # Subcommands with their own parser: the rest of the command line goes to them unparsed.
     sub.add_parser(
@@ -99,6 +110,11 @@ def _check_family(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"] and len(argv) > 1 and argv[1] in _GENERATIVE:
+        from ember.train.generative import main as generative_main
+
+        return generative_main(argv)
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if args.command == "doctor":
@@ -153,6 +169,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 limit=args.limit,
                 diagnose=args.diagnose,
             )
+        elif args.command == "sample" and _is_generative(args.checkpoint):
+            from ember.train.generative import sample_checkpoint
+
+            seed = 0 if args.seed is None else args.seed
+            paths = sample_checkpoint(
+                args.checkpoint, args.n, args.out, seed, args.sampler, args.steps
+            )
+            print("wrote " + ", ".join(str(p) for p in paths))
         elif args.command == "sample":
             from ember.train.lm import sample
 
@@ -182,6 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ember: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _is_generative(path: str) -> bool:
+    from ember.train.generative import is_generative_checkpoint
+
+    return is_generative_checkpoint(path)
 
 
 if __name__ == "__main__":

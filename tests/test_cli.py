@@ -106,3 +106,15 @@ def test_sigkill_mid_run_then_resume_matches_straight_run(data_dir, tmp_path):
     summary = json.loads((killed / "summary.json").read_text())
     assert summary["epochs"] == 4
     assert len((killed / "metrics.csv").read_text().splitlines()) == 5
+
+
+def test_generative_train_and_sample_go_through_ember_cli(data_dir, tmp_path, capsys):
+    out = tmp_path / "vae"
+    argv = ["train", "vae", "--epochs", "1", "--limit", "64", "--batch-size", "32", "--quiet"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert (out / "summary.json").exists()
+    grid = tmp_path / "grid.png"
+    ckpt = str(out / "checkpoint.safetensors")
+    assert main(["sample", ckpt, "--n", "4", "--out", str(grid)]) == 0
+    assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "wrote" in capsys.readouterr().out

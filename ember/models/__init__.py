@@ -10,11 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ember import nn
+from ember.models.autoencoder import Autoencoder, AutoencoderConfig, autoencoder
 from ember.models.char_rnn import CharRNN, CharRNNConfig, char_rnn
 from ember.models.cnn import CNN, CNNConfig, cnn
+from ember.models.dcgan import DCGAN, DCGANConfig, dcgan, gradient_penalty
+from ember.models.ddpm import DDPM, DDPMConfig, ddpm
 from ember.models.gpt import GPT, GPTConfig, gpt
 from ember.models.mlp import MLP, MLPConfig, mlp
 from ember.models.resnet import BasicBlock, ResNet, ResNetConfig, resnet
+from ember.models.vae import VAE, VAEConfig, vae
 
 __all__ = [
     "MODELS",
@@ -35,6 +39,19 @@ __all__ = [
     "char_rnn",
     "CharRNN",
     "CharRNNConfig",
+    "dcgan",
+    "DCGAN",
+    "DCGANConfig",
+    "gradient_penalty",
+    "autoencoder",
+    "Autoencoder",
+    "AutoencoderConfig",
+    "vae",
+    "VAE",
+    "VAEConfig",
+    "ddpm",
+    "DDPM",
+    "DDPMConfig",
 ]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -43,6 +60,10 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet": resnet,
     "gpt": gpt,
     "char_rnn": char_rnn,
+    "dcgan": dcgan,
+    "autoencoder": autoencoder,
+    "vae": vae,
+    "ddpm": ddpm,
 }
 
 

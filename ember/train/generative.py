@@ -388,6 +388,12 @@ def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
 
 
 # -- sampling -------------------------------------------------------------------------------
+def is_generative_checkpoint(path: str | Path) -> bool:
+    """True when ``path`` was written by ``ember train`` for a generative model."""
+    cfg = (checkpoint.read(path)["extra"] or {}).get("config") or {}
+    return cfg.get("model") in GENERATIVE_MODELS
+
+
 def sample_checkpoint(
     path: str | Path,
     n: int = 64,

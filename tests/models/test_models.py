@@ -76,7 +76,17 @@ def test_cnn_forward_matches_torch_with_same_weights():
 
 
 def test_registry_and_overrides():
-    assert sorted(models.MODELS) == ["char_rnn", "cnn", "gpt", "mlp", "resnet"]
+    assert sorted(models.MODELS) == [
+        "autoencoder",
+        "char_rnn",
+        "cnn",
+        "dcgan",
+        "ddpm",
+        "gpt",
+        "mlp",
+        "resnet",
+        "vae",
+    ]
     mlp = models.create("mlp", dropout=0.3, hidden=64)
     assert any(isinstance(m, ember.nn.Dropout) for m in mlp.modules())
     assert mlp.config.hidden == 64
