@@ -56,6 +56,13 @@ def _rebuild(template: Any, leaves: list[Tensor]) -> Any:
     return kind(_rebuild(x, leaves) for x in body)
 
 
+def _needs_backward_outside(graph: Graph, outputs: list[Tensor]) -> bool:
+    """An output carries an autograd graph while no gradient was computed inside the call:
+    the caller means to run backward() on it, which a compiled graph cannot support."""
+    grads_inside = graph.grad_sets or any(s.kind == "grad" for s, _ in graph.writes)
+    return not grads_inside and any(t.requires_grad for t in outputs)
+
+
 class JitFunction:
     """A function traced on first call (per guard key) and replayed as a compiled graph."""
 
@@ -68,6 +75,7 @@ class JitFunction:
         self._last: Compiled | None = None
         self._last_key: tuple | None = None
         self._warned = False
+        self._eager_reasons: set[str | None] = set()
         try:
             self._params = list(inspect.signature(fn).parameters)
         except (TypeError, ValueError):
@@ -140,13 +148,22 @@ class JitFunction:
             if tracer.aborted is None:
                 end_state = state_tensors(self._roots(args, kwargs)[0])
                 graph = tracer.finish(leaves, end_state)
+            if graph is not None and _needs_backward_outside(graph, leaves):
+                tracer.aborted = (
+                    f"ember.jit: cannot compile {self.__name__}: an output requires grad, and "
+                    "a compiled graph returns detached outputs (backward() outside it would "
+                    "fail)\nhint: jit the whole training step (forward, loss.backward(), "
+                    "optimizer.step()), or call the function under ember.no_grad() for inference"
+                )
             if tracer.aborted is not None:
                 graph = None
         finally:
             STATE.tracer = prev
         self.traces += 1
         if graph is None:
-            warnings.warn(f"{tracer.aborted}\n(running it eagerly)", stacklevel=3)
+            if tracer.aborted not in self._eager_reasons:  # once per reason, not per key
+                self._eager_reasons.add(tracer.aborted)
+                warnings.warn(f"{tracer.aborted}\n(running it eagerly)", stacklevel=3)
             self.cache.put(key, _EAGER)
             return result
         counts = optimize(graph)

@@ -339,3 +339,14 @@ def test_step_variants_match_eager(kind: str) -> None:
     b[2].detach().mul_(0.0)  # returned tensors do not share memory with the state
     for p, q in zip(eager_model.parameters(), model.parameters()):
         _close(p, q)
+
+
+def test_output_that_requires_grad_runs_eagerly_with_a_warning() -> None:
+    model = nn.Linear(3, 2, dtype=F64)
+    jitted = ember.jit(lambda x: model(x).sum())
+    x = _randn(4, 3)
+    with pytest.warns(UserWarning, match="(?s)an output requires grad.*hint: jit the whole"):
+        loss = jitted(x)
+    loss.backward()  # eager result: backward outside still works
+    _close(model.bias.grad, ember.full((2,), 4.0, dtype=F64))
+    jitted(x).backward()  # the same key stays eager, silently
