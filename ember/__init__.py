@@ -50,6 +50,7 @@ from ember.ops.reduce import __all__ as _reduce_all
 from ember.random import *  # noqa: F403
 from ember.random import __all__ as _random_all
 from ember.tensor import Size, Tensor, is_tensor
+from ember.threads import get_num_threads, set_num_threads
 
 bool = bool_  # noqa: A001 - PyTorch spells it ember.bool
 dtype = dtypes.dtype

@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run directory (default: runs/MODEL-DATASET or runs/MODEL-lm)")
     train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument(
+        "--threads", type=int, help="BLAS threads (default: NumPy's; 1 is safest on a busy machine)"
+    )
     clf = train.add_argument_group("classifiers (mlp, cnn, resnet)")
     clf.add_argument("--dataset", choices=_DATASETS)
     clf.add_argument("--epochs", type=int, help="default: the model's recipe")
@@ -127,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if getattr(args, "threads", None):
+        from ember.threads import set_num_threads
+
+        set_num_threads(args.threads)
     try:
         if args.command == "train" and args.model in _LM_MODELS:
             from ember.train.lm import train_lm

@@ -1,0 +1,43 @@
+"""CPU thread control: how many threads NumPy's BLAS (the matrix products) may use.
+
+PyTorch-style ``set_num_threads``/``get_num_threads``. NumPy fixes its BLAS thread pool when
+it loads, so changing it at run time goes through ``threadpoolctl`` (an optional extra,
+``pip install threadpoolctl``). On a busy machine a multi-threaded OpenBLAS spins while it
+waits for a core and large matrix products can become ten times slower: one thread is the
+safe choice whenever other work shares the cores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["set_num_threads", "get_num_threads"]
+
+_limiter: Any = None
+
+
+def _threadpoolctl() -> Any:
+    try:
+        import threadpoolctl
+    except ImportError as exc:
+        raise ImportError(
+            "set_num_threads: changing BLAS threads at run time needs threadpoolctl "
+            "(`pip install threadpoolctl`)\nhint: or set OPENBLAS_NUM_THREADS before starting "
+            "Python"
+        ) from exc
+    return threadpoolctl
+
+
+def set_num_threads(n: int) -> None:
+    """Let NumPy's BLAS use ``n`` threads from now on (in this process)."""
+    global _limiter
+    if int(n) < 1:
+        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
+    _limiter = _threadpoolctl().threadpool_limits(limits=int(n), user_api="blas")
+
+
+def get_num_threads() -> int:
+    """The number of threads NumPy's BLAS uses (the largest over loaded BLAS libraries)."""
+    info = _threadpoolctl().threadpool_info()
+    counts = [lib["num_threads"] for lib in info if lib.get("user_api") == "blas"]
+    return max(counts, default=1)
