@@ -377,6 +377,23 @@ def _add_bias(out: Any, bias: Any, nd: int) -> Any:
 
 
 # -- convolution ----------------------------------------------------------------------------
+def _unit_conv_wins(
+    c: int, o: int, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int
+) -> bool:
+    """Whether ``fused.UnitConv`` applies and beats im2col + matmul (whose input gradient is
+    a thin matmul into the whole window matrix plus col2im): stride 1, no dilation, one group,
+    padding below the kernel size, and no more output than input channels (so that the
+    gradient's window matrix is no larger). Measured in benchmarks/step_profile.py (resnet).
+    """
+    return (
+        groups == 1
+        and o <= c
+        and all(s == 1 for s in stride)
+        and all(d == 1 for d in dilation)
+        and all(0 <= p < k for k, pair in zip(kernel, pads) for p in pair)
+    )
+
+
 def _conv(
     op: str,
     nd: int,
@@ -414,6 +431,11 @@ def _conv(
     dilation = _ntuple(dilation, nd, "dilation", op)
     pads = _conv_padding(op, padding, nd, kernel, stride, dilation)
     _check_fits(op, tuple(x.shape[2:]), kernel, pads, dilation)
+    if _unit_conv_wins(c, o, kernel, stride, pads, dilation, groups):
+        from ember.ops.fused import unit_conv  # fused builds on this module's Im2Col
+
+        out = _add_bias(unit_conv(x, weight, pads), bias, nd)
+        return out.squeeze(0) if unbatched else out
     cols = apply(Im2Col, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
     out_size = tuple(cols.shape[2 + nd :])
     cols = cols.reshape(*_group(groups), -1, n * math.prod(out_size))

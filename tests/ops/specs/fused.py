@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from ember.ops.fused import lstm_sequence
+from ember.ops.fused import lstm_sequence, unit_conv
 from tests.ops.specs import OpSpec, Sample, rand
 
 
@@ -38,6 +39,25 @@ def _lstm_samples(rng):
     ]
 
 
+def _torch_unit_conv(x, w, padding):
+    """The composite reference: explicit zero padding, then torch's convolution."""
+    flat = [p for pair in reversed(padding) for p in pair]
+    conv = F.conv1d if x.ndim == 3 else F.conv2d
+    return conv(F.pad(x, flat), w)
+
+
+def _unit_conv_samples(rng):
+    def case(x, w, padding):
+        return Sample((rand(rng, *x), rand(rng, *w)), {"padding": padding}, label=f"x{x} w{w}")
+
+    return [
+        case((2, 3, 5, 5), (2, 3, 3, 3), ((1, 1), (1, 1))),
+        case((1, 2, 5, 6), (2, 2, 3, 2), ((0, 2), (1, 0))),  # asymmetric ('same', even kernel)
+        case((2, 2, 4, 4), (2, 2, 1, 1), ((0, 0), (0, 0))),  # 1x1
+        case((2, 3, 7), (3, 3, 3), ((2, 0),)),  # 1-d
+    ]
+
+
 SPECS = [
     OpSpec(
         "lstm_sequence",
@@ -45,5 +65,13 @@ SPECS = [
         _torch_lstm_sequence,
         _lstm_samples,
         prims=("LSTMSequence", "LSTMSequenceGrad"),
+    ),
+    OpSpec(
+        "unit_conv",
+        unit_conv,
+        _torch_unit_conv,
+        _unit_conv_samples,
+        prims=("UnitConv",),
+        second_order=True,
     ),
 ]
