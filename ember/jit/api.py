@@ -128,13 +128,15 @@ class JitFunction:
         roots, statics = self._roots(args, kwargs)
         key = guard_key(self._arg_names(len(args), kwargs), sigs, roots, statics)
         entry = self.cache.get(key)
-        if entry == _EAGER:
+        if entry is _EAGER:
             return self.fn(*args, **kwargs)
         if entry is not None:
             arrays = entry.executor.bind(tensors)
             if arrays is not None:
                 self._last = entry
                 return _rebuild(entry.template, entry.executor.run(tensors, arrays))
+        if self._warned:  # it kept retracing: new keys run eagerly (tracing costs more)
+            return self.fn(*args, **kwargs)
         return self._trace(key, args, kwargs, tensors, roots)
 
     def _trace(self, key: tuple, args: tuple, kwargs: dict, tensors: list, roots: list) -> Any:
@@ -174,7 +176,8 @@ class JitFunction:
             parts = changed_parts(self._last_key, key) if self._last_key else ["arguments"]
             warnings.warn(
                 f"ember.jit: {self.__name__} was traced {self.traces} times (the cache holds "
-                f"{self.cache.size} graphs): {', '.join(parts)} keeps changing\n"
+                f"{self.cache.size} graphs): {', '.join(parts)} keeps changing; calls that match no cached graph run "
+                "eagerly from now on\n"
                 "hint: every new value of a Python number, shape or optimizer state counts "
                 "as a new graph; pass changing numbers as tensors",
                 stacklevel=3,

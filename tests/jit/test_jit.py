@@ -152,6 +152,9 @@ def test_retracing_warning_names_the_argument() -> None:
     jitted(x, 2.0)
     with pytest.warns(UserWarning, match="traced 3 times.*argument 'k' keeps changing"):
         jitted(x, 3.0)
+    _close(jitted(x, 4.0), x * 4.0)  # from now on a new key runs eagerly, not traced
+    _close(jitted(x, 3.0), x * 3.0)  # a cached graph still runs compiled
+    assert jitted.traces == 3
 
 
 def test_item_inside_raises_with_the_line() -> None:
