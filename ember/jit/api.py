@@ -176,8 +176,8 @@ class JitFunction:
             parts = changed_parts(self._last_key, key) if self._last_key else ["arguments"]
             warnings.warn(
                 f"ember.jit: {self.__name__} was traced {self.traces} times (the cache holds "
-                f"{self.cache.size} graphs): {', '.join(parts)} keeps changing; calls that match no cached graph run "
-                "eagerly from now on\n"
+                f"{self.cache.size} graphs): {', '.join(parts)} keeps changing; calls that "
+                "match no cached graph run eagerly from now on\n"
                 "hint: every new value of a Python number, shape or optimizer state counts "
                 "as a new graph; pass changing numbers as tensors",
                 stacklevel=3,
