@@ -1,0 +1,402 @@
+"""Train one classifier on Fashion-MNIST with ember and with PyTorch and compare the runs.
+
+Run: ``python -m benchmarks.train_compare MODEL [--epochs N] [--limit N] [--threads N]
+[--json FILE] [--markdown FILE]`` with MODEL one of the ``ember train`` recipes (mlp, cnn,
+resnet). Both frameworks get the recipe's model, optimizer, learning rate, cosine schedule
+(stepped per epoch), batch size and augmentation. The PyTorch model mirrors ember's layer by
+layer (equal parameter names and shapes) and starts from ember's initial weights. Each epoch
+one seeded NumPy generator draws the sample order (and the augmentation), and both
+frameworks train on exactly those batches; epochs alternate (ember 1, torch 1, ember 2, …) so
+that a change in machine load hits both. Only the training loop is timed (forward, loss,
+backward, optimizer step, ``loss.item()``); preparing the epoch's arrays and the final test
+evaluation are not. Dropout draws from each framework's own RNG, so with dropout the two
+trajectories differ by noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn as tnn
+
+import ember
+from ember import models
+from ember.data.datasets import FashionMNIST
+from ember.data.transforms import RandomCrop, RandomHorizontalFlip
+from ember.nn import functional as F
+from ember.random import Generator
+from ember.train.run import MEAN, RECIPES, STD, Recipe, _optimizer
+
+__all__ = ["build_models", "max_weight_diff", "load_data", "compare", "to_markdown", "main"]
+
+EVAL_BATCH = 1000
+
+
+# ----------------------------------------------------------------------------- PyTorch models
+class _TorchCNN(tnn.Module):
+    """PyTorch twin of ``ember.models.cnn.CNN`` (same attribute names)."""
+
+    def __init__(self, c: Any) -> None:
+        super().__init__()
+        self.conv1 = tnn.Conv2d(c.in_channels, c.width, 3)
+        self.conv2 = tnn.Conv2d(c.width, 2 * c.width, 3)
+        self.pool = tnn.MaxPool2d(2)
+        self.dropout1 = tnn.Dropout(c.dropout1)
+        pooled = (c.image_size - 4) // 2
+        self.fc1 = tnn.Linear(2 * c.width * pooled * pooled, c.hidden)
+        self.dropout2 = tnn.Dropout(c.dropout2)
+        self.fc2 = tnn.Linear(c.hidden, c.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv2(self.conv1(x).relu()).relu()
+        x = self.dropout1(self.pool(x)).flatten(1)
+        return self.fc2(self.dropout2(self.fc1(x).relu()))
+
+
+class _TorchBlock(tnn.Module):
+    """PyTorch twin of ``ember.models.resnet.BasicBlock``."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = tnn.Conv2d(cin, cout, 3, stride, padding=1, bias=False)
+        self.bn1 = tnn.BatchNorm2d(cout)
+        self.conv2 = tnn.Conv2d(cout, cout, 3, 1, padding=1, bias=False)
+        self.bn2 = tnn.BatchNorm2d(cout)
+        self.shortcut: tnn.Module = tnn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = tnn.Sequential(
+                tnn.Conv2d(cin, cout, 1, stride, bias=False), tnn.BatchNorm2d(cout)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.bn1(self.conv1(x)).relu()))
+        return (out + self.shortcut(x)).relu()
+
+
+class _TorchResNet(tnn.Module):
+    """PyTorch twin of ``ember.models.resnet.ResNet``."""
+
+    def __init__(self, c: Any) -> None:
+        super().__init__()
+        w0 = c.widths[0]
+        self.stem = tnn.Sequential(
+            tnn.Conv2d(c.in_channels, w0, 3, padding=1, bias=False),
+            tnn.BatchNorm2d(w0),
+            tnn.ReLU(),
+        )
+        blocks, width = [], w0
+        for i, out in enumerate(c.widths):
+            for j in range(c.blocks_per_stage):
+                blocks.append(_TorchBlock(width, out, 2 if i > 0 and j == 0 else 1))
+                width = out
+        self.stages = tnn.Sequential(*blocks)
+        self.fc = tnn.Linear(width, c.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.stages(self.stem(x)).mean((2, 3)))
+
+
+class _TorchMLP(tnn.Module):
+    """PyTorch twin of ``ember.models.mlp.MLP`` (the same ``net`` Sequential indices)."""
+
+    def __init__(self, c: Any) -> None:
+        super().__init__()
+        layers: list[tnn.Module] = [tnn.Flatten()]
+        width = c.in_features
+        for _ in range(c.depth):
+            layers += [tnn.Linear(width, c.hidden), tnn.ReLU()]
+            if c.dropout > 0:
+                layers.append(tnn.Dropout(c.dropout))
+            width = c.hidden
+        layers.append(tnn.Linear(width, c.num_classes))
+        self.net = tnn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+_TWINS = {"mlp": _TorchMLP, "cnn": _TorchCNN, "resnet": _TorchResNet}
+
+
+def build_models(
+    model: str, seed: int = 0, model_kwargs: dict[str, Any] | None = None
+) -> tuple[ember.nn.Module, tnn.Module]:
+    """ember's ``model`` (seeded) and its PyTorch twin holding the same initial weights."""
+    kwargs = RECIPES[model].model_kwargs if model_kwargs is None else model_kwargs
+    ember.manual_seed(seed)
+    torch.manual_seed(seed)
+    net = models.create(model, **kwargs)
+    twin = _TWINS[model](net.config)
+    ours = {k: v.numpy() for k, v in net.state_dict().items()}
+    theirs = twin.state_dict()
+    shapes = {k: tuple(v.shape) for k, v in ours.items()}
+    expected = {k: tuple(v.shape) for k, v in theirs.items()}
+    if shapes != expected:
+        raise ValueError(
+            f"train_compare: the PyTorch twin of {model!r} does not match ember's model: "
+            f"{sorted(set(shapes.items()) ^ set(expected.items()))}"
+        )
+    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.items()})
+    return net, twin
+
+
+def max_weight_diff(net: ember.nn.Module, twin: tnn.Module) -> float:
+    """Largest absolute difference over every parameter and buffer of the two models."""
+    theirs = twin.state_dict()
+    return max(
+        float(np.max(np.abs(v.numpy().astype(np.float64) - theirs[k].numpy()), initial=0.0))
+        for k, v in net.state_dict().items()
+    )
+
+
+# ----------------------------------------------------------------------------- data
+def _normalize(images: np.ndarray) -> np.ndarray:
+    """uint8 [N, 28, 28] → normalized float32 [N, 1, 28, 28] (the recipes' transform)."""
+    x = images[:, None].astype(np.float32) * np.float32(1 / 255)
+    return (x - np.float32(MEAN)) / np.float32(STD)
+
+
+def load_data(limit: int | None = None) -> dict[str, np.ndarray]:
+    """Fashion-MNIST as arrays: uint8 train images, int64 labels, normalized test images."""
+    train, test = FashionMNIST(train=True), FashionMNIST(train=False)
+    n = min(limit, len(train.data)) if limit else len(train.data)
+    return {
+        "train_images": train.data[:n],
+        "train_labels": train.targets[:n],
+        "test_x": _normalize(test.data),
+        "test_y": test.targets,
+    }
+
+
+def _epoch_arrays(data: dict[str, np.ndarray], gen: Generator, augment: bool) -> tuple:
+    """This epoch's (inputs, labels) in training order: a shuffle (and augmentation) by ``gen``."""
+    order = gen.numpy.permutation(len(data["train_images"]))
+    images = data["train_images"][order]
+    if augment:
+        images = RandomHorizontalFlip(generator=gen)(RandomCrop(28, 2, generator=gen)(images))
+    return np.ascontiguousarray(_normalize(images)), data["train_labels"][order]
+
+
+# ----------------------------------------------------------------------------- training
+class _Side:
+    """One framework's model, optimizer and schedule, with a train-epoch and an evaluation."""
+
+    def __init__(self, lib: Any, net: Any, recipe: Recipe, lr: float, epochs: int) -> None:
+        self.lib, self.net = lib, net
+        if lib is torch:
+            self.opt = _torch_optimizer(recipe, net.parameters(), lr)
+            self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=epochs)
+            self.loss_fn, self.wrap = torch.nn.functional.cross_entropy, torch.from_numpy
+        else:
+            self.opt = _optimizer(recipe.optimizer, net.parameters(), lr, recipe.weight_decay)
+            self.sched = ember.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=epochs)
+            self.loss_fn, self.wrap = F.cross_entropy, ember.from_host
+
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
+        """One timed pass over the batches of ``x``, then the schedule step."""
+        self.net.train()
+        lr = self.opt.param_groups[0]["lr"]
+        total, start = 0.0, time.perf_counter()
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+            loss = self.loss_fn(self.net(self.wrap(xb)), self.wrap(yb))
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            total += loss.item() * len(xb)
+        elapsed = time.perf_counter() - start
+        self.sched.step()
+        return {"time_s": elapsed, "train_loss": total / len(x), "lr": lr}
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """Test loss and accuracy in eval mode without gradients."""
+        self.net.eval()
+        loss, correct = 0.0, 0
+        with self.lib.no_grad():
+            for i in range(0, len(x), EVAL_BATCH):
+                logits = self.net(self.wrap(x[i : i + EVAL_BATCH]))
+                target = self.wrap(y[i : i + EVAL_BATCH])
+                loss += self.loss_fn(logits, target).item() * len(target)
+                correct += int((logits.argmax(1) == target).sum().item())
+        return {"test_loss": loss / len(x), "test_accuracy": correct / len(x)}
+
+
+def _torch_optimizer(recipe: Recipe, params: Any, lr: float) -> torch.optim.Optimizer:
+    """The PyTorch optimizer ``ember.train.run._optimizer`` builds for the same recipe."""
+    wd = recipe.weight_decay
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd, nesterov=True)
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=wd or 1e-2)
+
+
+def _threads_info() -> dict[str, Any]:
+    info: dict[str, Any] = {"torch": torch.get_num_threads()}
+    try:
+        info["numpy_blas"] = ember.get_num_threads()
+    except ImportError:
+        info["numpy_blas"] = "unknown (threadpoolctl not installed)"
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def compare(
+    model: str,
+    epochs: int | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    model_kwargs: dict[str, Any] | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Train ``model`` with both frameworks, alternating epochs, and return every number."""
+    recipe = RECIPES[model]
+    epochs = epochs or recipe.epochs
+    data = load_data(limit)
+    net, twin = build_models(model, seed, model_kwargs)
+    initial_diff = max_weight_diff(net, twin)
+    sides = {
+        "ember": _Side(ember, net, recipe, recipe.lr, epochs),
+        "torch": _Side(torch, twin, recipe, recipe.lr, epochs),
+    }
+    gen = Generator().manual_seed(seed)
+    rows = []
+    for epoch in range(1, epochs + 1):
+        x, y = _epoch_arrays(data, gen, recipe.augment)
+        row: dict[str, Any] = {"epoch": epoch}
+        for name, side in sides.items():
+            row[name] = side.train_epoch(x, y, recipe.batch_size)
+        row["ratio"] = row["ember"]["time_s"] / row["torch"]["time_s"]
+        rows.append(row)
+        if not quiet:
+            print(
+                f"epoch {epoch}/{epochs}: ember {row['ember']['time_s']:.2f}s "
+                f"(loss {row['ember']['train_loss']:.4f}), torch {row['torch']['time_s']:.2f}s "
+                f"(loss {row['torch']['train_loss']:.4f}), ember/torch {row['ratio']:.2f}",
+                flush=True,
+            )
+    final = {name: side.evaluate(data["test_x"], data["test_y"]) for name, side in sides.items()}
+    mean = {n: sum(r[n]["time_s"] for r in rows) / len(rows) for n in sides}
+    return {
+        "layout": "ember-train-compare/1",
+        "meta": {
+            "date": datetime.date.today().isoformat(),
+            "cpu": _cpu_model(),
+            "threads": _threads_info(),
+            "versions": {
+                "ember": ember.__version__,
+                "numpy": np.__version__,
+                "torch": torch.__version__,
+            },
+        },
+        "config": {
+            "model": model,
+            "epochs": epochs,
+            "train_samples": len(data["train_images"]),
+            "test_samples": len(data["test_x"]),
+            "batch_size": recipe.batch_size,
+            "optimizer": recipe.optimizer,
+            "lr": recipe.lr,
+            "weight_decay": recipe.weight_decay,
+            "augment": recipe.augment,
+            "model_kwargs": RECIPES[model].model_kwargs if model_kwargs is None else model_kwargs,
+            "seed": seed,
+            "params": sum(p.numel() for p in net.parameters()),
+        },
+        "initial_max_abs_diff": initial_diff,
+        "epochs": rows,
+        "summary": {
+            "ember_epoch_s": mean["ember"],
+            "torch_epoch_s": mean["torch"],
+            "ratio": mean["ember"] / mean["torch"],
+            **{f"{n}_{k}": v for n, res in final.items() for k, v in res.items()},
+        },
+    }
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """The per-epoch table and the summary table of one ``compare`` result."""
+    m, c, s = result["meta"], result["config"], result["summary"]
+    head = (
+        f"{m['date']} · {m['cpu']} · threads torch {m['threads']['torch']}, NumPy BLAS "
+        f"{m['threads']['numpy_blas']} · {c['model']} ({c['params']:,} params), "
+        f"{c['train_samples']:,} train / {c['test_samples']:,} test samples, batch "
+        f"{c['batch_size']}, {c['optimizer']} lr {c['lr']}, cosine over {c['epochs']} epochs"
+        f"{', augmented' if c['augment'] else ''} · ember {m['versions']['ember']}, NumPy "
+        f"{m['versions']['numpy']}, PyTorch {m['versions']['torch']}\n"
+    )
+    if "command" in m:
+        head += f"\n`{m['command']}`\n"
+    lines = [
+        "| epoch | ember s | torch s | ember/torch | ember train loss | torch train loss |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["epochs"]:
+        e, t = r["ember"], r["torch"]
+        lines.append(
+            f"| {r['epoch']} | {e['time_s']:.2f} | {t['time_s']:.2f} | {r['ratio']:.2f}× "
+            f"| {e['train_loss']:.4f} | {t['train_loss']:.4f} |"
+        )
+    lines += [
+        "",
+        "| framework | mean s / epoch | test accuracy | test loss |",
+        "|---|---|---|---|",
+    ]
+    for n in ("ember", "torch"):
+        lines.append(
+            f"| {n} | {s[f'{n}_epoch_s']:.2f} | {s[f'{n}_test_accuracy']:.4f} "
+            f"| {s[f'{n}_test_loss']:.4f} |"
+        )
+    lines.append(
+        f"\nember/torch epoch time: **{s['ratio']:.2f}×**; initial weights max "
+        f"|w_ember − w_torch| = {result['initial_max_abs_diff']:g}"
+    )
+    return head + "\n" + "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=sorted(RECIPES))
+    parser.add_argument("--epochs", type=int, help="default: the recipe's")
+    parser.add_argument("--limit", type=int, help="use only the first N training samples")
+    parser.add_argument("--threads", type=int, help="threads for PyTorch and NumPy's BLAS")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="write every number to this file")
+    parser.add_argument("--markdown", help="write the tables to this file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        ember.set_num_threads(args.threads)
+    result = compare(args.model, args.epochs, args.limit, args.seed)
+    argv = sys.argv[1:] if argv is None else argv
+    result["meta"]["command"] = "python -m benchmarks.train_compare " + shlex.join(argv)
+    text = to_markdown(result)
+    print("\n" + text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
