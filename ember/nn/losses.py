@@ -13,6 +13,7 @@ from ember import dtypes
 from ember.autograd.grad_mode import STATE
 from ember.nn import functional as F  # functional re-exports these losses: use it at call time
 from ember.ops.elementwise import exp, log, maximum, where
+from ember.ops.fused import cross_entropy_rows
 from ember.tensor import Tensor
 
 __all__ = [
@@ -225,6 +226,9 @@ def cross_entropy(
     if target.is_floating_point() and tuple(target.shape) == tuple(input.shape):
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
     _check_class_target(input, target, ignore_index, op)
+    if _fused_rows(input, target, weight, label_smoothing):
+        loss = cross_entropy_rows(input, target, ignore_index)
+        return _weighted_reduce(loss, (target != ignore_index).to(input.dtype), reduction, op)
     logp = F.log_softmax(input, cdim)
     picked, w = _picked_and_weights(logp, target, weight, ignore_index)
     loss = -picked * w
@@ -233,6 +237,18 @@ def cross_entropy(
         smooth = -wlogp.sum(cdim) * (target != ignore_index).to(logp.dtype)
         loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
     return _weighted_reduce(loss, w, reduction, op)
+
+
+def _fused_rows(input: Tensor, target: Tensor, weight: Any, label_smoothing: float) -> bool:
+    """Whether the fused (N, C) kernel applies (the composite above is its reference)."""
+    return (
+        weight is None
+        and label_smoothing == 0
+        and input.ndim == 2
+        and input.shape[0] > 0
+        and input.shape[1] > 0
+        and target.dtype in (dtypes.int64, dtypes.int32)
+    )
 
 
 def _class_shaped(weight: Tensor, like: Tensor, cdim: int) -> Tensor:

@@ -1,5 +1,8 @@
 """Fused primitives: kernels that measurably beat their composite (which stays as the reference).
 
+``CrossEntropyRows`` is log-softmax + NLL over (N, C) logits in one kernel; its vjp
+(softmax - onehot) * g is a handful of ops instead of the composite's chain.
+
 ``UnitConv`` is a stride-1, undilated, ungrouped convolution whose input gradient is again a
 ``UnitConv`` (of the output gradient with the flipped, transposed kernel) instead of the
 composite's thin matmul into the full window matrix plus a col2im scatter: for C_out <= C_in
@@ -17,9 +20,12 @@ from typing import Any
 
 from ember.ops.conv import Im2Col
 from ember.ops.core import OPAQUE, Aval, Primitive, apply
+from ember.ops.elementwise import where
+from ember.ops.index import scatter_add
 from ember.ops.movement import cat, flip
+from ember.ops.reduce import amax
 
-__all__ = ["lstm_sequence", "unit_conv"]
+__all__ = ["cross_entropy_rows", "lstm_sequence", "unit_conv"]
 
 
 def _sigmoid_(xp: Any, x: Any) -> None:
@@ -220,3 +226,43 @@ class UnitConv(Primitive):
 def unit_conv(x: Any, w: Any, padding: tuple) -> Any:
     """Stride-1 undilated ungrouped convolution; ``padding`` is ((before, after), ...)."""
     return apply(UnitConv, x, w, padding=tuple((int(a), int(b)) for a, b in padding))
+
+
+class CrossEntropyRows(Primitive):
+    """Per-row cross entropy of logits (N, C) against class indices (N,), 0 where ignored."""
+
+    kind = OPAQUE
+
+    @staticmethod
+    def infer(x: Aval, target: Aval, *, ignore_index: int) -> Aval:  # type: ignore[override]
+        if len(x.shape) != 2 or tuple(target.shape) != x.shape[:1]:
+            raise ValueError(
+                f"cross_entropy_rows: logits must be (N, C) and target (N,): {x.shape} and "
+                f"{target.shape}"
+            )
+        return Aval(x.shape[:1], x.dtype)
+
+    @staticmethod
+    def forward(xp, x, target, *, ignore_index):
+        keep = target != ignore_index
+        z = x - x.max(axis=1, keepdims=True)
+        lse = xp.log(xp.exp(z).sum(axis=1))
+        picked = xp.take_along_axis(z, xp.where(keep, target, 0)[:, None], 1)[:, 0]
+        return xp.where(keep, lse - picked, x.dtype.type(0))
+
+    @staticmethod
+    def vjp(g, x, target, *, out, ignore_index):
+        def grad_x() -> Any:
+            keep = target != ignore_index
+            gk = g * keep.to(g.dtype)
+            e = (x - amax(x, 1, keepdim=True).detach()).exp()
+            rows = e / e.sum(1, keepdim=True) * gk.unsqueeze(1)  # softmax * g
+            safe = where(keep, target, 0).unsqueeze(1)
+            return scatter_add(rows, 1, safe, -gk.unsqueeze(1))  # minus g at the target
+
+        return grad_x, None
+
+
+def cross_entropy_rows(x: Any, target: Any, ignore_index: int = -100) -> Any:
+    """-log_softmax(x)[n, target[n]] per row of (N, C) logits; 0 where target is ignore_index."""
+    return apply(CrossEntropyRows, x, target, ignore_index=int(ignore_index))

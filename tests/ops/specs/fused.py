@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ember.ops.fused import lstm_sequence, unit_conv
+from ember.ops.fused import cross_entropy_rows, lstm_sequence, unit_conv
 from tests.ops.specs import OpSpec, Sample, rand
 
 
@@ -58,6 +59,19 @@ def _unit_conv_samples(rng):
     ]
 
 
+def _torch_cross_entropy_rows(x, target, ignore_index=-100):
+    return F.cross_entropy(x, target, ignore_index=ignore_index, reduction="none")
+
+
+def _cross_entropy_rows_samples(rng):
+    t = np.array([0, 3, 1, 3, 2, 4], np.int64)
+    return [
+        Sample((rand(rng, 6, 5), t), label="plain"),
+        Sample((rand(rng, 6, 5, low=-30, high=30), t), {"ignore_index": 3}, label="ignored rows"),
+        Sample((rand(rng, 1, 2), np.array([1], np.int64)), label="one row"),
+    ]
+
+
 SPECS = [
     OpSpec(
         "lstm_sequence",
@@ -72,6 +86,14 @@ SPECS = [
         _torch_unit_conv,
         _unit_conv_samples,
         prims=("UnitConv",),
+        second_order=True,
+    ),
+    OpSpec(
+        "cross_entropy_rows",
+        cross_entropy_rows,
+        _torch_cross_entropy_rows,
+        _cross_entropy_rows_samples,
+        prims=("CrossEntropyRows",),
         second_order=True,
     ),
 ]
