@@ -117,7 +117,9 @@ def test_errors(text_file, tmp_path):
         train_lm("rnn", text_file, out=tmp_path / "x")
     short = tmp_path / "short.txt"
     short.write_text("abcdefghij" * 10)
-    with pytest.raises(ValueError, match=r"text too short: .* has 10 tokens vs at least 65 for one block"):
+    with pytest.raises(
+        ValueError, match=r"text too short: .* has 10 tokens vs at least 65 for one block"
+    ):
         train_lm("gpt", short, out=tmp_path / "x", quiet=True)
     other = tmp_path / "other.safetensors"
     checkpoint.save(other, models.create("mlp"), extra={"config": {}})
