@@ -1,0 +1,396 @@
+"""Train the ``ember train gpt`` language model with ember and with PyTorch and compare the runs.
+
+Run: ``python -m benchmarks.lm_compare [--iters N] [--eval-interval N] [--threads N]
+[--json FILE] [--markdown FILE]`` (plus ``--layers/--heads/--width/--block-size/--batch-size``
+to shrink the model). Both frameworks get the recipe of ``ember/train/lm.py``: the char
+tokenizer fitted on the text (default: ``ember.data.text.default_corpus()``), the 90/10 split,
+AdamW (wd 0.1 on matrices only, betas (0.9, 0.99)), linear warmup then cosine to lr/10
+(``ember.train.lm.lr_at``), gradient-norm clipping at 1.0. The PyTorch GPT mirrors
+``ember.models.gpt`` (equal parameter names and shapes, tied embedding) and starts from
+ember's seeded initial weights. The batch offsets of every iteration come from one seeded
+generator (ember's NumPy-backed ``Generator``, the stream ``train_lm`` draws), and the train
+and val losses are estimated on the same fixed batches as ``train_lm`` (``eval_iters`` of
+each, from seed + 1). Training alternates between the frameworks, ``eval_interval``
+iterations at a time, so that a change in machine load hits both; only the training step is
+timed (forward, loss, backward, clipping, optimizer step, ``loss.item()``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn as tnn
+from torch.nn import functional as tF
+
+import ember
+from benchmarks.train_compare import _cpu_model, _threads_info
+from ember import models
+from ember.data.text import BlockDataset, default_corpus, train_val_split
+from ember.nn.utils import clip_grad_norm_
+from ember.random import Generator, randint
+from ember.train.lm import VAL_FRACTION, _config, _fit_tokenizer, _model_spec, _optimizer, lr_at
+
+__all__ = ["TorchGPT", "build_models", "prepare", "compare", "to_markdown", "main"]
+
+TOLERANCE = 0.03  # ember's final val loss must be within 3% of PyTorch's
+
+
+# ----------------------------------------------------------------------------- PyTorch model
+class _TorchAttention(tnn.Module):
+    """PyTorch twin of ``ember.models.gpt.CausalSelfAttention`` (no dropout: the recipe's 0)."""
+
+    def __init__(self, c: Any) -> None:
+        super().__init__()
+        self.n_head = c.n_head
+        self.c_attn = tnn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
+        self.c_proj = tnn.Linear(c.n_embd, c.n_embd, bias=c.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        y = tF.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class _TorchMLP(tnn.Module):
+    def __init__(self, c: Any) -> None:
+        super().__init__()
+        self.c_fc = tnn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
+        self.gelu = tnn.GELU()
+        self.c_proj = tnn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(self.gelu(self.c_fc(x)))
+
+
+class _TorchBlock(tnn.Module):
+    def __init__(self, c: Any) -> None:
+        super().__init__()
+        self.ln_1 = tnn.LayerNorm(c.n_embd, bias=c.bias)
+        self.attn = _TorchAttention(c)
+        self.ln_2 = tnn.LayerNorm(c.n_embd, bias=c.bias)
+        self.mlp = _TorchMLP(c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class TorchGPT(tnn.Module):
+    """PyTorch twin of ``ember.models.gpt.GPT``: same parameter names, tied output head."""
+
+    def __init__(self, c: Any) -> None:
+        super().__init__()
+        if c.dropout:
+            raise ValueError(f"lm_compare: the PyTorch twin has no dropout: {c.dropout} vs 0.0")
+        self.transformer = tnn.ModuleDict(
+            {
+                "wte": tnn.Embedding(c.vocab_size, c.n_embd),
+                "wpe": tnn.Embedding(c.block_size, c.n_embd),
+                "h": tnn.ModuleList([_TorchBlock(c) for _ in range(c.n_layer)]),
+                "ln_f": tnn.LayerNorm(c.n_embd, bias=c.bias),
+            }
+        )
+        self.lm_head = tnn.Linear(c.n_embd, c.vocab_size, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        B, T = idx.shape
+        x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(T))
+        for block in self.transformer.h:
+            x = block(x)
+        logits = self.lm_head(self.transformer.ln_f(x))
+        if targets is None:
+            return logits, None
+        return logits, tF.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
+
+    def configure_optimizers(
+        self, weight_decay: float, lr: float, betas: tuple[float, float]
+    ) -> torch.optim.AdamW:
+        """The AdamW of ``ember.models.gpt.GPT.configure_optimizers``: decay matrices only."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+
+def build_models(model_kwargs: dict[str, Any], seed: int = 0) -> tuple[ember.nn.Module, TorchGPT]:
+    """ember's seeded GPT and its PyTorch twin holding the same initial weights."""
+    ember.manual_seed(seed)
+    net = models.create("gpt", **model_kwargs)
+    twin = TorchGPT(net.config)
+    ours = {k: np.array(v.numpy()) for k, v in net.state_dict().items()}
+    shapes = {k: v.shape for k, v in ours.items()}
+    expected = {k: tuple(v.shape) for k, v in twin.state_dict().items()}
+    if shapes != expected:
+        raise ValueError(
+            f"lm_compare: the PyTorch GPT does not match ember's: "
+            f"{sorted(set(shapes.items()) ^ set(expected.items()))}"
+        )
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in ours.items()})
+    return net, twin
+
+
+# ----------------------------------------------------------------------------- data
+def _offsets(data: BlockDataset, batch_size: int, count: int, seed: int) -> np.ndarray:
+    """(count, batch_size) window offsets: ``count`` draws of ``BlockDataset.random_batch``."""
+    gen = Generator().manual_seed(seed)
+    return np.stack(
+        [randint(0, len(data), (batch_size,), generator=gen).numpy() for _ in range(count)]
+    )
+
+
+def prepare(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Tokenizer, splits, the training offsets of every iteration and the fixed eval offsets."""
+    text = default_corpus()
+    tok = _fit_tokenizer(cfg, text)
+    train_ids, val_ids = train_val_split(tok.encode(text), VAL_FRACTION)
+    sets = {
+        "train": BlockDataset(train_ids, cfg["block_size"]),
+        "val": BlockDataset(val_ids, cfg["block_size"]),
+    }
+    b, n_eval, seed = cfg["batch_size"], cfg["eval_iters"], cfg["seed"]
+    return {
+        "tokenizer": tok,
+        "sets": sets,
+        "train_offsets": _offsets(sets["train"], b, cfg["iters"], seed),
+        "eval_offsets": {k: _offsets(d, b, n_eval, seed + 1) for k, d in sets.items()},
+        "tokens": {"train": len(train_ids), "val": len(val_ids)},
+    }
+
+
+# ----------------------------------------------------------------------------- training
+class _Side:
+    """One framework's model and optimizer: timed training steps and the fixed-batch losses."""
+
+    def __init__(self, lib: Any, net: Any, cfg: dict[str, Any]) -> None:
+        self.lib, self.net, self.cfg = lib, net, cfg
+        if lib is torch:
+            self.opt = net.configure_optimizers(weight_decay=0.1, lr=cfg["lr"], betas=(0.9, 0.99))
+            self.clip = torch.nn.utils.clip_grad_norm_
+        else:
+            self.opt, self.clip = _optimizer(cfg, net), clip_grad_norm_
+        self.step_ms: list[float] = []
+
+    def batch(self, data: BlockDataset, offsets: np.ndarray) -> tuple[Any, Any]:
+        x, y = data.get_batch(offsets)
+        if self.lib is torch:
+            return torch.from_numpy(x.numpy()), torch.from_numpy(y.numpy())
+        return x, y
+
+    def train(self, data: BlockDataset, offsets: np.ndarray, start: int) -> None:
+        """Steps ``start`` … ``start + len(offsets) - 1``, one per row of ``offsets``."""
+        self.net.train()
+        for i, rows in enumerate(offsets):
+            for group in self.opt.param_groups:
+                group["lr"] = lr_at(start + i, self.cfg)
+            x, y = self.batch(data, rows)
+            t0 = time.perf_counter()
+            _, loss = self.net(x, y)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.clip(self.net.parameters(), self.cfg["grad_clip"])
+            self.opt.step()
+            loss.item()
+            self.step_ms.append(1e3 * (time.perf_counter() - t0))
+
+    def loss(self, data: BlockDataset, offsets: np.ndarray) -> float:
+        """Mean loss over the fixed batches ``offsets`` in eval mode without gradients."""
+        self.net.eval()
+        with self.lib.no_grad():
+            losses = [self.net(*self.batch(data, rows))[1].item() for rows in offsets]
+        self.net.train()
+        return sum(losses) / len(losses)
+
+    def logits(self, data: BlockDataset, rows: np.ndarray) -> np.ndarray:
+        with self.lib.no_grad():
+            return self.net(self.batch(data, rows)[0])[0].numpy()
+
+
+def compare(
+    iters: int | None = None,
+    eval_interval: int | None = None,
+    seed: int = 0,
+    quiet: bool = False,
+    **sizes: Any,
+) -> dict[str, Any]:
+    """Train the gpt recipe in both frameworks, alternating chunks, and return every number.
+
+    ``sizes`` overrides the recipe's layers, heads, width, block_size, batch_size, lr,
+    eval_iters.
+    """
+    cfg = _config(
+        "gpt", None, iters=iters, eval_interval=eval_interval, tokenizer="char", seed=seed,
+        **sizes,
+    )  # fmt: skip
+    data = prepare(cfg)
+    _, model_kwargs = _model_spec(cfg, data["tokenizer"].vocab_size)
+    net, twin = build_models(model_kwargs, seed)
+    sides = {"ember": _Side(ember, net, cfg), "torch": _Side(torch, twin, cfg)}
+    train_set, val_set = data["sets"]["train"], data["sets"]["val"]
+    probe = data["eval_offsets"]["val"][0]
+    initial_diff = float(
+        np.max(
+            np.abs(sides["ember"].logits(val_set, probe) - sides["torch"].logits(val_set, probe))
+        )
+    )
+
+    curve: list[dict[str, Any]] = []
+
+    def evaluate(it: int) -> None:
+        row: dict[str, Any] = {"iter": it, "lr": lr_at(it, cfg)}
+        for name, side in sides.items():
+            for split, d in data["sets"].items():
+                row[f"{name}_{split}"] = side.loss(d, data["eval_offsets"][split])
+        curve.append(row)
+        if not quiet:
+            ms = {n: statistics.median(s.step_ms) if s.step_ms else 0.0 for n, s in sides.items()}
+            print(
+                f"iter {it}/{cfg['iters']}: val ember {row['ember_val']:.4f} torch "
+                f"{row['torch_val']:.4f} · train ember {row['ember_train']:.4f} torch "
+                f"{row['torch_train']:.4f} · ms/iter ember {ms['ember']:.1f} torch "
+                f"{ms['torch']:.1f}",
+                flush=True,
+            )
+
+    evaluate(0)
+    step = cfg["eval_interval"]
+    for start in range(0, cfg["iters"], step):
+        chunk = data["train_offsets"][start : start + step]
+        for side in sides.values():
+            side.train(train_set, chunk, start)
+        evaluate(start + len(chunk))
+
+    final = curve[-1]
+    ms = {
+        n: {"mean": statistics.fmean(s.step_ms), "median": statistics.median(s.step_ms)}
+        for n, s in sides.items()
+    }
+    rel = final["ember_val"] / final["torch_val"] - 1.0
+    return {
+        "layout": "ember-lm-compare/1",
+        "meta": {
+            "date": datetime.date.today().isoformat(),
+            "cpu": _cpu_model(),
+            "threads": _threads_info(),
+            "versions": {
+                "ember": ember.__version__,
+                "numpy": np.__version__,
+                "torch": torch.__version__,
+            },
+        },
+        "config": {
+            **{k: cfg[k] for k in ("iters", "eval_interval", "eval_iters", "batch_size", "lr")},
+            **{k: cfg[k] for k in ("warmup_iters", "min_lr", "grad_clip", "seed")},
+            "model_kwargs": model_kwargs,
+            "params": sum(p.numel() for p in net.parameters()),
+            "tokens": data["tokens"],
+        },
+        "initial_logits_max_abs_diff": initial_diff,
+        "curve": curve,
+        "summary": {
+            **{f"{n}_final_{s}": final[f"{n}_{s}"] for n in sides for s in ("train", "val")},
+            **{f"{n}_ms_per_iter": v["mean"] for n, v in ms.items()},
+            **{f"{n}_ms_per_iter_median": v["median"] for n, v in ms.items()},
+            "ratio": ms["ember"]["mean"] / ms["torch"]["mean"],
+            "val_rel_diff": rel,
+            "within_3pct": bool(math.isfinite(rel) and abs(rel) <= TOLERANCE),
+        },
+    }
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """The summary table and the loss-curve table of one ``compare`` result."""
+    m, c, s = result["meta"], result["config"], result["summary"]
+    k = c["model_kwargs"]
+    head = (
+        f"{m['date']} · {m['cpu']} · threads torch {m['threads']['torch']}, NumPy BLAS "
+        f"{m['threads']['numpy_blas']} · gpt {k['n_layer']} layers, {k['n_head']} heads, width "
+        f"{k['n_embd']}, block {k['block_size']}, vocab {k['vocab_size']} ({c['params']:,} "
+        f"params) · {c['tokens']['train']:,} train / {c['tokens']['val']:,} val tokens · batch "
+        f"{c['batch_size']}, {c['iters']} iters, AdamW lr {c['lr']} (warmup {c['warmup_iters']}, "
+        f"cosine to {c['min_lr']:g}), clip {c['grad_clip']} · losses over {c['eval_iters']} fixed "
+        f"batches · ember {m['versions']['ember']}, NumPy {m['versions']['numpy']}, PyTorch "
+        f"{m['versions']['torch']}\n"
+    )
+    if "command" in m:
+        head += f"\n`{m['command']}`\n"
+    verdict = "yes" if s["within_3pct"] else "**no**"
+    lines = [
+        "| framework | final train loss | final val loss | ms/iter (mean) | ms/iter (median) |",
+        "|---|---|---|---|---|",
+    ]
+    for n in ("ember", "torch"):
+        lines.append(
+            f"| {n} | {s[f'{n}_final_train']:.4f} | {s[f'{n}_final_val']:.4f} "
+            f"| {s[f'{n}_ms_per_iter']:.1f} | {s[f'{n}_ms_per_iter_median']:.1f} |"
+        )
+    lines += [
+        "",
+        f"ember/torch ms/iter: **{s['ratio']:.2f}×** · ember val loss vs torch: "
+        f"{100 * s['val_rel_diff']:+.2f}% · within 3%: {verdict} · initial logits max "
+        f"|ember − torch| = {result['initial_logits_max_abs_diff']:.2g}",
+        "",
+        "| iter | lr | ember train | torch train | ember val | torch val |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["curve"]:
+        lines.append(
+            f"| {r['iter']} | {r['lr']:.2e} | {r['ember_train']:.4f} | {r['torch_train']:.4f} "
+            f"| {r['ember_val']:.4f} | {r['torch_val']:.4f} |"
+        )
+    return head + "\n" + "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iters", type=int, help="training iterations (default: the recipe's)")
+    parser.add_argument("--eval-interval", type=int, help="iterations between loss estimates")
+    parser.add_argument("--eval-iters", type=int, help="batches per loss estimate (default 20)")
+    parser.add_argument("--layers", type=int)
+    parser.add_argument("--heads", type=int)
+    parser.add_argument("--width", type=int)
+    parser.add_argument("--block-size", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--threads", type=int, help="threads for PyTorch and NumPy's BLAS")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="write every number to this file")
+    parser.add_argument("--markdown", help="write the tables to this file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        ember.set_num_threads(args.threads)
+    result = compare(
+        args.iters, args.eval_interval, args.seed, eval_iters=args.eval_iters,
+        layers=args.layers, heads=args.heads, width=args.width, block_size=args.block_size,
+        batch_size=args.batch_size,
+    )  # fmt: skip
+    argv = sys.argv[1:] if argv is None else argv
+    result["meta"]["command"] = "python -m benchmarks.lm_compare " + shlex.join(argv)
+    text = to_markdown(result)
+    print("\n" + text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
