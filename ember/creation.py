@@ -352,6 +352,14 @@ def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
 def _new_methods() -> None:
     """Tensor.new_* constructors: same dtype and device as the tensor unless given."""
 
+    def like(self: Tensor, dtype: Any, device: Any, requires_grad: bool) -> dict[str, Any]:
+        """The factory keywords of a new_* call: ``self``'s dtype and device unless given."""
+        return {
+            "dtype": dtype or self.dtype,
+            "device": device or self.device,
+            "requires_grad": requires_grad,
+        }
+
     def new_tensor(
         self: Tensor,
         data: Any,
@@ -360,32 +368,17 @@ def _new_methods() -> None:
         device: Any = None,
         requires_grad: bool = False,
     ) -> Tensor:
-        return tensor(
-            data,
-            dtype=dtype or self.dtype,
-            device=device or self.device,
-            requires_grad=requires_grad,
-        )
+        return tensor(data, **like(self, dtype, device, requires_grad))
 
     def new_zeros(
         self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
-        return zeros(
-            *size,
-            dtype=dtype or self.dtype,
-            device=device or self.device,
-            requires_grad=requires_grad,
-        )
+        return zeros(*size, **like(self, dtype, device, requires_grad))
 
     def new_ones(
         self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
-        return ones(
-            *size,
-            dtype=dtype or self.dtype,
-            device=device or self.device,
-            requires_grad=requires_grad,
-        )
+        return ones(*size, **like(self, dtype, device, requires_grad))
 
     def new_full(
         self: Tensor,
@@ -396,13 +389,7 @@ def _new_methods() -> None:
         device: Any = None,
         requires_grad: bool = False,
     ) -> Tensor:
-        return full(
-            size,
-            fill_value,
-            dtype=dtype or self.dtype,
-            device=device or self.device,
-            requires_grad=requires_grad,
-        )
+        return full(size, fill_value, **like(self, dtype, device, requires_grad))
 
     Tensor.new_tensor = new_tensor  # type: ignore[attr-defined]
     Tensor.new_zeros = new_zeros  # type: ignore[attr-defined]
