@@ -27,6 +27,14 @@ def _register_affine(
     module.register_parameter("bias", shift)
 
 
+def _reset_affine(module: Module) -> None:
+    """PyTorch's default affine parameters: weight 1, bias 0 (whichever are registered)."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class _BatchNorm(Module):
     """Per-channel normalisation with running statistics for evaluation."""
 
@@ -74,10 +82,7 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         """PyTorch's default: weight 1, bias 0, fresh running statistics."""
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input: Tensor) -> None:
         if input.ndim not in self._ndims:
@@ -160,10 +165,7 @@ class LayerNorm(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default: weight 1, bias 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -204,10 +206,7 @@ class GroupNorm(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default: weight 1, bias 0."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
