@@ -37,6 +37,7 @@ from ember.random import Generator, manual_seed, randn, randperm
 from ember.tensor import Tensor
 from ember.train import checkpoint
 from ember.train.progress import format_logs, progress_bar
+from ember.train.run import recipe_config
 
 __all__ = [
     "GenRecipe",
@@ -207,19 +208,9 @@ def _config(
     fid_samples: int,
     sample_steps: int,
 ) -> dict[str, Any]:
-    if model not in RECIPES:
-        raise ValueError(f"train: unknown model {model!r}: expected one of {sorted(RECIPES)}")
-    if dataset not in IMAGE_DATASETS:
-        raise ValueError(
-            f"train: unknown dataset {dataset!r}: expected one of {sorted(IMAGE_DATASETS)}"
-        )
-    r = RECIPES[model]
+    r, common = recipe_config(RECIPES, model, dataset, epochs, batch_size, lr)
     return {
-        "model": model,
-        "dataset": dataset,
-        "epochs": epochs if epochs is not None else r.epochs,
-        "batch_size": batch_size or r.batch_size,
-        "lr": lr if lr is not None else r.lr,
+        **common,
         "betas": list(r.betas),
         "seed": seed,
         "limit": limit,

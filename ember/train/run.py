@@ -65,6 +65,31 @@ def _optimizer(name: str, params: Any, lr: float, weight_decay: float) -> optim.
     raise ValueError(f"train: unknown optimizer {name!r}: expected sgd, adam or adamw")
 
 
+def recipe_config(
+    recipes: dict[str, Any],
+    model: str,
+    dataset: str,
+    epochs: int | None,
+    batch_size: int | None,
+    lr: float | None,
+) -> tuple[Any, dict[str, Any]]:
+    """``model``'s recipe and the config entries every image-training command starts with."""
+    if model not in recipes:
+        raise ValueError(f"train: unknown model {model!r}: expected one of {sorted(recipes)}")
+    if dataset not in IMAGE_DATASETS:
+        raise ValueError(
+            f"train: unknown dataset {dataset!r}: expected one of {sorted(IMAGE_DATASETS)}"
+        )
+    r = recipes[model]
+    return r, {
+        "model": model,
+        "dataset": dataset,
+        "epochs": epochs if epochs is not None else r.epochs,
+        "batch_size": batch_size or r.batch_size,
+        "lr": lr if lr is not None else r.lr,
+    }
+
+
 def _config(
     model: str,
     dataset: str,
@@ -75,19 +100,9 @@ def _config(
     seed: int,
     limit: int | None,
 ) -> dict[str, Any]:
-    if model not in RECIPES:
-        raise ValueError(f"train: unknown model {model!r}: expected one of {sorted(RECIPES)}")
-    if dataset not in IMAGE_DATASETS:
-        raise ValueError(
-            f"train: unknown dataset {dataset!r}: expected one of {sorted(IMAGE_DATASETS)}"
-        )
-    r = RECIPES[model]
+    r, common = recipe_config(RECIPES, model, dataset, epochs, batch_size, lr)
     return {
-        "model": model,
-        "dataset": dataset,
-        "epochs": epochs if epochs is not None else r.epochs,
-        "batch_size": batch_size or r.batch_size,
-        "lr": lr if lr is not None else r.lr,
+        **common,
         "optimizer": optimizer or r.optimizer,
         "weight_decay": r.weight_decay,
         "augment": r.augment,
