@@ -13,10 +13,10 @@ from typing import Any
 
 from ember import nn
 from ember.autograd import no_grad
-from ember.models.gpt import filter_logits
+from ember.models.gpt import check_temperature, sample_next
 from ember.nn import functional as F
 from ember.ops.movement import cat
-from ember.random import Generator, multinomial
+from ember.random import Generator
 from ember.tensor import Tensor
 
 __all__ = ["char_rnn", "CharRNNConfig", "CharRNN"]
@@ -74,16 +74,11 @@ class CharRNN(nn.Module):
 
         Sampling as in ``GPT.generate``; each new token costs one LSTM step.
         """
-        if temperature <= 0:
-            raise ValueError(
-                f"CharRNN.generate: temperature must be positive: {temperature}\n"
-                "hint: use top_k=1 for greedy decoding"
-            )
+        check_temperature("CharRNN.generate", temperature)
         tokens, feed, state = [idx], idx, None  # the prompt is fed once, as a whole
         for _ in range(max_new_tokens):
             logits, state = self.step(feed, state)
-            last = filter_logits(logits[:, -1, :] / temperature, top_k, top_p)
-            feed = multinomial(F.softmax(last, dim=-1), 1, generator=generator)  # (B, 1)
+            feed = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)  # (B, 1)
             tokens.append(feed)
         return cat(tokens, dim=1)
 

@@ -27,7 +27,15 @@ from ember.optim import AdamW
 from ember.random import Generator, multinomial
 from ember.tensor import Tensor
 
-__all__ = ["gpt", "GPTConfig", "GPT", "KVCache", "filter_logits"]
+__all__ = [
+    "gpt",
+    "GPTConfig",
+    "GPT",
+    "KVCache",
+    "filter_logits",
+    "check_temperature",
+    "sample_next",
+]
 
 
 @dataclass
@@ -223,15 +231,11 @@ class GPT(nn.Module):
         tokens and/or the nucleus of probability ``top_p``; ``top_k=1`` is greedy decoding.
         Call ``model.eval()`` first when the model has dropout.
         """
-        if temperature <= 0:
-            raise ValueError(
-                f"GPT.generate: temperature must be positive: {temperature}\n"
-                "hint: use top_k=1 for greedy decoding"
-            )
+        check_temperature("GPT.generate", temperature)
         cache = self.new_cache() if use_cache else None
         for _ in range(max_new_tokens):
-            logits = filter_logits(self.next_token_logits(idx, cache) / temperature, top_k, top_p)
-            idx_next = multinomial(F.softmax(logits, dim=-1), 1, generator=generator)  # (B, 1)
+            logits = self.next_token_logits(idx, cache)
+            idx_next = sample_next(logits, temperature, top_k, top_p, generator)
             idx = cat([idx, idx_next], dim=1)
         return idx
 
@@ -267,6 +271,27 @@ def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None 
         drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
         logits = logits.masked_fill(drop, float("-inf"))
     return logits
+
+
+def check_temperature(op: str, temperature: float) -> None:
+    """Reject a sampling temperature that is not positive (greedy decoding is top_k=1)."""
+    if temperature <= 0:
+        raise ValueError(
+            f"{op}: temperature must be positive: {temperature}\n"
+            "hint: use top_k=1 for greedy decoding"
+        )
+
+
+def sample_next(
+    logits: Tensor,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    generator: Generator | None,
+) -> Tensor:
+    """One token (B, 1) per row of ``logits`` (B, vocab), drawn as ``GPT.generate`` describes."""
+    logits = filter_logits(logits / temperature, top_k, top_p)
+    return multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
 
 
 def gpt(**overrides: Any) -> GPT:
