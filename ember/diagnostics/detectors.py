@@ -268,6 +268,26 @@ def _late_activation_fraction(stats: RunStats, values: np.ndarray, kinds: tuple)
     ]
 
 
+def _layer_finding(
+    kind: str,
+    layers: list,
+    warn: float,
+    critical: float,
+    what: str,
+    noun: str,
+    suggestion: str,
+) -> list[Finding]:
+    """One finding listing the (name, fraction) ``layers`` at or above ``warn``, if any."""
+    bad = [(n, f) for n, f in layers if f >= warn]
+    if not bad:
+        return []
+    worst = max(f for _, f in bad)
+    listed = ", ".join(f"{n}: {100 * f:.0f}%" for n, f in bad)
+    severity = "critical" if worst >= critical else "warning"
+    evidence = f"{what} in {len(bad)} of {len(layers)} {noun}: {listed}"
+    return [Finding(kind, severity, evidence, suggestion)]
+
+
 def dead_units(stats: RunStats) -> list[Finding]:
     """ReLU layers where most units never activate.
 
@@ -275,21 +295,16 @@ def dead_units(stats: RunStats) -> list[Finding]:
     take the late median dead fraction; warning when any layer has ≥ 50%, critical ≥ 90%.
     """
     layers = _late_activation_fraction(stats, stats.act_dead, ("relu",))
-    bad = [(n, f) for n, f in layers if f >= DEAD_WARN]
-    if not bad:
-        return []
-    worst = max(f for _, f in bad)
-    listed = ", ".join(f"{n}: {100 * f:.0f}%" for n, f in bad)
-    return [
-        Finding(
-            "dead_units",
-            "critical" if worst >= DEAD_CRITICAL else "warning",
-            f"dead ReLU units (≤ 0 for every sample of a batch) in {len(bad)} of {len(layers)} "
-            f"ReLU layer(s): {listed}",
-            "lower the learning rate, use LeakyReLU/ELU/GELU, He initialisation with zero "
-            "biases (a large negative bias kills units), or batch normalisation before the ReLU",
-        )
-    ]
+    return _layer_finding(
+        "dead_units",
+        layers,
+        DEAD_WARN,
+        DEAD_CRITICAL,
+        "dead ReLU units (≤ 0 for every sample of a batch)",
+        "ReLU layer(s)",
+        "lower the learning rate, use LeakyReLU/ELU/GELU, He initialisation with zero "
+        "biases (a large negative bias kills units), or batch normalisation before the ReLU",
+    )
 
 
 def saturation(stats: RunStats) -> list[Finding]:
@@ -300,20 +315,16 @@ def saturation(stats: RunStats) -> list[Finding]:
     model's last leaf module is skipped (a confident output activation saturates by design).
     """
     layers = _late_activation_fraction(stats, stats.act_saturated, ("sigmoid", "tanh"))
-    bad = [(n, f) for n, f in layers if f >= SAT_WARN]
-    if not bad:
-        return []
-    worst = max(f for _, f in bad)
-    listed = ", ".join(f"{n}: {100 * f:.0f}%" for n, f in bad)
-    return [
-        Finding(
-            "saturation",
-            "critical" if worst >= SAT_CRITICAL else "warning",
-            f"saturated sigmoid/tanh outputs in {len(bad)} of {len(layers)} layer(s): {listed}",
-            "normalise the inputs, use Xavier initialisation, batch normalisation, or "
-            "ReLU-family activations in hidden layers",
-        )
-    ]
+    return _layer_finding(
+        "saturation",
+        layers,
+        SAT_WARN,
+        SAT_CRITICAL,
+        "saturated sigmoid/tanh outputs",
+        "layer(s)",
+        "normalise the inputs, use Xavier initialisation, batch normalisation, or "
+        "ReLU-family activations in hidden layers",
+    )
 
 
 # -- loss curves --------------------------------------------------------------------------------
