@@ -18,7 +18,6 @@ timed (forward, loss, backward, clipping, optimizer step, ``loss.item()``).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import shlex
@@ -34,7 +33,7 @@ from torch import nn as tnn
 from torch.nn import functional as tF
 
 import ember
-from benchmarks.train_compare import _cpu_model, _threads_info
+from benchmarks.train_compare import run_meta
 from ember import models
 from ember.data.text import BlockDataset, default_corpus, train_val_split
 from ember.nn.utils import clip_grad_norm_
@@ -285,16 +284,7 @@ def compare(
     rel = final["ember_val"] / final["torch_val"] - 1.0
     return {
         "layout": "ember-lm-compare/1",
-        "meta": {
-            "date": datetime.date.today().isoformat(),
-            "cpu": _cpu_model(),
-            "threads": _threads_info(),
-            "versions": {
-                "ember": ember.__version__,
-                "numpy": np.__version__,
-                "torch": torch.__version__,
-            },
-        },
+        "meta": run_meta(),
         "config": {
             **{k: cfg[k] for k in ("iters", "eval_interval", "eval_iters", "batch_size", "lr")},
             **{k: cfg[k] for k in ("warmup_iters", "min_lr", "grad_clip", "seed")},

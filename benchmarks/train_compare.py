@@ -250,6 +250,20 @@ def _threads_info() -> dict[str, Any]:
     return info
 
 
+def run_meta() -> dict[str, Any]:
+    """Date, CPU, thread settings and library versions of a comparison run."""
+    return {
+        "date": datetime.date.today().isoformat(),
+        "cpu": _cpu_model(),
+        "threads": _threads_info(),
+        "versions": {
+            "ember": ember.__version__,
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+        },
+    }
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -298,16 +312,7 @@ def compare(
     mean = {n: sum(r[n]["time_s"] for r in rows) / len(rows) for n in sides}
     return {
         "layout": "ember-train-compare/1",
-        "meta": {
-            "date": datetime.date.today().isoformat(),
-            "cpu": _cpu_model(),
-            "threads": _threads_info(),
-            "versions": {
-                "ember": ember.__version__,
-                "numpy": np.__version__,
-                "torch": torch.__version__,
-            },
-        },
+        "meta": run_meta(),
         "config": {
             "model": model,
             "epochs": epochs,
