@@ -46,7 +46,7 @@ class Recipe:
 RECIPES = {
     "mlp": Recipe(epochs=15, lr=1e-3, optimizer="adam", model_kwargs={"dropout": 0.2}),
     "cnn": Recipe(epochs=8, lr=1e-3, optimizer="adam"),
-    "resnet": Recipe(epochs=15, lr=0.1, optimizer="sgd", augment=True, weight_decay=5e-4),
+    "resnet": Recipe(epochs=20, lr=0.1, optimizer="sgd", augment=True, weight_decay=5e-4),
 }
 
 
