@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ember.bench import flops, report, runner, workloads
+from ember.io.safetensors import atomic_write_bytes
 from ember.bench.workloads import ALL_WORKLOADS, CNN_INFER_BATCHES, GEN_TOKENS, Built, Framework
 
 __all__ = ["main", "run_suite", "machine_info"]
@@ -284,6 +285,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write every number to FILE as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the results table to FILE")
     p.add_argument(
+        "--update",
+        metavar="FILE",
+        help="replace the table between the bench-table markers in FILE (e.g. README.md)",
+    )
+    p.add_argument(
         "--chunk",
         type=int,
         default=5,
@@ -324,11 +330,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if min(opts.steps or 1, opts.warmup or 1, opts.chunk, opts.tokens) < 1:
         p.error("--steps, --warmup, --chunk and --tokens must be at least 1")
     opts.workloads = names
+    if opts.update:  # fail before a long run, not after it
+        try:
+            report.update_section(Path(opts.update).read_text(), "")
+        except (OSError, ValueError) as exc:
+            p.error(str(exc))
     result = run_suite(opts)
     if opts.json:
         Path(opts.json).write_text(report.to_json(result) + "\n")
     if opts.markdown:
         Path(opts.markdown).write_text(report.to_markdown(result))
+    if opts.update:
+        target = Path(opts.update)
+        atomic_write_bytes(
+            target, report.update_section(target.read_text(), report.to_markdown(result)).encode()
+        )
     print()
     print(report.to_markdown(result))
     bad = [r for r in result["results"] if r["params_match"] is False or r["status"] == "error"]

@@ -18,6 +18,7 @@ __all__ = [
     "empty_side",
     "row_label",
     "to_json",
+    "update_section",
     "to_markdown",
     "console_line",
 ]
@@ -183,3 +184,23 @@ def console_line(rec: dict[str, Any]) -> str:
     parts.append(f"{cells['ember GFLOP/s']} GFLOP/s (MFU {cells['ember MFU']})")
     parts.append(f"peak {cells['ember peak MiB']} MiB")
     return "  ".join(parts)
+
+
+SECTION_START = "<!-- ember bench table: start -->"
+SECTION_END = "<!-- ember bench table: end -->"
+
+
+def update_section(text: str, table: str) -> str:
+    """``text`` with the part between the bench-table markers replaced by ``table``.
+
+    Raises ValueError when the markers are missing or out of order, so a README without them
+    is never silently left stale.
+    """
+    start, end = text.find(SECTION_START), text.find(SECTION_END)
+    if start < 0 or end < start:
+        raise ValueError(
+            f"ember bench --update: the file has no {SECTION_START!r} … {SECTION_END!r} "
+            "block to replace; add both markers where the table belongs"
+        )
+    head, tail = text[: start + len(SECTION_START)], text[end:]
+    return f"{head}\n{table.strip()}\n{tail}"

@@ -120,16 +120,29 @@ def load(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return _decode(memoryview(data), "buffer")
 
 
+def _mode_for(path: str) -> int:
+    """The permission bits a rewritten ``path`` should have: its current ones, else 0666 & ~umask."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     """Write ``payload`` to ``path`` so that readers see the old file or the new, never half.
 
-    A temporary file in the same directory is written, fsynced and renamed over ``path``.
+    A temporary file in the same directory is written, fsynced and renamed over ``path``. The
+    file keeps the mode of the one it replaces (a new one gets the umask's default), not
+    ``mkstemp``'s private 0600.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()

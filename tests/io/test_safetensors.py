@@ -94,3 +94,14 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
     monkeypatch.undo()
     np.testing.assert_array_equal(est.load_file(path, numpy=True)["x"], [1.0, 1.0])
     assert os.listdir(tmp_path) == ["c.safetensors"]
+
+
+def test_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "c.safetensors"
+    est.save_file({"x": np.ones(2, np.float32)}, path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # new file: the umask's default
+    path.chmod(0o640)
+    est.save_file({"x": np.zeros(2, np.float32)}, path)
+    assert path.stat().st_mode & 0o777 == 0o640
