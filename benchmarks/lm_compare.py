@@ -1,18 +1,20 @@
-"""Train the ``ember train gpt`` language model with ember and with PyTorch and compare the runs.
+"""Train an ``ember train gpt|lstm`` language model with ember and with PyTorch and compare.
 
-Run: ``python -m benchmarks.lm_compare [--iters N] [--eval-interval N] [--threads N]
-[--json FILE] [--markdown FILE]`` (plus ``--layers/--heads/--width/--block-size/--batch-size``
-to shrink the model). Both frameworks get the recipe of ``ember/train/lm.py``: the char
-tokenizer fitted on the text (default: ``ember.data.text.default_corpus()``), the 90/10 split,
-AdamW (wd 0.1 on matrices only, betas (0.9, 0.99)), linear warmup then cosine to lr/10
-(``ember.train.lm.lr_at``), gradient-norm clipping at 1.0. The PyTorch GPT mirrors
-``ember.models.gpt`` (equal parameter names and shapes, tied embedding) and starts from
-ember's seeded initial weights. The batch offsets of every iteration come from one seeded
-generator (ember's NumPy-backed ``Generator``, the stream ``train_lm`` draws), and the train
-and val losses are estimated on the same fixed batches as ``train_lm`` (``eval_iters`` of
-each, from seed + 1). Training alternates between the frameworks, ``eval_interval``
-iterations at a time, so that a change in machine load hits both; only the training step is
-timed (forward, loss, backward, clipping, optimizer step, ``loss.item()``).
+Run: ``python -m benchmarks.lm_compare [gpt|lstm] [--iters N] [--eval-interval N]
+[--threads N] [--json FILE] [--markdown FILE]`` (plus
+``--layers/--heads/--width/--block-size/--batch-size`` to shrink the model). Both frameworks
+get the recipe of ``ember/train/lm.py``: the char tokenizer fitted on the text (default:
+``ember.data.text.default_corpus()``), the 90/10 split, gradient-norm clipping at 1.0 and the
+model's optimizer and schedule (``ember.train.lm.lr_at``): gpt: AdamW (wd 0.1 on matrices
+only, betas (0.9, 0.99)), linear warmup then cosine to lr/10; lstm: Adam at a constant lr.
+The PyTorch twins mirror ``ember.models.gpt`` and ``ember.models.char_rnn`` (equal parameter
+names and shapes, GPT's tied embedding) and start from ember's seeded initial weights. The
+batch offsets of every iteration come from one seeded generator (ember's NumPy-backed
+``Generator``, the stream ``train_lm`` draws), and the train and val losses are estimated on
+the same fixed batches as ``train_lm`` (``eval_iters`` of each, from seed + 1). Training
+alternates between the frameworks, ``eval_interval`` iterations at a time, so that a change
+in machine load hits both; only the training step is timed (forward, loss, backward,
+clipping, optimizer step, ``loss.item()``).
 """
 
 from __future__ import annotations
@@ -38,14 +40,24 @@ from ember import models
 from ember.data.text import BlockDataset, default_corpus, train_val_split
 from ember.nn.utils import clip_grad_norm_
 from ember.random import Generator, randint
+from ember.train import checkpoint
 from ember.train.lm import VAL_FRACTION, _config, _fit_tokenizer, _model_spec, _optimizer, lr_at
 
-__all__ = ["TorchGPT", "build_models", "prepare", "compare", "to_markdown", "main"]
+__all__ = ["TorchGPT", "TorchCharRNN", "build_models", "prepare", "compare", "to_markdown", "main"]
 
 TOLERANCE = 0.03  # ember's final val loss must be within 3% of PyTorch's
 
 
-# ----------------------------------------------------------------------------- PyTorch model
+# ----------------------------------------------------------------------------- PyTorch models
+def _lm_output(
+    logits: torch.Tensor, targets: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(logits, mean cross-entropy over all positions or None)``, as ember's models return."""
+    if targets is None:
+        return logits, None
+    return logits, tF.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
 class _TorchAttention(tnn.Module):
     """PyTorch twin of ``ember.models.gpt.CausalSelfAttention`` (no dropout: the recipe's 0)."""
 
@@ -108,14 +120,10 @@ class TorchGPT(tnn.Module):
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        B, T = idx.shape
-        x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(T))
+        x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(idx.shape[1]))
         for block in self.transformer.h:
             x = block(x)
-        logits = self.lm_head(self.transformer.ln_f(x))
-        if targets is None:
-            return logits, None
-        return logits, tF.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
+        return _lm_output(self.lm_head(self.transformer.ln_f(x)), targets)
 
     def configure_optimizers(
         self, weight_decay: float, lr: float, betas: tuple[float, float]
@@ -129,17 +137,39 @@ class TorchGPT(tnn.Module):
         return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
-def build_models(model_kwargs: dict[str, Any], seed: int = 0) -> tuple[ember.nn.Module, TorchGPT]:
-    """ember's seeded GPT and its PyTorch twin holding the same initial weights."""
+class TorchCharRNN(tnn.Module):
+    """PyTorch twin of ``ember.models.char_rnn.CharRNN``: embedding → LSTM → linear head."""
+
+    def __init__(self, c: Any) -> None:
+        super().__init__()
+        self.embedding = tnn.Embedding(c.vocab_size, c.n_embd)
+        self.lstm = tnn.LSTM(
+            c.n_embd, c.hidden_size, num_layers=c.num_layers, dropout=c.dropout, batch_first=True
+        )
+        self.head = tnn.Linear(c.hidden_size, c.vocab_size)
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return _lm_output(self.head(self.lstm(self.embedding(idx))[0]), targets)
+
+
+TWINS = {"gpt": TorchGPT, "char_rnn": TorchCharRNN}  # ember registry name → PyTorch twin
+
+
+def build_models(
+    model_kwargs: dict[str, Any], seed: int = 0, registry: str = "gpt"
+) -> tuple[ember.nn.Module, tnn.Module]:
+    """ember's seeded ``registry`` model and its PyTorch twin holding the same initial weights."""
     ember.manual_seed(seed)
-    net = models.create("gpt", **model_kwargs)
-    twin = TorchGPT(net.config)
+    net = models.create(registry, **model_kwargs)
+    twin = TWINS[registry](net.config)
     ours = {k: np.array(v.numpy()) for k, v in net.state_dict().items()}
     shapes = {k: v.shape for k, v in ours.items()}
     expected = {k: tuple(v.shape) for k, v in twin.state_dict().items()}
     if shapes != expected:
         raise ValueError(
-            f"lm_compare: the PyTorch GPT does not match ember's: "
+            f"lm_compare: the PyTorch {registry} does not match ember's: "
             f"{sorted(set(shapes.items()) ^ set(expected.items()))}"
         )
     twin.load_state_dict({k: torch.from_numpy(v) for k, v in ours.items()})
@@ -181,7 +211,11 @@ class _Side:
     def __init__(self, lib: Any, net: Any, cfg: dict[str, Any]) -> None:
         self.lib, self.net, self.cfg = lib, net, cfg
         if lib is torch:
-            self.opt = net.configure_optimizers(weight_decay=0.1, lr=cfg["lr"], betas=(0.9, 0.99))
+            self.opt = (
+                net.configure_optimizers(weight_decay=0.1, lr=cfg["lr"], betas=(0.9, 0.99))
+                if cfg["model"] == "gpt"
+                else torch.optim.Adam(net.parameters(), lr=cfg["lr"])
+            )
             self.clip = torch.nn.utils.clip_grad_norm_
         else:
             self.opt, self.clip = _optimizer(cfg, net), clip_grad_norm_
@@ -223,24 +257,28 @@ class _Side:
 
 
 def compare(
+    model: str = "gpt",
     iters: int | None = None,
     eval_interval: int | None = None,
     seed: int = 0,
     quiet: bool = False,
+    checkpoint_path: str | Path | None = None,
     **sizes: Any,
 ) -> dict[str, Any]:
-    """Train the gpt recipe in both frameworks, alternating chunks, and return every number.
+    """Train the ``model`` (gpt or lstm) recipe in both frameworks, alternating chunks.
 
-    ``sizes`` overrides the recipe's layers, heads, width, block_size, batch_size, lr,
-    eval_iters.
+    Returns every number. ``sizes`` overrides the recipe's layers, heads, width, block_size,
+    batch_size, lr, eval_iters. With ``checkpoint_path`` ember's trained model is saved as
+    ``ember train`` saves it, so ``ember sample`` can generate from it.
     """
     cfg = _config(
-        "gpt", None, iters=iters, eval_interval=eval_interval, tokenizer="char", seed=seed,
+        model, None, iters=iters, eval_interval=eval_interval, tokenizer="char", seed=seed,
         **sizes,
     )  # fmt: skip
     data = prepare(cfg)
-    _, model_kwargs = _model_spec(cfg, data["tokenizer"].vocab_size)
-    net, twin = build_models(model_kwargs, seed)
+    registry, model_kwargs = _model_spec(cfg, data["tokenizer"].vocab_size)
+    cfg.update(registry=registry, model_kwargs=model_kwargs)
+    net, twin = build_models(model_kwargs, seed, registry)
     sides = {"ember": _Side(ember, net, cfg), "torch": _Side(torch, twin, cfg)}
     train_set, val_set = data["sets"]["train"], data["sets"]["val"]
     probe = data["eval_offsets"]["val"][0]
@@ -276,6 +314,10 @@ def compare(
             side.train(train_set, chunk, start)
         evaluate(start + len(chunk))
 
+    if checkpoint_path is not None:
+        extra = {"config": cfg, "tokenizer": data["tokenizer"].to_dict(), "history": curve}
+        checkpoint.save(checkpoint_path, net, sides["ember"].opt, epoch=cfg["iters"], extra=extra)
+
     final = curve[-1]
     ms = {
         n: {"mean": statistics.fmean(s.step_ms), "median": statistics.median(s.step_ms)}
@@ -286,8 +328,9 @@ def compare(
         "layout": "ember-lm-compare/1",
         "meta": run_meta(),
         "config": {
-            **{k: cfg[k] for k in ("iters", "eval_interval", "eval_iters", "batch_size", "lr")},
-            **{k: cfg[k] for k in ("warmup_iters", "min_lr", "grad_clip", "seed")},
+            **{k: cfg[k] for k in ("model", "iters", "eval_interval", "eval_iters", "batch_size")},
+            **{k: cfg[k] for k in ("lr", "schedule", "warmup_iters", "min_lr", "grad_clip")},
+            "seed": cfg["seed"],
             "model_kwargs": model_kwargs,
             "params": sum(p.numel() for p in net.parameters()),
             "tokens": data["tokens"],
@@ -305,19 +348,33 @@ def compare(
     }
 
 
+def _describe(c: dict[str, Any]) -> str:
+    """The model, its optimizer and schedule in words, for the report's header."""
+    k = c["model_kwargs"]
+    if c["model"] == "gpt":
+        return (
+            f"gpt {k['n_layer']} layers, {k['n_head']} heads, width {k['n_embd']}, block "
+            f"{k['block_size']}, vocab {k['vocab_size']} ({c['params']:,} params) · batch "
+            f"{c['batch_size']}, {c['iters']} iters, AdamW lr {c['lr']} (warmup "
+            f"{c['warmup_iters']}, cosine to {c['min_lr']:g})"
+        )
+    return (
+        f"lstm Embedding({k['vocab_size']},{k['n_embd']})-LSTM({k['n_embd']},"
+        f"{k['hidden_size']}, {k['num_layers']} layers)-Linear({k['hidden_size']},"
+        f"{k['vocab_size']}), block {k['block_size']} ({c['params']:,} params) · batch "
+        f"{c['batch_size']}, {c['iters']} iters, Adam lr {c['lr']} (constant)"
+    )
+
+
 def to_markdown(result: dict[str, Any]) -> str:
     """The summary table and the loss-curve table of one ``compare`` result."""
     m, c, s = result["meta"], result["config"], result["summary"]
-    k = c["model_kwargs"]
     head = (
         f"{m['date']} · {m['cpu']} · threads torch {m['threads']['torch']}, NumPy BLAS "
-        f"{m['threads']['numpy_blas']} · gpt {k['n_layer']} layers, {k['n_head']} heads, width "
-        f"{k['n_embd']}, block {k['block_size']}, vocab {k['vocab_size']} ({c['params']:,} "
-        f"params) · {c['tokens']['train']:,} train / {c['tokens']['val']:,} val tokens · batch "
-        f"{c['batch_size']}, {c['iters']} iters, AdamW lr {c['lr']} (warmup {c['warmup_iters']}, "
-        f"cosine to {c['min_lr']:g}), clip {c['grad_clip']} · losses over {c['eval_iters']} fixed "
-        f"batches · ember {m['versions']['ember']}, NumPy {m['versions']['numpy']}, PyTorch "
-        f"{m['versions']['torch']}\n"
+        f"{m['threads']['numpy_blas']} · {_describe(c)}, clip {c['grad_clip']} · "
+        f"{c['tokens']['train']:,} train / {c['tokens']['val']:,} val tokens · losses over "
+        f"{c['eval_iters']} fixed batches · ember {m['versions']['ember']}, NumPy "
+        f"{m['versions']['numpy']}, PyTorch {m['versions']['torch']}\n"
     )
     if "command" in m:
         head += f"\n`{m['command']}`\n"
@@ -350,6 +407,7 @@ def to_markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", default="gpt", choices=("gpt", "lstm"))
     parser.add_argument("--iters", type=int, help="training iterations (default: the recipe's)")
     parser.add_argument("--eval-interval", type=int, help="iterations between loss estimates")
     parser.add_argument("--eval-iters", type=int, help="batches per loss estimate (default 20)")
@@ -362,12 +420,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="write every number to this file")
     parser.add_argument("--markdown", help="write the tables to this file")
+    parser.add_argument("--checkpoint", help="save ember's trained model here (for ember sample)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
         ember.set_num_threads(args.threads)
     result = compare(
-        args.iters, args.eval_interval, args.seed, eval_iters=args.eval_iters,
+        args.model, args.iters, args.eval_interval, args.seed, checkpoint_path=args.checkpoint,
+        eval_iters=args.eval_iters,
         layers=args.layers, heads=args.heads, width=args.width, block_size=args.block_size,
         batch_size=args.batch_size,
     )  # fmt: skip
