@@ -70,6 +70,7 @@ class RunStats:
     losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
     act_names: list[str] = field(default_factory=list)
     act_kinds: list[str] = field(default_factory=list)
+    act_types: list[str] = field(default_factory=list)  # module class names, for plot titles
     act_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     act_mean: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [S, M]
     act_std: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
@@ -281,6 +282,7 @@ class GradientMonitor(Callback):
             losses=np.array([v for _, v in self._losses], dtype=np.float64),
             act_names=names,
             act_kinds=[k for _, _, k in self._modules],
+            act_types=[type(m).__name__ for _, m, _ in self._modules],
             act_steps=np.array(act_steps, dtype=np.int64),
             act_mean=act[:, :, 0],
             act_std=act[:, :, 1],
@@ -308,7 +310,7 @@ class GradientMonitor(Callback):
         return save_stats(self.stats(), run_dir, every=self.every)
 
 
-_LIST_FIELDS = ("param_names", "act_names", "act_kinds")
+_LIST_FIELDS = ("param_names", "act_names", "act_kinds", "act_types")
 
 
 def save_stats(stats: RunStats, run_dir: str | os.PathLike, every: int = 1) -> Path:
@@ -348,4 +350,5 @@ def load_stats(run_dir: str | os.PathLike) -> RunStats:
         k: np.array([math.nan if x is None else x for x in v], float)
         for k, v in meta.get("epochs", {}).items()
     }
-    return RunStats(**{k: meta[k] for k in _LIST_FIELDS}, **arrays, epochs=epochs)
+    lists = {k: meta.get(k, []) for k in _LIST_FIELDS}  # act_types is absent in older runs
+    return RunStats(**lists, **arrays, epochs=epochs)

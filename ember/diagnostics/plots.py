@@ -43,7 +43,7 @@ def gradient_flow_png(stats: RunStats) -> bytes | None:
     plt = pyplot()
     rms = stats.grad_rms[:, idx]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
-    colors = plt.cm.viridis(np.linspace(0, 1, len(idx)))
+    colors = plt.cm.viridis(np.linspace(0, 0.85, len(idx)))  # viridis ends in unreadable yellow
     for j, i in enumerate(idx):
         ax1.plot(stats.steps, rms[:, j], color=colors[j], lw=1, label=stats.param_names[i])
     ax1.set_yscale("log")
@@ -60,10 +60,13 @@ def gradient_flow_png(stats: RunStats) -> bytes | None:
 
 
 def activation_histograms_png(stats: RunStats, limit: int = 12) -> bytes | None:
-    """Output histograms (first vs latest recorded batch) of the activation layers."""
+    """Output histograms (first vs latest recorded batch) of the leaf modules, in model order.
+
+    With more than ``limit`` modules the activation layers (ReLU, sigmoid, tanh) go first.
+    """
     order = [i for i, k in enumerate(stats.act_kinds) if k != "other"]
     order += [i for i, k in enumerate(stats.act_kinds) if k == "other"]
-    order = [i for i in order if stats.hist_last[i].sum() > 0][:limit]
+    order = sorted([i for i in order if stats.hist_last[i].sum() > 0][:limit])
     if not order:
         return None
     plt = pyplot()
@@ -73,12 +76,25 @@ def activation_histograms_png(stats: RunStats, limit: int = 12) -> bytes | None:
     for ax in axes.flat[len(order) :]:
         ax.axis("off")
     for ax, i in zip(axes.flat, order, strict=False):
-        for hist, edges, label, alpha in (
-            (stats.hist_first[i], stats.hist_edges_first[i], "first", 0.4),
-            (stats.hist_last[i], stats.hist_edges_last[i], "latest", 0.7),
-        ):
-            ax.stairs(hist / max(hist.sum(), 1), edges, fill=True, alpha=alpha, label=label)
-        ax.set_title(f"{stats.act_names[i]} ({stats.act_kinds[i]})", fontsize=8)
+        last, first = stats.hist_last[i], stats.hist_first[i]
+        ax.stairs(
+            last / max(last.sum(), 1),
+            stats.hist_edges_last[i],
+            fill=True,
+            alpha=0.6,
+            color="tab:orange",
+            label="latest batch",
+        )
+        # an outline, so the first batch stays visible where the latest one covers it
+        ax.stairs(
+            first / max(first.sum(), 1),
+            stats.hist_edges_first[i],
+            color="tab:blue",
+            lw=1.2,
+            label="first batch",
+        )
+        kind = stats.act_types[i] if i < len(stats.act_types) else stats.act_kinds[i]
+        ax.set_title(f"{stats.act_names[i]} ({kind})", fontsize=8)
         ax.tick_params(labelsize=7)
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
@@ -106,6 +122,7 @@ def loss_curves_png(stats: RunStats, patience: int = 5) -> bytes | None:
             if stop is not None:
                 ax.axvline(ep[stop[0]], color="red", ls=":", label=f"early stop (p={patience})")
         ax.set(xlabel="epoch", ylabel="loss", title="loss per epoch")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.legend(fontsize=8)
         ax = axes[0, -1]
     if has_steps:
