@@ -83,7 +83,10 @@ def tensor(
         from_python = False
     else:
         from_python = not isinstance(data, np.ndarray) and not hasattr(data, "__array__")
-        if not from_python and hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray):
+        if hasattr(data, "__cuda_array_interface__"):  # a GPU array (CuPy, ...): stays there
+            arr = get_backend("cuda").to_host(data)
+            device = "cuda" if device is None else device
+        elif not from_python and hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray):
             arr = np.asarray(data)
         else:
             try:

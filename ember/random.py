@@ -179,10 +179,9 @@ def normal(
     from ember.tensor import Tensor
 
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
-        shape = np.broadcast_shapes(np.shape(np.asarray(mean)), np.shape(np.asarray(std)))
-        base = randn(
-            *shape, generator=generator, dtype=(mean if isinstance(mean, Tensor) else std).dtype
-        )
+        like = mean if isinstance(mean, Tensor) else std
+        shape = np.broadcast_shapes(tuple(np.shape(mean)), tuple(np.shape(std)))
+        base = randn(*shape, generator=generator, dtype=like.dtype, device=like.device)
         return base * std + mean
     return randn(*(size or ()), generator=generator, dtype=dtype, device=device) * std + mean
 

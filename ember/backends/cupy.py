@@ -46,6 +46,12 @@ class CupyBackend:
         self.xp.cuda.get_current_stream().synchronize()
 
     def scatter_add(self, target: Any, index: Any, values: Any) -> None:
-        import cupyx
+        """``target[index] += values`` with repeats accumulating (``cupyx.scatter_add`` is
+        deprecated in favour of ``cupy.add.at``)."""
+        self.xp.add.at(target, index, values)
 
-        cupyx.scatter_add(target, index, values)
+    def special(self) -> Any:
+        """``cupyx.scipy.special`` (erf, …), ships with CuPy."""
+        import cupyx.scipy.special
+
+        return cupyx.scipy.special

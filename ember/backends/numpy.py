@@ -33,3 +33,11 @@ class NumpyBackend:
     def scatter_add(self, target: np.ndarray, index: Any, values: Any) -> None:
         """``target[index] += values`` with repeated indices accumulating."""
         np.add.at(target, index, values)
+
+    def special(self) -> Any:
+        """``scipy.special`` (erf, …), or None when SciPy is not installed."""
+        try:
+            import scipy.special
+        except ImportError:
+            return None
+        return scipy.special

@@ -487,7 +487,7 @@ def build_generate(fw: Framework, zoo: Any = None) -> Built:
     model = zoo.gpt()
     model.eval()
     _on_device(fw, model)
-    gen = torch.Generator().manual_seed(7)
+    gen = torch.Generator(device=fw.device).manual_seed(7)  # torch samples on its device
     seq = [0]
     window = np.zeros((1, 64), dtype=np.int64)
 

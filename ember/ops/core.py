@@ -37,6 +37,8 @@ ELEMENTWISE, REDUCTION, VIEW, OPAQUE = "elementwise", "reduction", "view", "opaq
 
 PRIMITIVES: dict[str, type[Primitive]] = {}
 
+_HOST_VALUES = (np.ndarray, np.generic, int, float, complex)  # what apply wraps into an array
+
 _Tensor: Any = None  # ember.tensor.Tensor, bound when that module is imported (it sits above)
 
 
@@ -118,8 +120,8 @@ def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
     except (ValueError, TypeError, IndexError) as exc:
         prim.infer(*[t.aval for t in inputs], **params)  # raises the clear error, if any
         raise type(exc)(f"{prim.name.lower()}: {exc} (inputs {[t.aval for t in inputs]})") from exc
-    if type(out) is not np.ndarray and xp is np:
-        out = np.asarray(out)
+    if type(out) is not np.ndarray and isinstance(out, _HOST_VALUES):
+        out = xp.asarray(out)  # a NumPy scalar or ndarray subclass; device arrays pass as they are
     result = _Tensor._wrap(out)
     if prim.kind is VIEW and out.base is not None:
         base = inputs[0]

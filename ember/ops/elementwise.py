@@ -464,15 +464,13 @@ class Erf(Unary):
 
 
 def _erf(xp: Any, x: Any) -> Any:
-    """erf via SciPy/CuPy's special functions when present, else a float64 series/fraction."""
-    try:
-        if xp is np:
-            from scipy.special import erf as special_erf
-        else:
-            from cupyx.scipy.special import erf as special_erf
-        return special_erf(x).astype(x.dtype, copy=False)
-    except ImportError:
+    """erf via the backend's special functions (SciPy/CuPy) when present, else a series."""
+    from ember.backends import backend_of
+
+    special = backend_of(x).special()
+    if special is None:
         return _erf_fallback(xp, x)
+    return special.erf(x).astype(x.dtype, copy=False)
 
 
 def _erf_fallback(xp: Any, x: Any) -> Any:

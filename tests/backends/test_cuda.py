@@ -5,12 +5,16 @@ Skips cleanly without CuPy or without a GPU.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 import ember
 
-cupy = pytest.importorskip("cupy")
+with warnings.catch_warnings():  # CuPy may warn at import (CUDA path, versions): not ours
+    warnings.simplefilter("ignore")
+    cupy = pytest.importorskip("cupy")
 pytestmark = pytest.mark.skipif(not ember.cuda.is_available(), reason="no CUDA GPU")
 
 
