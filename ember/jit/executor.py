@@ -1,34 +1,39 @@
-"""The plan executor: runs an optimised graph as a flat list of kernel calls on raw arrays.
+"""The executors: run an optimised graph as a flat list of steps on raw arrays.
 
-No Tensor objects, no autograd and no ``apply`` in the loop: each step is
-``slots[out] = prim.forward(xp, *slots[ins], **params)``, and values are dropped after their
-last use so their memory is freed early. Afterwards the mutated state is written back in place
-(``target[...] = value``) and new ``.grad`` tensors are attached.
+No Tensor objects, no autograd and no ``apply`` in the loop. ``fusion.fuse`` groups the
+elementwise nodes; each group runs either as one native C kernel (``native``, when a compiler
+is present and the group has C expressions) or, in the plan executor, member by member through
+NumPy ``out=`` kernels. ``memory.plan_memory`` then places every value: pooled buffers
+allocated once per executor and reused by liveness, state updated in place, fresh memory for
+what the caller keeps. A step is one of
+
+* ``ALLOC``: ``env[out] = prim.forward(xp, *ins, **params)`` (the kernel allocates);
+* ``INTO``:  ``writer(xp, *ins, out=env[out], **params)`` (a planned buffer or a state array);
+* ``NATIVE``: a compiled kernel reading and writing ``env`` slots.
+
+Afterwards the remaining mutated state is written back (``target[...] = value``) and new
+``.grad`` tensors are attached.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ember.backends import backend_of
+from ember.jit import native
+from ember.jit.fusion import Group, fuse, writer
 from ember.jit.graph import Graph, Source
-from ember.jit.passes import UFUNCS, last_uses, plan_buffers
+from ember.jit.memory import MemoryPlan, StepIO, plan_memory
 from ember.tensor import Tensor
 
-__all__ = ["Executor"]
+__all__ = ["Executor", "resolve"]
 
 _wrap = Tensor._wrap
-
-
-def _into(name: str) -> Any:
-    """A kernel calling the ufunc ``name`` with its last argument as the output buffer."""
-
-    def run(xp: Any, *arrays: Any) -> Any:
-        return getattr(xp, name)(*arrays[:-1], out=arrays[-1])
-
-    return run
+ALLOC, INTO, NATIVE = 0, 1, 2
 
 
 def resolve(source: Source, args: list[Tensor]) -> Any:
@@ -41,32 +46,145 @@ def resolve(source: Source, args: list[Tensor]) -> Any:
     return None if grad is None else grad._data
 
 
-class Executor:
-    """A graph compiled into slots and steps (see the module docstring)."""
+def _use_native() -> bool:
+    """``EMBER_JIT_NATIVE=0`` keeps every group on the NumPy plan executor."""
+    return os.environ.get("EMBER_JIT_NATIVE", "1") != "0"
 
-    def __init__(self, graph: Graph, aliases: set[int]) -> None:
+
+def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, bool]]) -> Callable:
+    """A step calling ``kernel`` on the arrays in slots ``ins``, writing slots ``outs``
+    (``(slot, fresh)``: a fresh output gets new memory per call, others a planned buffer)."""
+    contiguous = np.ascontiguousarray
+
+    def run(env: list[Any], dtype: Any, shape: tuple[int, ...]) -> None:
+        keep = [contiguous(env[s]) for s in ins]  # kept alive until the call returns
+        ptrs = [a.ctypes.data for a in keep]
+        late = []
+        for s, fresh in outs:
+            if fresh:
+                env[s] = np.empty(shape, dtype)
+            a = env[s]
+            if not a.flags.c_contiguous:  # a state array that is a strided view
+                late.append((a, np.empty(shape, dtype)))
+                a = late[-1][1]
+            ptrs.append(a.ctypes.data)
+        kernel(*ptrs)
+        for target, value in late:
+            target[...] = value
+
+    return run
+
+
+class Executor:
+    """A graph compiled into steps over slots (see the module docstring)."""
+
+    def __init__(self, graph: Graph, aliases: set[int], *, use_native: bool | None = None) -> None:
         self.graph = graph
+        self.groups: list[Group] = fuse(graph)
+        native_ok = _use_native() if use_native is None else use_native
+        self.library, self.kernels = None, {}
+        if native_ok and any(g.native and len(g.nodes) > 1 for g in self.groups):
+            self.library, self.kernels = self._compile()
+        self.native = [
+            g.native and len(g.nodes) > 1 and self.library is not None for g in self.groups
+        ]
+        order, steps, kinds = self._schedule()
+        self.plan: MemoryPlan = plan_memory(graph, steps, aliases)
+        self._assemble(order, kinds, aliases)
+
+    def _compile(self) -> tuple[Any, dict[int, tuple[Any, list[int]]]]:
+        """One shared library with a kernel per native group: ``{group: (fn, pointers)}``."""
+        sources, pointers = [], {}
+        for k, g in enumerate(self.groups):
+            if g.native and len(g.nodes) > 1:
+                src, ptrs = native.kernel_source(f"g{k}", g, self.graph)
+                sources.append(src)
+                pointers[k] = ptrs
+        lib = native.load("\n\n".join(sources))
+        if lib is None:
+            return None, {}
+        kernels = {}
+        for k, ptrs in pointers.items():
+            fn = getattr(lib, f"g{k}")
+            fn.argtypes = [native.ctypes.c_void_p] * (len(ptrs) + len(self.groups[k].outputs))
+            fn.restype = None
+            kernels[k] = (fn, ptrs)
+        return lib, kernels
+
+    def _schedule(self) -> tuple[list[Any], list[StepIO], list[int]]:
+        """The steps in execution order: each group runs where its last member was traced."""
+        graph = self.graph
+        place = list(range(len(graph.nodes)))
+        group_of: dict[int, int] = {}
+        for k, g in enumerate(self.groups):
+            for i in g.nodes:
+                place[i] = g.nodes[-1]
+                group_of[i] = k
+        order: list[Any] = []  # node index, or ("group", k) for a native group
+        steps: list[StepIO] = []
+        kinds: list[int] = []
+        for i in sorted(range(len(graph.nodes)), key=lambda i: (place[i], i)):
+            k = group_of.get(i)
+            if k is not None and self.native[k]:
+                if i != self.groups[k].nodes[-1]:
+                    continue
+                g = self.groups[k]
+                order.append(("group", k))
+                steps.append(StepIO(tuple(g.inputs), tuple(g.outputs), True, True))
+                kinds.append(NATIVE)
+                continue
+            node = graph.nodes[i]
+            into = writer(node.prim.name) is not None and not node.aliasing
+            order.append(i)
+            steps.append(StepIO(node.inputs, (node.out,), into, into and k is not None))
+            kinds.append(INTO if into else ALLOC)
+        return order, steps, kinds
+
+    def _assemble(self, order: list[Any], kinds: list[int], aliases: set[int]) -> None:
+        graph, plan = self.graph, self.plan
         slot: dict[int, int] = {}
-        for v in [*graph.inputs, *graph.constants, *(n.out for n in graph.nodes)]:
-            slot.setdefault(v, len(slot))
-        for v in graph.roots():  # a root may be an input, a constant or a node output
-            slot.setdefault(v, len(slot))
-        self.size = len(slot)
+        for v in graph.inputs:
+            slot[v] = len(slot)
+        nslots = len(slot)
+        buffer_slot = list(range(nslots, nslots + len(plan.buffers)))
+        nslots += len(plan.buffers)
+        for v, b in plan.buffer.items():
+            slot[v] = buffer_slot[b]
+        for v, t in plan.target.items():
+            slot[v] = slot[t]
+        for v in [*graph.constants, *(n.out for n in graph.nodes), *graph.roots()]:
+            if v not in slot:
+                slot[v] = nslots
+                nslots += 1
+        self.size = nslots
+        self.buffer_slots = list(zip(buffer_slot, plan.buffers))
         self.inputs = [
             (slot[v], s, graph.avals[v].shape, graph.avals[v].dtype.np)
             for v, s in zip(graph.inputs, graph.sources)
         ]
         self.constants = [(slot[v], c) for v, c in graph.constants.items()]
-        dying_at = last_uses(graph)
-        plan, done = plan_buffers(graph, dying_at)
+        in_target = set(plan.target)
+        aliases = aliases | in_target
         self.steps = []
-        for i, (n, dying) in enumerate(zip(graph.nodes, dying_at)):
-            forward, ins = n.prim.forward, tuple(slot[v] for v in n.inputs)
-            if i in plan:  # write into a dead input's buffer, or straight into the target
-                forward, ins = _into(UFUNCS[n.prim.name]), (*ins, slot[plan[i]])
-                if plan[i] in graph.inputs:
-                    aliases = aliases | {n.out}
-            self.steps.append((forward, ins, n.params, slot[n.out], tuple(slot[v] for v in dying)))
+        for item, kind, dying in zip(order, kinds, plan.dying):
+            free = tuple(slot[v] for v in dying)
+            if kind == NATIVE:
+                g = self.groups[item[1]]
+                fn, ptrs = self.kernels[item[1]]
+                outs = [(slot[v], v not in plan.buffer and v not in in_target) for v in g.outputs]
+                run = _native_step(fn, [slot[v] for v in ptrs], outs)
+                params = {"dtype": g.dtype.np, "shape": g.shape}
+                self.steps.append((NATIVE, run, (), params, -1, free))
+                continue
+            node = graph.nodes[item]
+            ins = tuple(slot[v] for v in node.inputs)
+            out = node.out
+            if kind == INTO and (out in plan.buffer or out in in_target):
+                fn = writer(node.prim.name)
+                self.steps.append((INTO, fn, ins, node.params, slot[out], free))
+            else:
+                self.steps.append((ALLOC, node.prim.forward, ins, node.params, slot[out], free))
+        self.in_place = len(plan.target)
         self.outputs = [slot[v] for v in graph.outputs]
         owned: set[int] = set()
         # values handed out (returned, or attached as .grad) must own fresh memory
@@ -74,10 +192,10 @@ class Executor:
         for v in graph.outputs:
             self.out_copy.append(v in aliases or v in owned)
             owned.add(v)
+        done = set(plan.done)
         self.writes = [
             (s, slot[v], v in aliases) for k, (s, v) in enumerate(graph.writes) if k not in done
         ]
-        self.in_place = len(plan)
         self.grad_sets = []
         for t, v in graph.grad_sets:
             if v is None:
@@ -85,12 +203,12 @@ class Executor:
             else:
                 self.grad_sets.append((t, slot[v], v in aliases or v in owned))
                 owned.add(v)
-        xp = None
+        self.xp = None
         for _, s, *_ in self.inputs:
             if s.kind == "data":
-                xp = backend_of(s.tensor._data).xp
+                self.xp = backend_of(s.tensor._data).xp
                 break
-        self.xp = xp
+        self._template: list[Any] | None = None
 
     def bind(self, args: list[Tensor]) -> list[Any] | None:
         """The input arrays for this call, or None if one no longer matches the graph."""
@@ -102,24 +220,40 @@ class Executor:
             arrays.append(arr)
         return arrays
 
+    def _env(self, xp: Any) -> list[Any]:
+        """A fresh slot list holding the constants and the planned buffers (made once)."""
+        if self._template is None:
+            env: list[Any] = [None] * self.size
+            for s, c in self.constants:
+                env[s] = c
+            for s, (shape, dtype) in self.buffer_slots:
+                env[s] = xp.empty(shape, dtype.np)
+            self._template = env
+        return list(self._template)
+
     def run(self, args: list[Tensor], arrays: list[Any]) -> list[Tensor]:
         """Execute the steps, write the state back, and return the outputs as tensors."""
-        env: list[Any] = [None] * self.size
-        for (slot, *_), arr in zip(self.inputs, arrays):
-            env[slot] = arr
-        for slot, c in self.constants:
-            env[slot] = c
         xp = self.xp
         if xp is None:
             xp = backend_of(arrays[0]).xp if arrays else np
         host = xp is np
+        if not host and any(kind == NATIVE for kind, *_ in self.steps):
+            raise RuntimeError("ember.jit: native kernels run on host arrays only")
+        env = self._env(xp)
+        for (slot, *_), arr in zip(self.inputs, arrays):
+            env[slot] = arr
         ndarray, asarray = np.ndarray, np.asarray
         with np.errstate(all="ignore"):  # like the quiet kernels in eager mode: no warnings
-            for forward, ins, params, out, dying in self.steps:
-                r = forward(xp, *[env[i] for i in ins], **params)
-                if host and type(r) is not ndarray:
-                    r = asarray(r)
-                env[out] = r
+            for kind, fn, ins, params, out, dying in self.steps:
+                if kind == ALLOC:
+                    r = fn(xp, *[env[i] for i in ins], **params)
+                    if host and type(r) is not ndarray:
+                        r = asarray(r)
+                    env[out] = r
+                elif kind == INTO:
+                    fn(xp, *[env[i] for i in ins], out=env[out], **params)
+                else:
+                    fn(env, **params)
                 for d in dying:
                     env[d] = None
         results = [

@@ -1,0 +1,172 @@
+"""Elementwise fusion: groups of elementwise nodes that run as one kernel.
+
+``fuse(graph)`` partitions the elementwise nodes of a graph into groups. A group has one
+output shape and one dtype; its inputs may broadcast to that shape. Members need not be
+adjacent in the traced order: a group stays open while the nodes between its members do not
+read its values, and runs at the position of its last member (every member's inputs exist by
+then, and nothing before that position reads a member's value). A value read outside the
+group, or observed by the caller, is a group output; the rest never leave the kernel.
+
+``WRITERS`` are the NumPy kernels that write into a given buffer (``out=``): the plan
+executor runs a group member by member through them, into planned buffers. ``CEXPR`` are the
+same operations as C expressions for the native executor (``ember.jit.native``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ember.jit.graph import Graph
+from ember.ops.core import ELEMENTWISE
+
+__all__ = ["Group", "fuse", "WRITERS", "CEXPR", "writer"]
+
+
+def _ufunc(name: str) -> Callable[..., Any]:
+    def run(xp: Any, *arrays: Any, out: Any) -> Any:
+        return getattr(xp, name)(*arrays, out=out)
+
+    run.__name__ = name
+    return run
+
+
+def _relu(xp: Any, x: Any, *, out: Any) -> Any:
+    return xp.maximum(x, x.dtype.type(0), out=out)
+
+
+def _rsqrt(xp: Any, x: Any, *, out: Any) -> Any:
+    xp.sqrt(x, out=out)
+    return xp.reciprocal(out, out=out)
+
+
+# primitive name -> a NumPy kernel writing into ``out``
+WRITERS: dict[str, Callable[..., Any]] = {
+    "Relu": _relu,
+    "Rsqrt": _rsqrt,
+    **{
+        prim: _ufunc(ufunc)
+        for prim, ufunc in [
+            ("Add", "add"),
+            ("Sub", "subtract"),
+            ("Mul", "multiply"),
+            ("Div", "true_divide"),
+            ("Pow", "power"),
+            ("Maximum", "maximum"),
+            ("Minimum", "minimum"),
+            ("Neg", "negative"),
+            ("Exp", "exp"),
+            ("Log", "log"),
+            ("Sqrt", "sqrt"),
+            ("Tanh", "tanh"),
+            ("Abs", "abs"),
+            ("Reciprocal", "reciprocal"),
+            ("Sin", "sin"),
+            ("Cos", "cos"),
+            ("Log1p", "log1p"),
+            ("Expm1", "expm1"),
+            ("MatMul", "matmul"),
+        ]
+    },
+}
+
+# primitive name -> C expression over the operands {0}, {1}; type-generic through <tgmath.h>.
+# Maximum/Minimum/Relu propagate NaN like NumPy (a comparison with NaN is false).
+CEXPR: dict[str, str] = {
+    "Add": "({0} + {1})",
+    "Sub": "({0} - {1})",
+    "Mul": "({0} * {1})",
+    "Div": "({0} / {1})",
+    "Pow": "pow({0}, {1})",
+    "Maximum": "(({0} > {1} || {0} != {0}) ? {0} : {1})",
+    "Minimum": "(({0} < {1} || {0} != {0}) ? {0} : {1})",
+    "Neg": "(-{0})",
+    "Exp": "exp({0})",
+    "Log": "log({0})",
+    "Sqrt": "sqrt({0})",
+    "Rsqrt": "(1 / sqrt({0}))",
+    "Tanh": "tanh({0})",
+    "Sigmoid": "(1 / (1 + exp(-{0})))",
+    "Relu": "(({0} > 0 || {0} != {0}) ? {0} : 0)",
+    "Abs": "fabs({0})",
+    "Reciprocal": "(1 / {0})",
+    "Sin": "sin({0})",
+    "Cos": "cos({0})",
+    "Log1p": "log1p({0})",
+    "Expm1": "expm1({0})",
+}
+
+
+def writer(name: str) -> Callable[..., Any] | None:
+    """The NumPy ``out=`` kernel of primitive ``name`` (None: it allocates its result)."""
+    return WRITERS.get(name)
+
+
+@dataclass
+class Group:
+    """Node indices of one fused group, in order; its external inputs and its outputs."""
+
+    nodes: list[int]
+    shape: tuple[int, ...]
+    dtype: Any
+    inputs: list[int] = field(default_factory=list)
+    outputs: list[int] = field(default_factory=list)
+    c_ops: bool = True  # every member has a C expression
+
+    @property
+    def native(self) -> bool:
+        """Whether the native executor can compile it (C expressions, a C float dtype)."""
+        return self.c_ops and self.dtype.name in ("float32", "float64")
+
+
+def _fusible(graph: Graph, i: int) -> bool:
+    node = graph.nodes[i]
+    if node.prim.kind != ELEMENTWISE or node.aliasing:
+        return False
+    out = graph.avals[node.out]
+    return all(graph.avals[v].dtype == out.dtype for v in node.inputs)
+
+
+def fuse(graph: Graph) -> list[Group]:
+    """Partition the elementwise nodes of ``graph`` into groups (see the module docstring)."""
+    open_: dict[tuple, Group] = {}  # (shape, dtype) -> the group new members may join
+    owner: dict[int, Group] = {}  # value -> the group computing it
+    groups: list[Group] = []
+    for i, node in enumerate(graph.nodes):
+        fusible = _fusible(graph, i)
+        aval = graph.avals[node.out]
+        key = (aval.shape, aval.dtype)
+        for v in node.inputs:  # a group whose value is read by a non-member is closed
+            g = owner.get(v)
+            if (
+                g is not None
+                and open_.get((g.shape, g.dtype)) is g
+                and (not fusible or g.shape != aval.shape or g.dtype != aval.dtype)
+            ):
+                del open_[(g.shape, g.dtype)]
+        if not fusible:
+            continue
+        group = open_.get(key)
+        if group is None:
+            group = open_[key] = Group([], aval.shape, aval.dtype)
+            groups.append(group)
+        group.nodes.append(i)
+        group.c_ops = group.c_ops and node.prim.name in CEXPR
+        owner[node.out] = group
+    roots = set(graph.roots())
+    readers: dict[int, set[int]] = {}
+    for i, node in enumerate(graph.nodes):
+        for v in node.inputs:
+            readers.setdefault(v, set()).add(i)
+    for group in groups:
+        members = set(group.nodes)
+        made = {graph.nodes[i].out for i in group.nodes}
+        for i in group.nodes:
+            node = graph.nodes[i]
+            for v in node.inputs:
+                if v not in made and v not in group.inputs:
+                    group.inputs.append(v)
+            if node.out in roots or readers.get(node.out, set()) - members:
+                group.outputs.append(node.out)
+    return groups

@@ -1,0 +1,209 @@
+"""The native executor's code generator: one C kernel per fused elementwise group.
+
+``kernel_source`` writes a loop over the group's elements (float32 or float64; inputs indexed
+contiguously or through their broadcast strides; scalar constants inlined as exact hex
+literals), parallelised with OpenMP above ``PARALLEL_MIN`` elements. ``load`` compiles the
+kernels of a graph into one shared library with the system C compiler (``cc``, or
+``EMBER_CC``; ``-O3 -march=native``) and loads it with ctypes. Libraries are cached on disk
+under ``$EMBER_CACHE_DIR/jit`` (default ``~/.cache/ember/jit``), keyed by a hash of the
+source, the compiler, its version, the flags and the CPU; each entry stores its size and
+SHA-256 next to it, and an entry that fails that check or fails to load is rebuilt.
+Without a working compiler ``load`` returns None after a one-line warning, and the caller
+runs the groups with NumPy.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ember.jit.fusion import CEXPR, Group
+from ember.jit.graph import Graph
+
+__all__ = ["kernel_source", "load", "cache_dir", "compiler", "PARALLEL_MIN", "FLAGS"]
+
+PARALLEL_MIN = 1 << 16  # elements; below this one thread is faster (benchmarks/jit_codegen.py)
+FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99")
+_CTYPE = {"float32": "float", "float64": "double"}
+
+
+def compiler() -> str | None:
+    """The C compiler to use: ``$EMBER_CC`` (a path or a name on PATH), else cc or gcc."""
+    name = os.environ.get("EMBER_CC")
+    if name:
+        return shutil.which(name)
+    return shutil.which("cc") or shutil.which("gcc")
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels are kept: ``$EMBER_CACHE_DIR/jit`` or ``~/.cache/ember/jit``."""
+    root = os.environ.get("EMBER_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "ember"
+    )
+    return Path(root) / "jit"
+
+
+def _literal(value: float) -> str:
+    return float(value).hex()
+
+
+def _index(shape: tuple[int, ...], full: tuple[int, ...]) -> str:
+    """The C index into a contiguous input of ``shape`` broadcast to ``full`` at element i."""
+    size = int(np.prod(shape, dtype=np.int64))
+    if size == 1:
+        return "0"
+    shape = (1,) * (len(full) - len(shape)) + tuple(shape)
+    if shape == full:
+        return "i"
+    n = len(full)
+    k = 0  # leading broadcast dims followed by the full trailing dims: i % size
+    while k < n and shape[k] == 1:
+        k += 1
+    if shape[k:] == full[k:]:
+        return f"(i % {size}L)"
+    terms, stride, inner = [], 1, 1
+    for d in reversed(range(n)):
+        if shape[d] != 1:
+            terms.append(f"((i / {inner}L) % {full[d]}L) * {stride}L")
+            stride *= shape[d]
+        inner *= full[d]
+    return "(" + " + ".join(terms) + ")"
+
+
+def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]]:
+    """C source of a function ``name`` computing ``group``; and the values passed as pointers
+    (the group's inputs other than inlined scalar constants), before its outputs."""
+    ctype = _CTYPE[group.dtype.name]
+    size = int(np.prod(group.shape, dtype=np.int64))
+    names: dict[int, str] = {}
+    params: list[str] = []
+    pointers: list[int] = []
+    body: list[str] = []
+    for v in group.inputs:
+        const = graph.constants.get(v)
+        if const is not None and const.size == 1:
+            names[v] = f"(({ctype}){_literal(np.asarray(const).item())})"
+            continue
+        k = len(pointers)
+        pointers.append(v)
+        params.append(f"const {ctype} *a{k}")
+        body.append(f"const {ctype} x{k} = a{k}[{_index(graph.avals[v].shape, group.shape)}];")
+        names[v] = f"x{k}"
+    for i in group.nodes:
+        node = graph.nodes[i]
+        expr = CEXPR[node.prim.name].format(*(names[v] for v in node.inputs))
+        body.append(f"const {ctype} t{node.out} = {expr};")
+        names[node.out] = f"t{node.out}"
+    for k, v in enumerate(group.outputs):
+        params.append(f"{ctype} *o{k}")
+        body.append(f"o{k}[i] = {names[v]};")
+    lines = [
+        f"void {name}({', '.join(params)}) {{",
+        f"  #pragma omp parallel for if({size}L >= {PARALLEL_MIN}L) schedule(static)",
+        f"  for (long i = 0; i < {size}L; i++) {{",
+        *(f"    {line}" for line in body),
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines), pointers
+
+
+@functools.cache
+def _toolchain(cc: str) -> tuple[str, tuple[str, ...]] | None:
+    """``(compiler version, flags)`` of a working compiler (OpenMP when it has it), or None."""
+    try:
+        version = subprocess.run(
+            [cc, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text("int probe(void) { return 1; }\n")
+        for extra in (("-fopenmp",), ()):
+            flags = FLAGS + extra
+            proc = subprocess.run(
+                [cc, *flags, str(src), "-o", str(Path(tmp) / "probe.so")], capture_output=True
+            )
+            if proc.returncode == 0:
+                return version, flags
+    return None
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "flags")):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _valid(lib: Path, meta: Path) -> bool:
+    """The cached library exists and matches the size and hash recorded when it was built."""
+    try:
+        info = json.loads(meta.read_text())
+        return lib.stat().st_size == info["size"] and _digest(lib) == info["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _compile(cc: str, flags: tuple[str, ...], source: str, lib: Path, meta: Path) -> str | None:
+    """Build ``lib`` from ``source`` atomically and record its size and hash (error or None)."""
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
+        src, out = Path(tmp) / "kernels.c", Path(tmp) / lib.name
+        src.write_text(source)
+        proc = subprocess.run([cc, *flags, str(src), "-o", str(out), "-lm"], capture_output=True)
+        if proc.returncode != 0:
+            lines = proc.stderr.decode(errors="replace").strip().splitlines()
+            return lines[-1] if lines else f"exit status {proc.returncode}"
+        info = {"size": out.stat().st_size, "sha256": _digest(out)}
+        os.replace(out, lib)
+    meta.write_text(json.dumps(info))
+    return None
+
+
+def _warn(message: str) -> None:
+    warnings.warn(f"ember.jit: {message}; running fused kernels with NumPy", stacklevel=4)
+
+
+def load(source: str) -> ctypes.CDLL | None:
+    """Compile (or find in the disk cache) and load a library of kernels; None without one."""
+    cc = compiler()
+    tool = _toolchain(cc) if cc else None
+    if tool is None:
+        _warn(f"no working C compiler ({os.environ.get('EMBER_CC') or 'cc'})")
+        return None
+    version, flags = tool
+    source = "#include <math.h>\n#include <tgmath.h>\n\n" + source + "\n"
+    key = hashlib.sha256("\0".join([source, cc, version, *flags, _cpu()]).encode()).hexdigest()
+    lib, meta = cache_dir() / f"{key[:32]}.so", cache_dir() / f"{key[:32]}.json"
+    for attempt in range(2):
+        if attempt or not _valid(lib, meta):
+            error = _compile(cc, flags, source, lib, meta)
+            if error is not None:
+                _warn(f"compiling kernels failed ({error})")
+                return None
+        try:
+            return ctypes.CDLL(str(lib))
+        except OSError:
+            continue  # a corrupt entry that still matched its record: build it again
+    _warn(f"cannot load {lib}")
+    return None
