@@ -1,7 +1,8 @@
 """Random number generation: Generator, manual_seed and the random creation functions.
 
 Every random draw goes through a Generator (the global default one unless given), so the
-same seed gives the same run.
+same seed gives the same run. Draws are made on the host (NumPy's PCG64) and copied to the
+requested device, so a seed gives the same numbers on CPU and CUDA.
 """
 
 from __future__ import annotations
