@@ -7,12 +7,13 @@ requested device, so a seed gives the same numbers on CPU and CUDA.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ember import dtypes
+from ember.autograd.grad_mode import STATE
 
 __all__ = [
     "Generator",
@@ -32,6 +33,7 @@ __all__ = [
     "rand_like",
     "randn_like",
     "randint_like",
+    "sample",
 ]
 
 
@@ -134,6 +136,28 @@ def _rng(generator: Generator | None) -> np.random.Generator:
     return (generator or default_generator)._rng
 
 
+def sample(
+    draw: Callable[[np.random.Generator], np.ndarray],
+    *,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Any:
+    """The tensor of ``draw(numpy_generator)``: the one way host random draws become tensors.
+
+    While ``ember.jit`` traces, the draw is recorded in the graph, so every replay draws anew
+    from the generator and advances it exactly as the eager call would.
+    """
+    gen = generator or default_generator
+
+    def produce() -> Any:  # reads gen._rng at call time: manual_seed replaces it
+        return _finish(draw(gen._rng), dtype, device, requires_grad)
+
+    tracer = STATE.tracer
+    return produce() if tracer is None else tracer.sample(produce)
+
+
 def _float_dtype(dtype: Any) -> dtypes.dtype:
     d = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
     if not d.is_floating_point:
@@ -149,9 +173,14 @@ def rand(
     requires_grad: bool = False,
 ) -> Any:
     """Uniform samples in [0, 1)."""
-    d = _float_dtype(dtype)
-    arr = _rng(generator).random(_size(size), dtype=np.float64).astype(d.np)
-    return _finish(arr, d, device, requires_grad)
+    d, shape = _float_dtype(dtype), _size(size)
+    return sample(
+        lambda rng: rng.random(shape, dtype=np.float64).astype(d.np),
+        generator=generator,
+        dtype=d,
+        device=device,
+        requires_grad=requires_grad,
+    )
 
 
 def randn(
@@ -162,9 +191,14 @@ def randn(
     requires_grad: bool = False,
 ) -> Any:
     """Standard normal samples."""
-    d = _float_dtype(dtype)
-    arr = _rng(generator).standard_normal(_size(size), dtype=np.float64).astype(d.np)
-    return _finish(arr, d, device, requires_grad)
+    d, shape = _float_dtype(dtype), _size(size)
+    return sample(
+        lambda rng: rng.standard_normal(shape, dtype=np.float64).astype(d.np),
+        generator=generator,
+        dtype=d,
+        device=device,
+        requires_grad=requires_grad,
+    )
 
 
 def normal(
@@ -203,9 +237,13 @@ def randint(
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
-    d = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
-    arr = _rng(generator).integers(low, high, size=tuple(size), dtype=np.int64).astype(d.np)
-    return _finish(arr, d, device, False)
+    d, shape = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype), tuple(size)
+    return sample(
+        lambda rng: rng.integers(low, high, size=shape, dtype=np.int64).astype(d.np),
+        generator=generator,
+        dtype=d,
+        device=device,
+    )
 
 
 def randperm(
@@ -215,7 +253,9 @@ def randperm(
     if n < 0:
         raise ValueError(f"randperm: n must be non-negative, got {n}")
     d = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
-    return _finish(_rng(generator).permutation(n).astype(d.np), d, device, False)
+    return sample(
+        lambda rng: rng.permutation(n).astype(d.np), generator=generator, dtype=d, device=device
+    )
 
 
 def bernoulli(p: Any, *, generator: Generator | None = None) -> Any:

@@ -71,7 +71,8 @@ class JitFunction:
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.fn, self.fallback = fn, fallback
         self.cache = GraphCache(cache_size)
-        self.traces = 0
+        self.traces = 0  # graphs compiled (or runs that fell back to eager)
+        self.warmups = 0  # traces dropped because the call created the state it guards on
         self._last: Compiled | None = None
         self._last_key: tuple | None = None
         self._warned = False
@@ -120,13 +121,17 @@ class JitFunction:
         statics = [(n, v) for n, v in statics if isinstance(v, (int, float, str, bool, complex))]
         return scan_roots(named), statics
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if os.environ.get("EMBER_JIT", "1") == "0" or STATE.tracer is not None:
-            return self.fn(*args, **kwargs)  # disabled, or inlined into an outer trace
+    def _key(self, args: tuple, kwargs: dict) -> tuple[tuple, list[Tensor], list]:
+        """(guard key, the tensors among the arguments, the state roots) of a call."""
         tensors: list[Tensor] = []
         sigs = [flatten_args(a, tensors) for a in (*args, *kwargs.values())]
         roots, statics = self._roots(args, kwargs)
-        key = guard_key(self._arg_names(len(args), kwargs), sigs, roots, statics)
+        return guard_key(self._arg_names(len(args), kwargs), sigs, roots, statics), tensors, roots
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if os.environ.get("EMBER_JIT", "1") == "0" or STATE.tracer is not None:
+            return self.fn(*args, **kwargs)  # disabled, or inlined into an outer trace
+        key, tensors, roots = self._key(args, kwargs)
         entry = self.cache.get(key)
         if entry is _EAGER:
             return self.fn(*args, **kwargs)
@@ -150,6 +155,12 @@ class JitFunction:
             if tracer.aborted is None:
                 end_state = state_tensors(self._roots(args, kwargs)[0])
                 graph = tracer.finish(leaves, end_state)
+            warmup = self.warmups < self.cache.size and graph is not None
+            if warmup and self._key(args, kwargs)[0] != key:
+                # the call created state (optimizer state, .grad): the next call has another
+                # key, so this graph would never run again; the next call compiles instead
+                self.warmups += 1
+                return result
             if graph is not None and _needs_backward_outside(graph, leaves):
                 tracer.aborted = (
                     f"ember.jit: cannot compile {self.__name__}: an output requires grad, and "

@@ -9,22 +9,26 @@ optimizer state or ``.grad`` reachable from the function (see ``scan_roots``), w
 graph input; or a tensor made during the call without an op (``zeros``, Python scalars), which
 becomes a constant. In-place writes (``ops.core.inplace``) re-bind the written array to a new
 value; at the end, state whose array holds a new value is written back.
+
+Random draws (``ember.random.sample``: rand, randn, dropout masks, …) become ``Sample`` nodes
+that call the generator again on every replay, in the traced order, so a compiled step draws
+the same numbers as eager steps from the same seed and leaves the generator in the same state.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ember
 from ember.autograd.grad_mode import STATE
 from ember.jit.graph import Graph, Node, Source
-from ember.ops.core import VIEW, apply
+from ember.ops.core import OPAQUE, VIEW, Primitive, apply
 from ember.tensor import Tensor
 
-__all__ = ["JitError", "Tracer", "scan_roots", "user_line"]
+__all__ = ["JitError", "Tracer", "Sample", "scan_roots", "user_line"]
 
 _EMBER_DIR = os.path.dirname(os.path.abspath(ember.__file__)) + os.sep
 
@@ -44,6 +48,35 @@ def user_line() -> str:
 
     code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
     return f"{frame.f_code.co_filename}:{frame.f_lineno}: {code}"
+
+
+class Sample(Primitive):
+    """A random draw in a graph: no inputs; ``forward`` draws anew from the generator.
+
+    Impure: passes must keep every Sample node and the order of Samples (the tracer makes each
+    one a graph output so dead-code elimination keeps it).
+    """
+
+    abstract = True  # graph-only: never applied eagerly, so not in the op database
+    kind = OPAQUE
+    differentiable = False
+
+    @staticmethod
+    def forward(xp: Any, *, draw: Callable[[], Any]) -> Any:
+        return draw()
+
+
+class _Draw:
+    """The ``draw`` parameter of a Sample node: calls ``produce`` and returns its array."""
+
+    def __init__(self, produce: Callable[[], Tensor], aval: Any) -> None:
+        self.produce, self.aval = produce, aval
+
+    def __call__(self) -> Any:
+        return self.produce()._data
+
+    def __repr__(self) -> str:
+        return f"draw({self.aval!r})"
 
 
 def _root(arr: Any) -> Any:
@@ -124,7 +157,8 @@ class Tracer:
         self.known: dict[int, tuple[tuple, Source, Any]] = {}  # id(array) -> state it is
         self.key_arr: dict[tuple, Any] = {}  # state key -> its array
         self.start_grads: dict[int, tuple[Tensor, Any]] = {}
-        self.rng = _rng_state()
+        self.draws: list[int] = []  # values of Sample nodes
+        self.rng = _rng_state()  # the default generator's state after the last recorded draw
         for i, t in enumerate(args):
             self._know(t._data, ("arg", i), Source("arg", i))
         self.add_state(state, start=True)
@@ -171,10 +205,9 @@ class Tracer:
         else:
             if _rng_state() != self.rng:
                 self.unsupported(
-                    "random numbers drawn on the host (e.g. a dropout mask) would be frozen "
-                    "into the graph",
-                    "ember.jit does not trace random draws yet: pass the random tensor as an "
-                    "argument, use eval() mode, or ember.jit(fn, fallback=True)",
+                    "random numbers drawn outside ember.random.sample (e.g. an nn.init "
+                    "function) would be frozen into the graph",
+                    _DRAW_HINT,
                 )
             self.candidates[vid] = (t, arr.copy())
         self.aliases.add(vid)
@@ -214,6 +247,17 @@ class Tracer:
         self.graph.nodes.append(Node(prim, ins, dict(params), vid, aliased))
         self._bind(arr, vid)
         return out
+
+    def sample(self, produce: Callable[[], Tensor]) -> Tensor:
+        """A random draw (``ember.random.sample``): run it now and record a Sample node."""
+        t = produce()
+        if self.aborted is None:
+            vid = self.graph.new_value(t.aval)
+            self.graph.nodes.append(Node(Sample, (), {"draw": _Draw(produce, t.aval)}, vid))
+            self.draws.append(vid)
+            self._bind(t._data, vid)
+            self.rng = _rng_state()
+        return t
 
     def write(self, t: Tensor, res: Tensor, src: Tensor) -> None:
         """``inplace`` is about to copy ``res`` into ``t``'s memory."""
@@ -258,12 +302,13 @@ class Tracer:
     def finish(self, outputs: list[Tensor], end_state: list[Tensor]) -> Graph:
         """Resolve constants vs state, outputs and write-backs; returns the graph."""
         g = self.graph
-        g.outputs = [self.read(t) for t in outputs]
+        # draws are outputs too (after the function's): a replay must make every one of them
+        g.outputs = [self.read(t) for t in outputs] + self.draws
         if _rng_state() != self.rng:
             self.unsupported(
-                "random numbers were drawn: a replay would not draw them",
-                "ember.jit does not trace random draws yet: draw them outside and pass them "
-                "as arguments, or use ember.jit(fn, fallback=True)",
+                "random numbers were drawn outside ember.random.sample (e.g. by an nn.init "
+                "function): a replay would not draw them",
+                _DRAW_HINT,
             )
             return g
         self.add_state(end_state)
@@ -313,6 +358,13 @@ class Tracer:
                 )
             else:
                 g.grad_sets.append((t, final[0]))
+
+
+_DRAW_HINT = (
+    "draw with ember.random functions (rand, randn, randint, dropout), which a compiled graph "
+    "replays; or draw outside and pass the tensor as an argument, or use "
+    "ember.jit(fn, fallback=True)"
+)
 
 
 def _rng_state() -> Any:

@@ -343,10 +343,11 @@ def _check_p(op: str, p: float) -> None:
 def _keep_mask(x: Tensor, shape: tuple[int, ...], p: float) -> Tensor:
     """A mask of 1 / (1 - p) (kept) and 0 (dropped), drawn from ember's default generator."""
     draw_dtype = np.float32 if x.dtype is dtypes.float32 else np.float64
-    keep = random.default_generator.numpy.random(shape, dtype=draw_dtype) >= p
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     # the scale in x's dtype: bool * it gives the mask directly, no float64 temporary
-    return from_host(np.multiply(keep, x.dtype.np.type(scale)), device=x.device)
+    scale = x.dtype.np.type(0.0 if p == 1.0 else 1.0 / (1.0 - p))
+    return random.sample(
+        lambda rng: np.multiply(rng.random(shape, dtype=draw_dtype) >= p, scale), device=x.device
+    )
 
 
 def _dropout(

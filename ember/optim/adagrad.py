@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ember.creation import full_like
-from ember.optim.optimizer import Optimizer
+from ember.dtypes import float64
+from ember.optim.optimizer import Optimizer, step_counter
 from ember.tensor import Tensor
 
 __all__ = ["Adagrad"]
@@ -45,14 +46,14 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "sum": full_like(p, group["initial_accumulator_value"])}
+        return {"step": step_counter(p), "sum": full_like(p, group["initial_accumulator_value"])}
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict) -> None:
         if group["maximize"]:
             grad = -grad
         if group["weight_decay"] != 0:
             grad = grad + p * group["weight_decay"]
-        state["step"] = step = state["step"] + 1
+        step = state["step"].add_(1).to(float64)
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         std = state["sum"].addcmul_(grad, grad).sqrt() + group["eps"]
         p.addcdiv_(grad, std, value=-clr)

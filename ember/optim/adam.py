@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from ember.creation import zeros_like
-from ember.optim.optimizer import Optimizer
+from ember.dtypes import float64
+from ember.optim.optimizer import Optimizer, step_counter
 from ember.tensor import Tensor
 
 __all__ = ["Adam", "AdamW"]
@@ -61,7 +63,7 @@ class Adam(Optimizer):
                 )
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = {"step": 0, "exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
+        state = {"step": step_counter(p), "exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
         if group["amsgrad"]:
             state["max_exp_avg_sq"] = zeros_like(p)
         return state
@@ -76,7 +78,8 @@ class Adam(Optimizer):
                 p.mul_(1 - lr * wd)
             else:
                 grad = grad + p * wd
-        state["step"] = step = state["step"] + 1
+        # bias corrections from the step tensor in float64 (ops, so a compiled step reads it)
+        step = state["step"].add_(1).to(float64)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
@@ -84,8 +87,7 @@ class Adam(Optimizer):
             second = state["max_exp_avg_sq"].maximum_(exp_avg_sq)
         else:
             second = exp_avg_sq
-        bias2_sqrt = math.sqrt(1 - beta2**step)
-        denom = second.sqrt() / bias2_sqrt + group["eps"]
+        denom = second.sqrt() / (1 - beta2**step).sqrt() + group["eps"]
         p.addcdiv_(exp_avg, denom, value=-lr / (1 - beta1**step))
 
     def _update_arrays(
@@ -102,7 +104,9 @@ class Adam(Optimizer):
                 xp.multiply(p, f(1 - lr * wd), out=p)
             else:
                 grad = xp.add(grad, xp.multiply(p, f(wd)))
-        state["step"] = step = state["step"] + 1
+        count = state["step"]._data
+        xp.add(count, 1, out=count)
+        step = count.astype(np.float64)  # the bias corrections as _update computes them
         exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
         tmp = xp.multiply(grad, f(1 - beta1))
         xp.multiply(exp_avg, f(beta1), out=exp_avg)
@@ -116,10 +120,10 @@ class Adam(Optimizer):
             second = state["max_exp_avg_sq"]._data
             xp.maximum(second, exp_avg_sq, out=second)
         xp.sqrt(second, out=tmp)
-        xp.true_divide(tmp, f(math.sqrt(1 - beta2**step)), out=tmp)
+        xp.true_divide(tmp, xp.sqrt(1 - xp.power(beta2, step)).astype(p.dtype), out=tmp)
         xp.add(tmp, f(group["eps"]), out=tmp)
         xp.true_divide(exp_avg, tmp, out=tmp)
-        xp.multiply(tmp, f(-lr / (1 - beta1**step)), out=tmp)
+        xp.multiply(tmp, (-lr / (1 - xp.power(beta1, step))).astype(p.dtype), out=tmp)
         xp.add(p, tmp, out=p)
 
 

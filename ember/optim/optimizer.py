@@ -20,9 +20,18 @@ from typing import Any
 from ember.autograd import enable_grad, no_grad
 from ember.autograd.grad_mode import STATE
 from ember.backends import backend_of
+from ember.creation import tensor, zeros
+from ember.dtypes import float32
 from ember.tensor import Tensor
 
-__all__ = ["Optimizer", "required"]
+__all__ = ["Optimizer", "required", "step_counter"]
+
+
+def step_counter(p: Tensor) -> Tensor:
+    """A fresh step count for ``p``'s state: a 0-d float32 tensor on p's device, as PyTorch
+    stores it; being a tensor, a compiled training step reads and advances it as state instead
+    of baking the number into the graph (which would retrace every step)."""
+    return zeros((), dtype=float32, device=p.device)
 
 
 class _Required:
@@ -240,8 +249,8 @@ def _arrays_match(p: Tensor, grad: Tensor, state: dict[str, Any]) -> bool:
     kind, dtype, shape = type(data), data.dtype, data.shape
     if dtype.kind != "f" or not shape:
         return False
-    for t in (grad, *state.values()):
-        if isinstance(t, Tensor):
+    for key, t in (("grad", grad), *state.items()):
+        if isinstance(t, Tensor) and key != "step":  # the step count is a 0-d tensor
             a = t._data
             if type(a) is not kind or a.dtype != dtype or a.shape != shape:
                 return False
@@ -267,9 +276,11 @@ def _ordered(params: Iterable[Any], op: str) -> list[Any]:
 
 
 def _restore(key: str, value: Any, p: Tensor) -> Any:
-    """A saved state entry made ready for ``p``: step as a number, buffers copied onto p."""
+    """A saved state entry made ready for ``p``: the step count as a fresh 0-d float32 tensor
+    (from a number or a tensor), buffers copied onto p."""
     if key == "step":
-        return int(value.item()) if isinstance(value, Tensor) else int(value)
+        count = value.item() if isinstance(value, Tensor) else value
+        return tensor(float(count), dtype=float32, device=p.device)
     if isinstance(value, Tensor):
         with no_grad():
             out = value.to(p.device)

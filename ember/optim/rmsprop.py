@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ember.creation import zeros_like
-from ember.optim.optimizer import Optimizer
+from ember.optim.optimizer import Optimizer, step_counter
 from ember.tensor import Tensor
 
 __all__ = ["RMSprop"]
@@ -47,7 +47,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = {"step": 0, "square_avg": zeros_like(p)}
+        state = {"step": step_counter(p), "square_avg": zeros_like(p)}
         if group["momentum"] > 0:
             state["momentum_buffer"] = zeros_like(p)
         if group["centered"]:
@@ -60,7 +60,7 @@ class RMSprop(Optimizer):
             grad = -grad
         if group["weight_decay"] != 0:
             grad = grad + p * group["weight_decay"]
-        state["step"] += 1
+        state["step"].add_(1)
         square_avg = state["square_avg"].mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
         if group["centered"]:
             grad_avg = state["grad_avg"].mul_(alpha).add_(grad, alpha=1 - alpha)
