@@ -8,7 +8,6 @@ Skips cleanly, and collects nothing, without CuPy or without a GPU.
 from __future__ import annotations
 
 import warnings
-import zlib
 from typing import Any
 
 import numpy as np
@@ -27,25 +26,15 @@ def _cases() -> list[Any]:
     """One param per (spec, sample); the op database is only built when a GPU is there."""
     if not AVAILABLE:
         return []
-    from tests.ops.specs import all_specs
+    from tests.ops.test_ops import CASES
 
-    return [
-        pytest.param(spec, i, id=f"{spec.name}-{i}")
-        for spec in all_specs()
-        for i in range(len(_samples(spec)))
-    ]
-
-
-def _samples(spec: Any) -> list[Any]:
-    return spec.samples(np.random.default_rng(zlib.crc32(spec.name.encode())))
-
-
-def _outputs(out: Any) -> list:
-    return list(out) if isinstance(out, (tuple, list)) else [out]
+    return CASES
 
 
 def _run(spec: Any, sample: Any, dtype: str, device: str) -> tuple[list, list]:
     """(outputs, gradients of the differentiable inputs) of one sample on ``device``, on host."""
+    from tests.ops.test_ops import _outputs
+
     args, diff = [], []
     for i, a in enumerate(sample.args):
         if isinstance(a, np.ndarray):
@@ -79,15 +68,11 @@ def _run(spec: Any, sample: Any, dtype: str, device: str) -> tuple[list, list]:
 
 
 def _close(gpu: Any, cpu: Any, dtype: str, spec: Any, what: str) -> None:
-    gpu, cpu = np.asarray(gpu), np.asarray(cpu)
-    assert gpu.shape == cpu.shape and gpu.dtype == cpu.dtype, (
-        f"{what}: {gpu.dtype}{list(gpu.shape)} on cuda vs {cpu.dtype}{list(cpu.shape)} on cpu"
-    )
-    if cpu.dtype.kind == "f":
-        atol, rtol = (spec.atol32, spec.rtol32) if dtype == "float32" else (1e-10, 1e-8)
-        np.testing.assert_allclose(gpu, cpu, atol=atol, rtol=rtol, err_msg=what)
-    else:
-        np.testing.assert_array_equal(gpu, cpu, err_msg=what)
+    """``gpu`` equals ``cpu`` with the op tests' tolerances, and has the same dtype."""
+    from tests.ops.test_ops import _assert_close
+
+    assert np.asarray(gpu).dtype == np.asarray(cpu).dtype, f"{what}: dtype differs"
+    _assert_close(gpu, cpu, dtype, spec, what)
 
 
 def _train_losses(workload: str, device: str, steps: int = 3) -> list[float]:
@@ -161,6 +146,8 @@ def test_creation_and_conversion_from_cupy() -> None:
 def test_op_on_cuda_equals_cpu(spec: Any, index: int, dtype: str) -> None:
     if dtype not in spec.dtypes:
         pytest.skip(f"{spec.name} is not defined for {dtype}")
+    from tests.ops.test_ops import _samples
+
     sample = _samples(spec)[index]
     cpu_out, cpu_grads = _run(spec, sample, dtype, "cpu")
     gpu_out, gpu_grads = _run(spec, sample, dtype, "cuda")
