@@ -20,9 +20,15 @@ import ast
 import json
 import multiprocessing
 import sys
+import time
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+import torch
+
+from benchmarks.train_compare import build_models, epoch_arrays, load_data, torch_optimizer
+from ember.random import Generator
 from ember.train.run import RECIPES, Recipe
 
 __all__ = ["parse_variant", "train_variant", "main"]
@@ -64,28 +70,20 @@ def _split_top(body: str) -> list[str]:
     return parts
 
 
-def train_variant(job: tuple[str, str, Recipe, int, str]) -> dict[str, Any]:
-    """Train one (model, recipe, seed) with PyTorch on ``device``; the final test numbers."""
-    import time
-
-    import numpy as np
-    import torch
-
-    from benchmarks.train_compare import _epoch_arrays, _torch_optimizer, build_models, load_data
-    from ember.random import Generator
-
-    name, model, recipe, seed, device = job
+def train_variant(job: tuple[str, str, Recipe, int, str, int | None]) -> dict[str, Any]:
+    """Train one (name, model, recipe, seed, device, limit) with PyTorch; the test numbers."""
+    name, model, recipe, seed, device, limit = job
     torch.set_num_threads(1)
-    data = load_data()
+    data = load_data(limit)
     _, twin = build_models(model, seed, recipe.model_kwargs)
     twin.to(device)
-    opt = _torch_optimizer(recipe, twin.parameters(), recipe.lr)
+    opt = torch_optimizer(recipe, twin.parameters(), recipe.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=recipe.epochs)
     gen = Generator().manual_seed(seed)
     loss_fn = torch.nn.functional.cross_entropy
     start, history = time.perf_counter(), []
     for _ in range(recipe.epochs):
-        x, y = _epoch_arrays(data, gen, recipe.augment)
+        x, y = epoch_arrays(data, gen, recipe.augment)
         x, y = torch.from_numpy(x).to(device), torch.from_numpy(np.asarray(y)).to(device)
         twin.train()
         total = torch.zeros((), device=device)
@@ -121,14 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--limit", type=int, help="use only the first N training samples")
     p.add_argument("--json", help="write every run's numbers here")
     opts = p.parse_args(argv)
+    jobs = [(*parse_variant(opts.model, v), seed) for v in opts.variants for seed in opts.seeds]
     jobs = [
-        (*parse_variant(opts.model, v), seed)
-        for v in opts.variants
-        for seed in opts.seeds
+        (name, opts.model, recipe, seed, opts.device, opts.limit) for name, recipe, seed in jobs
     ]
-    jobs = [(name, opts.model, recipe, seed, opts.device) for name, recipe, seed in jobs]
     ctx = multiprocessing.get_context("spawn")
     results = []
     with ctx.Pool(opts.jobs) as pool:

@@ -35,9 +35,19 @@ from ember.data.datasets import FashionMNIST
 from ember.data.transforms import RandomCrop, RandomHorizontalFlip
 from ember.nn import functional as F
 from ember.random import Generator
-from ember.train.run import MEAN, RECIPES, STD, Recipe, _optimizer
+from ember.train.run import MEAN, RECIPES, STD, Recipe, build_optimizer
 
-__all__ = ["build_models", "max_weight_diff", "load_data", "compare", "to_markdown", "main"]
+__all__ = [
+    "build_models",
+    "load_twin",
+    "max_weight_diff",
+    "load_data",
+    "epoch_arrays",
+    "torch_optimizer",
+    "compare",
+    "to_markdown",
+    "main",
+]
 
 EVAL_BATCH = 1000
 
@@ -136,18 +146,21 @@ def build_models(
     ember.manual_seed(seed)
     torch.manual_seed(seed)
     net = models.create(model, **kwargs)
-    twin = _TWINS[model](net.config)
+    return net, load_twin(net, _TWINS[model](net.config), model)
+
+
+def load_twin(net: ember.nn.Module, twin: tnn.Module, model: str) -> tnn.Module:
+    """``twin`` holding ``net``'s weights; ValueError unless names and shapes all match."""
     ours = {k: v.numpy() for k, v in net.state_dict().items()}
-    theirs = twin.state_dict()
     shapes = {k: tuple(v.shape) for k, v in ours.items()}
-    expected = {k: tuple(v.shape) for k, v in theirs.items()}
+    expected = {k: tuple(v.shape) for k, v in twin.state_dict().items()}
     if shapes != expected:
         raise ValueError(
             f"train_compare: the PyTorch twin of {model!r} does not match ember's model: "
             f"{sorted(set(shapes.items()) ^ set(expected.items()))}"
         )
     twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.items()})
-    return net, twin
+    return twin
 
 
 def max_weight_diff(net: ember.nn.Module, twin: tnn.Module) -> float:
@@ -178,7 +191,7 @@ def load_data(limit: int | None = None) -> dict[str, np.ndarray]:
     }
 
 
-def _epoch_arrays(data: dict[str, np.ndarray], gen: Generator, augment: bool) -> tuple:
+def epoch_arrays(data: dict[str, np.ndarray], gen: Generator, augment: bool) -> tuple:
     """This epoch's (inputs, labels) in training order: a shuffle (and augmentation) by ``gen``."""
     order = gen.numpy.permutation(len(data["train_images"]))
     images = data["train_images"][order]
@@ -194,11 +207,11 @@ class _Side:
     def __init__(self, lib: Any, net: Any, recipe: Recipe, lr: float, epochs: int) -> None:
         self.lib, self.net = lib, net
         if lib is torch:
-            self.opt = _torch_optimizer(recipe, net.parameters(), lr)
+            self.opt = torch_optimizer(recipe, net.parameters(), lr)
             self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=epochs)
             self.loss_fn, self.wrap = torch.nn.functional.cross_entropy, torch.from_numpy
         else:
-            self.opt = _optimizer(recipe.optimizer, net.parameters(), lr, recipe.weight_decay)
+            self.opt = build_optimizer(recipe.optimizer, net.parameters(), lr, recipe.weight_decay)
             self.sched = ember.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=epochs)
             self.loss_fn, self.wrap = F.cross_entropy, ember.from_host
 
@@ -231,8 +244,8 @@ class _Side:
         return {"test_loss": loss / len(x), "test_accuracy": correct / len(x)}
 
 
-def _torch_optimizer(recipe: Recipe, params: Any, lr: float) -> torch.optim.Optimizer:
-    """The PyTorch optimizer ``ember.train.run._optimizer`` builds for the same recipe."""
+def torch_optimizer(recipe: Recipe, params: Any, lr: float) -> torch.optim.Optimizer:
+    """The PyTorch optimizer ``ember.train.run.build_optimizer`` builds for the same recipe."""
     wd = recipe.weight_decay
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd, nesterov=True)
@@ -295,7 +308,7 @@ def compare(
     gen = Generator().manual_seed(seed)
     rows = []
     for epoch in range(1, epochs + 1):
-        x, y = _epoch_arrays(data, gen, recipe.augment)
+        x, y = epoch_arrays(data, gen, recipe.augment)
         row: dict[str, Any] = {"epoch": epoch}
         for name, side in sides.items():
             row[name] = side.train_epoch(x, y, recipe.batch_size)
