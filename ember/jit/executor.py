@@ -88,8 +88,8 @@ class Executor:
         self.native = [
             g.native and len(g.nodes) > 1 and self.library is not None for g in self.groups
         ]
-        order, steps, kinds = self._schedule()
-        self.plan: MemoryPlan = plan_memory(graph, steps, aliases)
+        order, self.step_io, kinds = self._schedule()
+        self.plan: MemoryPlan = plan_memory(graph, self.step_io, aliases)
         self._assemble(order, kinds, aliases)
 
     def _compile(self) -> tuple[Any, dict[int, tuple[Any, list[int]]]]:

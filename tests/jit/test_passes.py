@@ -6,19 +6,16 @@ import numpy as np
 
 import ember
 from ember.jit.executor import Executor
+from ember.jit.fusion import fuse
 from ember.jit.graph import Graph, Node, Source
-from ember.jit.passes import (
-    cse,
-    dce,
-    fold_constants,
-    last_uses,
-    optimize,
-    plan_buffers,
-    simplify,
-)
+from ember.jit.memory import view_owners
+from ember.jit.passes import cse, dce, fold_constants, last_uses, optimize, simplify
+from ember.jit.trace import may_alias
 from ember.ops.core import Aval
-from ember.ops.elementwise import Add, Exp, Mul, Sub
+from ember.ops.elementwise import Add, Exp, Gt, Mul, Relu, Sub, Tanh
+from ember.ops.linalg import MatMul
 from ember.ops.movement import Permute, Reshape
+from ember.ops.reduce import Sum
 
 F64 = ember.float64
 
@@ -44,9 +41,13 @@ def _const(g: Graph, value) -> int:
     return vid
 
 
-def _run(g: Graph, *arrays: np.ndarray) -> list[np.ndarray]:
+def _executor(g: Graph, native: bool = False) -> Executor:
+    return Executor(g, may_alias(g, set()), use_native=native)
+
+
+def _run(g: Graph, *arrays: np.ndarray, native: bool = False) -> list[np.ndarray]:
     args = [ember.tensor(a) for a in arrays]
-    ex = Executor(g, set(g.inputs) | set(g.constants))
+    ex = _executor(g, native)
     return [t.numpy() for t in ex.run(args, ex.bind(args))]
 
 
@@ -200,33 +201,39 @@ def test_optimize_reports_counts() -> None:
     ]
 
 
-def test_plan_buffers_updates_state_in_place_and_reuses_dead_buffers() -> None:
+def test_memory_plan_updates_state_in_place_and_reuses_dead_buffers() -> None:
     g = _graph((3,), (3,))
     p, d = g.inputs
     g.sources[0] = Source("data", 0, ember.tensor(np.zeros(3)))
     lr = _const(g, 0.5)
-    e = _op(g, Exp, d, shape=(3,))  # fresh; dies at the Mul: its buffer is reused
-    step = _op(g, Mul, e, lr, shape=(3,))
+    e = _op(g, Exp, d, shape=(3,))
+    step = _op(g, Mul, e, lr, shape=(3,))  # e dies here: step takes its buffer
     new_p = _op(g, Sub, p, step, shape=(3,))
     g.writes = [(g.sources[0], new_p)]
     g.outputs = [_op(g, Exp, d, shape=(3,))]
-    plan, done = plan_buffers(g)
-    assert plan == {1: e, 2: p} and done == [0]
+    plan = _executor(g).plan
+    assert plan.target == {new_p: p} and plan.done == [0]
+    assert plan.buffer == {e: 0, step: 0} and plan.nbytes() == 24
 
 
-def test_plan_buffers_keeps_the_old_value_while_it_is_read() -> None:
+def test_memory_plan_keeps_the_old_value_while_it_is_read() -> None:
     g = _graph((3,))
     (p,) = g.inputs
-    two = _const(g, 2.0)
-    new_p = _op(g, Mul, p, two, shape=(3,))
-    later = _op(g, Add, p, new_p, shape=(3,))  # reads the old p after the update
-    view = _op(g, Reshape, later, shape=(1, 3))
-    g.nodes[-1].params = {"shape": (1, 3)}
+    new_p = _op(g, Mul, p, _const(g, 2.0), shape=(3,))
+    later = _op(g, MatMul, p, p, shape=())  # reads the old p after the update
     g.writes = [(g.sources[0], new_p)]
-    g.outputs = [_op(g, Exp, view, shape=(1, 3))]
-    plan, done = plan_buffers(g)
-    # no in-place update of p (read later); `later` is seen through a view: never reused
-    assert plan == {} and done == []
+    g.outputs = [later]
+    plan = _executor(g).plan
+    assert plan.target == {} and plan.done == []
+
+
+def test_memory_plan_keeps_the_old_value_when_it_is_returned() -> None:
+    g = _graph((3,))
+    (p,) = g.inputs
+    new_p = _op(g, Mul, p, _const(g, 2.0), shape=(3,))
+    g.writes = [(g.sources[0], new_p)]
+    g.outputs = [p]  # the caller gets the value from before the update
+    assert _executor(g).plan.target == {}
 
 
 def test_executor_in_place_update_matches_plain_execution() -> None:
@@ -238,7 +245,7 @@ def test_executor_in_place_update_matches_plain_execution() -> None:
     new_p = _op(g, Sub, p, _op(g, Mul, p, half, shape=(3,)), shape=(3,))
     g.writes = [(g.sources[0], new_p)]
     g.outputs = [new_p]
-    ex = Executor(g, set(g.inputs) | set(g.constants))
+    ex = _executor(g)
     assert ex.in_place == 1 and ex.writes == []
     (out,) = ex.run([], ex.bind([]))
     np.testing.assert_array_equal(target.numpy(), [0.0, 0.5, 1.0])
@@ -246,10 +253,112 @@ def test_executor_in_place_update_matches_plain_execution() -> None:
     np.testing.assert_array_equal(out.numpy(), [0.0, 0.5, 1.0])
 
 
-def test_plan_buffers_keeps_the_old_value_when_it_is_returned() -> None:
-    g = _graph((3,))
-    (p,) = g.inputs
-    new_p = _op(g, Mul, p, _const(g, 2.0), shape=(3,))
-    g.writes = [(g.sources[0], new_p)]
-    g.outputs = [p]  # the caller gets the value from before the update
-    assert plan_buffers(g) == ({}, [])
+def test_fuse_groups_an_elementwise_chain_with_broadcast_inputs() -> None:
+    g = _graph((4, 3), (3,), (3, 3))
+    x, b, w = g.inputs
+    m = _op(g, Mul, x, b, shape=(4, 3))
+    a = _op(g, Add, m, x, shape=(4, 3))
+    t = _op(g, Tanh, a, shape=(4, 3))
+    g.outputs = [_op(g, MatMul, t, w, shape=(4, 3))]
+    (group,) = fuse(g)
+    assert group.nodes == [0, 1, 2] and group.inputs == [x, b] and group.outputs == [t]
+    x0, b0, w0 = np.linspace(-1, 1, 12).reshape(4, 3), np.arange(3.0), np.eye(3) * 2
+    np.testing.assert_allclose(_run(g, x0, b0, w0)[0], np.tanh(x0 * b0 + x0) @ w0)
+
+
+def test_fuse_keeps_a_group_open_across_unrelated_nodes_until_one_reads_it() -> None:
+    g = _graph((2, 2), (2, 2))
+    x, y = g.inputs
+    e = _op(g, Exp, x, shape=(2, 2))
+    mm = _op(g, MatMul, y, y, shape=(2, 2))  # reads nothing of the group: it stays open
+    a = _op(g, Add, e, mm, shape=(2, 2))
+    r = _op(g, MatMul, a, y, shape=(2, 2))  # reads the group: it closes
+    out = _op(g, Relu, _op(g, Mul, a, r, shape=(2, 2)), shape=(2, 2))
+    flag = _op(g, Gt, x, y, shape=(2, 2))  # bool output: not fused
+    g.avals[flag] = Aval((2, 2), ember.bool)
+    g.outputs = [out, flag]
+    groups = fuse(g)
+    assert [grp.nodes for grp in groups] == [[0, 2], [4, 5]]
+    assert groups[0].outputs == [a] and groups[1].inputs == [a, r]
+    x0, y0 = np.array([[0.5, -1.0], [2.0, 0.0]]), np.array([[1.0, 2.0], [-3.0, 0.5]])
+    a0 = np.exp(x0) + y0 @ y0
+    expected = np.maximum(a0 * (a0 @ y0), 0)
+    got, got_flag = _run(g, x0, y0)
+    np.testing.assert_allclose(got, expected)
+    np.testing.assert_array_equal(got_flag, x0 > y0)
+
+
+def _random_graph(rng: np.random.Generator, n: int) -> Graph:
+    """A random graph over 3x4 values: elementwise chains, matmuls, reductions, views and
+    an in-place state update."""
+    shape = (3, 4)
+    g = _graph(shape, shape, (4,), (4, 4))
+    g.sources = [Source("data", 0, ember.tensor(rng.standard_normal(shape)))]
+    g.sources += [Source("arg", i) for i in range(3)]
+    pool = list(g.inputs[:3])
+    full = [v for v in pool if g.avals[v].shape == shape]
+    for _ in range(n):
+        kind = rng.integers(6)
+        b = int(rng.choice(pool))
+        f = int(rng.choice(full))
+        if kind == 0:
+            v = _op(g, (Add, Mul, Sub)[rng.integers(3)], f, b, shape=shape)
+        elif kind == 1:
+            v = _op(g, (Tanh, Relu)[rng.integers(2)], f, shape=shape)
+        elif kind == 2:
+            v = _op(g, MatMul, f, g.inputs[3], shape=shape)
+        elif kind == 3:
+            s = _op(g, Sum, f, shape=(3, 1), dims=(1,), keepdim=True)
+            v = _op(g, Mul, f, s, shape=shape)
+        else:
+            r = _op(g, Reshape, f, shape=(4, 3))
+            g.nodes[-1].params = {"shape": (4, 3)}
+            v = _op(g, Reshape, r, shape=shape)
+            g.nodes[-1].params = {"shape": shape}
+        pool.append(v)
+        full.append(v)
+    picks = rng.choice(full[2:], 3)
+    g.writes = [(g.sources[0], int(picks[0]))]
+    g.outputs = [int(picks[1]), int(picks[2])]
+    return g
+
+
+def _reference(g: Graph, arrays: list[np.ndarray]) -> dict[int, np.ndarray]:
+    env = dict(zip(g.inputs, arrays))
+    env.update(g.constants)
+    for node in g.nodes:
+        env[node.out] = node.prim.forward(np, *[env[v] for v in node.inputs], **node.params)
+    return env
+
+
+def test_memory_plan_never_reuses_a_buffer_while_it_is_live() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        g = _random_graph(rng, int(rng.integers(3, 25)))
+        dce(g)
+        state = g.sources[0].tensor
+        arrays = [
+            state.numpy().copy(),
+            *(rng.standard_normal(g.avals[v].shape) for v in g.inputs[1:]),
+        ]
+        expected = _reference(g, arrays)
+        ex = _executor(g)
+        plan, steps = ex.plan, ex.step_io
+        owners = view_owners(g)
+        by_buffer: dict[int, list[int]] = {}
+        for v, b in plan.buffer.items():
+            by_buffer.setdefault(b, []).append(v)
+        for values in by_buffer.values():
+            spans = sorted((plan.defined[v], plan.last.get(v, plan.defined[v]), v) for v in values)
+            for (_, end, v), (start, _, w) in zip(spans, spans[1:]):
+                # a later value may only take the buffer once the earlier one is dead, or at
+                # its last reader when that step is elementwise and reads it directly
+                in_place = start == end and steps[start].elementwise and v in steps[start].reads
+                assert start > end or in_place, (trial, v, w)
+        for v in plan.buffer:  # nothing handed out or seen through a returned view is pooled
+            assert all(v not in owners.get(r, (r,)) for r in g.roots())
+        args = [ember.tensor(a) for a in arrays[1:]]
+        outs = ex.run(args, ex.bind(args))
+        for out, v in zip(outs, g.outputs):
+            np.testing.assert_allclose(out.numpy(), expected[v], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(state.numpy(), expected[g.writes[0][1]], rtol=1e-12)
