@@ -118,6 +118,7 @@ def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
         else:
             out = prim.forward(xp, *arrays, **params)
     except (ValueError, TypeError, IndexError) as exc:
+        _check_same_device(prim, inputs)
         prim.infer(*[t.aval for t in inputs], **params)  # raises the clear error, if any
         raise type(exc)(f"{prim.name.lower()}: {exc} (inputs {[t.aval for t in inputs]})") from exc
     if type(out) is not np.ndarray and isinstance(out, _HOST_VALUES):
@@ -133,6 +134,16 @@ def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
                 record(prim, inputs, params, result)
                 break
     return result
+
+
+def _check_same_device(prim: Any, inputs: tuple) -> None:
+    """After a failed kernel: a clear error when the inputs live on different devices."""
+    if len({type(t._data) for t in inputs}) > 1:
+        found = ", ".join(sorted({str(t.device) for t in inputs}))
+        raise RuntimeError(
+            f"{prim.name.lower()}: expected all tensors to be on the same device, but found "
+            f"{found}\nhint: move them first, e.g. other.to(x.device)"
+        )
 
 
 def record(prim: Any, inputs: tuple, params: dict, result: Any) -> None:

@@ -130,6 +130,13 @@ def test_random_draws_land_on_the_device_with_the_cpu_values() -> None:
     np.testing.assert_array_equal(draws["cuda"], draws["cpu"])
 
 
+def test_mixing_devices_names_them() -> None:
+    with pytest.raises(RuntimeError, match=r"add: expected all tensors to be on the same device"):
+        ember.ones(2) + ember.ones(2, device="cuda")
+    with pytest.raises(RuntimeError, match=r"matmul: .* same device, but found cpu, cuda:0"):
+        ember.ones(2, 2, device="cuda") @ ember.ones(2, 2)
+
+
 def test_creation_and_conversion_from_cupy() -> None:
     c = cupy.arange(6, dtype=cupy.float32).reshape(2, 3)
     t = ember.tensor(c)
