@@ -82,7 +82,7 @@ def stats_until(stats: Any, epochs: int) -> Any:
     return cut
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="tiny sizes for a smoke test")
     parser.add_argument("--out", default="overfitting.png", help="figure path")
@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         f"overfitting detector on the MLP stopped at its best epoch: {len(degree3_like)} finding(s)"
     )
     plot(data, fits, stats, args.out)
+    return {"rows": rows, "findings": mlp["findings"], "findings_at_best": degree3_like}
 
 
 def plot(data: dict[str, np.ndarray], fits: dict[str, np.ndarray], stats: Any, path: str) -> None:

@@ -148,14 +148,16 @@ def train(variant: str, data: dict[str, np.ndarray], sizes: Sizes) -> dict[str, 
         elif variant == "early stopping" and epoch - best[1] >= PATIENCE:
             model.load_state_dict(best[2])  # restore the best epoch's weights
             break
-    train_acc = accuracy_and_loss(model, x, y)[0]
-    test_acc = accuracy_and_loss(model, data["x_test"], data["y_test"])[0]
+    train_acc, train_loss = accuracy_and_loss(model, x, y)
+    test_acc, test_loss = accuracy_and_loss(model, data["x_test"], data["y_test"])
     epochs = best[1] + 1 if variant == "early stopping" else len(val_losses)
     return {
         "variant": variant,
         "train_acc": train_acc,
         "test_acc": test_acc,
         "gap": train_acc - test_acc,
+        "train_loss": train_loss,
+        "test_loss": test_loss,
         "epochs": epochs,
         "epochs_run": len(val_losses),
         "val_losses": val_losses,
@@ -198,12 +200,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         f"{sizes.hidden}-{sizes.hidden} MLP, {sizes.train} train / {sizes.val} val / "
         f"{sizes.test} test images, up to {sizes.epochs} epochs of SGD (momentum 0.9)"
     )
-    print(f"{'regulariser':<16}{'train acc':>10}{'test acc':>10}{'gap':>8}{'epochs':>8}")
+    print(
+        f"{'regulariser':<16}{'train acc':>10}{'test acc':>10}{'gap':>8}{'epochs':>8}"
+        f"{'train CE':>10}{'test CE':>10}"
+    )
     for r in rows:
         print(
             f"{r['variant']:<16}{r['train_acc']:>10.3f}{r['test_acc']:>10.3f}"
-            f"{r['gap']:>8.3f}{r['epochs']:>8d}"
+            f"{r['gap']:>8.3f}{r['epochs']:>8d}{r['train_loss']:>10.3f}{r['test_loss']:>10.3f}"
         )
+    print(f"early stopping: epochs = the epoch whose weights it kept (it ran {PATIENCE} more)")
     plot(rows, sizes, args.out)
     return rows
 

@@ -117,7 +117,7 @@ def plot(results: list[dict[str, Any]], path: str) -> None:
     print(f"wrote {path}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="tiny sizes for a smoke test")
     parser.add_argument("--out", default="vanishing_gradients.png", help="figure path")
@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         for f in r["findings"]:
             print(f"  {f}")
     plot(results, args.out)
+    return results
 
 
 KINDS = ("sigmoid", "relu", "relu+batchnorm", "residual")
