@@ -85,7 +85,10 @@ def _train_losses(workload: str, device: str, steps: int = 3) -> list[float]:
 @pytest.mark.parametrize("workload", ["resnet", "gpt"])
 def test_bench_workload_trains_the_same_on_cuda(workload: str) -> None:
     cpu, gpu = _train_losses(workload, "cpu"), _train_losses(workload, "cuda")
-    np.testing.assert_allclose(gpu, cpu, rtol=1e-4, err_msg=f"{workload} losses cuda vs cpu")
+    # float32 sums run in another order on the GPU; three SGD steps of a BatchNorm net amplify
+    # that to ~3e-4 relative (seen on an H200: 1.18470 vs 1.18504 at step 3), so 2e-3 bounds
+    # drift while a wrong kernel (errors of order 1e-1) still fails.
+    np.testing.assert_allclose(gpu, cpu, rtol=2e-3, err_msg=f"{workload} losses cuda vs cpu")
 
 
 @pytest.mark.parametrize("opt", ["Adam", "SGD"])
