@@ -14,7 +14,8 @@ from ember.autograd.grad_mode import STATE
 from ember.jit.cache import GraphCache, changed_parts, flatten_args, guard_key
 from ember.jit.executor import Executor
 from ember.jit.graph import Graph
-from ember.jit.passes import last_uses, optimize, plan_buffers
+from ember.jit.passes import optimize
+from ember.jit.report import describe
 from ember.jit.trace import Tracer, may_alias, scan_roots, state_tensors
 from ember.tensor import Tensor
 
@@ -209,25 +210,11 @@ def jit(fn: Callable | None = None, *, fallback: bool = False, cache_size: int =
 
 
 def explain(fn: Callable, *args: Any, **kwargs: Any) -> str:
-    """Trace ``fn`` on ``args`` (running it once) and report the graph size after each pass."""
+    """Trace ``fn`` on ``args`` (running it once) and report the op count after each pass,
+    the fused kernels and the memory plan."""
     compiled = JitFunction(getattr(fn, "fn", fn))
     compiled(*args, **kwargs)
     entry = compiled._last
     if entry is None:
         return f"{compiled.__name__}: not traced (it fell back to eager execution)"
-    g = entry.graph
-    lines = [f"ember.jit.explain({compiled.__name__}):"]
-    lines += [f"  {name:<15} {n:5d} ops" for name, n in entry.counts]
-    freed = sum(len(d) for d in last_uses(g))
-    lines.append(
-        f"  {len(g.inputs)} inputs, {len(g.constants)} constants, {len(g.outputs)} outputs, "
-        f"{len(g.writes)} in-place write-backs, {len(g.grad_sets)} .grad sets"
-    )
-    plan, done = plan_buffers(g)
-    lines.append(f"  {freed} intermediate values freed after their last use")
-    lines.append(
-        f"  {len(plan)} ops write into an existing buffer ({len(done)} of them straight into "
-        "the state they update)"
-    )
-    lines.append("  not done yet: elementwise fusion, a static memory plan")
-    return "\n".join(lines)
+    return describe(compiled.__name__, entry.counts, entry.executor)

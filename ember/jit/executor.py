@@ -34,6 +34,7 @@ __all__ = ["Executor", "resolve"]
 
 _wrap = Tensor._wrap
 ALLOC, INTO, NATIVE = 0, 1, 2
+FRESH, POOLED, TARGET = 0, 1, 2  # where a native kernel's output goes
 
 
 def resolve(source: Source, args: list[Tensor]) -> Any:
@@ -51,20 +52,26 @@ def _use_native() -> bool:
     return os.environ.get("EMBER_JIT_NATIVE", "1") != "0"
 
 
-def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, bool]]) -> Callable:
+def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, int]], like: list[int]):
     """A step calling ``kernel`` on the arrays in slots ``ins``, writing slots ``outs``
-    (``(slot, fresh)``: a fresh output gets new memory per call, others a planned buffer)."""
+    (``(slot, placement)``: FRESH memory per call, a POOLED buffer or a TARGET state array).
+
+    When an input of the group's shape (slots ``like``) is not C-contiguous, the outputs take
+    its memory layout, as NumPy's eager kernels do: a later reduction then sums in the same
+    order as in eager mode and rounds the same way.
+    """
     contiguous = np.ascontiguousarray
 
     def run(env: list[Any], dtype: Any, shape: tuple[int, ...]) -> None:
+        layout = next((env[s] for s in like if not env[s].flags.c_contiguous), None)
         keep = [contiguous(env[s]) for s in ins]  # kept alive until the call returns
         ptrs = [a.ctypes.data for a in keep]
         late = []
-        for s, fresh in outs:
-            if fresh:
-                env[s] = np.empty(shape, dtype)
+        for s, placement in outs:
+            if placement == FRESH or (layout is not None and placement == POOLED):
+                env[s] = np.empty(shape, dtype) if layout is None else np.empty_like(layout)
             a = env[s]
-            if not a.flags.c_contiguous:  # a state array that is a strided view
+            if not a.flags.c_contiguous:  # kernels write C order: through a temporary
                 late.append((a, np.empty(shape, dtype)))
                 a = late[-1][1]
             ptrs.append(a.ctypes.data)
@@ -75,12 +82,27 @@ def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, bool]]) -> C
     return run
 
 
+def _keep_layout(write: Callable, forward: Callable, like: tuple[int, ...]) -> Callable:
+    """``write`` into the planned buffer, unless an input of the output's shape (positions
+    ``like``) is not C-contiguous: then ``forward`` allocates in that input's layout, as in
+    eager mode (see ``_native_step``)."""
+
+    def run(xp: Any, *arrays: Any, out: Any, **params: Any) -> Any:
+        for k in like:
+            if not arrays[k].flags.c_contiguous:
+                return forward(xp, *arrays, **params)
+        return write(xp, *arrays, out=out, **params)
+
+    return run
+
+
 class Executor:
     """A graph compiled into steps over slots (see the module docstring)."""
 
     def __init__(self, graph: Graph, aliases: set[int], *, use_native: bool | None = None) -> None:
         self.graph = graph
         self.groups: list[Group] = fuse(graph)
+        graph.groups = [g.nodes for g in self.groups if len(g.nodes) > 1]
         native_ok = _use_native() if use_native is None else use_native
         self.library, self.kernels = None, {}
         if native_ok and any(g.native and len(g.nodes) > 1 for g in self.groups):
@@ -171,8 +193,12 @@ class Executor:
             if kind == NATIVE:
                 g = self.groups[item[1]]
                 fn, ptrs = self.kernels[item[1]]
-                outs = [(slot[v], v not in plan.buffer and v not in in_target) for v in g.outputs]
-                run = _native_step(fn, [slot[v] for v in ptrs], outs)
+                outs = [
+                    (slot[v], TARGET if v in in_target else POOLED if v in plan.buffer else FRESH)
+                    for v in g.outputs
+                ]
+                like = [slot[v] for v in ptrs if graph.avals[v].shape == g.shape]
+                run = _native_step(fn, [slot[v] for v in ptrs], outs, like)
                 params = {"dtype": g.dtype.np, "shape": g.shape}
                 self.steps.append((NATIVE, run, (), params, -1, free))
                 continue
@@ -181,6 +207,10 @@ class Executor:
             out = node.out
             if kind == INTO and (out in plan.buffer or out in in_target):
                 fn = writer(node.prim.name)
+                shape = graph.avals[out].shape
+                like = tuple(k for k, v in enumerate(node.inputs) if graph.avals[v].shape == shape)
+                if out in plan.buffer and like:
+                    fn = _keep_layout(fn, node.prim.forward, like)
                 self.steps.append((INTO, fn, ins, node.params, slot[out], free))
             else:
                 self.steps.append((ALLOC, node.prim.forward, ins, node.params, slot[out], free))
@@ -251,7 +281,7 @@ class Executor:
                         r = asarray(r)
                     env[out] = r
                 elif kind == INTO:
-                    fn(xp, *[env[i] for i in ins], out=env[out], **params)
+                    env[out] = fn(xp, *[env[i] for i in ins], out=env[out], **params)
                 else:
                     fn(env, **params)
                 for d in dying:

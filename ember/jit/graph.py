@@ -61,6 +61,8 @@ class Graph:
     writes: list[tuple[Source, int]] = field(default_factory=list)
     # (tensor, value that becomes its new ``.grad``, or None to clear it)
     grad_sets: list[tuple[Any, int | None]] = field(default_factory=list)
+    # node indices of each fused group, set by the executor (drawn as clusters)
+    groups: list[list[int]] = field(default_factory=list)
 
     def new_value(self, aval: Aval) -> int:
         vid = len(self.avals)
@@ -117,6 +119,43 @@ class Graph:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+    def draw(self) -> Any:
+        """The graph as DOT text (``.dot``), with fused groups as clusters; ``.save(path)``
+        writes ``.dot``, or ``.svg``/``.png``/``.pdf`` when Graphviz's ``dot`` is installed."""
+        from ember.diagnostics.graph import Graph as Drawing  # rendering lives there
+
+        lines = ["digraph jit {", "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];']
+        edges = 0
+        for v, s in zip(self.inputs, self.sources):
+            lines.append(
+                f'  v{v} [label="{s.label()}\\n{self.avals[v]!r}", shape=ellipse, '
+                'style=filled, fillcolor="lightblue"];'
+            )
+        for v in self.constants:
+            lines.append(f'  v{v} [label="const\\n{self.avals[v]!r}", shape=plaintext];')
+        member = {i: k for k, nodes in enumerate(self.groups) for i in nodes}
+        clusters: dict[int, list[str]] = {}
+        for i, n in enumerate(self.nodes):
+            line = f'  v{n.out} [label="{n.prim.name}\\n{self.avals[n.out]!r}", shape=box];'
+            k = member.get(i)
+            (lines if k is None else clusters.setdefault(k, [])).append(line)
+        for k, body in clusters.items():
+            lines += [f"  subgraph cluster_{k} {{", f'  label="fused {k}"; style=dashed;', *body]
+            lines.append("  }")
+        for n in self.nodes:
+            for v in n.inputs:
+                lines.append(f"  v{v} -> v{n.out};")
+                edges += 1
+        roots = [(f"out{k}", v) for k, v in enumerate(self.outputs)]
+        roots += [(f"write {s.label()}", v) for s, v in self.writes]
+        for k, (label, v) in enumerate(roots):
+            lines.append(f'  r{k} [label="{label}", shape=doublecircle, fontsize=8];')
+            lines.append(f"  v{v} -> r{k};")
+            edges += 1
+        lines.append("}")
+        count = len(self.inputs) + len(self.constants) + len(self.nodes) + len(roots)
+        return Drawing("\n".join(lines) + "\n", count, edges)
 
 
 def _owner(graph: Graph, tensor: Any) -> str:

@@ -1,9 +1,10 @@
 """Optimisation passes over the graph IR; each rewrites a Graph in place and is tested alone.
 
 ``simplify`` (algebraic identities), ``cse`` (common subexpressions), ``fold_constants``
-(subgraphs with no graph input) and ``dce`` (dead code) shrink the graph; ``last_uses``
-computes, for the executor, which values die after each node so their buffers are freed early.
-``optimize`` runs them in order and reports the node count after each.
+(subgraphs with no graph input) and ``dce`` (dead code) shrink the graph. ``optimize`` runs
+them in order and reports the node count after each. Fusion and the memory plan work on the
+optimised graph in the executor (``fusion``, ``memory``): the graph itself stays one op per
+line.
 """
 
 from __future__ import annotations
@@ -15,15 +16,12 @@ import numpy as np
 
 from ember.backends import backend_of
 from ember.jit.graph import Graph, Node
-from ember.ops.core import VIEW
 
 __all__ = [
     "dce",
     "cse",
     "fold_constants",
     "simplify",
-    "last_uses",
-    "plan_buffers",
     "optimize",
     "PASSES",
 ]
@@ -145,103 +143,6 @@ def simplify(graph: Graph) -> None:
         kept.append(node)
     graph.nodes = kept
     graph.rename(mapping)
-
-
-def last_uses(graph: Graph) -> list[tuple[int, ...]]:
-    """For each node, the values read for the last time there (the executor frees them)."""
-    keep = set(graph.roots()) | set(graph.constants) | set(graph.inputs)
-    seen: set[int] = set()
-    out: list[tuple[int, ...]] = []
-    for node in reversed(graph.nodes):
-        dying = tuple(v for v in dict.fromkeys(node.inputs) if v not in seen and v not in keep)
-        seen.update(node.inputs)
-        out.append(dying)
-    out.reverse()
-    return out
-
-
-# primitives whose kernel is exactly this ufunc, so they can write into a given buffer
-UFUNCS = {
-    "Add": "add",
-    "Sub": "subtract",
-    "Mul": "multiply",
-    "Div": "true_divide",
-    "Neg": "negative",
-    "Exp": "exp",
-    "Sqrt": "sqrt",
-    "Maximum": "maximum",
-}
-
-
-def _aliasing(node: Node) -> bool:
-    return node.aliasing or node.prim.kind is VIEW
-
-
-def _input_aliases(graph: Graph) -> dict[int, set[int]]:
-    """For each value that may share memory with graph inputs: those inputs."""
-    roots: dict[int, set[int]] = {v: {v} for v in graph.inputs}
-    for node in graph.nodes:
-        if _aliasing(node):
-            shared = set().union(*(roots.get(v, ()) for v in node.inputs))
-            if shared:
-                roots[node.out] = shared
-    return roots
-
-
-def plan_buffers(
-    graph: Graph, dying: list[tuple[int, ...]] | None = None
-) -> tuple[dict[int, int], list[int]]:
-    """Which ufunc nodes write into an existing buffer instead of a new array.
-
-    Returns ``({node index: value whose buffer it overwrites}, [indices of graph.writes done
-    in place])``. Two cases: the node computing a write-back (an optimizer update ``p - lr*d``)
-    writes straight into the target once nothing reads the target's old value (or a view of
-    it) any more; and a node reuses the buffer of an input that dies there, owns its memory
-    and is seen by no view. ``dying`` is ``last_uses(graph)`` when the caller has it.
-    """
-    where = {n.out: i for i, n in enumerate(graph.nodes)}
-    aliases = _input_aliases(graph)
-    last_read: dict[int, int] = {}  # input -> last node reading it or a view of it
-    for i, node in enumerate(graph.nodes):
-        for v in node.inputs:
-            for r in aliases.get(v, ()):
-                last_read[r] = i
-    # inputs whose old value (or a view of it) is handed out or written elsewhere at the end
-    handed_out = {r for v in graph.roots() for r in aliases.get(v, ())}
-    plan: dict[int, int] = {}
-    done: list[int] = []
-    taken: set[int] = set()  # node outputs that now live in a target's memory
-    by_value = [v for _, v in graph.writes]
-    for k, (source, v) in enumerate(graph.writes):
-        i = where.get(v)
-        target = graph.inputs[graph.sources.index(source)]
-        if i is None or graph.nodes[i].prim.name not in UFUNCS or by_value.count(v) > 1:
-            continue
-        if graph.avals[v] != graph.avals[target] or last_read.get(target, -1) > i:
-            continue
-        if target in handed_out:
-            continue
-        plan[i] = target
-        taken.add(v)
-        done.append(k)
-    dying = last_uses(graph) if dying is None else dying
-    viewed = {v for n in graph.nodes if _aliasing(n) for v in n.inputs}
-    for i, node in enumerate(graph.nodes):
-        if i in plan or node.prim.name not in UFUNCS:
-            continue
-        for v in node.inputs:
-            owner = where.get(v)
-            if (
-                v in dying[i]
-                and owner is not None
-                and not _aliasing(graph.nodes[owner])
-                and v not in viewed
-                and v not in taken
-                and graph.avals[v] == graph.avals[node.out]
-            ):
-                plan[i] = v
-                break
-    return plan, done
 
 
 PASSES: list[tuple[str, Callable[[Graph], None]]] = [

@@ -9,7 +9,7 @@ from ember.jit.executor import Executor
 from ember.jit.fusion import fuse
 from ember.jit.graph import Graph, Node, Source
 from ember.jit.memory import view_owners
-from ember.jit.passes import cse, dce, fold_constants, last_uses, optimize, simplify
+from ember.jit.passes import cse, dce, fold_constants, optimize, simplify
 from ember.jit.trace import may_alias
 from ember.ops.core import Aval
 from ember.ops.elementwise import Add, Exp, Gt, Mul, Relu, Sub, Tanh
@@ -171,18 +171,6 @@ def test_simplify_drops_identity_permute_and_reshape() -> None:
     simplify(g)
     dce(g)
     assert len(g) == 0 and g.outputs == [x]
-
-
-def test_last_uses_frees_each_value_once_after_its_last_reader() -> None:
-    g = _graph((2,))
-    (x,) = g.inputs
-    a = _op(g, Exp, x, shape=(2,))
-    b = _op(g, Mul, a, a, shape=(2,))
-    c = _op(g, Add, b, a, shape=(2,))
-    d = _op(g, Exp, c, shape=(2,))
-    g.outputs = [d]
-    # inputs and outputs are never freed; a dies at c, b at c, c at d
-    assert last_uses(g) == [(), (), (b, a), (c,)]
 
 
 def test_optimize_reports_counts() -> None:
