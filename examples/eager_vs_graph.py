@@ -151,21 +151,28 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
     ok = [r for r in rows if r["error"] is None]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     pos = np.arange(len(rows))
-    ax1.barh(pos + 0.2, [r["eager_ms"] for r in rows], 0.4, label="eager", color="#9ab")
-    ax1.barh(pos - 0.2, [r.get("jit_ms", 0.0) for r in rows], 0.4, label="ember.jit", color="#236")
+    speedups = [r["speedup"] if r["error"] is None else 0.0 for r in rows]
+    ax1.barh(pos, speedups, 0.6, color=["#236" if s >= 1 else "#c63" for s in speedups])
+    ax1.axvline(1.0, color="black", lw=1)
     for p, r in zip(pos, rows):
-        text = f" {r['speedup']:.2f}x" if r["error"] is None else " jit failed"
-        ax1.annotate(text, (max(r["eager_ms"], r.get("jit_ms", 0.0)), p), va="center")
+        text = (
+            f" {r['eager_ms']:.2f} → {r['jit_ms']:.2f} ms"
+            if r["error"] is None
+            else f" jit failed ({r['eager_ms']:.2f} ms eager)"
+        )
+        ax1.annotate(text, (max(speedups[p], 0.0), p), va="center", fontsize=9)
     ax1.set_yticks(pos, [r["name"] for r in rows])
     ax1.invert_yaxis()
-    ax1.set_xlim(0, 1.25 * max(r["eager_ms"] for r in rows))
-    ax1.set(xlabel="median time per training step (ms)", title="one training step")
-    ax1.legend(loc="lower right")
+    ax1.set_xlim(0, 1.6 * max(speedups + [1.0]))
+    ax1.set(
+        xlabel="speed-up of ember.jit over eager (median step time, eager → jit)",
+        title="one training step",
+    )
     if ok:
         r = ok[0]
         ax2.plot(r["eager_losses"], "o-", ms=4, label="eager")
         ax2.plot(r["jit_losses"], "x--", ms=6, label="ember.jit")
-        ax2.set(xlabel="step", ylabel="loss", title=f"the same losses ({r['name']})")
+        ax2.set(xlabel="step", ylabel="loss", title=f"the same losses ({r['name']}, random data)")
         ax2.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

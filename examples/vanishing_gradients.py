@@ -103,6 +103,7 @@ def plot(results: list[dict[str, Any]], path: str) -> None:
         ax1.plot(np.arange(1, len(r["layer_rms"]) + 1), r["layer_rms"], "o-", ms=3, label=r["kind"])
         ax2.plot(r["losses"], label=f"{r['kind']} (acc {r['accuracy']:.2f})")
     ax1.set_yscale("log")
+    ax1.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax1.set(
         xlabel="layer (1 = input)",
         ylabel="gradient RMS of the weights (first 25% of steps)",
