@@ -22,6 +22,7 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ from ember.train.run import MEAN, RECIPES, STD, Recipe, build_optimizer
 __all__ = [
     "build_models",
     "load_twin",
+    "parse_common",
+    "write_report",
     "max_weight_diff",
     "load_data",
     "epoch_arrays",
@@ -396,6 +399,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("model", choices=sorted(RECIPES))
     parser.add_argument("--epochs", type=int, help="default: the recipe's")
     parser.add_argument("--limit", type=int, help="use only the first N training samples")
+    args = parse_common(parser, argv)
+    result = compare(args.model, args.epochs, args.limit, args.seed)
+    return write_report(result, "train_compare", argv, args, to_markdown)
+
+
+def parse_common(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Add --threads, --seed, --json and --markdown, parse ``argv`` and apply --threads."""
     parser.add_argument("--threads", type=int, help="threads for PyTorch and NumPy's BLAS")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="write every number to this file")
@@ -404,10 +414,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
         ember.set_num_threads(args.threads)
-    result = compare(args.model, args.epochs, args.limit, args.seed)
+    return args
+
+
+def write_report(
+    result: dict[str, Any],
+    script: str,
+    argv: list[str] | None,
+    args: argparse.Namespace,
+    render: Callable[[dict[str, Any]], str],
+) -> dict[str, Any]:
+    """Record the command in ``result``, print ``render(result)``, write --json/--markdown."""
     argv = sys.argv[1:] if argv is None else argv
-    result["meta"]["command"] = "python -m benchmarks.train_compare " + shlex.join(argv)
-    text = to_markdown(result)
+    result["meta"]["command"] = f"python -m benchmarks.{script} " + shlex.join(argv)
+    text = render(result)
     print("\n" + text)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -1,0 +1,393 @@
+"""Train one generative model on Fashion-MNIST with ember and with PyTorch and compare the runs.
+
+Run: ``python -m benchmarks.generative_compare MODEL [--epochs N] [--limit N] [--threads N]
+[--fid-samples N] [--sample-steps N] [--grids DIR] [--json FILE] [--markdown FILE]`` with MODEL
+one of vae, autoencoder, dcgan, ddpm. Both frameworks get the ``ember train`` recipe's model
+(default config), Adam settings and batch size. The PyTorch model (the ``ember bench``
+workload definitions) has ember's parameter names and shapes and starts from ember's initial
+weights. All randomness of a training step (batch order, the VAE's ε, the GAN's latents, the
+diffusion timesteps and noise) is drawn once with NumPy and handed to both frameworks, so the
+two runs differ only by floating-point round-off, which a GAN amplifies. Epochs alternate
+(ember 1, torch 1, ember 2, …) so that a change in machine load hits both; only the training
+loop is timed (forward, losses, backward, optimizer steps, ``loss.item()``).
+
+Quality is judged by the same ember code for both: the PyTorch-trained weights are loaded into
+an ember model and scored exactly as ``ember train`` scores its own run: test negative ELBO per
+image (VAE), test reconstruction MSE per pixel (autoencoder), and for DCGAN and DDPM the ember
+FID against the 10,000 test images plus class coverage of ``--fid-samples`` samples drawn from
+the same seeded latents or noise (DDPM: DDIM with ``--sample-steps`` steps).
+``probe_max_abs_diff`` checks that the loaded ember model computes what the PyTorch model does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn as tnn
+
+import ember
+from benchmarks.train_compare import (
+    load_twin,
+    max_weight_diff,
+    parse_common,
+    run_meta,
+    write_report,
+)
+from ember.bench.workloads import model_zoo
+from ember.random import Generator
+from ember.train.generative import (
+    RECIPES,
+    _draw,
+    _evaluate,
+    _images,
+    _recon_grid,
+    build_model,
+    save_grid,
+)
+
+__all__ = ["MODELS", "build_models", "compare", "to_markdown", "main"]
+
+MODELS = tuple(RECIPES)
+DATASET = "fashion-mnist"
+
+
+# ----------------------------------------------------------------------------- models
+def _torch_twin(name: str) -> tnn.Module:
+    """The PyTorch twin of ``ember train``'s default ``name`` model (same parameter names)."""
+    zoo = model_zoo(torch)
+    if name == "vae":
+        return zoo.vae()
+    twin = tnn.Module()
+    if name == "dcgan":
+        twin.generator, twin.discriminator = zoo.generator(), zoo.discriminator()
+    elif name == "ddpm":
+        twin.model = zoo.ddpm()
+    else:  # the mlp autoencoder of ember.models.autoencoder
+        twin.encoder = tnn.Sequential(
+            tnn.Flatten(),
+            tnn.Linear(784, 512),
+            tnn.ReLU(),
+            tnn.Linear(512, 256),
+            tnn.ReLU(),
+            tnn.Linear(256, 32),
+        )
+        twin.decoder = tnn.Sequential(
+            tnn.Linear(32, 256),
+            tnn.ReLU(),
+            tnn.Linear(256, 512),
+            tnn.ReLU(),
+            tnn.Linear(512, 784),
+            tnn.Sigmoid(),
+            tnn.Unflatten(1, (1, 28, 28)),
+        )
+    return twin
+
+
+def _config(name: str, seed: int, fid_samples: int, sample_steps: int) -> dict[str, Any]:
+    """The part of an ``ember train`` run config that building and judging a model reads."""
+    return {
+        "model": name,
+        "model_kwargs": {},
+        "seed": seed,
+        "fid_samples": fid_samples,
+        "sample_steps": sample_steps,
+    }
+
+
+def build_models(name: str, seed: int = 0) -> tuple[ember.nn.Module, tnn.Module]:
+    """ember's ``name`` model (seeded) and its PyTorch twin holding the same initial weights."""
+    ember.manual_seed(seed)
+    torch.manual_seed(seed)
+    net = build_model(_config(name, seed, 0, 0))
+    return net, load_twin(net, _torch_twin(name), name)
+
+
+def _ember_copy(name: str, twin: tnn.Module) -> ember.nn.Module:
+    """A fresh ember ``name`` model holding the PyTorch twin's weights."""
+    net = build_model(_config(name, 0, 0, 0))
+    net.load_state_dict({k: ember.tensor(v.numpy()) for k, v in twin.state_dict().items()})
+    return net
+
+
+# ----------------------------------------------------------------------------- data
+def _epoch_batches(
+    name: str, images: np.ndarray, rng: np.random.Generator, batch_size: int, net: Any
+) -> list[dict[str, np.ndarray]]:
+    """One epoch of batches (the remainder dropped) with every random draw of each step."""
+    order = rng.permutation(len(images))
+    batches = []
+    for i in range(len(images) // batch_size):
+        x = images[order[i * batch_size : (i + 1) * batch_size]]
+        b = {"x": x}
+        if name == "vae":
+            b["eps"] = rng.standard_normal((batch_size, net.config.latent_dim), np.float32)
+        elif name == "dcgan":
+            b["z"] = rng.standard_normal((batch_size, net.config.latent_dim), np.float32)
+        elif name == "ddpm":
+            t = rng.integers(0, net.config.timesteps, batch_size)
+            noise = rng.standard_normal(x.shape, np.float32)
+            abar = net.alphas_cumprod[t].reshape(-1, 1, 1, 1)
+            b["t"], b["noise"] = t, noise
+            b["xt"] = (np.sqrt(abar) * x + np.sqrt(1 - abar) * noise).astype(np.float32)
+        batches.append(b)
+    return batches
+
+
+# ----------------------------------------------------------------------------- training
+def _vae_loss(F: Any, m: Any, x: Any, eps: Any) -> Any:
+    """Negative ELBO of the batch (BCE sum + KL) with the given reparameterisation noise."""
+    flat = x.reshape(x.shape[0], -1)
+    h = m.fc1(flat).relu()
+    mu, lv = m.mu(h), m.lv(h)
+    recon = m.fc4(m.fc3(mu + eps * (0.5 * lv).exp()).relu()).sigmoid()
+    kl = -0.5 * (1 + lv - mu.pow(2) - lv.exp()).sum()
+    return F.binary_cross_entropy(recon, flat, reduction="sum") + kl
+
+
+class _Side:
+    """One framework's model and Adam optimizer(s), with a timed training epoch."""
+
+    def __init__(self, lib: Any, name: str, net: Any) -> None:
+        self.lib, self.name, self.net = lib, name, net
+        self.F = lib.nn.functional
+        self.wrap = torch.from_numpy if lib is torch else ember.from_host
+        r = RECIPES[name]
+        parts = [net.generator, net.discriminator] if name == "dcgan" else [net]
+        self.opts = [lib.optim.Adam(p.parameters(), lr=r.lr, betas=r.betas) for p in parts]
+
+    def _step(self, b: dict[str, Any]) -> dict[str, float]:
+        m, F, opts = self.net, self.F, self.opts
+        if self.name == "dcgan":
+            ones, zeros = self.lib.ones_like, self.lib.zeros_like
+            bce = F.binary_cross_entropy_with_logits
+            fake = m.generator(b["z"])
+            d_real, d_fake = m.discriminator(b["x"]), m.discriminator(fake.detach())
+            loss_d = bce(d_real, ones(d_real)) + bce(d_fake, zeros(d_fake))
+            opts[1].zero_grad()
+            loss_d.backward()
+            opts[1].step()
+            d_fake = m.discriminator(fake)
+            loss_g = bce(d_fake, ones(d_fake))
+            opts[0].zero_grad()
+            loss_g.backward()
+            opts[0].step()
+            return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        if self.name == "vae":
+            loss = _vae_loss(F, m, b["x"], b["eps"])
+        elif self.name == "ddpm":
+            loss = F.mse_loss(m.model(b["xt"], b["t"]), b["noise"])
+        else:
+            loss = F.mse_loss(m.decoder(m.encoder(b["x"])), b["x"])
+        opts[0].zero_grad()
+        loss.backward()
+        opts[0].step()
+        per_image = self.name == "vae"  # a batch sum, logged per image as `ember train` does
+        return {"loss": loss.item() / (len(b["x"]) if per_image else 1)}
+
+    def train_epoch(self, batches: list[dict[str, np.ndarray]]) -> dict[str, float]:
+        """One timed pass over ``batches``; the mean of each logged loss and the seconds."""
+        self.net.train()
+        sums: dict[str, float] = {}
+        start = time.perf_counter()
+        for b in batches:
+            for k, v in self._step({k: self.wrap(v) for k, v in b.items()}).items():
+                sums[k] = sums.get(k, 0.0) + v
+        elapsed = time.perf_counter() - start
+        return {"time_s": elapsed, **{k: v / len(batches) for k, v in sums.items()}}
+
+
+def _probe(name: str, m: Any, wrap: Any, rng: np.random.Generator, images: np.ndarray) -> Any:
+    """The model's eval-mode output on fixed inputs, as NumPy (to compare the frameworks)."""
+    m.eval()
+    x = wrap(np.ascontiguousarray(images[:16]))
+    if name == "dcgan":
+        out = m.generator(wrap(rng.standard_normal((16, m.generator[0].in_features), np.float32)))
+    elif name == "vae":
+        out = m.fc4(m.fc3(m.mu(m.fc1(x.reshape(16, -1)).relu())).relu()).sigmoid()
+    elif name == "ddpm":
+        out = m.model(x, wrap(rng.integers(0, 1000, 16)))
+    else:
+        out = m.decoder(m.encoder(x))
+    return out.detach().numpy().astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- comparison
+def compare(
+    name: str,
+    epochs: int | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    fid_samples: int = 1000,
+    sample_steps: int = 20,
+    grids: str | Path | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Train ``name`` with both frameworks, alternating epochs, and return every number."""
+    recipe = RECIPES[name]
+    epochs = epochs or recipe.epochs
+    images = _images(DATASET, True, limit)
+    if recipe.signed:
+        images = images * 2 - 1
+    net, twin = build_models(name, seed)
+    initial_diff = max_weight_diff(net, twin)
+    sides = {"ember": _Side(ember, name, net), "torch": _Side(torch, name, twin)}
+    rng = Generator().manual_seed(seed).numpy
+    rows = []
+    for epoch in range(1, epochs + 1):
+        batches = _epoch_batches(name, images, rng, recipe.batch_size, net)
+        row: dict[str, Any] = {"epoch": epoch}
+        for fw, side in sides.items():
+            row[fw] = side.train_epoch(batches)
+        row["ratio"] = row["ember"]["time_s"] / row["torch"]["time_s"]
+        rows.append(row)
+        if not quiet:
+            print(f"epoch {epoch}/{epochs}: " + _epoch_text(row), flush=True)
+    test = _images(DATASET, False, None)
+    judged = {"ember": net, "torch": _ember_copy(name, twin)}
+    with torch.no_grad(), ember.no_grad():
+        probes = [
+            _probe(name, m, wrap, np.random.default_rng(seed), test)
+            for m, wrap in ((judged["torch"], ember.from_host), (twin, torch.from_numpy))
+        ]
+    cfg = _config(name, seed, fid_samples, sample_steps)
+    start = time.perf_counter()
+    quality = {fw: _evaluate(name, m, cfg, test, quiet=True) for fw, m in judged.items()}
+    eval_s = time.perf_counter() - start
+    if grids:
+        _write_grids(name, judged, Path(grids), seed, sample_steps, test)
+    mean = {fw: sum(r[fw]["time_s"] for r in rows) / len(rows) for fw in sides}
+    return {
+        "layout": "ember-generative-compare/1",
+        "meta": run_meta(),
+        "config": {
+            "model": name,
+            "epochs": epochs,
+            "train_samples": len(images),
+            "steps_per_epoch": len(images) // recipe.batch_size,
+            "test_samples": len(test),
+            "batch_size": recipe.batch_size,
+            "lr": recipe.lr,
+            "betas": list(recipe.betas),
+            "seed": seed,
+            "fid_samples": fid_samples if name in ("dcgan", "ddpm") else None,
+            "sample_steps": sample_steps if name == "ddpm" else None,
+            "params": sum(p.numel() for p in net.parameters()),
+        },
+        "initial_max_abs_diff": initial_diff,
+        "probe_max_abs_diff": float(np.max(np.abs(probes[0] - probes[1]))),
+        "epochs": rows,
+        "evaluation_s": eval_s,
+        "summary": {
+            "ember_epoch_s": mean["ember"],
+            "torch_epoch_s": mean["torch"],
+            "ratio": mean["ember"] / mean["torch"],
+            "ember": quality["ember"],
+            "torch": quality["torch"],
+        },
+    }
+
+
+def _write_grids(
+    name: str, judged: dict[str, Any], out: Path, seed: int, steps: int, test: np.ndarray
+) -> None:
+    """``gen_<model>-<framework>.png``: samples (DCGAN, VAE, DDPM) or reconstructions."""
+    out.mkdir(parents=True, exist_ok=True)
+    for fw, m in judged.items():
+        if name == "autoencoder":
+            pictures = _recon_grid(m, test[:32])
+        else:
+            pictures = _draw(m, name, 64, Generator().manual_seed(seed + 2), steps).numpy()
+        save_grid(pictures, out / f"gen_{name}-{fw}.png")
+
+
+def _epoch_text(row: dict[str, Any]) -> str:
+    parts = [
+        f"{fw} {row[fw]['time_s']:.1f}s ("
+        + ", ".join(f"{k} {v:.4f}" for k, v in row[fw].items() if k != "time_s")
+        + ")"
+        for fw in ("ember", "torch")
+    ]
+    return ", ".join(parts) + f", ember/torch {row['ratio']:.2f}"
+
+
+def _quality_cells(q: dict[str, Any]) -> tuple[str, str]:
+    """(metric name, value text) of one framework's quality result."""
+    if "fid" in q:
+        f = q["fid"]
+        return "ember FID · classes covered", f"{f['fid']:.2f} · {f['classes_covered']}/10"
+    key = next(iter(q))
+    return key.replace("_", " "), f"{q[key]:.4f}"
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """The per-epoch table and the summary table of one ``compare`` result."""
+    m, c, s = result["meta"], result["config"], result["summary"]
+    extra = ""
+    if c["fid_samples"]:
+        extra = f", FID from {c['fid_samples']:,} samples vs {c['test_samples']:,} test images"
+        if c["sample_steps"]:
+            extra += f" (DDIM {c['sample_steps']} steps)"
+    head = (
+        f"{m['date']} · {m['cpu']} · threads torch {m['threads']['torch']}, NumPy BLAS "
+        f"{m['threads']['numpy_blas']} · {c['model']} ({c['params']:,} params), "
+        f"{c['train_samples']:,} train images, {c['epochs']} epochs of {c['steps_per_epoch']} "
+        f"steps, batch {c['batch_size']}, Adam lr {c['lr']} betas {tuple(c['betas'])}{extra} · "
+        f"ember {m['versions']['ember']}, NumPy {m['versions']['numpy']}, PyTorch "
+        f"{m['versions']['torch']}\n"
+    )
+    if "command" in m:
+        head += f"\n`{m['command']}`\n"
+    keys = [k for k in result["epochs"][0]["ember"] if k != "time_s"]
+    lines = [
+        "| epoch | ember s | torch s | ember/torch | "
+        + " | ".join(f"ember {k} | torch {k}" for k in keys)
+        + " |",
+        "|---" * (4 + 2 * len(keys)) + "|",
+    ]
+    for r in result["epochs"]:
+        e, t = r["ember"], r["torch"]
+        losses = " | ".join(f"{e[k]:.4f} | {t[k]:.4f}" for k in keys)
+        lines.append(
+            f"| {r['epoch']} | {e['time_s']:.1f} | {t['time_s']:.1f} | {r['ratio']:.2f}× "
+            f"| {losses} |"
+        )
+    metric = _quality_cells(s["ember"])[0]
+    lines += ["", f"| framework | mean s / epoch | {metric} |", "|---|---|---|"]
+    for fw in ("ember", "torch"):
+        lines.append(f"| {fw} | {s[f'{fw}_epoch_s']:.1f} | {_quality_cells(s[fw])[1]} |")
+    lines.append(
+        f"\nember/torch epoch time: **{s['ratio']:.2f}×**; initial weights max "
+        f"|w_ember − w_torch| = {result['initial_max_abs_diff']:g}; trained PyTorch weights "
+        f"in ember vs in PyTorch, max output difference {result['probe_max_abs_diff']:.2g}"
+    )
+    return head + "\n" + "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=MODELS)
+    parser.add_argument("--epochs", type=int, help="default: the `ember train` recipe's")
+    parser.add_argument("--limit", type=int, help="use only the first N training images")
+    parser.add_argument("--fid-samples", type=int, default=1000, help="dcgan/ddpm; 0: no FID")
+    parser.add_argument("--sample-steps", type=int, default=20, help="ddpm: DDIM steps")
+    parser.add_argument("--grids", help="write each framework's sample grid PNG here")
+    args = parse_common(parser, argv)
+    result = compare(
+        args.model,
+        args.epochs,
+        args.limit,
+        args.seed,
+        args.fid_samples,
+        args.sample_steps,
+        args.grids,
+    )
+    return write_report(result, "generative_compare", argv, args, to_markdown)
+
+
+if __name__ == "__main__":
+    main()
