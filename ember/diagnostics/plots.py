@@ -96,6 +96,7 @@ def activation_histograms_png(stats: RunStats, limit: int = 12) -> bytes | None:
         kind = stats.act_types[i] if i < len(stats.act_types) else stats.act_kinds[i]
         ax.set_title(f"{stats.act_names[i]} ({kind})", fontsize=8)
         ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5))  # long tick labels must not overlap
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)
@@ -113,9 +114,10 @@ def loss_curves_png(stats: RunStats, patience: int = 5) -> bytes | None:
     ax = axes[0, 0]
     if train is not None:
         ep = np.arange(1, len(train) + 1)
-        ax.plot(ep, train, "o-", label="train loss")
+        few = len(ep) <= 30  # markers on long runs merge into a thick band
+        ax.plot(ep, train, "o-" if few else "-", label="train loss")
         if val is not None:
-            ax.plot(ep[: len(val)], val, "s-", label="val loss")
+            ax.plot(ep[: len(val)], val, "s-" if few else "-", label="val loss")
             best = int(np.nanargmin(val))
             ax.axvline(ep[best], color="green", ls="--", label=f"best val (epoch {ep[best]})")
             stop = early_stopping_epoch(val, patience)
@@ -123,6 +125,8 @@ def loss_curves_png(stats: RunStats, patience: int = 5) -> bytes | None:
                 ax.axvline(ep[stop[0]], color="red", ls=":", label=f"early stop (p={patience})")
         ax.set(xlabel="epoch", ylabel="loss", title="loss per epoch")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        if np.nanmin(train) > 0 and (val is None or np.nanmin(val) > 0):
+            ax.set_yscale("log")  # train and val loss often differ by orders of magnitude
         ax.legend(fontsize=8)
         ax = axes[0, -1]
     if has_steps:
