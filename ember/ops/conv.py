@@ -1,11 +1,17 @@
 """Convolution and pooling: conv1d/2d, transposed convs, max/avg/adaptive pools, unfold/fold.
 
-Four primitives carry everything: ``Im2Col`` copies every kernel window of a padded input
-into a (N, C, *kernel, *out) array and ``Col2Im`` scatter-adds such windows back (each is the
-other's vjp, so gradients of any order come free); ``MaxPoolArgmax`` finds the position of the
-maximum inside each window and ``WindowSelect``/``WindowScatter`` read/write those positions.
-Convolution is im2col + one batched matmul (BLAS); a transposed convolution is matmul +
-col2im; average pooling is im2col + sum; adaptive average pooling is two small matmuls.
+An ungrouped convolution is ``Conv``; its input gradient ``ConvTranspose`` (also the
+transposed convolution) and its weight gradient ``ConvWeight`` complete a family that is closed
+under vjp, so gradients of any order come free. Each works through the batch in chunks: the
+chunk's kernel windows are copied into a small reused (C * kernel, images * out) matrix and
+multiplied in cache (BLAS), instead of one batch-wide window matrix (9x the activation for a
+3x3 kernel) that is written, read back and kept for backward from main memory.
+
+``Im2Col`` copies every kernel window of a padded input into a (C, *kernel, N, *out) array and
+``Col2Im`` scatter-adds such windows back (each is the other's vjp): grouped convolutions,
+average pooling, unfold and fold use them. ``MaxPoolArgmax`` finds the position of the maximum
+inside each window and ``WindowSelect``/``WindowScatter`` read/write those positions. Adaptive
+average pooling is two small matmuls.
 """
 
 from __future__ import annotations
@@ -196,6 +202,222 @@ class Col2Im(Primitive):
     saved_inputs = staticmethod(lambda req: (False,))
 
 
+# -- direct convolution in batch chunks -----------------------------------------------------
+_CHUNK_BYTES = 1 << 19  # window matrix per chunk: small enough to stay in the L2 cache
+
+
+def _chunk_size(xp: Any, n: int, per_image: int, itemsize: int) -> int:
+    """Images per chunk: the whole batch on a GPU, else as many as fit ``_CHUNK_BYTES``."""
+    if xp is not np:
+        return n
+    return max(1, min(n, _CHUNK_BYTES // max(1, per_image * itemsize)))
+
+
+def _chunks(n: int, step: int):
+    """(start, stop) of consecutive chunks of ``step`` images."""
+    for start in range(0, n, step):
+        yield start, min(n, start + step)
+
+
+class _ChunkBuffers:
+    """Reused per-chunk scratch: a zero-bordered padded image stack and a window matrix."""
+
+    def __init__(self, xp: Any, c: int, size: tuple, kernel: tuple, out: tuple, padding, dtype):
+        self.xp, self.c, self.size, self.kernel, self.out = xp, c, size, kernel, out
+        self.padding, self.dtype = padding, dtype
+        self.has_pad = any(a > 0 or b > 0 for a, b in padding)
+        self._made: dict[int, tuple] = {}
+
+    def get(self, m: int) -> tuple:
+        """(padded (C, m, *Sp) buffer, windows (C, *K, m, *L)) for a chunk of ``m`` images."""
+        if m not in self._made:
+            xp, lead = self.xp, (self.c, m)
+            pad = _padded_buffer(xp, lead, self.size, self.padding, self.dtype)
+            cols = xp.empty((self.c,) + self.kernel + (m,) + self.out, self.dtype)
+            self._made[m] = (pad, cols)
+        return self._made[m]
+
+
+def _window_view(xp: Any, src: Any, kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
+    """Strided view (C, *K, m, *L) of the windows of a padded (C, m, *Sp) stack: no copy."""
+    sp = src.strides[2:]
+    strides = (
+        (src.strides[0],)
+        + tuple(s * d for s, d in zip(sp, dilation))
+        + (src.strides[1],)
+        + tuple(s * t for s, t in zip(sp, stride))
+    )
+    return xp.lib.stride_tricks.as_strided(
+        src, src.shape[:1] + kernel + src.shape[1:2] + out, strides
+    )
+
+
+def _im2col_chunks(xp: Any, x: Any, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple):
+    """(start, stop, windows as a (C * K, m * L) matrix) per chunk of the batch of ``x``.
+
+    The matrix lives in a reused buffer (valid until the next chunk): filling it and
+    multiplying it in cache is about twice as fast as one batch-wide window matrix.
+    """
+    n, c, size = x.shape[0], x.shape[1], tuple(x.shape[2:])
+    out = _out_sizes(size, kernel, stride, padding, dilation)
+    ck = c * math.prod(kernel)
+    bufs = _ChunkBuffers(xp, c, size, kernel, out, padding, x.dtype)
+    xc = xp.moveaxis(x, 0, 1)  # (C, N, *S): a plain view for activations of a previous conv
+    inner = tuple(slice(a, a + s) for s, (a, _) in zip(size, padding))
+    for start, stop in _chunks(n, _chunk_size(xp, n, ck * math.prod(out), x.itemsize)):
+        pad, cols = bufs.get(stop - start)
+        src = xc[:, start:stop]
+        if bufs.has_pad:
+            pad[(slice(None), slice(None)) + inner] = src
+            src = pad
+        cols[...] = _window_view(xp, src, kernel, stride, dilation, out)
+        yield start, stop, cols.reshape(ck, -1)
+
+
+class Conv(Primitive):
+    """Convolution of (N, C, *S) by (O, C, *K) -> (N, O, *L), one group, in batch chunks.
+
+    ``padding`` is ((before, after), ...). The result is a view of an (O, N, *L) array (the
+    layout the next convolution reads fastest). Its gradients are ``ConvTranspose`` (input)
+    and ``ConvWeight`` (weight); the three are each other's vjps, so every order is free, and
+    no batch-wide window matrix is ever kept for backward.
+    """
+
+    @staticmethod
+    def infer(x: Aval, w: Aval, *, stride, padding, dilation) -> Aval:  # type: ignore[override]
+        _check_conv_avals("conv", x, w)
+        out = _out_sizes(x.shape[2:], w.shape[2:], stride, padding, dilation)
+        if min(out) <= 0:
+            raise ValueError(f"conv: kernel {w.shape[2:]} does not fit the padded input {x.shape}")
+        return Aval((x.shape[0], w.shape[0]) + out, x.dtype)
+
+    @staticmethod
+    def forward(xp, x, w, *, stride, padding, dilation):
+        n, o, kernel = x.shape[0], w.shape[0], tuple(w.shape[2:])
+        out = _out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+        per = math.prod(out)
+        res = xp.empty((o, n * per), x.dtype)
+        wm = w.reshape(o, -1)
+        for start, stop, cols in _im2col_chunks(xp, x, kernel, stride, padding, dilation):
+            xp.matmul(wm, cols, out=res[:, start * per : stop * per])
+        return xp.moveaxis(res.reshape((o, n) + out), 0, 1)
+
+    @staticmethod
+    def vjp(g, x, w, *, out, stride, padding, dilation):
+        geom = {"stride": stride, "padding": padding, "dilation": dilation}
+        size = tuple(x.shape[2:])
+        return (
+            lambda: apply(ConvTranspose, g, w, size=size, **geom),
+            lambda: apply(ConvWeight, x, g, kernel=tuple(w.shape[2:]), **geom),
+        )
+
+    saved_inputs = staticmethod(lambda req: (req[1], req[0]))
+
+
+class ConvTranspose(Primitive):
+    """The transpose of ``Conv`` in its input: (N, O, *L), (O, C, *K) -> (N, C, *size).
+
+    Per chunk of the batch: one GEMM to windows, then a scatter-add of the kernel positions
+    into a cached padded buffer. A transposed convolution is this with weight (C_in, C_out, *K).
+    """
+
+    @staticmethod
+    def infer(g: Aval, w: Aval, *, size, stride, padding, dilation) -> Aval:  # type: ignore[override]
+        nd = len(size)
+        if len(g.shape) != nd + 2 or len(w.shape) != nd + 2 or g.shape[1] != w.shape[0]:
+            raise ValueError(
+                f"conv_transpose: input {g.shape} and weight {w.shape} do not match: "
+                "(N, C_in, *L) vs (C_in, C_out, *K)"
+            )
+        want = _out_sizes(size, w.shape[2:], stride, padding, dilation)
+        if tuple(g.shape[2:]) != want:
+            raise ValueError(
+                f"conv_transpose: input of shape {g.shape} does not match output size {size}: "
+                f"{tuple(g.shape[2:])} vs {want}"
+            )
+        return Aval((g.shape[0], w.shape[1]) + tuple(size), g.dtype)
+
+    @staticmethod
+    def forward(xp, g, w, *, size, stride, padding, dilation):
+        kernel = tuple(w.shape[2:])
+        full = tuple(d * (k - 1) for k, d in zip(kernel, dilation))
+        if all(s == 1 for s in stride) and all(
+            a <= f and b <= f for f, (a, b) in zip(full, padding)
+        ):  # a full correlation with the flipped kernel: no scatter-add (about 1.5x faster)
+            flipped = xp.flip(w, tuple(range(2, w.ndim))).swapaxes(0, 1)
+            back = tuple((f - a, f - b) for f, (a, b) in zip(full, padding))
+            return Conv.forward(xp, g, flipped, stride=stride, padding=back, dilation=dilation)
+        n, o, c = g.shape[0], w.shape[0], w.shape[1]
+        lout = tuple(g.shape[2:])
+        per, ck = math.prod(lout), c * math.prod(kernel)
+        gm = xp.moveaxis(g, 0, 1).reshape(o, n * per)  # free for a Conv's own layout
+        wt = w.reshape(o, ck).T
+        res = xp.empty((c, n) + tuple(size), g.dtype)
+        bufs = _ChunkBuffers(xp, c, size, kernel, lout, padding, g.dtype)
+        for start, stop in _chunks(n, _chunk_size(xp, n, ck * per, g.itemsize)):
+            pad, cols = bufs.get(stop - start)
+            xp.matmul(wt, gm[:, start * per : stop * per], out=cols.reshape(ck, -1))
+            pad[...] = 0
+            for pos, index in _kernel_slices(kernel, stride, dilation, lout):
+                pad[(slice(None), slice(None)) + index] += cols[(slice(None),) + pos]
+            res[:, start:stop] = _crop(pad, size, padding)
+        return xp.moveaxis(res, 0, 1)
+
+    @staticmethod
+    def vjp(h, g, w, *, out, size, stride, padding, dilation):
+        geom = {"stride": stride, "padding": padding, "dilation": dilation}
+        return (
+            lambda: apply(Conv, h, w, **geom),
+            lambda: apply(ConvWeight, h, g, kernel=tuple(w.shape[2:]), **geom),
+        )
+
+    saved_inputs = staticmethod(lambda req: (req[1], req[0]))
+
+
+class ConvWeight(Primitive):
+    """The transpose of ``Conv`` in its weight: (N, C, *S), (N, O, *L) -> (O, C, *kernel)."""
+
+    @staticmethod
+    def infer(x: Aval, g: Aval, *, kernel, stride, padding, dilation) -> Aval:  # type: ignore[override]
+        want = _out_sizes(x.shape[2:], kernel, stride, padding, dilation)
+        if g.shape[0] != x.shape[0] or tuple(g.shape[2:]) != want:
+            raise ValueError(
+                f"conv_weight: gradient of shape {g.shape} does not match input {x.shape}: "
+                f"{(g.shape[0],) + tuple(g.shape[2:])} vs {(x.shape[0],) + want}"
+            )
+        return Aval((g.shape[1], x.shape[1]) + tuple(kernel), x.dtype)
+
+    @staticmethod
+    def forward(xp, x, g, *, kernel, stride, padding, dilation):
+        n, o = g.shape[0], g.shape[1]
+        per = math.prod(g.shape[2:])
+        gm = xp.moveaxis(g, 0, 1).reshape(o, n * per)
+        res = xp.zeros((x.shape[1] * math.prod(kernel), o), x.dtype)
+        for start, stop, cols in _im2col_chunks(xp, x, kernel, stride, padding, dilation):
+            res += cols @ gm[:, start * per : stop * per].T  # faster than the transposed form
+        return res.T.reshape((o, x.shape[1]) + tuple(kernel))
+
+    @staticmethod
+    def vjp(h, x, g, *, out, kernel, stride, padding, dilation):
+        geom = {"stride": stride, "padding": padding, "dilation": dilation}
+        size = tuple(x.shape[2:])
+        return (
+            lambda: apply(ConvTranspose, g, h, size=size, **geom),
+            lambda: apply(Conv, x, h, **geom),
+        )
+
+    saved_inputs = staticmethod(lambda req: (req[1], req[0]))
+
+
+def _check_conv_avals(op: str, x: Aval, w: Aval) -> None:
+    if len(x.shape) != len(w.shape) or len(x.shape) < 3 or x.shape[1] != w.shape[1]:
+        raise ValueError(
+            f"{op}: input {x.shape} and weight {w.shape} do not match: (N, C, *S) vs (O, C, *K)"
+        )
+    if x.dtype is not w.dtype:
+        raise TypeError(f"{op}: input and weight dtypes differ: {x.dtype.name} vs {w.dtype.name}")
+
+
 class MaxPoolArgmax(Primitive):
     """For each window of the (-inf padded) input, the kernel position of its first maximum."""
 
@@ -377,23 +599,6 @@ def _add_bias(out: Any, bias: Any, nd: int) -> Any:
 
 
 # -- convolution ----------------------------------------------------------------------------
-def _unit_conv_wins(
-    c: int, o: int, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int
-) -> bool:
-    """Whether ``fused.UnitConv`` applies and beats im2col + matmul (whose input gradient is
-    a thin matmul into the whole window matrix plus col2im): stride 1, no dilation, one group,
-    padding below the kernel size, and no more output than input channels (so that the
-    gradient's window matrix is no larger). Measured in benchmarks/step_profile.py (resnet).
-    """
-    return (
-        groups == 1
-        and o <= c
-        and all(s == 1 for s in stride)
-        and all(d == 1 for d in dilation)
-        and all(0 <= p < k for k, pair in zip(kernel, pads) for p in pair)
-    )
-
-
 def _conv(
     op: str,
     nd: int,
@@ -405,7 +610,7 @@ def _conv(
     dilation: Any,
     groups: int,
 ) -> Any:
-    """N-d convolution (cross-correlation) as im2col + one batched matmul."""
+    """N-d convolution (cross-correlation): ``Conv``, or im2col + a batched matmul per group."""
     x, unbatched = _batched(op, input, nd)
     if not isinstance(weight, core._Tensor) or weight.ndim != nd + 2:
         shape = tuple(weight.shape) if isinstance(weight, core._Tensor) else type(weight).__name__
@@ -431,10 +636,9 @@ def _conv(
     dilation = _ntuple(dilation, nd, "dilation", op)
     pads = _conv_padding(op, padding, nd, kernel, stride, dilation)
     _check_fits(op, tuple(x.shape[2:]), kernel, pads, dilation)
-    if _unit_conv_wins(c, o, kernel, stride, pads, dilation, groups):
-        from ember.ops.fused import unit_conv  # fused builds on this module's Im2Col
-
-        out = _add_bias(unit_conv(x, weight, pads), bias, nd)
+    if groups == 1:
+        out = apply(Conv, x, weight, stride=stride, padding=pads, dilation=dilation)
+        out = _add_bias(out, bias, nd)
         return out.squeeze(0) if unbatched else out
     cols = apply(Im2Col, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
     out_size = tuple(cols.shape[2 + nd :])
@@ -487,7 +691,8 @@ def _conv_transpose(
     groups: int,
     dilation: Any,
 ) -> Any:
-    """Transposed convolution (the gradient of a convolution): matmul + col2im."""
+    """Transposed convolution (the gradient of a convolution): ``ConvTranspose``, or matmul +
+    col2im per group."""
     x, unbatched = _batched(op, input, nd)
     if not isinstance(weight, core._Tensor) or weight.ndim != nd + 2:
         shape = tuple(weight.shape) if isinstance(weight, core._Tensor) else type(weight).__name__
@@ -525,10 +730,16 @@ def _conv_transpose(
     )
     if min(size) <= 0:
         raise ValueError(f"{op}: output size {size} is too small (input {in_size}, padding {pad})")
+    pads = tuple((p, p - e) for p, e in zip(pad, extra))  # output padding: fewer rows cropped
+    if groups == 1:
+        out = apply(
+            ConvTranspose, x, weight, size=size, stride=stride, padding=pads, dilation=dilation
+        )
+        out = _add_bias(out, bias, nd)
+        return out.squeeze(0) if unbatched else out
     wm = weight.reshape(*_group(groups), c // groups, -1).mT  # (G, O/G * K, C/G)
     cols = wm @ x.transpose(0, 1).reshape(*_group(groups), c // groups, n * math.prod(in_size))
     cols = cols.reshape(o, *kernel, n, *in_size)
-    pads = tuple((p, p - e) for p, e in zip(pad, extra))  # output padding: fewer rows cropped
     out = apply(
         Col2Im, cols, size=size, kernel=kernel, stride=stride, padding=pads, dilation=dilation
     )

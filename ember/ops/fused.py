@@ -3,11 +3,6 @@
 ``CrossEntropyRows`` is log-softmax + NLL over (N, C) logits in one kernel; its vjp
 (softmax - onehot) * g is a handful of ops instead of the composite's chain.
 
-``UnitConv`` is a stride-1, undilated, ungrouped convolution whose input gradient is again a
-``UnitConv`` (of the output gradient with the flipped, transposed kernel) instead of the
-composite's thin matmul into the full window matrix plus a col2im scatter: for C_out <= C_in
-the window matrix it builds is no larger and its GEMM has the long inner dimension.
-
 ``LSTMSequence`` runs one LSTM layer direction over all time steps in one kernel: the composite
 records ~13 ops per step and its per-step slice of the input projection costs a full-size
 gradient buffer per step in backward (quadratic in the sequence length).
@@ -15,17 +10,15 @@ gradient buffer per step in backward (quadratic in the sequence length).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from ember.ops.conv import Im2Col
 from ember.ops.core import OPAQUE, Aval, Primitive, apply
 from ember.ops.elementwise import where
 from ember.ops.index import scatter_add
-from ember.ops.movement import cat, flip
+from ember.ops.movement import cat
 from ember.ops.reduce import amax
 
-__all__ = ["cross_entropy_rows", "lstm_sequence", "unit_conv"]
+__all__ = ["cross_entropy_rows", "lstm_sequence"]
 
 
 def _sigmoid_(xp: Any, x: Any) -> None:
@@ -158,74 +151,6 @@ class LSTMSequenceGrad(Primitive):
 def lstm_sequence(xproj: Any, w_hh: Any, h0: Any, c0: Any, reverse: bool = False) -> Any:
     """All LSTM steps of one layer direction: (T, B, 6H) rows [h_t, c_t, i, f, g, o]."""
     return apply(LSTMSequence, xproj, w_hh, h0, c0, reverse=bool(reverse))
-
-
-class UnitConv(Primitive):
-    """Convolution with stride 1, dilation 1 and one group: (N, C, *S), (O, C, *K) -> (N, O, *L).
-
-    ``padding`` is ((before, after), ...), each between 0 and kernel - 1 so that the input
-    gradient (a full correlation with padding kernel - 1 - p) is again a ``UnitConv``.
-    """
-
-    kind = OPAQUE
-
-    @staticmethod
-    def infer(x: Aval, w: Aval, *, padding: tuple) -> Aval:  # type: ignore[override]
-        nd = len(padding)
-        if len(x.shape) != nd + 2 or len(w.shape) != nd + 2 or x.shape[1] != w.shape[1]:
-            raise ValueError(
-                f"unit_conv: input {x.shape} and weight {w.shape} do not match: (N, C, *S) vs "
-                "(O, C, *K)"
-            )
-        if x.dtype is not w.dtype:
-            raise TypeError(
-                f"unit_conv: input and weight dtypes differ: {x.dtype.name} vs {w.dtype.name}"
-            )
-        if any(not 0 <= p < k for k, pair in zip(w.shape[2:], padding) for p in pair):
-            raise ValueError(
-                f"unit_conv: padding must be in [0, kernel - 1]: {padding} vs kernel {w.shape[2:]}"
-            )
-        out = tuple(n + a + b - k + 1 for n, k, (a, b) in zip(x.shape[2:], w.shape[2:], padding))
-        if min(out) <= 0:
-            raise ValueError(f"unit_conv: kernel {w.shape[2:]} does not fit the input {x.shape}")
-        return Aval((x.shape[0], w.shape[0]) + out, x.dtype)
-
-    @staticmethod
-    def forward(xp, x, w, *, padding):
-        kernel = w.shape[2:]
-        ones = (1,) * len(kernel)
-        cols = Im2Col.forward(
-            xp, x, kernel=kernel, stride=ones, padding=padding, dilation=ones
-        )  # (C, *K, N, *L)
-        n, out = x.shape[0], cols.shape[2 + len(kernel) :]
-        res = w.reshape(w.shape[0], -1) @ cols.reshape(-1, n * math.prod(out))
-        return xp.moveaxis(res.reshape((w.shape[0], n) + out), 0, 1)
-
-    @staticmethod
-    def vjp(g, x, w, *, out, padding):
-        nd = len(padding)
-        kernel = tuple(w.shape[2:])
-        spatial = tuple(range(2, 2 + nd))
-
-        def grad_x() -> Any:
-            back = tuple((k - 1 - a, k - 1 - b) for k, (a, b) in zip(kernel, padding))
-            return apply(UnitConv, g, flip(w, spatial).transpose(0, 1), padding=back)
-
-        def grad_w() -> Any:
-            ones = (1,) * nd
-            cols = apply(Im2Col, x, kernel=kernel, stride=ones, padding=padding, dilation=ones)
-            cols = cols.reshape(math.prod(cols.shape[: 1 + nd]), -1)  # (C * K, N * L)
-            gm = g.transpose(0, 1).reshape(w.shape[0], -1)  # (O, N * L)
-            return (gm @ cols.mT).reshape(*w.shape)
-
-        return grad_x, grad_w
-
-    saved_inputs = staticmethod(lambda req: (req[1], req[0]))
-
-
-def unit_conv(x: Any, w: Any, padding: tuple) -> Any:
-    """Stride-1 undilated ungrouped convolution; ``padding`` is ((before, after), ...)."""
-    return apply(UnitConv, x, w, padding=tuple((int(a), int(b)) for a, b in padding))
 
 
 class CrossEntropyRows(Primitive):

@@ -10,8 +10,9 @@ import torch.nn.functional as F
 from ember.ops import conv as E
 from tests.ops.specs import OpSpec, Sample, rand
 
-PRIMS_CONV = ("Im2Col",)
-PRIMS_TRANSPOSED = ("Col2Im",)
+PRIMS_CONV = ("Conv", "ConvTranspose", "ConvWeight", "Im2Col")  # Im2Col: groups > 1
+PRIMS_WINDOWS = ("Im2Col",)
+PRIMS_TRANSPOSED = ("ConvTranspose", "Conv", "ConvWeight", "Col2Im")  # Col2Im: groups > 1
 PRIMS_MAX = ("MaxPoolArgmax", "WindowSelect", "WindowScatter")
 
 
@@ -238,8 +239,8 @@ SPECS = [
         prims=PRIMS_MAX,
         gradcheck=False,  # ties make max pooling non-differentiable there
     ),
-    OpSpec("avg_pool2d", E.avg_pool2d, F.avg_pool2d, _avg_pool2d_samples, prims=PRIMS_CONV),
-    OpSpec("avg_pool1d", E.avg_pool1d, F.avg_pool1d, _avg_pool1d_samples, prims=PRIMS_CONV),
+    OpSpec("avg_pool2d", E.avg_pool2d, F.avg_pool2d, _avg_pool2d_samples, prims=PRIMS_WINDOWS),
+    OpSpec("avg_pool1d", E.avg_pool1d, F.avg_pool1d, _avg_pool1d_samples, prims=PRIMS_WINDOWS),
     OpSpec(
         "adaptive_avg_pool2d",
         E.adaptive_avg_pool2d,
@@ -252,6 +253,6 @@ SPECS = [
         F.adaptive_avg_pool1d,
         _adaptive1d_samples,
     ),
-    OpSpec("unfold", E.unfold, F.unfold, _unfold_samples, prims=PRIMS_CONV, second_order=True),
-    OpSpec("fold", E.fold, F.fold, _fold_samples, prims=PRIMS_TRANSPOSED, second_order=True),
+    OpSpec("unfold", E.unfold, F.unfold, _unfold_samples, prims=PRIMS_WINDOWS, second_order=True),
+    OpSpec("fold", E.fold, F.fold, _fold_samples, prims=("Col2Im",), second_order=True),
 ]

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ember.ops.fused import cross_entropy_rows, lstm_sequence, unit_conv
+from ember.ops.fused import cross_entropy_rows, lstm_sequence
 from tests.ops.specs import OpSpec, Sample, rand
 
 
@@ -40,25 +40,6 @@ def _lstm_samples(rng):
     ]
 
 
-def _torch_unit_conv(x, w, padding):
-    """The composite reference: explicit zero padding, then torch's convolution."""
-    flat = [p for pair in reversed(padding) for p in pair]
-    conv = F.conv1d if x.ndim == 3 else F.conv2d
-    return conv(F.pad(x, flat), w)
-
-
-def _unit_conv_samples(rng):
-    def case(x, w, padding):
-        return Sample((rand(rng, *x), rand(rng, *w)), {"padding": padding}, label=f"x{x} w{w}")
-
-    return [
-        case((2, 3, 5, 5), (2, 3, 3, 3), ((1, 1), (1, 1))),
-        case((1, 2, 5, 6), (2, 2, 3, 2), ((0, 2), (1, 0))),  # asymmetric ('same', even kernel)
-        case((2, 2, 4, 4), (2, 2, 1, 1), ((0, 0), (0, 0))),  # 1x1
-        case((2, 3, 7), (3, 3, 3), ((2, 0),)),  # 1-d
-    ]
-
-
 def _torch_cross_entropy_rows(x, target, ignore_index=-100):
     return F.cross_entropy(x, target, ignore_index=ignore_index, reduction="none")
 
@@ -79,14 +60,6 @@ SPECS = [
         _torch_lstm_sequence,
         _lstm_samples,
         prims=("LSTMSequence", "LSTMSequenceGrad"),
-    ),
-    OpSpec(
-        "unit_conv",
-        unit_conv,
-        _torch_unit_conv,
-        _unit_conv_samples,
-        prims=("UnitConv",),
-        second_order=True,
     ),
     OpSpec(
         "cross_entropy_rows",
