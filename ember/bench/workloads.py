@@ -71,6 +71,7 @@ class Built:
     params: int
     step: Callable[[], Any]
     notes: list[str] = field(default_factory=list)
+    state: tuple = ()  # the models and optimizers the step updates (tests compare them)
 
 
 def _nparams(*modules: Any) -> int:
@@ -329,20 +330,21 @@ def _simple_train(
     compile_fn: Callable,
     clip: float | None = None,
 ) -> Callable[[], float]:
-    lossf = compile_fn(lambda *a: loss_of(model, *a))
+    """One training step (forward, backward, clipping, update) compiled whole by ``compile_fn``."""
     params = list(model.parameters())
     clip_grad_norm_ = fw.mod.nn.utils.clip_grad_norm_ if clip is not None else None
 
-    def step() -> float:
+    def train_step(*batch: Any) -> Any:
         opt.zero_grad(set_to_none=True)
-        loss = lossf(*inputs)
+        loss = loss_of(model, *batch)
         loss.backward()
         if clip_grad_norm_ is not None:
             clip_grad_norm_(params, clip)
         opt.step()
-        return loss.item()
+        return loss
 
-    return step
+    compiled = compile_fn(train_step)
+    return lambda: compiled(*inputs).item()
 
 
 def _on_device(fw: Framework, *modules: Any) -> None:
@@ -379,7 +381,7 @@ def build_train(
             (data["x"], data["y"]),
             compile_fn,
         )
-        return Built(_nparams(model), step, list(zoo.notes))
+        return Built(_nparams(model), step, list(zoo.notes), (model, opt))
     if workload in ("lstm", "gpt"):
         model = getattr(zoo, workload)()
         model.train()
@@ -401,7 +403,7 @@ def build_train(
             compile_fn,
             clip=1.0 if workload == "lstm" else None,
         )
-        return Built(_nparams(model), step, list(zoo.notes))
+        return Built(_nparams(model), step, list(zoo.notes), (model, opt))
     if workload == "vae":
         model = zoo.vae()
         model.train()
@@ -426,6 +428,7 @@ def build_train(
             _nparams(model),
             _simple_train(fw, model, opt, vae_loss, (data["x"],), compile_fn),
             notes,
+            (model, opt),
         )
     if workload == "ddpm":
         model = zoo.ddpm()
@@ -442,7 +445,7 @@ def build_train(
         step = _simple_train(
             fw, model, opt, ddpm_loss, (data["x0"], data["t"], data["noise"]), compile_fn
         )
-        return Built(_nparams(model), step, list(zoo.notes))
+        return Built(_nparams(model), step, list(zoo.notes), (model, opt))
     if workload == "dcgan":
         return _build_dcgan(fw, zoo, data, compile_fn)
     raise KeyError(workload)
@@ -457,22 +460,27 @@ def _build_dcgan(fw: Framework, zoo: Any, data: dict[str, Any], compile_fn: Call
     _on_device(fw, gen, disc)
     opt_g = optim.Adam(gen.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    g, d = compile_fn(gen), compile_fn(disc)
     real, z, ones, zeros = data["real"], data["z"], data["ones"], data["zeros"]
 
-    def step() -> tuple[float, float]:
-        fake = g(z)
+    def train_step() -> tuple[Any, Any]:
+        fake = gen(z)
         opt_d.zero_grad(set_to_none=True)
-        loss_d = bce(d(real), ones) + bce(d(fake.detach()), zeros)
+        loss_d = bce(disc(real), ones) + bce(disc(fake.detach()), zeros)
         loss_d.backward()
         opt_d.step()
         opt_g.zero_grad(set_to_none=True)
-        loss_g = bce(d(fake), ones)
+        loss_g = bce(disc(fake), ones)
         loss_g.backward()
         opt_g.step()
+        return loss_d, loss_g
+
+    compiled = compile_fn(train_step)
+
+    def step() -> tuple[float, float]:
+        loss_d, loss_g = compiled()
         return loss_d.item(), loss_g.item()
 
-    return Built(_nparams(gen, disc), step, list(zoo.notes))
+    return Built(_nparams(gen, disc), step, list(zoo.notes), (gen, disc, opt_g, opt_d))
 
 
 def build_generate(fw: Framework, zoo: Any = None) -> Built:
