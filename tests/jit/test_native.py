@@ -1,0 +1,190 @@
+"""The native executor (C kernels per fused group), its disk cache and fallback, and the
+inspection helpers (``graph.draw()``, ``ember.jit.explain``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ember
+from ember.jit import native
+from ember.jit.graph import Graph
+from ember.ops.core import Aval
+from ember.ops.elementwise import Add, Div, Exp, Maximum, Mul, Relu, Rsqrt, Sigmoid, Sqrt, Tanh
+from ember.ops.linalg import MatMul
+from tests.jit.test_passes import _executor, _random_graph, _reference, dce
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private kernel cache per test, and the compiler from PATH."""
+    monkeypatch.setenv("EMBER_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("EMBER_CC", raising=False)
+    return tmp_path / "jit"
+
+
+needs_cc = pytest.mark.skipif(native.compiler() is None, reason="no C compiler")
+
+
+def _broadcast_graph(dtype: ember.dtype, scale: float = 0.5) -> Graph:
+    """x (4,5), row (5,), column (4,1) and a scalar constant through a chain of every kind
+    of elementwise op the C generator knows; two outputs (one read by a matmul)."""
+    g = Graph()
+    for shape in [(4, 5), (5,), (4, 1), (5, 5)]:
+        g.inputs.append(g.new_value(Aval(shape, dtype)))
+    g.sources = [ember.jit.graph.Source("arg", i) for i in range(4)]
+    x, row, col, w = g.inputs
+    c = g.new_value(Aval((), dtype))
+    g.constants[c] = np.asarray(scale, dtype=dtype.np)
+
+    def op(prim, *ins):
+        out = g.new_value(Aval((4, 5), dtype))
+        g.nodes.append(ember.jit.graph.Node(prim, ins, {}, out))
+        return out
+
+    a = op(Mul, x, row)
+    b = op(Add, a, col)
+    t = op(Tanh, op(Mul, b, c))
+    s = op(Sigmoid, op(Maximum, t, op(Relu, x)))
+    r = op(Rsqrt, op(Add, op(Exp, s), c))
+    out = op(Div, op(Sqrt, op(Mul, r, r)), op(Add, s, c))
+    mm = g.new_value(Aval((4, 5), dtype))
+    g.nodes.append(ember.jit.graph.Node(MatMul, (t, w), {}, mm))
+    g.outputs = [out, mm]
+    return g
+
+
+def _inputs(dtype: ember.dtype) -> list[ember.Tensor]:
+    rng = np.random.default_rng(1)
+    shapes = [(4, 5), (5,), (4, 1), (5, 5)]
+    return [ember.tensor(rng.standard_normal(s).astype(dtype.np)) for s in shapes]
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64], ids=["f32", "f64"])
+def test_native_kernels_match_numpy_with_broadcast_inputs(dtype: ember.dtype) -> None:
+    args = _inputs(dtype)
+    results = []
+    for use_native in (False, True):
+        ex = _executor(_broadcast_graph(dtype), native=use_native)
+        assert any(ex.native) is use_native
+        results.append([t.numpy() for t in ex.run(args, ex.bind(args))])
+    tol = 1e-6 if dtype is ember.float32 else 1e-13
+    for plan, compiled in zip(*results):
+        assert compiled.dtype == dtype.np
+        np.testing.assert_allclose(compiled, plan, rtol=tol, atol=tol)
+
+
+def test_broadcast_index_expressions() -> None:
+    assert native._index((), (4, 5)) == "0"
+    assert native._index((4, 5), (4, 5)) == "i"
+    assert native._index((5,), (4, 5)) == "(i % 5L)"
+    assert native._index((1, 5), (3, 4, 5)) == "(i % 5L)"
+    assert native._index((4, 1), (4, 5)) == "(((i / 5L) % 4L) * 1L)"
+    assert native._index((3, 1, 5), (3, 4, 5)) == "(((i / 1L) % 5L) * 1L + ((i / 20L) % 3L) * 5L)"
+
+
+@needs_cc
+def test_native_executor_on_random_graphs_matches_plain_execution() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        g = _random_graph(rng, 20)
+        dce(g)
+        state = g.sources[0].tensor
+        arrays = [
+            state.numpy().copy(),
+            *(rng.standard_normal(g.avals[v].shape) for v in g.inputs[1:]),
+        ]
+        expected = _reference(g, arrays)
+        ex = _executor(g, native=True)
+        args = [ember.tensor(a) for a in arrays[1:]]
+        for out, v in zip(ex.run(args, ex.bind(args)), g.outputs):
+            np.testing.assert_allclose(out.numpy(), expected[v], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(state.numpy(), expected[g.writes[0][1]], rtol=1e-12)
+
+
+@needs_cc
+def test_disk_cache_reuses_kernels_and_rebuilds_corrupt_entries(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[Path] = []
+    compile_ = native._compile
+
+    def counting(*args):
+        builds.append(args[3])
+        return compile_(*args)
+
+    monkeypatch.setattr(native, "_compile", counting)
+    args = _inputs(ember.float64)
+
+    def run(scale: float) -> np.ndarray:
+        ex = _executor(_broadcast_graph(ember.float64, scale), native=True)
+        assert any(ex.native)
+        return ex.run(args, ex.bind(args))[0].numpy()
+
+    expected = run(0.5)
+    (lib,) = cache.glob("*.so")
+    assert len(builds) == 1 and (cache / (lib.stem + ".json")).exists()
+    np.testing.assert_array_equal(run(0.5), expected)  # a second executor: from the cache
+    assert len(builds) == 1
+    lib.unlink()  # corrupt on disk (a new file: the loaded copy stays mapped)
+    lib.write_bytes(b"not a shared library")  # size and hash no longer match: rebuilt
+    np.testing.assert_array_equal(run(0.5), expected)
+    assert len(builds) == 2
+
+    # an entry that matches its record but does not load (a key not loaded in this process)
+    other = cache.parent / "other"
+    monkeypatch.setenv("EMBER_CACHE_DIR", str(other))
+    (other / "jit").mkdir(parents=True)
+    bad = other / "jit" / lib.name
+    bad.write_bytes(b"\x7fELF garbage")
+    (other / "jit" / (lib.stem + ".json")).write_text(
+        f'{{"size": 12, "sha256": "{native._digest(bad)}"}}'
+    )
+    np.testing.assert_array_equal(run(0.5), expected)
+    assert builds[-1] == bad and len(builds) == 3
+
+
+def test_missing_compiler_falls_back_to_numpy_with_a_one_line_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("EMBER_CC", str(tmp_path / "no-such-cc"))
+    args = _inputs(ember.float32)
+    with pytest.warns(UserWarning, match="no working C compiler") as caught:
+        ex = _executor(_broadcast_graph(ember.float32), native=True)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert not any(ex.native)
+    plain = _executor(_broadcast_graph(ember.float32), native=False)
+    for a, b in zip(ex.run(args, ex.bind(args)), plain.run(args, plain.bind(args))):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_draw_clusters_fused_groups(tmp_path: Path) -> None:
+    g = _broadcast_graph(ember.float64)
+    _executor(g)
+    drawing = g.draw()
+    assert "subgraph cluster_0" in drawing.dot and 'label="Tanh\\nfloat64[4, 5]"' in drawing.dot
+    assert drawing.num_edges == sum(len(n.inputs) for n in g.nodes) + len(g.outputs)
+    assert drawing.save(tmp_path / "g.dot").read_text() == drawing.dot
+    if shutil.which("dot") is None:
+        with pytest.raises(RuntimeError, match="Graphviz"):
+            drawing.save(tmp_path / "g.svg")
+    else:
+        assert drawing.save(tmp_path / "g.svg").read_text().lstrip().startswith("<")
+
+
+def test_explain_reports_fused_kernels_and_the_memory_plan() -> None:
+    w = ember.tensor(np.eye(3))
+
+    def fn(x: ember.Tensor) -> ember.Tensor:
+        h = ((x * 2.0 + 1.0).tanh() @ w).relu()
+        return (h * h + x).exp().sum()
+
+    text = ember.jit.explain(fn, ember.ones(4, 3, dtype=ember.float64))
+    assert "fused kernels" in text and "memory plan:" in text
+    kernels = [ln.split("out: ")[1] for ln in text.splitlines() if "kernel" in ln.split()[:1]]
+    # the matmul reads tanh's group: it closes; relu starts the next one
+    assert kernels == ["Mul Add Tanh", "Relu Mul Add Exp"], text
