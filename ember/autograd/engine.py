@@ -13,7 +13,7 @@ from typing import Any
 from ember.autograd.grad_mode import STATE
 from ember.autograd.node import Node, freed_graph_error
 
-__all__ = ["run_backward", "unbroadcast"]
+__all__ = ["LazyGrad", "run_backward", "unbroadcast"]
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
@@ -72,9 +72,41 @@ def _collect(roots: Sequence[Node], held: list) -> dict[Node, int]:
     return deps
 
 
+class LazyGrad:
+    """A gradient a vjp may return in place of a Tensor when summing it eagerly would waste work.
+
+    The engine only sums it with the other gradients of the same input (``accumulate``) and
+    asks for the Tensor (``materialize``) once they have all arrived. It must have its input's
+    shape and dtype, and is returned only when no graph is recorded (not under
+    ``create_graph``, ``ember.jit`` tracing or ``detect_anomaly``). See ``ember.ops.index``.
+    """
+
+    __slots__ = ()
+
+    def accumulate(self, other: Any) -> Any:
+        """``self + other`` (a Tensor or a LazyGrad); ``self`` may be consumed."""
+        raise NotImplementedError
+
+    def materialize(self) -> Any:
+        """The gradient as a Tensor."""
+        raise NotImplementedError
+
+
+def _sum(prev: Any, g: Any) -> Any:
+    if isinstance(prev, LazyGrad):  # the running sum absorbs the new gradient
+        return prev.accumulate(g)
+    if isinstance(g, LazyGrad):
+        return g.accumulate(prev)
+    return prev + g
+
+
+def _dense(g: Any) -> Any:
+    return g.materialize() if isinstance(g, LazyGrad) else g
+
+
 def _accumulate(store: dict, key: Any, g: Any) -> None:
     prev = store.get(key)
-    store[key] = g if prev is None else prev + g
+    store[key] = g if prev is None else _sum(prev, g)
 
 
 def run_backward(
@@ -115,7 +147,7 @@ def run_backward(
     try:
         while ready:
             node = ready.pop()
-            g = node_grads.pop(node, None)
+            g = _dense(node_grads.pop(node, None))
             inputs, edges = node.inputs, node.edges
             if inputs is None:
                 raise freed_graph_error(node)
@@ -141,7 +173,7 @@ def run_backward(
     for leaf, g in leaf_grads.values():
         if g is None:
             continue
-        g = _run_hooks(leaf._hooks, g)
+        g = _run_hooks(leaf._hooks, _dense(g))
         if capture_ids is not None:
             if id(leaf) in capture_ids:
                 captured[capture_ids[id(leaf)]] = g
@@ -171,7 +203,7 @@ def _propagate(node: Node, inputs: tuple, g: Any, node_grads: dict, leaf_grads: 
             _accumulate(node_grads, edge, gx)
         else:
             entry = leaf_grads.setdefault(id(edge), [edge, None])
-            entry[1] = gx if entry[1] is None else entry[1] + gx
+            entry[1] = gx if entry[1] is None else _sum(entry[1], gx)
 
 
 def _check_anomaly(node: Node, index: int, g: Any) -> None:

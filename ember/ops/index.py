@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
+from ember.autograd.engine import LazyGrad
 from ember.backends import backend_of
 from ember.ops import core
 from ember.ops.core import OPAQUE, Aval, Primitive, apply, inplace, normalize_dim
@@ -199,9 +200,47 @@ class GetItem(Primitive):
 
     @staticmethod
     def vjp(g, x, *idx, out, spec):
-        return (apply(IndexAdd, g, *idx, spec=spec, shape=tuple(x.shape)),) + (None,) * len(idx)
+        state = core.STATE
+        if idx or state.grad_enabled or state.tracer is not None or state.anomaly:
+            return (apply(IndexAdd, g, *idx, spec=spec, shape=tuple(x.shape)),) + (None,) * len(idx)
+        return (SliceGrads(g, spec, x),)
 
     saved_inputs = staticmethod(lambda req: (False,) + (True,) * (len(req) - 1))
+
+
+class SliceGrads(LazyGrad):
+    """The gradient that basic slices ``x[spec]`` send back to ``x``, summed lazily.
+
+    Dense, each slice's gradient would be a zero tensor of ``x``'s shape, and the engine would
+    add them one by one: slicing a length-T sequence per step would cost O(T²) in backward.
+    Instead the slice gradients are kept as (index, array) parts, plus the sum of any dense
+    gradients of ``x``, and written into one buffer when the engine needs the Tensor.
+    """
+
+    __slots__ = ("parts", "base", "shape", "dtype")
+
+    def __init__(self, g: Any, spec: tuple, x: Any) -> None:
+        self.parts = [(build_index(spec, ()), g._data)]
+        self.base: Any = None  # the sum of the dense gradients met so far
+        self.shape, self.dtype = x.shape, x.dtype
+
+    def accumulate(self, other: Any) -> SliceGrads:
+        if isinstance(other, SliceGrads):
+            self.parts += other.parts
+            other = other.base
+        if other is not None:
+            self.base = other if self.base is None else self.base + other
+        return self
+
+    def materialize(self) -> Any:
+        first = self.parts[0][1]
+        if self.base is None:
+            buf = backend_of(first).xp.zeros(tuple(self.shape), dtype=first.dtype)
+        else:
+            buf = self.base._data.copy()  # base may be held elsewhere (a .grad, a hook's result)
+        for index, g in self.parts:
+            buf[index] += g
+        return core._Tensor._wrap(buf)
 
 
 class IndexAdd(Primitive):
