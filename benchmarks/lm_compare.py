@@ -67,11 +67,22 @@ class _TorchAttention(tnn.Module):
         self.c_attn = tnn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
         self.c_proj = tnn.Linear(c.n_embd, c.n_embd, bias=c.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: list | None = None) -> torch.Tensor:
+        """``cache``: this layer's ``[keys, values]`` so far (empty at first), extended here."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = tF.scaled_dot_product_attention(q, k, v, is_causal=True)
+        past = 0
+        if cache:
+            past = cache[0].shape[2]
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        if cache is not None:
+            cache[:] = [k, v]
+        if past == 0:
+            y = tF.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:  # new query i (position past + i) sees keys 0..past + i, as in ember's GPT
+            mask = None if T == 1 else torch.ones(T, past + T, dtype=torch.bool).tril(past)
+            y = tF.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -94,8 +105,8 @@ class _TorchBlock(tnn.Module):
         self.ln_2 = tnn.LayerNorm(c.n_embd, bias=c.bias)
         self.mlp = _TorchMLP(c)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
+    def forward(self, x: torch.Tensor, cache: list | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -118,12 +129,22 @@ class TorchGPT(tnn.Module):
         self.transformer.wte.weight = self.lm_head.weight
 
     def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        cache: list[list] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(idx.shape[1]))
-        for block in self.transformer.h:
-            x = block(x)
+        """As ember's ``GPT.forward``; ``cache`` (from ``new_cache``) holds earlier positions."""
+        past = cache[0][0].shape[2] if cache and cache[0] else 0
+        pos = torch.arange(past, past + idx.shape[1])
+        x = self.transformer.wte(idx) + self.transformer.wpe(pos)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, cache[i] if cache else None)
         return _lm_output(self.lm_head(self.transformer.ln_f(x)), targets)
+
+    def new_cache(self) -> list[list]:
+        """An empty key/value cache: one ``[keys, values]`` list per block."""
+        return [[] for _ in self.transformer.h]
 
     def configure_optimizers(
         self, weight_decay: float, lr: float, betas: tuple[float, float]

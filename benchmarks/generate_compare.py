@@ -1,0 +1,202 @@
+"""Time GPT generation (the ``gpt-generate`` workload): ember and PyTorch, KV cache on and off.
+
+Run: ``python -m benchmarks.generate_compare [--tokens N] [--repeats N] [--threads N]
+[--json FILE] [--markdown FILE]``. The model is the ``gpt`` workload's (``GPTConfig()``:
+vocab 65, block 64, 4 layers, 4 heads, width 128) with ember's seeded GPT-2 initial weights,
+loaded into ``benchmarks.lm_compare.TorchGPT`` (speed does not depend on training). Batch 1,
+a 1-token prompt, ``tokens`` new tokens sampled with temperature 1.0 and top-k 10, in eval
+mode without gradients.
+
+Both frameworks follow ``GPT.generate``'s policy: with the cache each step feeds only the new
+token while the sequence fits in ``block_size``; past it, the positions shift, so each step
+recomputes the last ``block_size`` tokens (refilling the cache), as uncached generation does
+at every step. Before timing, greedy decoding (top-k 1) must give the same tokens in all four
+variants. Each repeat runs the four variants one after another (so a change in machine load
+hits all four); ms/token is the median over repeats of the run's time / ``tokens``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as tF
+
+import ember
+from benchmarks.lm_compare import TorchGPT, build_models
+from benchmarks.train_compare import run_meta
+from ember.models.gpt import GPTConfig
+from ember.random import Generator
+
+__all__ = ["torch_generate", "greedy_agree", "compare", "to_markdown", "main"]
+
+VARIANTS = (("ember", True), ("ember", False), ("torch", True), ("torch", False))
+
+
+def _torch_next_logits(twin: TorchGPT, idx: torch.Tensor, cache: list | None) -> torch.Tensor:
+    """``GPT.next_token_logits`` for the PyTorch twin: the same cache and cropping policy."""
+    block = twin.transformer.wpe.num_embeddings
+    if cache is None:
+        return twin(idx[:, -block:])[0][:, -1, :]
+    seen = cache[0][0].shape[2] if cache[0] else 0
+    if idx.shape[1] > block:
+        for layer in cache:
+            layer.clear()
+        new = idx[:, -block:]
+    else:
+        new = idx[:, seen:]
+    return twin(new, cache=cache)[0][:, -1, :]
+
+
+@torch.no_grad()
+def torch_generate(
+    twin: TorchGPT,
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``GPT.generate`` (temperature and top-k sampling) written for the PyTorch twin."""
+    cache = twin.new_cache() if use_cache else None
+    for _ in range(max_new_tokens):
+        logits = _torch_next_logits(twin, idx, cache) / temperature
+        if top_k is not None:
+            kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1)[0][..., -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = tF.softmax(logits, dim=-1)
+        idx = torch.cat([idx, torch.multinomial(probs, 1, generator=generator)], dim=1)
+    return idx
+
+
+def _generate(
+    name: str, net: Any, twin: TorchGPT, tokens: int, use_cache: bool, top_k: int, seed: int
+) -> np.ndarray:
+    """The sequence (1, 1 + tokens) that one variant generates from the prompt token 0."""
+    if name == "ember":
+        gen = Generator().manual_seed(seed)
+        prompt = ember.zeros(1, 1, dtype=ember.int64)
+        out = net.generate(prompt, tokens, top_k=top_k, use_cache=use_cache, generator=gen)
+        return out.numpy()
+    gen = torch.Generator().manual_seed(seed)
+    prompt = torch.zeros(1, 1, dtype=torch.int64)
+    out = torch_generate(twin, prompt, tokens, top_k=top_k, use_cache=use_cache, generator=gen)
+    return out.numpy()
+
+
+def greedy_agree(net: Any, twin: TorchGPT, tokens: int) -> bool:
+    """Whether greedy decoding gives the same ``tokens`` new tokens in all four variants."""
+    seqs = [_generate(n, net, twin, tokens, c, 1, 0) for n, c in VARIANTS]
+    return all(np.array_equal(seqs[0], s) for s in seqs[1:])
+
+
+def compare(tokens: int = 200, repeats: int = 5, top_k: int = 10, seed: int = 0) -> dict:
+    """Time every variant ``repeats`` times (after one warm-up run each); return the numbers."""
+    net, twin = build_models({}, seed)
+    net.eval()
+    twin.eval()
+    config = GPTConfig()
+    agree = greedy_agree(net, twin, min(tokens, config.block_size + 16))
+    ms: dict[str, list[float]] = {f"{n}_{'cache' if c else 'nocache'}": [] for n, c in VARIANTS}
+    for rep in range(repeats + 1):
+        for (name, use_cache), key in zip(VARIANTS, ms):
+            t0 = time.perf_counter()
+            _generate(name, net, twin, tokens, use_cache, top_k, seed + rep)
+            if rep:  # the first round warms caches and allocators up
+                ms[key].append(1e3 * (time.perf_counter() - t0) / tokens)
+    med = {k: statistics.median(v) for k, v in ms.items()}
+    return {
+        "layout": "ember-generate-compare/1",
+        "meta": run_meta(),
+        "config": {
+            "tokens": tokens,
+            "repeats": repeats,
+            "top_k": top_k,
+            "temperature": 1.0,
+            "seed": seed,
+            "model": {
+                k: getattr(config, k)
+                for k in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd")
+            },
+            "params": sum(p.numel() for p in net.parameters()),
+        },
+        "greedy_sequences_identical": agree,
+        "ms_per_token": ms,
+        "summary": {
+            **{f"{k}_ms_per_token": v for k, v in med.items()},
+            "ember_cache_speedup": med["ember_nocache"] / med["ember_cache"],
+            "torch_cache_speedup": med["torch_nocache"] / med["torch_cache"],
+            "ember_vs_torch_cache": med["ember_cache"] / med["torch_cache"],
+            "ember_vs_torch_nocache": med["ember_nocache"] / med["torch_nocache"],
+        },
+    }
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """One table: ms/token (median and range over repeats) of each variant."""
+    m, c, s = result["meta"], result["config"], result["summary"]
+    k = c["model"]
+    head = (
+        f"{m['date']} · {m['cpu']} · threads torch {m['threads']['torch']}, NumPy BLAS "
+        f"{m['threads']['numpy_blas']} · gpt {k['n_layer']} layers, {k['n_head']} heads, width "
+        f"{k['n_embd']}, block {k['block_size']}, vocab {k['vocab_size']} ({c['params']:,} "
+        f"params) · batch 1, 1-token prompt, {c['tokens']} new tokens, temperature "
+        f"{c['temperature']}, top-k {c['top_k']} · median of {c['repeats']} runs · ember "
+        f"{m['versions']['ember']}, PyTorch {m['versions']['torch']}\n"
+    )
+    if "command" in m:
+        head += f"\n`{m['command']}`\n"
+    lines = ["| framework | KV cache | ms/token (median) | min – max |", "|---|---|---|---|"]
+    for key, values in result["ms_per_token"].items():
+        name, cache = key.split("_")
+        lines.append(
+            f"| {name} | {'yes' if cache == 'cache' else 'no'} "
+            f"| {s[f'{key}_ms_per_token']:.2f} | {min(values):.2f} – {max(values):.2f} |"
+        )
+    lines += [
+        "",
+        f"cache speed-up: ember **{s['ember_cache_speedup']:.2f}×**, torch "
+        f"{s['torch_cache_speedup']:.2f}× · ember/torch: with cache "
+        f"**{s['ember_vs_torch_cache']:.2f}×**, without {s['ember_vs_torch_nocache']:.2f}× · "
+        f"greedy sequences identical in all four: "
+        f"{'yes' if result['greedy_sequences_identical'] else '**no**'}",
+    ]
+    return head + "\n" + "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=200, help="new tokens per run")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per variant")
+    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--threads", type=int, help="threads for PyTorch and NumPy's BLAS")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="write every number to this file")
+    parser.add_argument("--markdown", help="write the table to this file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        ember.set_num_threads(args.threads)
+    result = compare(args.tokens, args.repeats, args.top_k, args.seed)
+    argv = sys.argv[1:] if argv is None else argv
+    result["meta"]["command"] = "python -m benchmarks.generate_compare " + shlex.join(argv)
+    text = to_markdown(result)
+    print("\n" + text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
