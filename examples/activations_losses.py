@@ -15,10 +15,10 @@ mistake, where squared error on the probability goes flat and the network stops 
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import numpy as np
+from common import parse_args, save_figure
 
 import ember
 from ember import nn, optim
@@ -141,16 +141,11 @@ def plot(curves: dict[str, np.ndarray], path: str) -> None:
         title="the push the logit gets (gradient)",
     )
     ax2.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    print(f"wrote {path}")
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny sizes for a smoke test")
-    parser.add_argument("--out", default="activations_losses.png", help="figure path")
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, "activations_losses.png", argv)
     n, steps = (50, 20) if args.fast else (300, 500)
     results = {
         "binary": binary(n, steps),

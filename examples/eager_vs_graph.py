@@ -14,7 +14,6 @@ few workloads (median step time after a warm-up) and writes a figure.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from common import parse_args, save_figure
 
 import ember
 from ember import nn, optim
@@ -174,16 +174,11 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
         ax2.plot(r["jit_losses"], "x--", ms=6, label="ember.jit")
         ax2.set(xlabel="step", ylabel="loss", title=f"the same losses ({r['name']}, random data)")
         ax2.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    print(f"wrote {path}")
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny sizes for a smoke test")
-    parser.add_argument("--out", default="eager_vs_graph.png", help="figure path")
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, "eager_vs_graph.png", argv)
     steps, warmup = (3, 2) if args.fast else (50, 5)
     workloads = WORKLOADS[:1] if args.fast else WORKLOADS
     rows = [compare(w, steps, warmup) for w in workloads]

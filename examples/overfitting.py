@@ -12,11 +12,11 @@ overfitting detector finds that point and the epoch where early stopping would h
 
 from __future__ import annotations
 
-import argparse
 import copy
 from typing import Any
 
 import numpy as np
+from common import parse_args, save_figure
 
 import ember
 from ember import nn, optim
@@ -83,10 +83,7 @@ def stats_until(stats: Any, epochs: int) -> Any:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny sizes for a smoke test")
-    parser.add_argument("--out", default="overfitting.png", help="figure path")
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, "overfitting.png", argv)
     epochs = 40 if args.fast else 400
     rng = np.random.default_rng(0)
     x_train, y_train = samples(15, rng)
@@ -156,9 +153,7 @@ def plot(data: dict[str, np.ndarray], fits: dict[str, np.ndarray], stats: Any, p
         title="MLP trained too long",
     )
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    print(f"wrote {path}")
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ same seed and sees the same batches; the script prints one table and writes a fi
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from common import parse_args, save_figure
 
 import ember
 from ember import nn, optim
@@ -194,16 +194,11 @@ def plot(rows: list[dict[str, Any]], sizes: Sizes, path: str) -> None:
     ax3.set(xlabel="epoch", ylabel="validation cross-entropy", title="validation loss")
     ax3.legend(fontsize=8, ncol=2, loc="best")
     fig.suptitle(f"784-{sizes.hidden}-{sizes.hidden}-10 MLP on {sizes.train} Fashion-MNIST images")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    print(f"wrote {path}")
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny sizes for a smoke test")
-    parser.add_argument("--out", default="regularisation.png", help="figure path")
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, "regularisation.png", argv)
     sizes = FAST if args.fast else FULL
     data = load(sizes)
     rows = [train(v, data, sizes) for v in VARIANTS]

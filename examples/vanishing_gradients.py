@@ -13,10 +13,10 @@ the numbers and the detectors' findings, and writes a figure.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import numpy as np
+from common import parse_args, save_figure
 
 import ember
 from ember import nn, optim
@@ -113,16 +113,11 @@ def plot(results: list[dict[str, Any]], path: str) -> None:
     ax2.set(xlabel="step", ylabel="cross-entropy (train)", title="training loss")
     ax1.legend()
     ax2.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    print(f"wrote {path}")
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny sizes for a smoke test")
-    parser.add_argument("--out", default="vanishing_gradients.png", help="figure path")
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, "vanishing_gradients.png", argv)
     depth, width, steps, n = (8, 16, 20, 50) if args.fast else (20, 32, 400, 200)
     x, y = spirals(n=n, noise=0.1, seed=0).tensors
     x = x / x.std()  # unit-scale inputs: the raw spirals reach |x| ≈ 9
