@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -64,6 +66,7 @@ def test_activation_statistics_equal_numpy() -> None:
     hidden = model[1](model[0](x)).detach().numpy()
     assert stats.act_names == ["0", "1", "2", "3"]
     assert stats.act_kinds == ["other", "relu", "other", "sigmoid"]
+    assert stats.act_types == ["Linear", "ReLU", "Linear", "Sigmoid"]
     np.testing.assert_allclose(stats.act_mean[0, 1], hidden.mean(), rtol=1e-5)
     np.testing.assert_allclose(stats.act_std[0, 1], hidden.std(), rtol=1e-5)
     assert stats.act_dead[0, 1] == pytest.approx((hidden <= 0).all(axis=0).mean())
@@ -107,6 +110,17 @@ def test_save_load_round_trip(tmp_path) -> None:
             np.testing.assert_array_equal(getattr(b, key), value, err_msg=key)
         else:
             assert getattr(b, key) == value
+
+
+def test_load_stats_reads_runs_saved_before_act_types(tmp_path) -> None:
+    monitor = train_monitored(mlp(nn.ReLU, 2), steps=2)
+    monitor.save(tmp_path)
+    meta_path = tmp_path / "diagnostics.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["act_types"]
+    meta_path.write_text(json.dumps(meta))
+    stats = load_stats(tmp_path)
+    assert stats.act_types == [] and stats.act_kinds == monitor.stats().act_kinds
 
 
 def test_load_stats_names_the_missing_file(tmp_path) -> None:
