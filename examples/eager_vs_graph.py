@@ -68,8 +68,8 @@ WORKLOADS = (
     Workload("784-512-512 MLP, SGD", wide_mlp, (784,), 128, "sgd"),
     Workload("784-512-512 MLP, Adam", wide_mlp, (784,), 128, "adam"),
     Workload("small CNN + BatchNorm, SGD", small_cnn, (1, 28, 28), 32, "sgd"),
-    # float32 Adam amplifies rounding differences (a near-zero gradient still moves a weight
-    # by ~lr); in float64 the two agree to the last digits
+    # where compiled kernels round differently, float32 Adam amplifies it (a tiny gradient
+    # still moves a weight by ~lr); in float64 the two then still agree to the last digits
     Workload("784-512-512 MLP, Adam, f64", wide_mlp, (784,), 128, "adam", ember.float64),
 )
 
@@ -172,7 +172,7 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
         r = ok[0]
         ax2.plot(r["eager_losses"], "o-", ms=4, label="eager")
         ax2.plot(r["jit_losses"], "x--", ms=6, label="ember.jit")
-        ax2.set(xlabel="step", ylabel="loss", title=f"the same losses ({r['name']}, random data)")
+        ax2.set(xlabel="step", ylabel="loss", title=f"the same losses\n({r['name']}, random data)")
         ax2.legend()
     save_figure(fig, path)
 
