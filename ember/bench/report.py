@@ -37,6 +37,8 @@ RESULT_KEYS = (
     "ember",
     "torch",
     "ratio",
+    "eager",
+    "jit_speedup",
     "notes",
 )
 SIDE_KEYS = (
@@ -52,6 +54,7 @@ SIDE_KEYS = (
     "gflop_per_s",
     "mfu",
     "peak_mem_mib",
+    "compile_s",
 )
 MD_COLUMNS = (
     "workload",
@@ -67,6 +70,8 @@ MD_COLUMNS = (
     "torch MFU",
     "ember peak MiB",
 )
+# with --jit, "ember" is the compiled step and these columns follow
+JIT_COLUMNS = ("ember eager ms (p10–p90)", "jit speedup", "compile s")
 
 
 def empty_side() -> dict[str, Any]:
@@ -125,6 +130,15 @@ def _row(rec: dict[str, Any]) -> list[str]:
     ]
 
 
+def _jit_row(rec: dict[str, Any]) -> list[str]:
+    """The JIT_COLUMNS cells: eager ember's time, eager/jitted, the cold compile seconds."""
+    return [
+        _ms(rec.get("eager")),
+        _num(rec.get("jit_speedup"), "{:.2f}×"),
+        _num(rec["ember"].get("compile_s"), "{:.2f}"),
+    ]
+
+
 def _exceptions(default_steps: dict[str, Any] | None) -> str:
     if not default_steps:
         return ""
@@ -142,15 +156,17 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"float32 matmul peak {_num(report['peak_gflops'], '{:.0f}')} GFLOP/s (NumPy) · "
         f"ember {meta['ember']}, NumPy {meta['numpy']}, PyTorch {meta['torch'] or '–'}",
         "",
-        "| " + " | ".join(MD_COLUMNS) + " |",
-        "|" + "---|" * len(MD_COLUMNS),
     ]
-    lines += ["| " + " | ".join(_row(rec)) + " |" for rec in report["results"]]
+    columns = MD_COLUMNS + (JIT_COLUMNS if meta.get("jit") else ())
+    lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for rec in report["results"]:
+        cells = _row(rec) + (_jit_row(rec) if meta.get("jit") else [])
+        lines.append("| " + " | ".join(cells) + " |")
     notes = [
         f"- {row_label(rec)}: {side_name} {side['status']}: {side['reason']}"
         for rec in report["results"]
-        for side_name in ("ember", "torch")
-        if (side := rec[side_name]) is not None and side["status"] != "ok"
+        for side_name in ("ember", "eager", "torch")
+        if (side := rec.get(side_name)) is not None and side["status"] != "ok"
     ]
     notes += [f"- {row_label(rec)}: {note}" for rec in report["results"] for note in rec["notes"]]
     if notes:
@@ -183,6 +199,9 @@ def console_line(rec: dict[str, Any]) -> str:
     parts.append(f"{cells['GFLOP']} GFLOP")
     parts.append(f"{cells['ember GFLOP/s']} GFLOP/s (MFU {cells['ember MFU']})")
     parts.append(f"peak {cells['ember peak MiB']} MiB")
+    if rec.get("eager") is not None:
+        eager, speedup, compile_s = _jit_row(rec)
+        parts.append(f"eager {eager} ms  jit speedup {speedup}  compile {compile_s} s")
     return "  ".join(parts)
 
 

@@ -72,6 +72,7 @@ class Built:
     step: Callable[[], Any]
     notes: list[str] = field(default_factory=list)
     state: tuple = ()  # the models and optimizers the step updates (tests compare them)
+    compiled: list = field(default_factory=list)  # what compile_fn returned (bench: compile_s)
 
 
 def _nparams(*modules: Any) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ class JitFunction:
         self.cache = GraphCache(cache_size)
         self.traces = 0  # graphs compiled (or runs that fell back to eager)
         self.warmups = 0  # traces dropped because the call created the state it guards on
+        self.compile_s = 0.0  # seconds spent in compiled traces: run, optimise, build executor
         self._last: Compiled | None = None
         self._last_key: tuple | None = None
         self._warned = False
@@ -146,6 +148,7 @@ class JitFunction:
         return self._trace(key, args, kwargs, tensors, roots)
 
     def _trace(self, key: tuple, args: tuple, kwargs: dict, tensors: list, roots: list) -> Any:
+        start = time.perf_counter()
         tracer = Tracer(self.__name__, tensors, state_tensors(roots), self.fallback)
         prev, STATE.tracer = STATE.tracer, tracer
         try:
@@ -183,6 +186,7 @@ class JitFunction:
         counts = optimize(graph)
         entry = Compiled(graph, counts, Executor(graph, may_alias(graph, tracer.aliases)), template)
         evicted = self.cache.put(key, entry)
+        self.compile_s += time.perf_counter() - start
         if (evicted or self.traces > self.cache.size) and not self._warned:
             self._warned = True
             parts = changed_parts(self._last_key, key) if self._last_key else ["arguments"]

@@ -4,6 +4,9 @@ the same seed, with dropout (cnn), BatchNorm (resnet, dcgan) and sampled noise (
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -69,3 +72,20 @@ def test_jitted_steps_match_eager_steps(
         np.testing.assert_allclose(
             actual[signal], expected[signal], rtol=rtol, atol=atol, err_msg=name
         )
+
+
+def test_bench_jit_reports_jitted_eager_and_compile_time(tmp_path: Path) -> None:
+    """``ember bench mlp --jit``: the jitted step, eager ember beside it, the cold compile time."""
+    from ember import bench
+
+    out = tmp_path / "bench.json"
+    argv = ["mlp", "--jit", "--steps", "2", "--warmup", "2", "--peak-size", "64"]
+    assert bench.main([*argv, "--no-overhead", "--no-memory", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    (rec,) = report["results"]
+    assert report["meta"]["jit"] and rec["ember"]["status"] == rec["eager"]["status"] == "ok"
+    assert rec["ember"]["compile_s"] > 0 and rec["ember"]["n"] == rec["eager"]["n"] == 2
+    assert rec["jit_speedup"] == pytest.approx(
+        rec["eager"]["median_ms"] / rec["ember"]["median_ms"], rel=1e-2
+    )
+    assert "| jit speedup | compile s |" in bench.report.to_markdown(report)
