@@ -14,7 +14,7 @@ import numpy as np
 
 from ember import dtypes, random
 from ember.autograd import no_grad
-from ember.creation import arange, from_host, ones
+from ember.creation import arange, from_host, ones, zeros
 from ember.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -43,6 +43,7 @@ from ember.ops.conv import (
 )
 from ember.ops.elementwise import erf, sigmoid, tanh, where
 from ember.ops.elementwise import relu as _relu
+from ember.ops.fused import batch_norm_stats, batch_norm_train
 from ember.ops.index import index_select
 from ember.ops.movement import pad
 from ember.ops.reduce import amax, logsumexp
@@ -426,7 +427,6 @@ def batch_norm(
         raise ValueError(
             f"batch_norm: expected input of at least 2 dims (N, C, ...), got {tuple(input.shape)}"
         )
-    dims = (0,) + tuple(range(2, input.ndim))
     shape = _channel_shape(input)
     if training or running_mean is None:
         count = input.numel() // input.shape[1]
@@ -435,17 +435,18 @@ def batch_norm(
                 "batch_norm: expected more than 1 value per channel when training, got input "
                 f"size {tuple(input.shape)}"
             )
-        mean = input.mean(dims, keepdim=True)
-        centered = input - mean
-        var = (centered * centered).mean(dims, keepdim=True)
+        stats = batch_norm_stats(input)  # (mean, biased variance) per channel
         if training and running_mean is not None:
             with no_grad():
-                unbiased = var.reshape(-1) * (count / max(count - 1, 1))
-                running_mean.copy_(running_mean * (1 - momentum) + mean.reshape(-1) * momentum)
+                unbiased = stats[1] * (count / max(count - 1, 1))
+                running_mean.copy_(running_mean * (1 - momentum) + stats[0] * momentum)
                 running_var.copy_(running_var * (1 - momentum) + unbiased * momentum)
-    else:
-        centered = input - running_mean.reshape(shape)
-        var = running_var.reshape(shape)
+        c = input.shape[1]
+        weight = ones(c, dtype=input.dtype, device=input.device) if weight is None else weight
+        bias = zeros(c, dtype=input.dtype, device=input.device) if bias is None else bias
+        return batch_norm_train(input, stats, weight, bias, eps)
+    centered = input - running_mean.reshape(shape)
+    var = running_var.reshape(shape)
     # fold the weight into the per-channel scale: one full-size product (and its backward)
     scale = (var + eps).rsqrt()
     if weight is not None:

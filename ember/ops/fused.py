@@ -6,19 +6,28 @@
 ``LSTMSequence`` runs one LSTM layer direction over all time steps in one kernel: the composite
 records ~13 ops per step and its per-step slice of the input projection costs a full-size
 gradient buffer per step in backward (quadratic in the sequence length).
+
+``BatchNormStats`` + ``BatchNormTrain`` are training-mode batch normalisation: a two-pass
+normalise and an analytic backward instead of the composite's chain of broadcast ops.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ember.autograd.grad_mode import STATE
 from ember.ops.core import OPAQUE, Aval, Primitive, apply
 from ember.ops.elementwise import where
 from ember.ops.index import scatter_add
 from ember.ops.movement import cat
 from ember.ops.reduce import amax
 
-__all__ = ["cross_entropy_rows", "lstm_sequence"]
+__all__ = [
+    "batch_norm_stats",
+    "batch_norm_train",
+    "cross_entropy_rows",
+    "lstm_sequence",
+]
 
 
 def _sigmoid_(xp: Any, x: Any) -> None:
@@ -191,3 +200,96 @@ class CrossEntropyRows(Primitive):
 def cross_entropy_rows(x: Any, target: Any, ignore_index: int = -100) -> Any:
     """-log_softmax(x)[n, target[n]] per row of (N, C) logits; 0 where target is ignore_index."""
     return apply(CrossEntropyRows, x, target, ignore_index=int(ignore_index))
+
+
+class BatchNormStats(Primitive):
+    """Per-channel (dim 1) batch mean and biased variance of (N, C, *S) as a (2, C) array.
+
+    Two passes (mean, then the centred squares) like the composite, for accuracy. Not
+    differentiable: ``BatchNormTrain``'s vjp accounts for the statistics' dependence on x.
+    """
+
+    differentiable = False
+
+    @staticmethod
+    def infer(x: Aval) -> Aval:  # type: ignore[override]
+        if len(x.shape) < 2:
+            raise ValueError(f"batch_norm_stats: expected (N, C, ...) input, got shape {x.shape}")
+        return Aval((2, x.shape[1]), x.dtype)
+
+    @staticmethod
+    def forward(xp, x):
+        dims = (0,) + tuple(range(2, x.ndim))
+        mean = x.mean(axis=dims, keepdims=True)
+        centered = x - mean
+        centered *= centered
+        return xp.stack([mean.reshape(-1), centered.mean(axis=dims)])
+
+    @staticmethod
+    def vjp(g, x, *, out):
+        return (None,)
+
+
+class BatchNormTrain(Primitive):
+    """(x - mean) / sqrt(var + eps) * weight + bias per channel, ``stats`` = (mean, var) (2, C).
+
+    Forward is two passes (x * scale + shift). The vjp is the analytic gradient,
+    scale * (g - mean(g) - x̂ * mean(g * x̂)), in about 8 passes over x instead of the
+    composite's ~13; under ``create_graph`` it recomputes the statistics from x with
+    differentiable ops, so higher-order gradients stay exact.
+    """
+
+    @staticmethod
+    def infer(x: Aval, stats: Aval, w: Aval, b: Aval, *, eps: float) -> Aval:  # type: ignore[override]
+        c = x.shape[1] if len(x.shape) >= 2 else None
+        if stats.shape != (2, c) or w.shape != (c,) or b.shape != (c,):
+            raise ValueError(
+                f"batch_norm_train: stats {stats.shape}, weight {w.shape} and bias {b.shape} do "
+                f"not match input {x.shape}: (2, C), (C,), (C,) expected"
+            )
+        return Aval(x.shape, x.dtype)
+
+    @staticmethod
+    def forward(xp, x, stats, w, b, *, eps):
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        scale = w / xp.sqrt(stats[1] + eps)
+        out = x * scale.reshape(shape)
+        out += (b - stats[0] * scale).reshape(shape)
+        return out
+
+    @staticmethod
+    def vjp(g, x, stats, w, b, *, out, eps):
+        dims = (0,) + tuple(range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        count = x.numel() // x.shape[1]
+        if STATE.grad_enabled:  # create_graph: the statistics as differentiable functions of x
+            mean = x.mean(dims)
+            centered = x - mean.reshape(shape)
+            var = (centered * centered).mean(dims)
+        else:
+            mean, var = stats[0], stats[1]
+            centered = x - mean.reshape(shape)
+        invstd = (var + eps).rsqrt()
+        sum_g = g.sum(dims)
+        sum_g_xhat = (g * centered).sum(dims) * invstd
+
+        def grad_x() -> Any:
+            scale = w * invstd
+            coef = scale * invstd * sum_g_xhat / -count  # times (x - mean)
+            return g * scale.reshape(shape) + (
+                centered * coef.reshape(shape) - (scale * sum_g / count).reshape(shape)
+            )
+
+        return grad_x, None, lambda: sum_g_xhat, lambda: sum_g
+
+    saved_inputs = staticmethod(lambda req: (True, True, req[0], False))
+
+
+def batch_norm_stats(x: Any) -> Any:
+    """(2, C) per-channel batch mean and biased variance of (N, C, *S) input."""
+    return apply(BatchNormStats, x)
+
+
+def batch_norm_train(x: Any, stats: Any, weight: Any, bias: Any, eps: float = 1e-5) -> Any:
+    """Batch normalisation with the batch's ``stats`` (from ``batch_norm_stats``)."""
+    return apply(BatchNormTrain, x, stats, weight, bias, eps=float(eps))

@@ -6,7 +6,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ember.ops.fused import cross_entropy_rows, lstm_sequence
+from ember.ops.fused import (
+    batch_norm_stats,
+    batch_norm_train,
+    cross_entropy_rows,
+    lstm_sequence,
+)
 from tests.ops.specs import OpSpec, Sample, rand
 
 
@@ -53,7 +58,37 @@ def _cross_entropy_rows_samples(rng):
     ]
 
 
+def _batch_norm(x, w, b, eps=1e-5):
+    """Training-mode batch norm through the fused pair (statistics, then normalise)."""
+    return batch_norm_train(x, batch_norm_stats(x), w, b, eps)
+
+
+def _torch_batch_norm(x, w, b, eps=1e-5):
+    return F.batch_norm(x, None, None, w, b, training=True, eps=eps)
+
+
+def _batch_norm_samples(rng):
+    def case(x, **kw):
+        c = x[1]
+        args = (rand(rng, *x), rand(rng, c, low=0.5, high=1.5), rand(rng, c))
+        return Sample(args, kw, label=f"x{x}")
+
+    return [
+        case((4, 3, 2, 3)),
+        case((5, 2), eps=1e-3),  # BatchNorm1d on (N, C)
+        case((3, 2, 4)),  # (N, C, L)
+    ]
+
+
 SPECS = [
+    OpSpec(
+        "batch_norm_train",
+        _batch_norm,
+        _torch_batch_norm,
+        _batch_norm_samples,
+        prims=("BatchNormStats", "BatchNormTrain"),
+        second_order=True,
+    ),
     OpSpec(
         "lstm_sequence",
         lstm_sequence,
