@@ -47,9 +47,11 @@ def resolve(source: Source, args: list[Tensor]) -> Any:
     return None if grad is None else grad._data
 
 
-def _use_native() -> bool:
-    """``EMBER_JIT_NATIVE=0`` keeps every group on the NumPy plan executor."""
-    return os.environ.get("EMBER_JIT_NATIVE", "1") != "0"
+def _use_native() -> bool | str:
+    """``EMBER_JIT_NATIVE``: 0 keeps every group on the NumPy plan executor, ``all`` compiles
+    every group C can run (libm calls included), anything else the groups C wins on."""
+    flag = os.environ.get("EMBER_JIT_NATIVE", "1")
+    return "all" if flag == "all" else flag != "0"
 
 
 def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, int]], like: list[int]):
@@ -99,26 +101,29 @@ def _keep_layout(write: Callable, forward: Callable, like: tuple[int, ...]) -> C
 class Executor:
     """A graph compiled into steps over slots (see the module docstring)."""
 
-    def __init__(self, graph: Graph, aliases: set[int], *, use_native: bool | None = None) -> None:
+    def __init__(self, graph: Graph, aliases: set[int], *, use_native: Any = None) -> None:
+        """``use_native``: None (``EMBER_JIT_NATIVE``, default on), False, True (the groups
+        C is measured to win on), or "all" (every group C can compile, libm calls included)."""
         self.graph = graph
         self.groups: list[Group] = fuse(graph)
         graph.groups = [g.nodes for g in self.groups if len(g.nodes) > 1]
-        native_ok = _use_native() if use_native is None else use_native
-        self.library, self.kernels = None, {}
-        if native_ok and any(g.native and len(g.nodes) > 1 for g in self.groups):
-            self.library, self.kernels = self._compile()
-        self.native = [
-            g.native and len(g.nodes) > 1 and self.library is not None for g in self.groups
+        mode = _use_native() if use_native is None else use_native
+        chosen = [
+            bool(mode) and (g.native if mode == "all" else g.prefer_native) for g in self.groups
         ]
+        self.library, self.kernels = None, {}
+        if any(chosen):
+            self.library, self.kernels = self._compile(chosen)
+        self.native = [c and self.library is not None for c in chosen]
         order, self.step_io, kinds = self._schedule()
         self.plan: MemoryPlan = plan_memory(graph, self.step_io, aliases)
         self._assemble(order, kinds, aliases)
 
-    def _compile(self) -> tuple[Any, dict[int, tuple[Any, list[int]]]]:
-        """One shared library with a kernel per native group: ``{group: (fn, pointers)}``."""
+    def _compile(self, chosen: list[bool]) -> tuple[Any, dict[int, tuple[Any, list[int]]]]:
+        """One shared library with a kernel per chosen group: ``{group: (fn, pointers)}``."""
         sources, pointers = [], {}
         for k, g in enumerate(self.groups):
-            if g.native and len(g.nodes) > 1:
+            if chosen[k]:
                 src, ptrs = native.kernel_source(f"g{k}", g, self.graph)
                 sources.append(src)
                 pointers[k] = ptrs

@@ -21,7 +21,7 @@ from typing import Any
 from ember.jit.graph import Graph
 from ember.ops.core import ELEMENTWISE
 
-__all__ = ["Group", "fuse", "WRITERS", "CEXPR", "writer"]
+__all__ = ["Group", "fuse", "WRITERS", "CEXPR", "LIBM_CALLS", "writer"]
 
 
 def _ufunc(name: str) -> Callable[..., Any]:
@@ -98,6 +98,11 @@ CEXPR: dict[str, str] = {
 }
 
 
+# ops that are a libm call per element in C: NumPy's SIMD kernels beat scalar libm by far, so
+# groups with them stay on the plan executor (measured: benchmarks/jit_codegen.py, docs/jit.md)
+LIBM_CALLS = frozenset({"Pow", "Exp", "Log", "Tanh", "Sigmoid", "Sin", "Cos", "Log1p", "Expm1"})
+
+
 def writer(name: str) -> Callable[..., Any] | None:
     """The NumPy ``out=`` kernel of primitive ``name`` (None: it allocates its result)."""
     return WRITERS.get(name)
@@ -113,11 +118,17 @@ class Group:
     inputs: list[int] = field(default_factory=list)
     outputs: list[int] = field(default_factory=list)
     c_ops: bool = True  # every member has a C expression
+    libm: bool = False  # a member is a libm call in C (see LIBM_CALLS)
 
     @property
     def native(self) -> bool:
         """Whether the native executor can compile it (C expressions, a C float dtype)."""
         return self.c_ops and self.dtype.name in ("float32", "float64")
+
+    @property
+    def prefer_native(self) -> bool:
+        """Whether C beats the NumPy plan on it: several ops, all vector instructions."""
+        return self.native and len(self.nodes) > 1 and not self.libm
 
 
 def _fusible(graph: Graph, i: int) -> bool:
@@ -153,6 +164,7 @@ def fuse(graph: Graph) -> list[Group]:
             groups.append(group)
         group.nodes.append(i)
         group.c_ops = group.c_ops and node.prim.name in CEXPR
+        group.libm = group.libm or node.prim.name in LIBM_CALLS
         owner[node.out] = group
     roots = set(graph.roots())
     readers: dict[int, set[int]] = {}

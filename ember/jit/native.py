@@ -33,7 +33,9 @@ from ember.jit.graph import Graph
 
 __all__ = ["kernel_source", "load", "cache_dir", "compiler", "PARALLEL_MIN", "FLAGS"]
 
-PARALLEL_MIN = 1 << 16  # elements; below this one thread is faster (benchmarks/jit_codegen.py)
+# elements from which a kernel runs on every core (OpenMP); on the shared 2-core machine of
+# benchmarks/jit_codegen.py two threads lost at every size measured: large by default
+PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 22))
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99")
 _CTYPE = {"float32": "float", "float64": "double"}
 

@@ -11,11 +11,12 @@ import pytest
 
 import ember
 from ember.jit import native
+from ember.jit.fusion import fuse
 from ember.jit.graph import Graph
 from ember.ops.core import Aval
 from ember.ops.elementwise import Add, Div, Exp, Maximum, Mul, Relu, Rsqrt, Sigmoid, Sqrt, Tanh
 from ember.ops.linalg import MatMul
-from tests.jit.test_passes import _executor, _random_graph, _reference, dce
+from tests.jit.test_passes import _executor, _graph, _op, _random_graph, _reference, dce
 
 
 @pytest.fixture(autouse=True)
@@ -68,9 +69,9 @@ def _inputs(dtype: ember.dtype) -> list[ember.Tensor]:
 def test_native_kernels_match_numpy_with_broadcast_inputs(dtype: ember.dtype) -> None:
     args = _inputs(dtype)
     results = []
-    for use_native in (False, True):
+    for use_native in (False, "all"):
         ex = _executor(_broadcast_graph(dtype), native=use_native)
-        assert any(ex.native) is use_native
+        assert any(ex.native) is bool(use_native)
         results.append([t.numpy() for t in ex.run(args, ex.bind(args))])
     tol = 1e-6 if dtype is ember.float32 else 1e-13
     for plan, compiled in zip(*results):
@@ -99,7 +100,7 @@ def test_native_executor_on_random_graphs_matches_plain_execution() -> None:
             *(rng.standard_normal(g.avals[v].shape) for v in g.inputs[1:]),
         ]
         expected = _reference(g, arrays)
-        ex = _executor(g, native=True)
+        ex = _executor(g, native="all")
         args = [ember.tensor(a) for a in arrays[1:]]
         for out, v in zip(ex.run(args, ex.bind(args)), g.outputs):
             np.testing.assert_allclose(out.numpy(), expected[v], rtol=1e-12, atol=1e-12)
@@ -121,7 +122,7 @@ def test_disk_cache_reuses_kernels_and_rebuilds_corrupt_entries(
     args = _inputs(ember.float64)
 
     def run(scale: float) -> np.ndarray:
-        ex = _executor(_broadcast_graph(ember.float64, scale), native=True)
+        ex = _executor(_broadcast_graph(ember.float64, scale), native="all")
         assert any(ex.native)
         return ex.run(args, ex.bind(args))[0].numpy()
 
@@ -154,7 +155,7 @@ def test_missing_compiler_falls_back_to_numpy_with_a_one_line_warning(
     monkeypatch.setenv("EMBER_CC", str(tmp_path / "no-such-cc"))
     args = _inputs(ember.float32)
     with pytest.warns(UserWarning, match="no working C compiler") as caught:
-        ex = _executor(_broadcast_graph(ember.float32), native=True)
+        ex = _executor(_broadcast_graph(ember.float32), native="all")
     assert len(caught) == 1 and "\n" not in str(caught[0].message)
     assert not any(ex.native)
     plain = _executor(_broadcast_graph(ember.float32), native=False)
@@ -188,3 +189,14 @@ def test_explain_reports_fused_kernels_and_the_memory_plan() -> None:
     kernels = [ln.split("out: ")[1] for ln in text.splitlines() if "kernel" in ln.split()[:1]]
     # the matmul reads tanh's group: it closes; relu starts the next one
     assert kernels == ["Mul Add Tanh", "Relu Mul Add Exp"], text
+
+
+def test_groups_go_to_c_only_where_it_was_measured_to_win() -> None:
+    g = _broadcast_graph(ember.float32)  # tanh, exp, sigmoid: libm calls in C
+    assert [grp.prefer_native for grp in _executor(g).groups] == [False]
+    arith = _graph((8,))
+    (x,) = arith.inputs
+    y = _op(arith, Mul, x, x, shape=(8,))
+    z = _op(arith, Sqrt, _op(arith, Add, y, x, shape=(8,)), shape=(8,))
+    arith.outputs = [_op(arith, Relu, _op(arith, MatMul, z, z, shape=()), shape=())]
+    assert [(len(grp.nodes), grp.prefer_native) for grp in fuse(arith)] == [(3, True), (1, False)]

@@ -41,11 +41,11 @@ def _const(g: Graph, value) -> int:
     return vid
 
 
-def _executor(g: Graph, native: bool = False) -> Executor:
+def _executor(g: Graph, native: bool | str = False) -> Executor:
     return Executor(g, may_alias(g, set()), use_native=native)
 
 
-def _run(g: Graph, *arrays: np.ndarray, native: bool = False) -> list[np.ndarray]:
+def _run(g: Graph, *arrays: np.ndarray, native: bool | str = False) -> list[np.ndarray]:
     args = [ember.tensor(a) for a in arrays]
     ex = _executor(g, native)
     return [t.numpy() for t in ex.run(args, ex.bind(args))]
