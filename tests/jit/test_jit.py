@@ -113,15 +113,77 @@ def test_batchnorm_running_stats_are_written_back() -> None:
 
     (eager_model, eager_step), (model, step) = make(), make()
     jitted = ember.jit(step)
-    for _ in range(4):
+    for _ in range(10):
         x = _randn(6, 5)
         assert jitted(x).item() == pytest.approx(eager_step(x).item(), rel=1e-12)
+    assert jitted.traces == 1
     for a, b in zip(eager_model.buffers(), model.buffers()):
         _close(a, b)
+    assert model[1].num_batches_tracked.item() == 10
     model.eval()  # training flag is part of the guard: a new graph
     before = jitted.traces
     jitted(_randn(6, 5))
     assert jitted.traces == before + 1
+
+
+def _dropout_step(seed: int):
+    """A dropout MLP trained with SGD, and its step; the model is built from ``seed``."""
+    ember.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(6, 32, dtype=F64), nn.Dropout(0.5), nn.Linear(32, 3, dtype=F64))
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: ember.Tensor, y: ember.Tensor) -> ember.Tensor:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y) + ember.randn(1, dtype=F64).sum() * 0.0
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, step
+
+
+def test_dropout_replays_the_eager_draws_and_advances_the_generator() -> None:
+    x, y = _randn(8, 6), ember.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    eager_model, eager_step = _dropout_step(5)
+    eager = [eager_step(x, y).item() for _ in range(10)]
+    eager_rng = ember.random.get_rng_state()
+    model, step = _dropout_step(5)
+    jitted = ember.jit(step)
+    losses = [jitted(x, y).item() for _ in range(10)]
+    assert jitted.traces == 1 and len(set(losses)) == 10  # fresh masks every replay
+    np.testing.assert_allclose(losses, eager, rtol=1e-12)
+    for p, q in zip(eager_model.parameters(), model.parameters()):
+        _close(p, q)
+    assert ember.random.get_rng_state().tolist() == eager_rng.tolist()
+
+
+def test_unused_draw_still_advances_the_generator() -> None:
+    def fn(x: ember.Tensor) -> ember.Tensor:
+        ember.rand(5)  # dead code for the graph, but eager draws it
+        return x * 2.0
+
+    jitted, x = ember.jit(fn), _randn(3)
+    ember.manual_seed(9)
+    for _ in range(3):
+        fn(x)
+    expected = ember.rand(4)
+    ember.manual_seed(9)
+    for _ in range(3):
+        jitted(x)
+    _close(ember.rand(4), expected)
+
+
+def test_dropout_in_eval_mode_is_another_graph_without_draws() -> None:
+    model, _ = _dropout_step(0)
+    jitted, x = ember.jit(model), _randn(4, 6)
+    with ember.no_grad():
+        jitted(x)
+        model.eval()
+        before = ember.random.get_rng_state()
+        out = jitted(x)
+        _close(out, model(x))
+    assert jitted.traces == 2 and "Sample" not in str(jitted.graph)
+    assert ember.random.get_rng_state().tolist() == before.tolist()
 
 
 def test_new_input_shape_retraces() -> None:
@@ -130,6 +192,21 @@ def test_new_input_shape_retraces() -> None:
         x = _randn(*shape)
         _close(jitted(x), x.sum(dim=0) * 2.0)
     assert jitted.traces == 2
+
+
+def test_dtype_and_grad_mode_are_guards() -> None:
+    w = _randn(3).requires_grad_()
+    jitted = ember.jit(lambda x: (x * w.detach()).sum())
+    x = _randn(3)
+    _close(jitted(x), (x * w.detach()).sum())
+    x32 = x.to(ember.float32)
+    _close(jitted(x32), (x32 * w.detach()).sum())  # another dtype: a new graph
+    with ember.no_grad():
+        _close(jitted(x), (x * w.detach()).sum())
+    assert jitted.traces == 3
+    assert [key[0] for key in jitted.cache.entries] == [
+        ("grad mode", m) for m in (True, True, False)
+    ]
 
 
 def test_python_scalar_argument_is_a_guard() -> None:
