@@ -18,12 +18,8 @@ hits all four); ms/token is the median over repeats of the run's time / ``tokens
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +28,7 @@ from torch.nn import functional as tF
 
 import ember
 from benchmarks.lm_compare import TorchGPT, build_models
-from benchmarks.train_compare import run_meta
+from benchmarks.train_compare import parse_common, run_meta, write_report
 from ember.models.gpt import GPTConfig
 from ember.random import Generator
 
@@ -178,24 +174,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--tokens", type=int, default=200, help="new tokens per run")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per variant")
     parser.add_argument("--top-k", type=int, default=10)
-    parser.add_argument("--threads", type=int, help="threads for PyTorch and NumPy's BLAS")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", help="write every number to this file")
-    parser.add_argument("--markdown", help="write the table to this file")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        ember.set_num_threads(args.threads)
+    args = parse_common(parser, argv)
     result = compare(args.tokens, args.repeats, args.top_k, args.seed)
-    argv = sys.argv[1:] if argv is None else argv
-    result["meta"]["command"] = "python -m benchmarks.generate_compare " + shlex.join(argv)
-    text = to_markdown(result)
-    print("\n" + text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    if args.markdown:
-        Path(args.markdown).write_text(text)
-    return result
+    return write_report(result, "generate_compare", argv, args, to_markdown)
 
 
 if __name__ == "__main__":

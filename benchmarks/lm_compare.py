@@ -20,11 +20,8 @@ clipping, optimizer step, ``loss.item()``).
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import shlex
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +32,7 @@ from torch import nn as tnn
 from torch.nn import functional as tF
 
 import ember
-from benchmarks.train_compare import run_meta
+from benchmarks.train_compare import parse_common, run_meta, write_report
 from ember import models
 from ember.data.text import BlockDataset, default_corpus, train_val_split
 from ember.nn.utils import clip_grad_norm_
@@ -437,30 +434,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--width", type=int)
     parser.add_argument("--block-size", type=int)
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--threads", type=int, help="threads for PyTorch and NumPy's BLAS")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", help="write every number to this file")
-    parser.add_argument("--markdown", help="write the tables to this file")
     parser.add_argument("--checkpoint", help="save ember's trained model here (for ember sample)")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        ember.set_num_threads(args.threads)
+    args = parse_common(parser, argv)
     result = compare(
         args.model, args.iters, args.eval_interval, args.seed, checkpoint_path=args.checkpoint,
         eval_iters=args.eval_iters,
         layers=args.layers, heads=args.heads, width=args.width, block_size=args.block_size,
         batch_size=args.batch_size,
     )  # fmt: skip
-    argv = sys.argv[1:] if argv is None else argv
-    result["meta"]["command"] = "python -m benchmarks.lm_compare " + shlex.join(argv)
-    text = to_markdown(result)
-    print("\n" + text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    if args.markdown:
-        Path(args.markdown).write_text(text)
-    return result
+    return write_report(result, "lm_compare", argv, args, to_markdown)
 
 
 if __name__ == "__main__":
