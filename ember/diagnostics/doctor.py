@@ -99,7 +99,10 @@ def report(stats: RunStats, findings: list[Finding], title: str = "") -> str:
 
 def _img(png: bytes | None, alt: str) -> str:
     if png is None:
-        return f"<p><em>{html.escape(alt)}: no data recorded</em></p>"
+        return (
+            f"<p><em>{html.escape(alt)}: no data recorded</em> (train with "
+            "<code>ember train --diagnose</code> or a <code>GradientMonitor</code>)</p>"
+        )
     data = base64.b64encode(png).decode()
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 

@@ -125,8 +125,9 @@ def loss_curves_png(stats: RunStats, patience: int = 5) -> bytes | None:
                 ax.axvline(ep[stop[0]], color="red", ls=":", label=f"early stop (p={patience})")
         ax.set(xlabel="epoch", ylabel="loss", title="loss per epoch")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-        if np.nanmin(train) > 0 and (val is None or np.nanmin(val) > 0):
-            ax.set_yscale("log")  # train and val loss often differ by orders of magnitude
+        both = train if val is None else np.concatenate([train, val])
+        if np.nanmin(both) > 0 and np.nanmax(both) > 10 * np.nanmin(both):
+            ax.set_yscale("log")  # train and val loss that differ by orders of magnitude
         ax.legend(fontsize=8)
         ax = axes[0, -1]
     if has_steps:
