@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ember.autograd.grad_mode import STATE
+from ember.creation import zeros
+from ember.dtypes import float64
 from ember.jit.cache import GraphCache, changed_parts, flatten_args, guard_key
 from ember.jit.executor import Executor
 from ember.jit.graph import Graph
 from ember.jit.passes import optimize
 from ember.jit.report import describe
-from ember.jit.trace import Tracer, may_alias, scan_roots, state_tensors
+from ember.jit.trace import JitError, Tracer, _is_optimizer, may_alias, scan_roots, state_tensors
 from ember.tensor import Tensor
 
 __all__ = ["JitFunction", "jit", "explain"]
@@ -76,6 +78,7 @@ class JitFunction:
         self.traces = 0  # graphs compiled (or runs that fell back to eager)
         self.warmups = 0  # traces dropped because the call created the state it guards on
         self.compile_s = 0.0  # seconds spent in compiled traces: run, optimise, build executor
+        self._rates: dict[int, tuple[dict, Tensor]] = {}  # id(param group) -> (group, its lr)
         self._last: Compiled | None = None
         self._last_key: tuple | None = None
         self._warned = False
@@ -131,10 +134,32 @@ class JitFunction:
         roots, statics = self._roots(args, kwargs)
         return guard_key(self._arg_names(len(args), kwargs), sigs, roots, statics), tensors, roots
 
+    def _learning_rates(self, roots: list) -> list[tuple[dict, Tensor]]:
+        """(param group, 0-d tensor holding its lr now) for each group whose lr is a float.
+
+        A compiled step reads the learning rate from that tensor, an input of the graph, so a
+        scheduler that changes it between steps does not retrace.
+        """
+        rates = []
+        for _, obj in roots:
+            if not _is_optimizer(obj):
+                continue
+            for group in obj.param_groups:
+                if type(group.get("lr")) is not float:
+                    continue
+                if id(group) not in self._rates:
+                    device = group["params"][0].device if group["params"] else None
+                    self._rates[id(group)] = (group, zeros((), dtype=float64, device=device))
+                holder = self._rates[id(group)][1]
+                holder._data[...] = group["lr"]
+                rates.append((group, holder))
+        return rates
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if os.environ.get("EMBER_JIT", "1") == "0" or STATE.tracer is not None:
             return self.fn(*args, **kwargs)  # disabled, or inlined into an outer trace
         key, tensors, roots = self._key(args, kwargs)
+        rates = self._learning_rates(roots)
         entry = self.cache.get(key)
         if entry is _EAGER:
             return self.fn(*args, **kwargs)
@@ -145,14 +170,37 @@ class JitFunction:
                 return _rebuild(entry.template, entry.executor.run(tensors, arrays))
         if self._warned:  # it kept retracing: new keys run eagerly (tracing costs more)
             return self.fn(*args, **kwargs)
-        return self._trace(key, args, kwargs, tensors, roots)
+        return self._trace(key, args, kwargs, tensors, roots, rates)
 
-    def _trace(self, key: tuple, args: tuple, kwargs: dict, tensors: list, roots: list) -> Any:
-        start = time.perf_counter()
-        tracer = Tracer(self.__name__, tensors, state_tensors(roots), self.fallback)
-        prev, STATE.tracer = STATE.tracer, tracer
+    def _call_with_rates(self, rates: list, args: tuple, kwargs: dict) -> Any:
+        """``fn(*args, **kwargs)`` with each float lr swapped for its tensor during the call."""
+        floats = [group["lr"] for group, _ in rates]
+        for group, holder in rates:
+            group["lr"] = holder
         try:
             result = self.fn(*args, **kwargs)
+        finally:
+            changed = [group["lr"] is not holder for group, holder in rates]
+            for (group, _), lr, assigned in zip(rates, floats, changed):
+                if not assigned:
+                    group["lr"] = lr
+        if any(changed):
+            raise JitError(
+                f"ember.jit: cannot trace {self.__name__}: it sets a learning rate, which a "
+                "compiled step reads as an input\nhint: call scheduler.step() (or set "
+                "param_group['lr']) outside the jitted function"
+            )
+        return result
+
+    def _trace(
+        self, key: tuple, args: tuple, kwargs: dict, tensors: list, roots: list, rates: list
+    ) -> Any:
+        start = time.perf_counter()
+        state = state_tensors(roots) + [holder for _, holder in rates]
+        tracer = Tracer(self.__name__, tensors, state, self.fallback)
+        prev, STATE.tracer = STATE.tracer, tracer
+        try:
+            result = self._call_with_rates(rates, args, kwargs)
             leaves: list[Tensor] = []
             template = _flatten_out(result, leaves)
             graph = None

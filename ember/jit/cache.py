@@ -57,7 +57,12 @@ def _state_sig(obj: Any) -> Any:
     if _is_optimizer(obj):
         groups = []
         for group in obj.param_groups:
-            hyper = tuple((k, _value_sig(v)) for k, v in group.items() if k != "params")
+            # a float lr is an input of the graph (see api.lift_rates): only its type guards
+            hyper = tuple(
+                (k, type(v).__name__ if k == "lr" and type(v) is float else _value_sig(v))
+                for k, v in group.items()
+                if k != "params"
+            )
             per_param = tuple(
                 (
                     p.grad is None,

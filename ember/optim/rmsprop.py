@@ -69,6 +69,6 @@ class RMSprop(Optimizer):
             avg = square_avg.sqrt() + group["eps"]
         if group["momentum"] > 0:
             buf = state["momentum_buffer"].mul_(group["momentum"]).addcdiv_(grad, avg)
-            p.sub_(buf, alpha=group["lr"])
+            p.sub_(buf * group["lr"])  # not alpha=: a jitted step passes lr as a tensor
         else:
             p.addcdiv_(grad, avg, value=-group["lr"])

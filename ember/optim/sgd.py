@@ -66,7 +66,7 @@ class SGD(Optimizer):
             else:
                 buf.mul_(momentum).add_(d, alpha=1 - group["dampening"])
             d = d + buf * momentum if group["nesterov"] else buf
-        p.sub_(d, alpha=group["lr"])
+        p.sub_(d * group["lr"])  # not alpha=: a jitted step passes lr as a 0-d tensor
 
     def _update_arrays(
         self, xp: Any, p: Any, grad: Any, state: dict[str, Any], group: dict

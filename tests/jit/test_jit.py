@@ -367,15 +367,60 @@ def test_optimizer_step_count_is_state_not_a_guard(name: str) -> None:
             _close(value, opt.state[q][key])
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_learning_rate_from_a_scheduler_is_an_input(name: str) -> None:
+    """A scheduler changes lr every step: one graph, the same run as eager, lr stays a float."""
+
+    def make():
+        ember.manual_seed(1)
+        model = nn.Sequential(nn.Linear(6, 16, dtype=F64), nn.Tanh(), nn.Linear(16, 4, dtype=F64))
+        extra = {"momentum": 0.9} if name == "SGD" else {}
+        opt = getattr(ember.optim, name)(model.parameters(), lr=0.05, **extra)
+        sched = ember.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
+
+        def step(x: ember.Tensor, y: ember.Tensor) -> ember.Tensor:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, opt, sched, step
+
+    (eager_model, _, eager_sched, eager_step), (model, opt, sched, step) = make(), make()
+    jitted = ember.jit(step)
+    x, y = _randn(8, 6), ember.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    for _ in range(10):
+        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-12)
+        sched.step()
+        eager_sched.step()
+    assert jitted.traces == 1 and type(opt.param_groups[0]["lr"]) is float
+    for p, q in zip(eager_model.parameters(), model.parameters()):
+        _close(p, q)
+
+
+def test_scheduler_inside_the_jitted_step_raises() -> None:
+    model, opt, step = _mlp_step("sgd")
+    sched = ember.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+
+    def step_and_schedule(x: ember.Tensor, y: ember.Tensor) -> ember.Tensor:
+        loss = step(x, y)
+        sched.step()
+        return loss
+
+    with pytest.raises(JitError, match="(?s)sets a learning rate.*hint: call scheduler.step"):
+        ember.jit(step_and_schedule)(_randn(8, 6), ember.tensor([0, 1, 2, 3, 0, 1, 2, 3]))
+
+
 def test_changing_hyperparameter_is_named_when_it_keeps_retracing() -> None:
     _, opt, step = _mlp_step("sgd")
     jitted = ember.jit(step, cache_size=2)
     x, y = _randn(8, 6), ember.tensor([0, 1, 2, 3, 0, 1, 2, 3])
     jitted(x, y)  # warm-up: creates .grad and the momentum buffers
-    for lr in (0.1, 0.05):
-        opt.param_groups[0]["lr"] = lr
+    for momentum in (0.8, 0.7):
+        opt.param_groups[0]["momentum"] = momentum
         jitted(x, y)
-    opt.param_groups[0]["lr"] = 0.01
+    opt.param_groups[0]["momentum"] = 0.6
     with pytest.warns(UserWarning, match=r"traced 3 times.*state of opt keeps changing"):
         jitted(x, y)
 
