@@ -6,8 +6,11 @@ passes in ``passes`` shrink it → ``executor.Executor`` replays it on raw array
 and writes mutated state (parameters, ``.grad``, optimizer state, buffers) back in place.
 ``cache`` computes the guard key. ``EMBER_JIT=0`` runs everything eagerly.
 
-Random draws on the host (dropout masks) are not traced yet: they raise ``JitError`` (or run
-eagerly with ``fallback=True``) rather than being frozen into the graph.
+State that changes every step is read by the graph, never baked into it: optimizer step
+counts are 0-d tensors, a float learning rate is passed in as a 0-d tensor (schedulers do not
+retrace), and random draws (``ember.random.sample``: dropout masks, ``randn``) replay from the
+generator. A call that creates the state it is guarded on (the first step creates ``.grad``
+and the optimizer state) is a warm-up: its trace is dropped and the next call compiles.
 """
 
 from __future__ import annotations
