@@ -502,3 +502,23 @@ def test_output_that_requires_grad_runs_eagerly_with_a_warning() -> None:
     loss.backward()  # eager result: backward outside still works
     _close(model.bias.grad, ember.full((2,), 4.0, dtype=F64))
     jitted(x).backward()  # the same key stays eager, silently
+
+
+def test_step_count_state_dict_matches_pytorch_and_loads_old_ints() -> None:
+    import torch
+
+    w = ember.zeros(3, requires_grad=True)
+    tw = torch.zeros(3, requires_grad=True)
+    opt, topt = ember.optim.Adam([w], lr=0.1), torch.optim.Adam([tw], lr=0.1)
+    for _ in range(2):
+        w.grad, tw.grad = ember.ones(3), torch.ones(3)
+        opt.step()
+        topt.step()
+    step, tstep = opt.state_dict()["state"][0]["step"], topt.state_dict()["state"][0]["step"]
+    assert (step.shape, step.dtype.name, step.item()) == (tuple(tstep.shape), "float32", 2.0)
+    assert tstep.dtype == torch.float32 and tstep.item() == 2.0
+    saved = opt.state_dict()
+    saved["state"][0]["step"] = 5  # a checkpoint written when the count was an int
+    opt.load_state_dict(saved)
+    restored = opt.state[w]["step"]
+    assert isinstance(restored, ember.Tensor) and restored.item() == 5.0
