@@ -165,6 +165,20 @@ def _float_dtype(dtype: Any) -> dtypes.dtype:
     return d
 
 
+def _floats(
+    method: str, size: tuple, generator: Any, dtype: Any, device: Any, requires_grad: bool
+) -> Any:
+    """Float64 draws of ``rng.<method>`` cast to a floating dtype (rand, randn)."""
+    d, shape = _float_dtype(dtype), _size(size)
+    return sample(
+        lambda rng: getattr(rng, method)(shape, dtype=np.float64).astype(d.np),
+        generator=generator,
+        dtype=d,
+        device=device,
+        requires_grad=requires_grad,
+    )
+
+
 def rand(
     *size: Any,
     generator: Generator | None = None,
@@ -173,14 +187,7 @@ def rand(
     requires_grad: bool = False,
 ) -> Any:
     """Uniform samples in [0, 1)."""
-    d, shape = _float_dtype(dtype), _size(size)
-    return sample(
-        lambda rng: rng.random(shape, dtype=np.float64).astype(d.np),
-        generator=generator,
-        dtype=d,
-        device=device,
-        requires_grad=requires_grad,
-    )
+    return _floats("random", size, generator, dtype, device, requires_grad)
 
 
 def randn(
@@ -191,14 +198,7 @@ def randn(
     requires_grad: bool = False,
 ) -> Any:
     """Standard normal samples."""
-    d, shape = _float_dtype(dtype), _size(size)
-    return sample(
-        lambda rng: rng.standard_normal(shape, dtype=np.float64).astype(d.np),
-        generator=generator,
-        dtype=d,
-        device=device,
-        requires_grad=requires_grad,
-    )
+    return _floats("standard_normal", size, generator, dtype, device, requires_grad)
 
 
 def normal(

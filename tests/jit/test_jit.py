@@ -43,14 +43,21 @@ def test_pure_function_matches_eager(family: str) -> None:
     assert jitted.traces == 1
 
 
-def _mlp_step(optimizer: str, zero_grad: bool = True):
-    """A Linear-ReLU-Linear classifier, its optimizer and a training-step function."""
+OPTIMIZERS = {  # shorthand -> (class name, hyperparameters)
+    "sgd": ("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-3}),
+    "adam": ("Adam", {"lr": 0.01}),
+}
+
+
+def _mlp_step(optimizer: str, zero_grad: bool = True, **hyper: float):
+    """A Linear-ReLU-Linear classifier, its optimizer and a training-step function.
+
+    ``optimizer`` is a key of OPTIMIZERS or a class name of ember.optim (with ``hyper``).
+    """
     ember.manual_seed(1)
     model = nn.Sequential(nn.Linear(6, 16, dtype=F64), nn.ReLU(), nn.Linear(16, 4, dtype=F64))
-    if optimizer == "sgd":
-        opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
-    else:
-        opt = ember.optim.Adam(model.parameters(), lr=0.01)
+    name, defaults = OPTIMIZERS.get(optimizer, (optimizer, {}))
+    opt = getattr(ember.optim, name)(model.parameters(), **{**defaults, **hyper})
 
     def step(x: ember.Tensor, y: ember.Tensor) -> ember.Tensor:
         if zero_grad:
@@ -340,21 +347,10 @@ def test_optimizer_step_count_is_state_not_a_guard(name: str) -> None:
     """The step count is a tensor in the optimizer state: 10 jitted steps compile one graph
     and match 10 eager steps (parameters, optimizer state and the count itself)."""
 
-    def make():
-        ember.manual_seed(1)
-        model = nn.Sequential(nn.Linear(6, 16, dtype=F64), nn.Tanh(), nn.Linear(16, 4, dtype=F64))
-        opt = getattr(ember.optim, name)(model.parameters(), lr=0.01)
-
-        def step(x: ember.Tensor, y: ember.Tensor) -> ember.Tensor:
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return model, opt, step
-
-    (eager_model, eager_opt, eager_step), (model, opt, step) = make(), make()
+    (eager_model, eager_opt, eager_step), (model, opt, step) = (
+        _mlp_step(name, lr=0.01),
+        _mlp_step(name, lr=0.01),
+    )
     jitted = ember.jit(step)
     x, y = _randn(8, 6), ember.tensor([0, 1, 2, 3, 0, 1, 2, 3])
     for _ in range(10):
@@ -372,20 +368,8 @@ def test_learning_rate_from_a_scheduler_is_an_input(name: str) -> None:
     """A scheduler changes lr every step: one graph, the same run as eager, lr stays a float."""
 
     def make():
-        ember.manual_seed(1)
-        model = nn.Sequential(nn.Linear(6, 16, dtype=F64), nn.Tanh(), nn.Linear(16, 4, dtype=F64))
-        extra = {"momentum": 0.9} if name == "SGD" else {}
-        opt = getattr(ember.optim, name)(model.parameters(), lr=0.05, **extra)
-        sched = ember.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
-
-        def step(x: ember.Tensor, y: ember.Tensor) -> ember.Tensor:
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return model, opt, sched, step
+        model, opt, step = _mlp_step(name, lr=0.05, **({"momentum": 0.9} if name == "SGD" else {}))
+        return model, opt, ember.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10), step
 
     (eager_model, _, eager_sched, eager_step), (model, opt, sched, step) = make(), make()
     jitted = ember.jit(step)
