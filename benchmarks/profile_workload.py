@@ -1,7 +1,8 @@
 """Where an ember training step spends its time: cProfile of one workload, grouped by kind.
 
 Run: ``python benchmarks/profile_workload.py gpt [--steps 3] [--top 12]``. Kinds: BLAS matmul
-(``MatMul.forward``), im2col/col2im (convolution lowering), pooling windows, element-wise
+(``MatMul.forward``), convolutions (their chunked window copies and GEMMs) and pooling
+windows, fused kernels (``ember/ops/fused.py``: batch norm, LSTM, cross entropy), element-wise
 kernels, reductions, copies and indexing, the optimizer's arithmetic, and Python overhead
 (everything else: ``apply``, the autograd engine, modules, tensor wrappers). Time spent in a
 C function (a ufunc method, ``ndarray.copy``) or in NumPy's own Python helpers (``np.pad``)
@@ -23,7 +24,8 @@ __all__ = ["KINDS", "profile", "main"]
 # (path fragment, function name or None for any) -> kind; first match wins
 KINDS = [
     ("ember/ops/linalg.py", "forward", "BLAS matmul"),
-    ("ember/ops/conv.py", None, "im2col/col2im + pooling windows"),
+    ("ember/ops/conv.py", None, "convolutions (window copies + GEMMs), pooling"),
+    ("ember/ops/fused.py", "forward", "fused kernels (batch norm, LSTM, CE)"),
     ("ember/ops/elementwise.py", "forward", "element-wise kernels"),
     ("ember/ops/elementwise.py", "_erf", "element-wise kernels"),
     ("ember/ops/reduce.py", "forward", "reductions"),

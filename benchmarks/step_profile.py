@@ -57,7 +57,7 @@ def profile_step(workload: str, steps: int = 5, top: int = 25) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("workloads", nargs="+", choices=["mlp", "cnn", "resnet"])
+    p.add_argument("workloads", nargs="+", choices=["mlp", "cnn", "resnet", "dcgan", "ddpm"])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--top", type=int, default=25)
