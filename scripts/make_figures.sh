@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate the experiment figures and printed numbers used by docs/experiments/*.md.
-#   scripts/make_figures.sh                      # all five experiments (~10 min on 2 busy cores)
+#   scripts/make_figures.sh                      # all five (~6 min of CPU; longer on a busy machine)
 #   scripts/make_figures.sh regularisation       # just the named ones
 # Figures go to docs/experiments/figures/NAME.png, the printed output to
 # docs/experiments/output/NAME.txt. One BLAS/OpenMP thread each unless the caller sets more:
