@@ -329,12 +329,11 @@ class ConvTranspose(Primitive):
                 f"conv_transpose: input {g.shape} and weight {w.shape} do not match: "
                 "(N, C_in, *L) vs (C_in, C_out, *K)"
             )
-        want = _out_sizes(size, w.shape[2:], stride, padding, dilation)
-        if tuple(g.shape[2:]) != want:
-            raise ValueError(
-                f"conv_transpose: input of shape {g.shape} does not match output size {size}: "
-                f"{tuple(g.shape[2:])} vs {want}"
-            )
+        _check_windows(
+            f"conv_transpose: input of shape {g.shape} does not match output size {size}",
+            tuple(g.shape[2:]),
+            _out_sizes(size, w.shape[2:], stride, padding, dilation),
+        )
         return Aval((g.shape[0], w.shape[1]) + tuple(size), g.dtype)
 
     @staticmethod
@@ -379,12 +378,11 @@ class ConvWeight(Primitive):
 
     @staticmethod
     def infer(x: Aval, g: Aval, *, kernel, stride, padding, dilation) -> Aval:  # type: ignore[override]
-        want = _out_sizes(x.shape[2:], kernel, stride, padding, dilation)
-        if g.shape[0] != x.shape[0] or tuple(g.shape[2:]) != want:
-            raise ValueError(
-                f"conv_weight: gradient of shape {g.shape} does not match input {x.shape}: "
-                f"{(g.shape[0],) + tuple(g.shape[2:])} vs {(x.shape[0],) + want}"
-            )
+        _check_windows(
+            f"conv_weight: gradient of shape {g.shape} does not match input {x.shape}",
+            (g.shape[0],) + tuple(g.shape[2:]),
+            (x.shape[0],) + _out_sizes(x.shape[2:], kernel, stride, padding, dilation),
+        )
         return Aval((g.shape[1], x.shape[1]) + tuple(kernel), x.dtype)
 
     @staticmethod
@@ -407,6 +405,12 @@ class ConvWeight(Primitive):
         )
 
     saved_inputs = staticmethod(lambda req: (req[1], req[0]))
+
+
+def _check_windows(what: str, got: tuple, want: tuple) -> None:
+    """ValueError ``what: got vs want`` unless the window counts agree."""
+    if got != want:
+        raise ValueError(f"{what}: {got} vs {want}")
 
 
 def _check_conv_avals(op: str, x: Aval, w: Aval) -> None:
