@@ -195,38 +195,44 @@ def _plan(
                 "batch",
                 b,
                 flops.infer_gflop(b),
-                {
-                    n: (lambda fw=fw, b=b: workloads.build_cnn_infer(fw, b))
-                    for n, fw in frameworks.items()
-                },
+                _builders(
+                    frameworks, compile_fn, lambda fw, c, b=b: workloads.build_cnn_infer(fw, b, c)
+                ),
             )
             for b in CNN_INFER_BATCHES
         ]
 
-    builders = {
-        n: (lambda fw=fw: workloads.build_train(fw, workload)) for n, fw in frameworks.items()
-    }
-    if compile_fn is not None:  # "ember" is the compiled step; eager ember is timed beside it
-        builders = {
-            "ember": lambda: _build_compiled(frameworks["ember"], workload, compile_fn),
-            "eager": builders["ember"],
-            **{n: b for n, b in builders.items() if n != "ember"},
-        }
-    return [("step", None, flops.train_gflop(workload), builders)]
+    def build(fw: Framework, compile_step: Callable) -> Built:
+        return workloads.build_train(fw, workload, compile_step)
+
+    return [("step", None, flops.train_gflop(workload), _builders(frameworks, compile_fn, build))]
 
 
-def _build_compiled(fw: Framework, workload: str, compile_fn: Callable) -> Built:
-    """A training workload whose step is compiled; ``compiled`` keeps the compiled functions
-    (their ``compile_s`` is the cold compile time reported)."""
-    compiled: list[Any] = []
+def _builders(
+    frameworks: dict[str, Framework],
+    compile_fn: Callable | None,
+    build: Callable[[Framework, Callable], Built],
+) -> dict[str, Callable[[], Built]]:
+    """A builder per framework; with ``compile_fn``, "ember" is compiled (keeping what it
+    compiled: their ``compile_s`` is the cold compile time reported) and "eager" is ember as
+    it is, timed beside it."""
+    builders = {n: (lambda fw=fw: build(fw, lambda f: f)) for n, fw in frameworks.items()}
+    if compile_fn is None:
+        return builders
 
-    def compile_and_keep(fn: Callable) -> Any:
-        compiled.append(compile_fn(fn))
-        return compiled[-1]
+    def build_compiled() -> Built:
+        compiled: list[Any] = []
 
-    built = workloads.build_train(fw, workload, compile_and_keep)
-    built.compiled = compiled
-    return built
+        def compile_and_keep(fn: Callable) -> Any:
+            compiled.append(compile_fn(fn))
+            return compiled[-1]
+
+        built = build(frameworks["ember"], compile_and_keep)
+        built.compiled = compiled
+        return built
+
+    others = {n: b for n, b in builders.items() if n != "ember"}
+    return {"ember": build_compiled, "eager": builders["ember"], **others}
 
 
 def run_suite(opts: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:

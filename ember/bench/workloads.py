@@ -514,17 +514,21 @@ def build_generate(fw: Framework, zoo: Any = None) -> Built:
     return Built(_nparams(model), step, list(zoo.notes) + ["no KV cache"])
 
 
-def build_cnn_infer(fw: Framework, batch: int, zoo: Any = None) -> Built:
-    """cnn-infer: ``step()`` runs the cnn model in eval mode on a fixed batch, output to host."""
+def build_cnn_infer(
+    fw: Framework, batch: int, compile_fn: Callable = lambda f: f, zoo: Any = None
+) -> Built:
+    """cnn-infer: ``step()`` runs the cnn model (compiled by ``compile_fn``) in eval mode on a
+    fixed batch, output to host."""
     zoo = zoo or model_zoo(fw.mod)
     fw.seed()
     model = zoo.cnn()
     model.eval()
     _on_device(fw, model)
+    forward = compile_fn(model)
     x = fw.tensor(np.random.default_rng(1234).standard_normal((batch, 1, 28, 28), np.float32))
 
     def step() -> np.ndarray:
         with fw.no_grad():
-            return model(x).cpu().numpy()
+            return forward(x).cpu().numpy()
 
-    return Built(_nparams(model), step, list(zoo.notes))
+    return Built(_nparams(model), step, list(zoo.notes), (model,))
