@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     kinds, stats, total = profile(args.workload, args.steps)
     print(f"{args.workload}: {total / args.steps * 1e3:.0f} ms per step under cProfile")
     for kind, secs in sorted(kinds.items(), key=lambda kv: -kv[1]):
-        print(f"  {kind:<34} {100 * secs / total:5.1f}%  {secs / args.steps * 1e3:8.1f} ms/step")
+        print(f"  {kind:<46} {100 * secs / total:5.1f}%  {secs / args.steps * 1e3:8.1f} ms/step")
     if args.top:
         stats.sort_stats("tottime").print_stats(args.top)
 
