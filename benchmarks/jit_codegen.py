@@ -30,6 +30,12 @@ from ember.ops.elementwise import Add, Div, Mul, Relu, Sqrt, Sub, Tanh
 __all__ = ["GROUPS", "group_graph", "time_groups", "time_workloads", "main"]
 
 F32 = ember.float32
+_MODES = ["numpy per op", "plan (out=)", "C 1 thread", "C OpenMP"]
+_WORKLOAD_MODES = [
+    ("eager", lambda f: f, "1"),
+    ("jit plan", ember.jit, "0"),
+    ("jit native", ember.jit, "1"),
+]
 
 
 class _Builder:
@@ -112,24 +118,23 @@ def _per_op(g: Graph) -> Callable[[], None]:
     return run
 
 
-def _best(fn: Callable[[], None], budget: float = 0.2) -> float:
-    """Best time per call in microseconds over repeats of about ``budget`` seconds."""
-    fn()
-    n, t = 1, 0.0
-    while t < budget / 5:
+def _race(fns: list[Callable[[], object]], rounds: int = 31, budget: float = 0.002) -> list[float]:
+    """Best time per call (microseconds) of each function over short batches timed in
+    alternation: on a shared machine every candidate sees the same background load, and the
+    best of many short batches is the one least disturbed by it."""
+    counts = []
+    for fn in fns:  # warm up, and pick a batch of about ``budget`` seconds
         start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        t = time.perf_counter() - start
-        n *= 2
-    n //= 2
-    best = t / n
-    for _ in range(4):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - start) / n)
-    return best * 1e6
+        fn()
+        counts.append(max(1, int(budget / max(time.perf_counter() - start, 1e-7))))
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for k, (fn, n) in enumerate(zip(fns, counts)):
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            best[k] = min(best[k], (time.perf_counter() - start) / n)
+    return [t * 1e6 for t in best]
 
 
 def _executor(name: str, size: int, use_native: bool, parallel_min: int) -> Callable[[], None]:
@@ -146,47 +151,36 @@ def time_groups(sizes: list[int]) -> list[tuple[str, int, dict[str, float]]]:
     rows = []
     for name in GROUPS:
         for size in sizes:
-            times = {
-                "numpy per op": _best(_per_op(group_graph(name, size))),
-                "plan (out=)": _best(_executor(name, size, False, default)),
-                "C 1 thread": _best(_executor(name, size, True, 1 << 62)),
-                "C OpenMP": _best(_executor(name, size, True, 0)),
-            }
-            rows.append((name, size, times))
+            fns = [
+                _per_op(group_graph(name, size)),
+                _executor(name, size, False, default),
+                _executor(name, size, True, 1 << 62),
+                _executor(name, size, True, 0),
+            ]
+            rows.append((name, size, dict(zip(_MODES, _race(fns)))))
     native.PARALLEL_MIN = default
     return rows
 
 
 def time_workloads(names: list[str], steps: int) -> list[tuple[str, dict[str, float]]]:
-    """``[(workload, {mode: ms per step})]``: eager, jit (plan), jit (native)."""
+    """``[(workload, {mode: ms})]``: best step time eager, jitted with the plan executor and
+    jitted with the native executor (timed in alternation), and each first (tracing) call."""
     from ember.bench import workloads
 
     fw = workloads.Framework("ember", ember)
     rows = []
     for name in names:
-        times = {}
-        for mode, jit, flag in [
-            ("eager", lambda f: f, "1"),
-            ("jit plan", ember.jit, "0"),
-            ("jit native", ember.jit, "1"),
-        ]:
+        times, built = {}, []
+        for mode, jit, flag in _WORKLOAD_MODES:
             os.environ["EMBER_JIT_NATIVE"] = flag
-            built = workloads.build_train(fw, name, jit)
+            built.append(workloads.build_train(fw, name, jit))
             start = time.perf_counter()
-            built.step()  # traces (and compiles) under jit
-            first = time.perf_counter() - start
-            built.step()
-            best = min(_step_time(built.step) for _ in range(steps))
-            times[mode] = best
-            times[f"{mode} first"] = first * 1e3
+            built[-1].step()  # traces (and compiles) under jit
+            times[f"{mode} first"] = (time.perf_counter() - start) * 1e3
+        best = _race([b.step for b in built], rounds=steps, budget=0.0)
+        times.update({mode: t / 1e3 for (mode, _, _), t in zip(_WORKLOAD_MODES, best)})
         rows.append((name, times))
     return rows
-
-
-def _step_time(step: Callable[[], float]) -> float:
-    start = time.perf_counter()
-    step()
-    return (time.perf_counter() - start) * 1e3
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -207,8 +201,6 @@ def main(argv: list[str] | None = None) -> None:
                 f"   ({t['jit plan first']:.0f} ms, {t['jit native first']:.0f} ms)"
             )
 
-
-_MODES = ["numpy per op", "plan (out=)", "C 1 thread", "C OpenMP"]
 
 if __name__ == "__main__":
     main()

@@ -63,6 +63,7 @@ def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, int]], like:
     order as in eager mode and rounds the same way.
     """
     contiguous = np.ascontiguousarray
+    buffers: dict[tuple, Any] = {}  # (slot, strides) -> an output buffer of that layout
 
     def run(env: list[Any], dtype: Any, shape: tuple[int, ...]) -> None:
         layout = next((env[s] for s in like if not env[s].flags.c_contiguous), None)
@@ -70,8 +71,13 @@ def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, int]], like:
         ptrs = [a.ctypes.data for a in keep]
         late = []
         for s, placement in outs:
-            if placement == FRESH or (layout is not None and placement == POOLED):
+            if placement == FRESH:
                 env[s] = np.empty(shape, dtype) if layout is None else np.empty_like(layout)
+            elif layout is not None and placement == POOLED:
+                key = (s, layout.strides)
+                if key not in buffers:
+                    buffers[key] = np.empty_like(layout)
+                env[s] = buffers[key]
             a = env[s]
             if not a.flags.c_contiguous:  # kernels write C order: through a temporary
                 late.append((a, np.empty(shape, dtype)))
@@ -84,15 +90,37 @@ def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, int]], like:
     return run
 
 
-def _keep_layout(write: Callable, forward: Callable, like: tuple[int, ...]) -> Callable:
-    """``write`` into the planned buffer, unless an input of the output's shape (positions
-    ``like``) is not C-contiguous: then ``forward`` allocates in that input's layout, as in
-    eager mode (see ``_native_step``)."""
+def _keep_layout(write: Callable, like: tuple[int, ...], pooled: bool) -> Callable:
+    """``write`` into the planned buffer, minding the layout of the inputs of the output's
+    shape (positions ``like``) that are not C-contiguous (a transposed gradient, a
+    convolution's output). When they all share one layout and the output is a pooled buffer,
+    the output takes that layout too, as in eager NumPy, so a later reduction adds in the same
+    order; otherwise they are first copied to C order, so that the kernel does not mix row-
+    and column-major operands (a cache miss per element). Buffers are made once per layout."""
+    buffers: dict[tuple, Any] = {}
+
+    def cached(xp: Any, key: tuple, like_array: Any, order: str) -> Any:
+        buf = buffers.get(key)
+        if buf is None:
+            buf = buffers[key] = xp.empty_like(like_array, order=order)
+        return buf
 
     def run(xp: Any, *arrays: Any, out: Any, **params: Any) -> Any:
-        for k in like:
-            if not arrays[k].flags.c_contiguous:
-                return forward(xp, *arrays, **params)
+        odd = [k for k in like if not arrays[k].flags.c_contiguous]
+        if odd:
+            first = arrays[odd[0]]
+            if (
+                pooled
+                and len(odd) == len(like)
+                and all(arrays[k].strides == first.strides for k in odd)
+            ):
+                out = cached(xp, ("out", first.strides), first, "K")
+            else:
+                arrays = list(arrays)
+                for k in odd:
+                    buf = cached(xp, (k, arrays[k].strides), arrays[k], "C")
+                    buf[...] = arrays[k]
+                    arrays[k] = buf
         return write(xp, *arrays, out=out, **params)
 
     return run
@@ -214,8 +242,8 @@ class Executor:
                 fn = writer(node.prim.name)
                 shape = graph.avals[out].shape
                 like = tuple(k for k, v in enumerate(node.inputs) if graph.avals[v].shape == shape)
-                if out in plan.buffer and like:
-                    fn = _keep_layout(fn, node.prim.forward, like)
+                if like:
+                    fn = _keep_layout(fn, like, out in plan.buffer)
                 self.steps.append((INTO, fn, ins, node.params, slot[out], free))
             else:
                 self.steps.append((ALLOC, node.prim.forward, ins, node.params, slot[out], free))
