@@ -71,6 +71,9 @@ class Callback:
     def on_train_begin(self, state: FitState) -> None:
         pass
 
+    def on_batch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        """After each optimizer step; ``logs`` holds the batch's ``loss``."""
+
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         pass
 

@@ -93,6 +93,8 @@ def fit(
             value = loss.item()
             tracker.update(value, outputs.detach(), targets)
             bar.set_postfix(loss=f"{value:.4f}")
+            for cb in callbacks:
+                cb.on_batch_end(state, {"loss": value})
         bar.close()
         logs: dict[str, float] = {"epoch": epoch + 1, **tracker.result()}
         if val_loader is not None:

@@ -60,6 +60,28 @@ def test_fit_learns_and_records_history(capsys):
     assert model.training
 
 
+def test_fit_reports_every_batch_loss_to_callbacks():
+    from ember.diagnostics import GradientMonitor
+    from ember.train.callbacks import Callback
+
+    class Recorder(Callback):
+        def __init__(self):
+            self.losses = []
+
+        def on_batch_end(self, state, logs):
+            self.losses.append((state.epoch, logs["loss"]))
+
+    model, opt, _, loader = _setup()
+    recorder, monitor = Recorder(), GradientMonitor(model)
+    history = fit(model, F.cross_entropy, opt, loader, epochs=2, callbacks=[recorder, monitor])
+    assert [e for e, _ in recorder.losses] == [0] * len(loader) + [1] * len(loader)
+    first_epoch = [v for e, v in recorder.losses if e == 0]
+    assert np.mean(first_epoch) == pytest.approx(history["loss"][0], rel=1e-6)
+    stats = monitor.stats()
+    assert stats.losses.tolist() == [v for _, v in recorder.losses]
+    assert stats.loss_steps.tolist() == list(range(2 * len(loader)))
+
+
 def test_fit_quiet_prints_nothing(capsys):
     model, opt, _, loader = _setup()
     fit(model, F.cross_entropy, opt, loader, progress=False)
