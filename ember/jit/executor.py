@@ -28,6 +28,7 @@ from ember.jit import native
 from ember.jit.fusion import Group, fuse, writer
 from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
+from ember.ops.core import ELEMENTWISE
 from ember.tensor import Tensor
 
 __all__ = ["Executor", "resolve"]
@@ -242,7 +243,7 @@ class Executor:
                 fn = writer(node.prim.name)
                 shape = graph.avals[out].shape
                 like = tuple(k for k, v in enumerate(node.inputs) if graph.avals[v].shape == shape)
-                if like:
+                if like and node.prim.kind == ELEMENTWISE:  # (a matmul reads any strides)
                     fn = _keep_layout(fn, like, out in plan.buffer)
                 self.steps.append((INTO, fn, ins, node.params, slot[out], free))
             else:
