@@ -20,13 +20,10 @@ from ember.data.datasets import FashionMNIST  # noqa: E402
 from ember.models.cnn import CNN  # noqa: E402
 from ember.train import checkpoint  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _dataset() -> None:
-    try:
-        FashionMNIST(train=False)
-    except FileNotFoundError:
-        pytest.skip("Fashion-MNIST files not installed")
+try:
+    FashionMNIST(train=False)
+except FileNotFoundError:
+    pytest.skip("Fashion-MNIST files not installed", allow_module_level=True)
 
 
 @pytest.fixture
