@@ -26,6 +26,7 @@ import ember
 from ember.autograd.grad_mode import STATE
 from ember.jit.graph import Graph, Node, Source
 from ember.ops.core import OPAQUE, VIEW, Primitive, apply
+from ember.ops.elementwise import Copy
 from ember.tensor import Tensor
 
 __all__ = ["JitError", "Tracer", "Sample", "scan_roots", "user_line"]
@@ -272,10 +273,14 @@ class Tracer:
         self._bind(t._data, new)
 
     def alias(self, copy: Any, original: Any) -> None:
-        """``copy`` is a fresh copy of ``original`` (it holds the same value)."""
+        """``copy`` is a fresh (C-contiguous) copy of ``original``: recorded as a Copy node, so
+        the graph keeps eager's memory layout (a transposed weight gradient read by the
+        optimizer as a strided view makes its elementwise updates several times slower)."""
         entry = self.values.get(id(original))
         if entry is not None and self.aborted is None:
-            self._bind(copy, entry[0])
+            vid = self.graph.new_value(self.graph.avals[entry[0]])
+            self.graph.nodes.append(Node(Copy, (entry[0],), {}, vid))
+            self._bind(copy, vid)
 
     def host_read(self, what: str) -> None:
         """A tensor's value is needed in Python (``.item()``, ``bool(t)``, ``float(t)``)."""
