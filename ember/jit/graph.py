@@ -105,11 +105,8 @@ class Graph:
             text = repr(c.item()) if c.size == 1 else "..."
             lines.append(f"  {typed(v)} = const {text}")
         for n in self.nodes:
-            params = ", ".join(f"{k}={p!r}" for k, p in n.params.items())
-            args = ", ".join(val(v) for v in n.inputs)
-            lines.append(
-                f"  {typed(n.out)} = {n.prim.name}({args}{', ' if params else ''}{params})"
-            )
+            operands = [val(v) for v in n.inputs] + [f"{k}={p!r}" for k, p in n.params.items()]
+            lines.append(f"  {typed(n.out)} = {n.prim.name}({', '.join(operands)})")
         for s, v in self.writes:
             lines.append(f"  write {s.label()} <- {val(v)}")
         for t, v in self.grad_sets:

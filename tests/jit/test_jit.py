@@ -158,6 +158,7 @@ def test_dropout_replays_the_eager_draws_and_advances_the_generator() -> None:
     jitted = ember.jit(step)
     losses = [jitted(x, y).item() for _ in range(10)]
     assert jitted.traces == 1 and len(set(losses)) == 10  # fresh masks every replay
+    assert "= Sample(draw=draw(float64[8, 32]))" in str(jitted.graph)
     np.testing.assert_allclose(losses, eager, rtol=1e-12)
     for p, q in zip(eager_model.parameters(), model.parameters()):
         _close(p, q)
