@@ -262,10 +262,13 @@ def jit(fn: Callable | None = None, *, fallback: bool = False, cache_size: int =
 
 
 def explain(fn: Callable, *args: Any, **kwargs: Any) -> str:
-    """Trace ``fn`` on ``args`` (running it once) and report the op count after each pass,
-    the fused kernels and the memory plan."""
+    """Trace ``fn`` on ``args`` and report the op count after each pass, the fused kernels and
+    the memory plan. Runs ``fn`` once, or twice when the first call creates the state it is
+    guarded on (a training step's first call creates ``.grad`` and the optimizer state)."""
     compiled = JitFunction(getattr(fn, "fn", fn))
     compiled(*args, **kwargs)
+    if compiled._last is None and compiled.warmups:
+        compiled(*args, **kwargs)
     entry = compiled._last
     if entry is None:
         return f"{compiled.__name__}: not traced (it fell back to eager execution)"

@@ -327,6 +327,12 @@ def test_explain_reports_counts_per_pass() -> None:
     assert counts == {"traced": 7, "simplify": 3, "cse": 2, "fold_constants": 2, "dce": 1}
 
 
+def test_explain_a_training_step_compiles_after_the_warm_up() -> None:
+    _, _, step = _mlp_step("adam")
+    text = ember.jit.explain(step, _randn(8, 6), ember.tensor([0, 1, 2, 3, 0, 1, 2, 3]))
+    assert text.startswith("ember.jit.explain(step):") and "not traced" not in text
+
+
 SCALE = 2.0
 
 
