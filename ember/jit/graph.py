@@ -4,7 +4,8 @@ A graph is a straight-line program in SSA form. Every value has an integer id an
 value (shape and dtype). Values come from graph inputs (state read at call time: a tensor
 argument, a parameter's data, a ``.grad``), constants captured at trace time, or nodes that
 apply a primitive to earlier values. After the nodes run, ``outputs`` are the function's
-results and ``writes``/``grad_sets`` say how the mutated state is written back.
+results and ``writes``/``grad_sets`` say how the mutated state is written back. ``str(graph)``
+prints one op per line; ``graph.draw()`` gives DOT text with the fused groups as clusters.
 """
 
 from __future__ import annotations
