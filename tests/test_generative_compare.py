@@ -74,7 +74,7 @@ def test_cli_reports_fid_and_coverage_for_both(tmp_path, monkeypatch, small_test
     )
     monkeypatch.setenv("EMBER_CACHE", str(tmp_path))
     out_json, out_md, grids = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "grids"
-    argv = ["dcgan", "--epochs", "1", "--limit", "128", "--fid-samples", "30"]
+    argv = ["dcgan", "--epochs", "1", "--limit", "64", "--fid-samples", "30"]
     gc.main([*argv, "--grids", str(grids), "--json", str(out_json), "--markdown", str(out_md)])
     r = json.loads(out_json.read_text())
     (row,) = r["epochs"]
@@ -88,5 +88,5 @@ def test_cli_reports_fid_and_coverage_for_both(tmp_path, monkeypatch, small_test
         r["summary"]["ember_epoch_s"] / r["summary"]["torch_epoch_s"]
     )
     text = out_md.read_text()
-    assert "| ember |" in text and "| torch |" in text and "--limit 128" in text
+    assert "| ember |" in text and "| torch |" in text and "--limit 64" in text
     assert "classes covered" in text and "ember loss_g | torch loss_g" in text
