@@ -199,7 +199,10 @@ def load(source: str) -> ctypes.CDLL | None:
     lib, meta = cache_dir() / f"{key[:32]}.so", cache_dir() / f"{key[:32]}.json"
     for attempt in range(2):
         if attempt or not _valid(lib, meta):
-            error = _compile(cc, flags, source, lib, meta)
+            try:
+                error = _compile(cc, flags, source, lib, meta)
+            except OSError as e:  # an unwritable cache directory, a full disk
+                error = str(e)
             if error is not None:
                 _warn(f"compiling kernels failed ({error})")
                 return None

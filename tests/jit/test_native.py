@@ -200,3 +200,15 @@ def test_groups_go_to_c_only_where_it_was_measured_to_win() -> None:
     z = _op(arith, Sqrt, _op(arith, Add, y, x, shape=(8,)), shape=(8,))
     arith.outputs = [_op(arith, Relu, _op(arith, MatMul, z, z, shape=()), shape=())]
     assert [(len(grp.nodes), grp.prefer_native) for grp in fuse(arith)] == [(3, True), (1, False)]
+
+
+@needs_cc
+def test_unwritable_cache_falls_back_to_numpy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("EMBER_CACHE_DIR", str(blocker))
+    with pytest.warns(UserWarning, match="compiling kernels failed"):
+        ex = _executor(_broadcast_graph(ember.float64), native="all")
+    assert not any(ex.native)
