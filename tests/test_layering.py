@@ -47,6 +47,8 @@ LAZY_UPWARD = {
     ("ember.autograd.gradcheck", "ember.creation"),
     # Tensor(data) is the class-call spelling of ember.tensor(data)
     ("ember.tensor", "ember.creation"),
+    # a jit graph's draw() hands its DOT text to the same renderer draw_graph uses
+    ("ember.jit.graph", "ember.diagnostics.graph"),
 }
 
 FORBIDDEN = [("ember.jit", "ember.nn")]
