@@ -1,6 +1,10 @@
-"""Shared test fixtures: a fixed seed for every test, one BLAS thread per test process."""
+"""Shared test fixtures: a fixed seed for every test, one BLAS thread per test process, and a
+private ember.jit kernel cache (tests never write to the user's ~/.cache/ember)."""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -27,3 +31,14 @@ def _torch_threads() -> None:
     except ImportError:
         return
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    before = os.environ.get("EMBER_CACHE_DIR")
+    os.environ["EMBER_CACHE_DIR"] = str(tmp_path_factory.mktemp("ember-cache"))
+    yield
+    if before is None:
+        del os.environ["EMBER_CACHE_DIR"]
+    else:
+        os.environ["EMBER_CACHE_DIR"] = before
