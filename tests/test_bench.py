@@ -157,9 +157,7 @@ def test_report_layout_is_stable(tmp_path: Path, capsys: pytest.CaptureFixture) 
 
 def test_update_replaces_only_the_marked_table(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text(
-        f"intro\n{report.SECTION_START}\nold table\n{report.SECTION_END}\noutro\n"
-    )
+    readme.write_text(f"intro\n{report.SECTION_START}\nold table\n{report.SECTION_END}\noutro\n")
     readme.chmod(0o644)
     bench.main(["mlp", "--update", str(readme), *TINY])
     text = readme.read_text()

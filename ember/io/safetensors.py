@@ -121,7 +121,7 @@ def load(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 
 def _mode_for(path: str) -> int:
-    """The permission bits a rewritten ``path`` should have: its current ones, else 0666 & ~umask."""
+    """Permission bits for a rewritten ``path``: its current ones, else 0666 & ~umask."""
     try:
         return os.stat(path).st_mode & 0o777
     except FileNotFoundError:
