@@ -53,7 +53,16 @@ class Recipe:
 RECIPES = {
     "mlp": Recipe(epochs=15, lr=1e-3, optimizer="adam", model_kwargs={"dropout": 0.2}),
     "cnn": Recipe(epochs=8, lr=1e-3, optimizer="adam"),
-    "resnet": Recipe(epochs=20, lr=0.1, optimizer="sgd", augment=True, weight_decay=5e-4),
+    # The 78k-parameter workload ResNet underfits at 20 epochs (94% train, 92.9% test); four
+    # times the width gives it the capacity to clear 93% in the same schedule.
+    "resnet": Recipe(
+        epochs=20,
+        lr=0.1,
+        optimizer="sgd",
+        augment=True,
+        weight_decay=5e-4,
+        model_kwargs={"widths": (32, 64, 128)},
+    ),
 }
 
 
