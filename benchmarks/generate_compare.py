@@ -1,4 +1,5 @@
-"""Time GPT generation (the ``gpt-generate`` workload): ember and PyTorch, KV cache on and off.
+"""Time GPT generation (the ``gpt-generate`` workload): ember and PyTorch, KV cache on and off,
+and ember's compiled generation (``jit=True``).
 
 Run: ``python -m benchmarks.generate_compare [--tokens N] [--repeats N] [--threads N]
 [--json FILE] [--markdown FILE]``. The model is the ``gpt`` workload's (``GPTConfig()``:
@@ -10,9 +11,11 @@ mode without gradients.
 Both frameworks follow ``GPT.generate``'s policy: with the cache each step feeds only the new
 token while the sequence fits in ``block_size``; past it, the positions shift, so each step
 recomputes the last ``block_size`` tokens (refilling the cache), as uncached generation does
-at every step. Before timing, greedy decoding (top-k 1) must give the same tokens in all four
-variants. Each repeat runs the four variants one after another (so a change in machine load
-hits all four); ms/token is the median over repeats of the run's time / ``tokens``.
+at every step. ember's ``jit`` variant runs the same policy as compiled graphs: a single-token
+step over a fixed-size cache, then a full-window step (compiled by the warm-up round, which is
+not timed). Before timing, greedy decoding (top-k 1) must give the same tokens in all
+variants. Each repeat runs the variants one after another (so a change in machine load hits
+all of them); ms/token is the median over repeats of the run's time / ``tokens``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ from ember.random import Generator
 
 __all__ = ["torch_generate", "greedy_agree", "compare", "to_markdown", "main"]
 
-VARIANTS = (("ember", True), ("ember", False), ("torch", True), ("torch", False))
+VARIANTS = (
+    ("ember", "cache"),
+    ("ember", "nocache"),
+    ("ember", "jit"),
+    ("torch", "cache"),
+    ("torch", "nocache"),
+)
+STEPS = {"cache": "KV cache", "nocache": "no cache", "jit": "jit, static KV cache"}
 
 
 def _torch_next_logits(twin: TorchGPT, idx: torch.Tensor, cache: list | None) -> torch.Tensor:
@@ -75,13 +85,17 @@ def torch_generate(
 
 
 def _generate(
-    name: str, net: Any, twin: TorchGPT, tokens: int, use_cache: bool, top_k: int, seed: int
+    name: str, net: Any, twin: TorchGPT, tokens: int, mode: str, top_k: int, seed: int
 ) -> np.ndarray:
-    """The sequence (1, 1 + tokens) that one variant generates from the prompt token 0."""
+    """The sequence (1, 1 + tokens) that one variant (``mode`` a key of STEPS) generates from
+    the prompt token 0."""
+    use_cache = mode != "nocache"
     if name == "ember":
         gen = Generator().manual_seed(seed)
         prompt = ember.zeros(1, 1, dtype=ember.int64)
-        out = net.generate(prompt, tokens, top_k=top_k, use_cache=use_cache, generator=gen)
+        out = net.generate(
+            prompt, tokens, top_k=top_k, use_cache=use_cache, generator=gen, jit=mode == "jit"
+        )
         return out.numpy()
     gen = torch.Generator().manual_seed(seed)
     prompt = torch.zeros(1, 1, dtype=torch.int64)
@@ -90,7 +104,7 @@ def _generate(
 
 
 def greedy_agree(net: Any, twin: TorchGPT, tokens: int) -> bool:
-    """Whether greedy decoding gives the same ``tokens`` new tokens in all four variants."""
+    """Whether greedy decoding gives the same ``tokens`` new tokens in all variants."""
     seqs = [_generate(n, net, twin, tokens, c, 1, 0) for n, c in VARIANTS]
     return all(np.array_equal(seqs[0], s) for s in seqs[1:])
 
@@ -102,11 +116,11 @@ def compare(tokens: int = 200, repeats: int = 5, top_k: int = 10, seed: int = 0)
     twin.eval()
     config = GPTConfig()
     agree = greedy_agree(net, twin, min(tokens, config.block_size + 16))
-    ms: dict[str, list[float]] = {f"{n}_{'cache' if c else 'nocache'}": [] for n, c in VARIANTS}
+    ms: dict[str, list[float]] = {f"{name}_{mode}": [] for name, mode in VARIANTS}
     for rep in range(repeats + 1):
-        for (name, use_cache), key in zip(VARIANTS, ms):
+        for (name, mode), key in zip(VARIANTS, ms):
             t0 = time.perf_counter()
-            _generate(name, net, twin, tokens, use_cache, top_k, seed + rep)
+            _generate(name, net, twin, tokens, mode, top_k, seed + rep)
             if rep:  # the first round warms caches and allocators up
                 ms[key].append(1e3 * (time.perf_counter() - t0) / tokens)
     med = {k: statistics.median(v) for k, v in ms.items()}
@@ -130,6 +144,8 @@ def compare(tokens: int = 200, repeats: int = 5, top_k: int = 10, seed: int = 0)
         "summary": {
             **{f"{k}_ms_per_token": v for k, v in med.items()},
             "ember_cache_speedup": med["ember_nocache"] / med["ember_cache"],
+            "ember_jit_speedup": med["ember_cache"] / med["ember_jit"],
+            "ember_jit_vs_torch_cache": med["ember_jit"] / med["torch_cache"],
             "torch_cache_speedup": med["torch_nocache"] / med["torch_cache"],
             "ember_vs_torch_cache": med["ember_cache"] / med["torch_cache"],
             "ember_vs_torch_nocache": med["ember_nocache"] / med["torch_nocache"],
@@ -151,11 +167,11 @@ def to_markdown(result: dict[str, Any]) -> str:
     )
     if "command" in m:
         head += f"\n`{m['command']}`\n"
-    lines = ["| framework | KV cache | ms/token (median) | min – max |", "|---|---|---|---|"]
+    lines = ["| framework | step | ms/token (median) | min – max |", "|---|---|---|---|"]
     for key, values in result["ms_per_token"].items():
-        name, cache = key.split("_")
+        name, mode = key.split("_")
         lines.append(
-            f"| {name} | {'yes' if cache == 'cache' else 'no'} "
+            f"| {name} | {STEPS[mode]} "
             f"| {s[f'{key}_ms_per_token']:.2f} | {min(values):.2f} – {max(values):.2f} |"
         )
     lines += [
@@ -163,7 +179,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"cache speed-up: ember **{s['ember_cache_speedup']:.2f}×**, torch "
         f"{s['torch_cache_speedup']:.2f}× · ember/torch: with cache "
         f"**{s['ember_vs_torch_cache']:.2f}×**, without {s['ember_vs_torch_nocache']:.2f}× · "
-        f"greedy sequences identical in all four: "
+        f"ember jit vs its KV cache: **{s['ember_jit_speedup']:.2f}×** faster, jit/torch with "
+        f"cache {s['ember_jit_vs_torch_cache']:.2f}× · greedy sequences identical in all: "
         f"{'yes' if result['greedy_sequences_identical'] else '**no**'}",
     ]
     return head + "\n" + "\n".join(lines) + "\n"

@@ -31,7 +31,7 @@ def test_greedy_tokens_agree_past_the_block() -> None:
     net, twin = lm_compare.build_models(TINY, seed=2)
     net.eval()
     assert generate_compare.greedy_agree(net, twin, tokens=20)
-    seq = generate_compare._generate("torch", net, twin, 20, True, 1, 0)
+    seq = generate_compare._generate("torch", net, twin, 20, "cache", 1, 0)
     assert seq.shape == (1, 21) and seq[0, 0] == 0
 
 
@@ -46,16 +46,17 @@ def test_sampling_follows_the_generator() -> None:
     assert torch.equal(run(0), run(0)) and not torch.equal(run(0), run(1))
 
 
-def test_cli_reports_four_variants(tmp_path) -> None:
+def test_cli_reports_five_variants(tmp_path) -> None:
     out_json, out_md = tmp_path / "g.json", tmp_path / "g.md"
     argv = ["--tokens", "3", "--repeats", "1", "--json", str(out_json), "--markdown", str(out_md)]
     generate_compare.main(argv)
     result = json.loads(out_json.read_text())
     assert result["greedy_sequences_identical"] is True
     assert set(result["ms_per_token"]) == {
-        "ember_cache", "ember_nocache", "torch_cache", "torch_nocache"
+        "ember_cache", "ember_nocache", "ember_jit", "torch_cache", "torch_nocache"
     }  # fmt: skip
     assert all(len(v) == 1 and v[0] > 0 for v in result["ms_per_token"].values())
     text = out_md.read_text()
-    assert text.count("| ember |") == 2 and text.count("| torch |") == 2
-    assert "greedy sequences identical in all four: yes" in text
+    assert text.count("| ember |") == 3 and text.count("| torch |") == 2
+    assert "| ember | jit, static KV cache |" in text
+    assert "greedy sequences identical in all: yes" in text

@@ -10,18 +10,27 @@ and cached keys/values were computed at their absolute positions. So while the s
 in ``block_size`` each step feeds only the new token; once it is longer, every step recomputes
 the last ``block_size`` tokens from scratch (refilling the cache), exactly what uncached
 generation does. Cached and uncached generation therefore give the same logits at every step.
+
+Compiled generation (``generate(..., jit=True)``): ``decode_step`` feeds one token into a
+``StaticKVCache`` (fixed-size buffers, the position in a 0-d tensor), so every step has the
+same shapes and ``ember.jit`` compiles it once; past ``block_size`` a compiled full-window
+forward (also one shape) takes over. The graphs live on the model and are reused by later calls.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ember import dtypes, nn
 from ember.autograd import no_grad
-from ember.creation import arange, ones
+from ember.creation import arange, ones, zeros
+from ember.jit import JitFunction
 from ember.nn import functional as F
+from ember.ops.elementwise import where
 from ember.ops.movement import cat
 from ember.optim import AdamW
 from ember.random import Generator, multinomial
@@ -32,6 +41,7 @@ __all__ = [
     "GPTConfig",
     "GPT",
     "KVCache",
+    "StaticKVCache",
     "filter_logits",
     "check_temperature",
     "sample_next",
@@ -49,6 +59,11 @@ class GPTConfig:
     bias: bool = True  # biases in the Linear and LayerNorm layers
 
 
+def _causal_mask(T: int, past: int, device: Any) -> Tensor | None:
+    """Query i (absolute position past + i) sees keys 0..past + i; a single query sees all."""
+    return None if T == 1 else ones(T, past + T, dtype=dtypes.bool_, device=device).tril(past)
+
+
 class KVCache:
     """The keys and values one attention layer has already seen: (B, n_head, t, head_size)."""
 
@@ -59,14 +74,41 @@ class KVCache:
     def __len__(self) -> int:
         return 0 if self.k is None else self.k.shape[2]
 
-    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Add the new positions and return all keys and values so far."""
+    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Add the new positions; all keys and values so far and the new queries' mask."""
+        mask = _causal_mask(k.shape[2], len(self), k.device)
         self.k = k if self.k is None else cat([self.k, k], dim=2)
         self.v = v if self.v is None else cat([self.v, v], dim=2)
-        return self.k, self.v
+        return self.k, self.v, mask
 
     def clear(self) -> None:
         self.k = self.v = None
+
+
+class StaticKVCache:
+    """Keys and values in fixed-size buffers (B, n_head, block_size, head_size), written at the
+    position held in the 0-d int64 tensor ``pos`` (one tensor shared by all layers).
+
+    Each step has the same shapes whatever the position, so ``ember.jit`` compiles decoding
+    once; attention masks out the slots after ``pos``.
+    """
+
+    def __init__(self, k: Tensor, v: Tensor, pos: Tensor) -> None:
+        self.k, self.v, self.pos = k, v, pos
+
+    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Write one position's key and value (B, n_head, 1, head_size) at ``pos``; all
+        buffers and the (1, block_size) mask of the slots written so far."""
+        if k.shape[2] != 1:
+            raise ValueError(
+                f"GPT: a StaticKVCache takes one token per step: {k.shape[2]} vs 1\n"
+                "hint: feed the prompt one token at a time (generate(..., jit=True) does)"
+            )
+        slots = arange(self.k.shape[2], device=k.device)
+        here = (slots == self.pos).view(-1, 1)  # (block_size, 1): the slot to write
+        self.k.copy_(where(here, k, self.k))
+        self.v.copy_(where(here, v, self.v))
+        return self.k, self.v, (slots <= self.pos).view(1, -1)
 
 
 class CausalSelfAttention(nn.Module):
@@ -83,16 +125,14 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
+    def forward(self, x: Tensor, cache: KVCache | StaticKVCache | None = None) -> Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        past = 0  # positions already in the cache
-        if cache is not None:
-            past = len(cache)
-            k, v = cache.append(k, v)  # (B, nh, past + T, hs)
-        # New query i (absolute position past + i) sees keys 0..past + i; one query sees all.
-        mask = None if T == 1 else ones(T, past + T, dtype=dtypes.bool_, device=x.device).tril(past)
+        if cache is None:
+            mask = _causal_mask(T, 0, x.device)
+        else:
+            k, v, mask = cache.update(k, v)  # keys and values (B, nh, S, hs) seen so far
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, C)
@@ -123,7 +163,7 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
+    def forward(self, x: Tensor, cache: KVCache | StaticKVCache | None = None) -> Tensor:
         x = x + self.attn(self.ln_1(x), cache)
         return x + self.mlp(self.ln_2(x))
 
@@ -144,6 +184,7 @@ class GPT(nn.Module):
             }
         )
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        self._decoding: CompiledDecoding | None = None  # generate(jit=True)'s compiled steps
         # Weight tying (Press & Wolf, 2017): one (vocab, C) matrix embeds and un-embeds.
         self.transformer.wte.weight = self.lm_head.weight
         self.apply(self._init_weights)
@@ -176,20 +217,44 @@ class GPT(nn.Module):
                 f"GPT: sequence longer than the block size: {past + T} vs "
                 f"{self.config.block_size}\nhint: crop the context to its last block_size tokens"
             )
-        pos = arange(past, past + T, device=idx.device)
-        tok_emb = self.transformer.wte(idx)  # (B, T, C)
-        x = self.transformer.drop(tok_emb + self.transformer.wpe(pos))  # + (T, C)
-        for i, block in enumerate(self.transformer.h):
-            x = block(x, cache[i] if cache else None)
-        logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab)
+        logits = self._logits(idx, arange(past, past + T, device=idx.device), cache)
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
         return logits, loss
 
+    def _logits(
+        self, idx: Tensor, pos: Tensor, cache: list[KVCache] | list[StaticKVCache] | None
+    ) -> Tensor:
+        """Logits (B, T, vocab) of tokens ``idx`` (B, T) at positions ``pos`` (T,)."""
+        tok_emb = self.transformer.wte(idx)  # (B, T, C)
+        x = self.transformer.drop(tok_emb + self.transformer.wpe(pos))  # + (T, C)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, cache[i] if cache else None)
+        return self.lm_head(self.transformer.ln_f(x))
+
     def new_cache(self) -> list[KVCache]:
         """An empty key/value cache, one per block."""
         return [KVCache() for _ in range(self.config.n_layer)]
+
+    def new_static_cache(self, batch: int) -> list[StaticKVCache]:
+        """Zeroed fixed-size caches for ``decode_step``, one per block, at position 0."""
+        c, weight = self.config, self.lm_head.weight
+        shape = (batch, c.n_head, c.block_size, c.n_embd // c.n_head)
+        pos = zeros((), dtype=dtypes.int64, device=weight.device)
+
+        def buffer() -> Tensor:
+            return zeros(shape, dtype=weight.dtype, device=weight.device)
+
+        return [StaticKVCache(buffer(), buffer(), pos) for _ in range(c.n_layer)]
+
+    def decode_step(self, token: Tensor, cache: list[StaticKVCache]) -> Tensor:
+        """Logits (B, vocab) of the token after ``token`` (B, 1) at position ``cache[0].pos``,
+        which it advances by one. The caller keeps the position below ``block_size``."""
+        pos = cache[0].pos
+        logits = self._logits(token, pos.view(1), cache)[:, -1, :]
+        pos.add_(1)
+        return logits
 
     def next_token_logits(self, idx: Tensor, cache: list[KVCache] | None = None) -> Tensor:
         """Logits (B, vocab) of the token after ``idx`` (B, T), updating ``cache`` if given.
@@ -224,17 +289,25 @@ class GPT(nn.Module):
         top_p: float | None = None,
         use_cache: bool = True,
         generator: Generator | None = None,
+        jit: bool = False,
     ) -> Tensor:
         """Extend ``idx`` (B, T) by ``max_new_tokens`` sampled tokens → (B, T + max_new_tokens).
 
         Sampling is from softmax(logits / temperature) restricted to the ``top_k`` most likely
         tokens and/or the nucleus of probability ``top_p``; ``top_k=1`` is greedy decoding.
-        Call ``model.eval()`` first when the model has dropout.
+        Call ``model.eval()`` first when the model has dropout. ``jit=True`` runs each step as a
+        compiled graph (see the module docstring; ``use_cache`` does not apply).
         """
         check_temperature("GPT.generate", temperature)
-        cache = self.new_cache() if use_cache else None
+        if jit:
+            if self._decoding is None:
+                self._decoding = CompiledDecoding(self)
+            next_logits = self._decoding.start(idx.shape[0])
+        else:
+            cache = self.new_cache() if use_cache else None
+            next_logits = functools.partial(self.next_token_logits, cache=cache)
         for _ in range(max_new_tokens):
-            logits = self.next_token_logits(idx, cache)
+            logits = next_logits(idx)
             idx_next = sample_next(logits, temperature, top_k, top_p, generator)
             idx = cat([idx, idx_next], dim=1)
         return idx
@@ -249,6 +322,51 @@ class GPT(nn.Module):
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ]
         return AdamW(groups, lr=lr, betas=betas)
+
+
+class CompiledDecoding:
+    """The compiled steps of ``GPT.generate(..., jit=True)``: ``decode_step`` over a static
+    cache while the sequence fits in ``block_size``, then the full-window forward. Kept on the
+    model, so later calls reuse the graphs and the caches (one per batch size)."""
+
+    def __init__(self, model: GPT) -> None:
+        self.model = model
+        self.step = JitFunction(model.decode_step)
+        self.window = JitFunction(model.next_token_logits)
+        self.caches: dict[tuple, list[StaticKVCache]] = {}
+        self.cache: list[StaticKVCache] = []
+        self.seen = 0  # tokens fed to the static cache
+
+    def start(self, batch: int) -> Callable[[Tensor], Tensor]:
+        """Reset for a new sequence of ``batch`` rows; returns ``next_token_logits``."""
+        weight = self.model.lm_head.weight
+        key = (batch, weight.dtype, weight.device)
+        if key not in self.caches:
+            self.caches[key] = self.model.new_static_cache(batch)
+        self.cache = self.caches[key]
+        for c in self.cache:
+            c.k.zero_()
+            c.v.zero_()
+        self.cache[0].pos.zero_()
+        self.seen = 0
+        return self.next_token_logits
+
+    @no_grad()
+    def next_token_logits(self, idx: Tensor) -> Tensor:
+        """Logits (B, vocab) of the token after ``idx`` (B, T), the sequence so far."""
+        block = self.model.config.block_size
+        T = idx.shape[1]
+        if T > block:
+            return self.window(idx[:, -block:])
+        if T <= self.seen:
+            raise RuntimeError(
+                f"GPT: the compiled decoder has seen as many tokens as idx holds: {self.seen} "
+                f"vs {T}\nhint: pass the whole sequence so far, after start()"
+            )
+        for t in range(self.seen, T):
+            logits = self.step(idx[:, t : t + 1], self.cache)
+        self.seen = T
+        return logits
 
 
 def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:

@@ -301,3 +301,44 @@ def test_dropout_is_active_only_in_training():
     np.testing.assert_array_equal(
         greedy.numpy(), model.generate(ember.tensor(tokens(1, 2)), 4, top_k=1).numpy()
     )
+
+
+def test_decode_step_over_a_static_cache_gives_the_full_forward_logits():
+    model, _ = tiny_pair("float64")
+    block = model.config.block_size
+    idx = ember.tensor(tokens(2, block))
+    cache = model.new_static_cache(2)
+    with ember.no_grad():
+        full = model(idx)[0]  # (2, block, vocab)
+        for t in range(block):
+            step = model.decode_step(idx[:, t : t + 1], cache)
+            np.testing.assert_allclose(step.numpy(), full[:, t].numpy(), rtol=1e-10, atol=1e-12)
+    assert cache[0].pos.item() == block and all(c.pos is cache[0].pos for c in cache)
+    assert tuple(cache[0].k.shape) == (2, 2, block, 8)
+    with pytest.raises(ValueError, match="a StaticKVCache takes one token per step: 2 vs 1"):
+        model.decode_step(idx[:, :2], model.new_static_cache(2))
+
+
+def test_compiled_generation_equals_eager_and_compiles_once():
+    model, _ = tiny_pair("float32")
+    model.eval()
+    prompt = ember.tensor(tokens(2, 3))
+    n = 3 * model.config.block_size  # the static cache fills, then the full-window step runs
+    eager = model.generate(prompt, n, top_k=1)
+    np.testing.assert_array_equal(model.generate(prompt, n, top_k=1, jit=True).numpy(), eager)
+
+    def sample(jit: bool) -> np.ndarray:
+        g = ember.Generator()
+        g.manual_seed(7)
+        return model.generate(prompt, n, temperature=1.5, top_k=6, generator=g, jit=jit).numpy()
+
+    np.testing.assert_array_equal(sample(True), sample(False))
+    decoding = model._decoding
+    assert (decoding.step.traces, decoding.window.traces) == (1, 1)  # reused across calls
+    one = model.generate(prompt[:1], 4, top_k=1, jit=True)  # another batch size: its own graph
+    np.testing.assert_array_equal(one.numpy(), eager[:1, :7])
+    assert decoding.step.traces == 2 and len(decoding.caches) == 2
+    with pytest.raises(RuntimeError, match="compiled decoder has seen as many tokens as idx"):
+        step = decoding.start(1)
+        step(one[:, :2])
+        step(one[:, :2])
