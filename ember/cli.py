@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("--top-k", type=int)
     smp.add_argument("--top-p", type=float)
     smp.add_argument("--seed", type=int)
+    smp.add_argument("--jit", action="store_true", help="gpt: compiled decoding steps")
     img = smp.add_argument_group("generative models (dcgan, autoencoder, vae, ddpm)")
     img.add_argument("--n", type=int, default=64, help="images in the grid")
     img.add_argument("--out", default="grid.png", help="PNG file to write")
@@ -195,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 top_k=args.top_k,
                 top_p=args.top_p,
                 seed=args.seed,
+                jit=args.jit,
             )
             print(text)
         elif args.command == "eval":

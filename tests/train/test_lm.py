@@ -102,6 +102,7 @@ def test_sample_from_checkpoint(text_file, tmp_path):
     text = sample(path, prompt="the ", tokens=40, top_k=5, seed=1)
     assert len(text) == 44 and text.startswith("the ") and set(text) <= set(TEXT)
     assert sample(path, prompt="the ", tokens=40, top_k=5, seed=1) == text  # seeded
+    assert sample(path, prompt="the ", tokens=40, top_k=5, seed=1, jit=True) == text
     greedy = sample(path, prompt="the qu", tokens=3, top_k=1)
     assert greedy == sample(path, prompt="the qu", tokens=3, top_k=1, seed=9)
     with pytest.raises(ValueError, match="character 'Z' at position 0 is not in the vocabulary"):
@@ -125,6 +126,11 @@ def test_errors(text_file, tmp_path):
     checkpoint.save(other, models.create("mlp"), extra={"config": {}})
     with pytest.raises(ValueError, match="was not written by `ember train gpt|lstm`"):
         sample(other)
+    lstm = tmp_path / "lstm.safetensors"
+    extra = {"config": {"registry": "lstm"}, "tokenizer": {}}
+    checkpoint.save(lstm, models.create("mlp"), extra=extra)
+    with pytest.raises(ValueError, match="--jit compiles GPT decoding only: lstm vs gpt"):
+        sample(lstm, jit=True)
 
 
 def test_char_rnn_state_carries_over():
