@@ -68,6 +68,19 @@ def test_gpt_generate_samples_tokens_from_the_vocabulary(fw: str) -> None:
     assert built.params == workloads.build_generate(_fw("torch")).params
 
 
+def test_gpt_generate_compiled_draws_the_eager_tokens_from_one_graph() -> None:
+    eager = _build("ember", workloads.build_generate)
+    kept: list = []
+
+    def compile_fn(fn):
+        kept.append(ember.jit(fn))
+        return kept[-1]
+
+    compiled = _build("ember", lambda f: workloads.build_generate(f, compile_fn))
+    assert [compiled.step() for _ in range(4)] == [eager.step() for _ in range(4)]
+    assert kept[0].traces == 1  # the padded window keeps one shape
+
+
 @pytest.mark.parametrize("fw", ["ember", "torch"])
 def test_cnn_infer_returns_host_logits(fw: str) -> None:
     built = _build(fw, lambda f: workloads.build_cnn_infer(f, 3))

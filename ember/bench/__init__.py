@@ -187,7 +187,7 @@ def _plan(
 ) -> list[tuple[str, int | None, float | None, dict[str, Callable[[], Built]]]]:
     """(unit, batch, GFLOP, builders per framework) for each row a workload produces."""
     if workload == "gpt-generate":
-        builders = {n: (lambda fw=fw: workloads.build_generate(fw)) for n, fw in frameworks.items()}
+        builders = _builders(frameworks, compile_fn, workloads.build_generate)
         return [("token", None, flops.generate_gflop_per_token(), builders)]
     if workload == "cnn-infer":
         return [

@@ -484,11 +484,12 @@ def _build_dcgan(fw: Framework, zoo: Any, data: dict[str, Any], compile_fn: Call
     return Built(_nparams(gen, disc), step, list(zoo.notes), (gen, disc, opt_g, opt_d))
 
 
-def build_generate(fw: Framework, zoo: Any = None) -> Built:
+def build_generate(fw: Framework, compile_fn: Callable = lambda f: f, zoo: Any = None) -> Built:
     """gpt-generate: ``step()`` samples the next token (top-k 10, temperature 1, no KV cache).
 
-    Every token is a full forward pass over a zero-padded [1, 64] window of the last ≤ 64
-    tokens; causal attention makes the logits at position L-1 exact.
+    Every token is a full forward pass (compiled by ``compile_fn``) over a zero-padded [1, 64]
+    window of the last ≤ 64 tokens; causal attention makes the logits at position L-1 exact.
+    The window's shape never changes, so a compiled forward is traced once.
     """
     torch, zoo = fw.mod, zoo or model_zoo(fw.mod)
     F = torch.nn.functional
@@ -497,6 +498,7 @@ def build_generate(fw: Framework, zoo: Any = None) -> Built:
     model.eval()
     _on_device(fw, model)
     gen = torch.Generator(device=fw.device).manual_seed(7)  # torch samples on its device
+    forward = compile_fn(model)
     seq = [0]
     window = np.zeros((1, 64), dtype=np.int64)
 
@@ -504,7 +506,7 @@ def build_generate(fw: Framework, zoo: Any = None) -> Built:
         ctx = seq[-64:]
         window[0, : len(ctx)] = ctx
         with fw.no_grad():
-            logits = model(fw.tensor(window))[0, len(ctx) - 1]
+            logits = forward(fw.tensor(window))[0, len(ctx) - 1]
             v, ix = torch.topk(logits, TOPK)
             p = F.softmax(v / 1.0, dim=-1)
             token = int(ix[torch.multinomial(p, 1, generator=gen)].item())
