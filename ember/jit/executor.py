@@ -55,13 +55,22 @@ def _use_native() -> bool | str:
     return "all" if flag == "all" else flag != "0"
 
 
-def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, int]], like: list[int]):
-    """A step calling ``kernel`` on the arrays in slots ``ins``, writing slots ``outs``
-    (``(slot, placement)``: FRESH memory per call, a POOLED buffer or a TARGET state array).
+def _fuse_reductions() -> bool:
+    """``EMBER_JIT_FUSE_REDUCTIONS=0`` leaves sums out of native kernels (as before they
+    were fused), to measure what the epilogues buy."""
+    return os.environ.get("EMBER_JIT_FUSE_REDUCTIONS", "1") != "0"
 
-    When an input of the group's shape (slots ``like``) is not C-contiguous, the outputs take
-    its memory layout, as NumPy's eager kernels do: a later reduction then sums in the same
-    order as in eager mode and rounds the same way.
+
+def _native_step(
+    kernel: Any, ins: list[int], outs: list[tuple[int, int, tuple | None]], like: list[int]
+):
+    """A step calling ``kernel`` on the arrays in slots ``ins``, writing slots ``outs``
+    (``(slot, placement, shape)``: FRESH memory per call, a POOLED buffer or a TARGET state
+    array; shape None for the group's shape, else a reduction's).
+
+    When an input of the group's shape (slots ``like``) is not C-contiguous, the outputs of
+    that shape take its memory layout, as NumPy's eager kernels do: a later reduction then sums
+    in the same order as in eager mode and rounds the same way.
     """
     contiguous = np.ascontiguousarray
     buffers: dict[tuple, Any] = {}  # (slot, strides) -> an output buffer of that layout
@@ -71,8 +80,11 @@ def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, int]], like:
         keep = [contiguous(env[s]) for s in ins]  # kept alive until the call returns
         ptrs = [a.ctypes.data for a in keep]
         late = []
-        for s, placement in outs:
-            if placement == FRESH:
+        for s, placement, own in outs:
+            if own is not None:  # a reduction: C order, its own shape
+                if placement == FRESH:
+                    env[s] = np.empty(own, dtype)
+            elif placement == FRESH:
                 env[s] = np.empty(shape, dtype) if layout is None else np.empty_like(layout)
             elif layout is not None and placement == POOLED:
                 key = (s, layout.strides)
@@ -81,7 +93,7 @@ def _native_step(kernel: Any, ins: list[int], outs: list[tuple[int, int]], like:
                 env[s] = buffers[key]
             a = env[s]
             if not a.flags.c_contiguous:  # kernels write C order: through a temporary
-                late.append((a, np.empty(shape, dtype)))
+                late.append((a, np.empty(a.shape, dtype)))
                 a = late[-1][1]
             ptrs.append(a.ctypes.data)
         kernel(*ptrs)
@@ -134,9 +146,8 @@ class Executor:
         """``use_native``: None (``EMBER_JIT_NATIVE``, default on), False, True (the groups
         C is measured to win on), or "all" (every group C can compile, libm calls included)."""
         self.graph = graph
-        self.groups: list[Group] = fuse(graph)
-        graph.groups = [g.nodes for g in self.groups if len(g.nodes) > 1]
         mode = _use_native() if use_native is None else use_native
+        self.groups: list[Group] = fuse(graph, reductions=bool(mode) and _fuse_reductions())
         chosen = [
             bool(mode) and (g.native if mode == "all" else g.prefer_native) for g in self.groups
         ]
@@ -144,6 +155,11 @@ class Executor:
         if any(chosen):
             self.library, self.kernels = self._compile(chosen)
         self.native = [c and self.library is not None for c in chosen]
+        graph.groups = [
+            g.nodes + g.reductions if on else g.nodes
+            for g, on in zip(self.groups, self.native)
+            if len(g.nodes) + on * len(g.reductions) > 1
+        ]
         order, self.step_io, kinds = self._schedule()
         self.plan: MemoryPlan = plan_memory(graph, self.step_io, aliases)
         self._assemble(order, kinds, aliases)
@@ -168,12 +184,13 @@ class Executor:
         return lib, kernels
 
     def _schedule(self) -> tuple[list[Any], list[StepIO], list[int]]:
-        """The steps in execution order: each group runs where its last member was traced."""
+        """The steps in execution order: each group runs where its last member was traced (its
+        epilogue sums too: in the kernel, or after the members on the plan executor)."""
         graph = self.graph
         place = list(range(len(graph.nodes)))
         group_of: dict[int, int] = {}
         for k, g in enumerate(self.groups):
-            for i in g.nodes:
+            for i in g.nodes + g.reductions:
                 place[i] = g.nodes[-1]
                 group_of[i] = k
         order: list[Any] = []  # node index, or ("group", k) for a native group
@@ -186,7 +203,8 @@ class Executor:
                     continue
                 g = self.groups[k]
                 order.append(("group", k))
-                steps.append(StepIO(tuple(g.inputs), tuple(g.outputs), True, True))
+                sums = tuple(graph.nodes[r].out for r in g.reductions)
+                steps.append(StepIO(tuple(g.inputs), tuple(g.outputs), True, True, sums))
                 kinds.append(NATIVE)
                 continue
             node = graph.nodes[i]
@@ -227,8 +245,13 @@ class Executor:
             if kind == NATIVE:
                 g = self.groups[item[1]]
                 fn, ptrs = self.kernels[item[1]]
+                sums = {graph.nodes[r].out for r in g.reductions}
                 outs = [
-                    (slot[v], TARGET if v in in_target else POOLED if v in plan.buffer else FRESH)
+                    (
+                        slot[v],
+                        TARGET if v in in_target else POOLED if v in plan.buffer else FRESH,
+                        graph.avals[v].shape if v in sums else None,
+                    )
                     for v in g.outputs
                 ]
                 like = [slot[v] for v in ptrs if graph.avals[v].shape == g.shape]

@@ -7,6 +7,15 @@ read its values, and runs at the position of its last member (every member's inp
 then, and nothing before that position reads a member's value). A value read outside the
 group, or observed by the caller, is a group output; the rest never leave the kernel.
 
+Reduction epilogues: a ``Sum`` of a group's value over its trailing axes (``Split.ROWS``: a
+softmax denominator, LayerNorm's mean, a loss over all elements) or its leading axes
+(``Split.COLUMNS``: a bias gradient) joins the group as an epilogue when
+``reductions=True``: a native kernel accumulates it in the loop that computes the value, which
+is then written only if someone else reads it. The group stays open afterwards; reading the
+sum closes it (it exists only once the whole loop has run). One split per group: a second sum
+over other axes reads the value like any non-member. The plan executor runs the epilogues as
+ordinary nodes after the group's members.
+
 ``WRITERS`` are the NumPy kernels that write into a given buffer (``out=``): the plan
 executor runs a group member by member through them, into planned buffers. ``CEXPR`` are the
 same operations as C expressions for the native executor (``ember.jit.native``).
@@ -16,12 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+import numpy as np
 
 from ember.jit.graph import Graph
 from ember.ops.core import ELEMENTWISE
+from ember.ops.reduce import Sum
 
-__all__ = ["Group", "fuse", "WRITERS", "CEXPR", "LIBM_CALLS", "writer"]
+__all__ = ["Group", "Split", "fuse", "split", "WRITERS", "CEXPR", "LIBM_CALLS", "writer"]
 
 
 def _ufunc(name: str) -> Callable[..., Any]:
@@ -108,9 +120,41 @@ def writer(name: str) -> Callable[..., Any] | None:
     return WRITERS.get(name)
 
 
+@dataclass(frozen=True)
+class Split:
+    """How a reduction splits its input's elements: ``outer`` slices of ``inner`` contiguous
+    elements. ROWS sums each slice (trailing axes); COLUMNS sums across the slices (leading
+    axes), one result per position in a slice."""
+
+    ROWS: ClassVar[str] = "rows"
+    COLUMNS: ClassVar[str] = "columns"
+    kind: str
+    outer: int
+    inner: int
+
+
+def split(shape: tuple[int, ...], dims: tuple[int, ...]) -> Split | None:
+    """The split of a reduction of ``shape`` over ``dims``, or None when the reduced axes (not
+    counting those of size 1) are neither the trailing nor the leading ones."""
+    size = int(np.prod(shape, dtype=np.int64))
+    flags = [d in dims for d, n in enumerate(shape) if n != 1]
+    k = sum(flags)
+    if size == 0 or not dims:
+        return None
+    reduced = int(np.prod([n for d, n in enumerate(shape) if d in dims], dtype=np.int64))
+    if flags == [False] * (len(flags) - k) + [True] * k:
+        return Split(Split.ROWS, size // reduced, reduced)
+    if flags == [True] * k + [False] * (len(flags) - k):
+        return Split(Split.COLUMNS, reduced, size // reduced)
+    return None
+
+
 @dataclass
 class Group:
-    """Node indices of one fused group, in order; its external inputs and its outputs."""
+    """Node indices of one fused group, in order; its external inputs and its outputs.
+
+    ``reductions``: the ``Sum`` nodes summing group values in the kernel (its epilogue), all
+    with the same ``split``; their outputs are group outputs too."""
 
     nodes: list[int]
     shape: tuple[int, ...]
@@ -119,6 +163,8 @@ class Group:
     outputs: list[int] = field(default_factory=list)
     c_ops: bool = True  # every member has a C expression
     libm: bool = False  # a member is a libm call in C (see LIBM_CALLS)
+    reductions: list[int] = field(default_factory=list)
+    split: Split | None = None
 
     @property
     def native(self) -> bool:
@@ -128,7 +174,7 @@ class Group:
     @property
     def prefer_native(self) -> bool:
         """Whether C beats the NumPy plan on it: several ops, all vector instructions."""
-        return self.native and len(self.nodes) > 1 and not self.libm
+        return self.native and len(self.nodes) + len(self.reductions) > 1 and not self.libm
 
 
 def _fusible(graph: Graph, i: int) -> bool:
@@ -139,21 +185,40 @@ def _fusible(graph: Graph, i: int) -> bool:
     return all(graph.avals[v].dtype == out.dtype for v in node.inputs)
 
 
-def fuse(graph: Graph) -> list[Group]:
-    """Partition the elementwise nodes of ``graph`` into groups (see the module docstring)."""
+def _epilogue(graph: Graph, i: int, owner: dict[int, Group]) -> Group | None:
+    """The group node ``i`` can join as a reduction epilogue (a Sum of one of its values over
+    axes of the group's split), or None."""
+    node = graph.nodes[i]
+    group = owner.get(node.inputs[0]) if node.prim is Sum else None
+    if group is None:
+        return None
+    s = split(group.shape, node.params["dims"])
+    return group if s is not None and group.split in (None, s) else None
+
+
+def fuse(graph: Graph, *, reductions: bool = False) -> list[Group]:
+    """Partition the elementwise nodes of ``graph`` into groups, with reduction epilogues
+    when ``reductions`` (see the module docstring)."""
     open_: dict[tuple, Group] = {}  # (shape, dtype) -> the group new members may join
     owner: dict[int, Group] = {}  # value -> the group computing it
+    summed: dict[int, Group] = {}  # value -> the group whose epilogue sums it
     groups: list[Group] = []
     for i, node in enumerate(graph.nodes):
         fusible = _fusible(graph, i)
         aval = graph.avals[node.out]
         key = (aval.shape, aval.dtype)
+        tail = _epilogue(graph, i, owner) if reductions else None
+        if tail is not None:
+            tail.reductions.append(i)
+            tail.split = split(tail.shape, node.params["dims"])
+            summed[node.out] = tail
+            continue
         for v in node.inputs:  # a group whose value is read by a non-member is closed
-            g = owner.get(v)
+            g = owner.get(v) or summed.get(v)
             if (
                 g is not None
                 and open_.get((g.shape, g.dtype)) is g
-                and (not fusible or g.shape != aval.shape or g.dtype != aval.dtype)
+                and (v in summed or not fusible or g.shape != aval.shape or g.dtype != aval.dtype)
             ):
                 del open_[(g.shape, g.dtype)]
         if not fusible:
@@ -172,7 +237,7 @@ def fuse(graph: Graph) -> list[Group]:
         for v in node.inputs:
             readers.setdefault(v, set()).add(i)
     for group in groups:
-        members = set(group.nodes)
+        members = set(group.nodes) | set(group.reductions)
         made = {graph.nodes[i].out for i in group.nodes}
         for i in group.nodes:
             node = graph.nodes[i]
@@ -181,4 +246,5 @@ def fuse(graph: Graph) -> list[Group]:
                     group.inputs.append(v)
             if node.out in roots or readers.get(node.out, set()) - members:
                 group.outputs.append(node.out)
+        group.outputs += [graph.nodes[i].out for i in group.reductions]
     return groups

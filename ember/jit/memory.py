@@ -13,7 +13,9 @@ buffers from this plan. Three kinds of placement:
   allocates itself get new memory on every call.
 
 A buffer is reused by a value written at the same step that reads the old value for the last
-time only for elementwise steps (they read element ``i`` before writing element ``i``).
+time only for elementwise steps (they read element ``i`` before writing element ``i``), and
+never by the sums of a native kernel's reduction epilogue: a broadcast input of the sum's shape
+is read again after a sum is written.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class StepIO:
     writes: tuple[int, ...]
     into: bool = False  # its outputs can be written into given buffers
     elementwise: bool = False  # an output may take the buffer of an input read last here
+    reduced: tuple[int, ...] = ()  # writes that are sums (never in place over an input)
 
 
 @dataclass
@@ -108,7 +111,8 @@ def plan_memory(graph: Graph, steps: Sequence[StepIO], aliases: set[int]) -> Mem
         if v in aliases or graph.avals[v] != graph.avals[t] or t in handed_out:
             continue
         last = plan.last.get(t, -1)
-        if last > p or (last == p and (not steps[p].elementwise or p in view_read.get(t, ()))):
+        in_step = not steps[p].elementwise or v in steps[p].reduced or p in view_read.get(t, ())
+        if last > p or (last == p and in_step):
             continue
         plan.target[v] = t
         targeted.add(t)
@@ -135,20 +139,25 @@ def plan_memory(graph: Graph, steps: Sequence[StepIO], aliases: set[int]) -> Mem
             if b is not None and viewed_here in (None, p in view_read.get(v, ())):
                 free.setdefault(plan.buffers[b], []).append(b)
 
+    def place(v: int) -> None:
+        aval = graph.avals[v]
+        key = (aval.shape, aval.dtype)
+        stack = free.get(key)
+        if stack:
+            plan.buffer[v] = stack.pop()
+        else:
+            plan.buffer[v] = len(plan.buffers)
+            plan.buffers.append(key)
+
     for p, step in enumerate(steps):
+        for v in step.reduced:  # placed before this step's inputs are released
+            if v in pool:
+                place(v)
         if step.elementwise:  # in place, except over memory read through a view here
             release(p, False)
         for v in step.writes:
-            if v not in pool:
-                continue
-            aval = graph.avals[v]
-            key = (aval.shape, aval.dtype)
-            stack = free.get(key)
-            if stack:
-                plan.buffer[v] = stack.pop()
-            else:
-                plan.buffer[v] = len(plan.buffers)
-                plan.buffers.append(key)
+            if v in pool and v not in step.reduced:
+                place(v)
         release(p, True if step.elementwise else None)
         for v in step.writes:  # written but never read: its buffer is free after this step
             if v in plan.buffer and v not in plan.last:

@@ -2,12 +2,15 @@
 
 ``kernel_source`` writes a loop over the group's elements (float32 or float64; inputs indexed
 contiguously or through their broadcast strides; scalar constants inlined as exact hex
-literals), parallelised with OpenMP above ``PARALLEL_MIN`` elements. ``load`` compiles the
-kernels of a graph into one shared library with the system C compiler (``cc``, or
-``EMBER_CC``; ``-O3 -march=native``) and loads it with ctypes. Libraries are cached on disk
-under ``$EMBER_CACHE_DIR/jit`` (default ``~/.cache/ember/jit``), keyed by a hash of the
-source, the compiler, its version, the flags and the CPU; each entry stores its size and
-SHA-256 next to it, and an entry that fails that check or fails to load is rebuilt.
+literals), parallelised with OpenMP above ``PARALLEL_MIN`` elements. A group with reduction
+epilogues (``Group.reductions``) loops over rows or blocks of columns instead and adds each
+sum's terms into double accumulators as it computes them: float32 sums come out at least as
+accurate as NumPy's pairwise ones, and a summed value is stored only if another op reads it.
+``load`` compiles the kernels of a graph into one shared library with the system C compiler
+(``cc``, or ``EMBER_CC``; ``-O3 -march=native``) and loads it with ctypes. Libraries are
+cached on disk under ``$EMBER_CACHE_DIR/jit`` (default ``~/.cache/ember/jit``), keyed by a
+hash of the source, the compiler, its version, the flags and the CPU; each entry stores its
+size and SHA-256 next to it, and an entry that fails that check or fails to load is rebuilt.
 Without a working compiler ``load`` returns None after a one-line warning, and the caller
 runs the groups with NumPy.
 """
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ember.jit.fusion import CEXPR, Group
+from ember.jit.fusion import CEXPR, Group, Split
 from ember.jit.graph import Graph
 
 __all__ = ["kernel_source", "load", "cache_dir", "compiler", "PARALLEL_MIN", "FLAGS"]
@@ -38,6 +41,8 @@ __all__ = ["kernel_source", "load", "cache_dir", "compiler", "PARALLEL_MIN", "FL
 PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 22))
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99")
 _CTYPE = {"float32": "float", "float64": "double"}
+LANES = 8  # double accumulators per sum over rows (one AVX-512 vector)
+BLOCK = 256  # columns summed at once by a sum over leading axes
 
 
 def compiler() -> str | None:
@@ -107,18 +112,88 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
         expr = CEXPR[node.prim.name].format(*(names[v] for v in node.inputs))
         body.append(f"const {ctype} t{node.out} = {expr};")
         names[node.out] = f"t{node.out}"
+    sums = [(graph.nodes[r].out, names[graph.nodes[r].inputs[0]]) for r in group.reductions]
+    summed = {v for v, _ in sums}
     for k, v in enumerate(group.outputs):
         params.append(f"{ctype} *o{k}")
-        body.append(f"o{k}[i] = {names[v]};")
-    lines = [
-        f"void {name}({', '.join(params)}) {{",
-        f"  #pragma omp parallel for if({size}L >= {PARALLEL_MIN}L) schedule(static)",
-        f"  for (long i = 0; i < {size}L; i++) {{",
-        *(f"    {line}" for line in body),
-        "  }",
+        if v in summed:
+            names[v] = f"o{k}"
+        else:
+            body.append(f"o{k}[i] = {names[v]};")
+    if group.split is None:
+        loop = _flat_loop(size, body)
+    else:
+        make = _rows_loop if group.split.kind == Split.ROWS else _columns_loop
+        loop = make(group.split, body, [(f"s{k}", x, names[v]) for k, (v, x) in enumerate(sums)])
+    lines = [f"void {name}({', '.join(params)}) {{", *(f"  {line}" for line in loop), "}"]
+    return "\n".join(lines), pointers
+
+
+def _flat_loop(size: int, body: list[str]) -> list[str]:
+    """One loop over the elements; on every core (OpenMP) from ``PARALLEL_MIN`` of them."""
+    return [
+        f"#pragma omp parallel for if({size}L >= {PARALLEL_MIN}L) schedule(static)",
+        f"for (long i = 0; i < {size}L; i++) {{",
+        *(f"  {line}" for line in body),
         "}",
     ]
-    return "\n".join(lines), pointers
+
+
+def _rows_loop(split: Split, body: list[str], sums: list[tuple[str, str, str]]) -> list[str]:
+    """A loop per row of ``split.inner`` elements; each ``(acc, term, out)`` of ``sums`` adds
+    ``term`` into ``LANES`` double accumulators (independent, so they vectorise without
+    reassociating anything), combined pairwise into ``out[row]`` at the row's end."""
+    n, outer = split.inner, split.outer
+    zero = [f"double {acc}[{LANES}] = {{0}};" for acc, _, _ in sums]
+    total = [f"{out}[r] = {_pairwise(acc, LANES)};" for acc, _, out in sums]
+    return [
+        f"#pragma omp parallel for if({outer * n}L >= {PARALLEL_MIN}L) schedule(static)",
+        f"for (long r = 0; r < {outer}L; r++) {{",
+        *(f"  {line}" for line in zero),
+        "  long j = 0;",
+        f"  for (; j + {LANES} <= {n}L; j += {LANES}) {{",
+        f"    for (long l = 0; l < {LANES}; l++) {{",
+        f"      const long i = r * {n}L + j + l;",
+        *(f"      {line}" for line in body),
+        *(f"      {acc}[l] += {term};" for acc, term, _ in sums),
+        "    }",
+        "  }",
+        f"  for (; j < {n}L; j++) {{",
+        f"    const long i = r * {n}L + j;",
+        *(f"    {line}" for line in body),
+        *(f"    {acc}[0] += {term};" for acc, term, _ in sums),
+        "  }",
+        *(f"  {line}" for line in total),
+        "}",
+    ]
+
+
+def _columns_loop(split: Split, body: list[str], sums: list[tuple[str, str, str]]) -> list[str]:
+    """Blocks of ``BLOCK`` columns; each block sums its column down all ``split.outer`` rows in
+    double accumulators (on the stack), then writes the block's sums."""
+    rows, n = split.outer, split.inner
+    return [
+        f"for (long c = 0; c < {n}L; c += {BLOCK}) {{",
+        f"  const long w = {n}L - c < {BLOCK} ? {n}L - c : {BLOCK};",
+        *(f"  double {acc}[{BLOCK}] = {{0}};" for acc, _, _ in sums),
+        f"  for (long r = 0; r < {rows}L; r++) {{",
+        "    for (long l = 0; l < w; l++) {",
+        f"      const long i = r * {n}L + c + l;",
+        *(f"      {line}" for line in body),
+        *(f"      {acc}[l] += {term};" for acc, term, _ in sums),
+        "    }",
+        "  }",
+        *(f"  for (long l = 0; l < w; l++) {out}[c + l] = {acc}[l];" for acc, _, out in sums),
+        "}",
+    ]
+
+
+def _pairwise(acc: str, n: int) -> str:
+    """The sum of ``acc[0]`` … ``acc[n - 1]`` (n a power of two) added in pairs."""
+    terms = [f"{acc}[{k}]" for k in range(n)]
+    while len(terms) > 1:
+        terms = [f"({a} + {b})" for a, b in zip(terms[::2], terms[1::2])]
+    return terms[0]
 
 
 @functools.cache
