@@ -1,14 +1,17 @@
-"""CPU thread control: how many threads NumPy's BLAS (the matrix products) may use.
+"""CPU thread control: how many threads NumPy's BLAS (the matrix products) and the OpenMP
+kernels that ``ember.jit`` compiles may use.
 
 PyTorch-style ``set_num_threads``/``get_num_threads``. NumPy fixes its BLAS thread pool when
 it loads, so changing it at run time goes through ``threadpoolctl`` (an optional extra,
-``pip install threadpoolctl``). On a busy machine a multi-threaded OpenBLAS spins while it
-waits for a core and large matrix products can become ten times slower: one thread is the
-safe choice whenever other work shares the cores.
+``pip install threadpoolctl``); an OpenMP runtime that loads later (with the first compiled
+kernel) reads ``OMP_NUM_THREADS``, which ``set_num_threads`` sets too. On a busy machine a
+multi-threaded OpenBLAS spins while it waits for a core and large matrix products can become
+ten times slower: one thread is the safe choice whenever other work shares the cores.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __all__ = ["set_num_threads", "get_num_threads"]
@@ -29,11 +32,13 @@ def _threadpoolctl() -> Any:
 
 
 def set_num_threads(n: int) -> None:
-    """Let NumPy's BLAS use ``n`` threads from now on (in this process)."""
+    """Let NumPy's BLAS and ember's compiled kernels use ``n`` threads from now on (in this
+    process)."""
     global _limiter
     if int(n) < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
-    _limiter = _threadpoolctl().threadpool_limits(limits=int(n), user_api="blas")
+    _limiter = _threadpoolctl().threadpool_limits(limits=int(n))  # BLAS and OpenMP loaded now
+    os.environ["OMP_NUM_THREADS"] = str(int(n))  # an OpenMP runtime loaded later
 
 
 def get_num_threads() -> int:

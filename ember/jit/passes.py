@@ -1,5 +1,6 @@
 """Optimisation passes over the graph IR; each rewrites a Graph in place and is tested alone.
 
+``transpose_matmul`` computes transposed matrix products in the layout they are used in,
 ``simplify`` (algebraic identities), ``cse`` (common subexpressions), ``fold_constants``
 (subgraphs with no graph input) and ``dce`` (dead code) shrink the graph. ``optimize`` runs
 them in order and reports the node count after each. Fusion and the memory plan work on the
@@ -16,12 +17,17 @@ import numpy as np
 
 from ember.backends import backend_of
 from ember.jit.graph import Graph, Node
+from ember.ops.core import Aval
+from ember.ops.elementwise import Copy
+from ember.ops.linalg import MatMul
+from ember.ops.movement import Permute
 
 __all__ = [
     "dce",
     "cse",
     "fold_constants",
     "simplify",
+    "transpose_matmul",
     "optimize",
     "PASSES",
 ]
@@ -145,7 +151,52 @@ def simplify(graph: Graph) -> None:
     graph.rename(mapping)
 
 
+def _swap_last(ndim: int) -> tuple[int, ...]:
+    return (*range(ndim - 2), ndim - 1, ndim - 2)
+
+
+def transpose_matmul(graph: Graph) -> None:
+    """``copy((a @ b).mT)`` → ``b.mT @ a.mT``: one contiguous product instead of a product, a
+    strided view and a copy.
+
+    This is the weight gradient of every ``x @ w.mT`` (Linear): backward computes
+    ``(x.mT @ g).mT`` and eager copies the view into a contiguous ``.grad``. The rewritten
+    product reads ``x.mT.mT``, which ``simplify`` then folds to ``x``. Applies only when the
+    product and the view have no other reader.
+    """
+    readers: dict[int, int] = {}
+    for node in graph.nodes:
+        for v in node.inputs:
+            readers[v] = readers.get(v, 0) + 1
+    for v in graph.roots():
+        readers[v] = readers.get(v, 0) + 1
+    producer = {node.out: node for node in graph.nodes}
+    rewritten: list[Node] = []
+    for node in graph.nodes:
+        view = producer.get(node.inputs[0]) if node.prim is Copy else None
+        product = producer.get(view.inputs[0]) if view and view.prim is Permute else None
+        if (
+            product is None
+            or product.prim is not MatMul
+            or readers[view.out] != 1
+            or readers[product.out] != 1
+            or any(len(graph.avals[v].shape) < 2 for v in product.inputs)
+            or view.params["dims"] != _swap_last(len(graph.avals[view.out].shape))
+        ):
+            rewritten.append(node)
+            continue
+        operands = []
+        for v in reversed(product.inputs):  # b.mT, then a.mT
+            shape, dims = graph.avals[v].shape, _swap_last(len(graph.avals[v].shape))
+            aval = Aval(tuple(shape[d] for d in dims), graph.avals[v].dtype)
+            operands.append(graph.new_value(aval))
+            rewritten.append(Node(Permute, (v,), {"dims": dims}, operands[-1], aliasing=True))
+        rewritten.append(Node(MatMul, tuple(operands), {}, node.out))
+    graph.nodes = rewritten
+
+
 PASSES: list[tuple[str, Callable[[Graph], None]]] = [
+    ("transpose_matmul", transpose_matmul),
     ("simplify", simplify),
     ("cse", cse),
     ("fold_constants", fold_constants),

@@ -9,10 +9,10 @@ from ember.jit.executor import Executor
 from ember.jit.fusion import fuse
 from ember.jit.graph import Graph, Node, Source
 from ember.jit.memory import view_owners
-from ember.jit.passes import cse, dce, fold_constants, optimize, simplify
+from ember.jit.passes import cse, dce, fold_constants, optimize, simplify, transpose_matmul
 from ember.jit.trace import may_alias
 from ember.ops.core import Aval
-from ember.ops.elementwise import Add, Exp, Gt, Mul, Relu, Sub, Tanh
+from ember.ops.elementwise import Add, Copy, Exp, Gt, Mul, Relu, Sub, Tanh
 from ember.ops.linalg import MatMul
 from ember.ops.movement import Permute, Reshape
 from ember.ops.reduce import Sum
@@ -173,6 +173,59 @@ def test_simplify_drops_identity_permute_and_reshape() -> None:
     assert len(g) == 0 and g.outputs == [x]
 
 
+def _copied_transposed_product(a_shape, b_shape, dims=None) -> tuple[Graph, int, int]:
+    """``copy((a @ b) permuted by dims)`` (default: the last two swapped): graph, product, view."""
+    g = _graph(a_shape, b_shape)
+    a, b = g.inputs
+    shape = np.broadcast_shapes(a_shape[:-2], b_shape[:-2]) + (a_shape[-2], b_shape[-1])
+    dims = dims or (*range(len(shape) - 2), len(shape) - 1, len(shape) - 2)
+    product = _op(g, MatMul, a, b, shape=shape)
+    view = _op(g, Permute, product, shape=tuple(shape[d] for d in dims), dims=dims)
+    g.outputs = [_op(g, Copy, view, shape=tuple(shape[d] for d in dims))]
+    return g, product, view
+
+
+def test_transpose_matmul_computes_the_product_in_its_used_layout() -> None:
+    rng = np.random.default_rng(0)
+    for a_shape, b_shape in [((5, 3), (3, 4)), ((2, 5, 3), (3, 4)), ((2, 5, 3), (2, 3, 4))]:
+        g, _, _ = _copied_transposed_product(a_shape, b_shape)
+        a0, b0 = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+        expected = _run(g, a0, b0)[0]
+        transpose_matmul(g)
+        dce(g)
+        assert [n.prim.name for n in g.nodes] == ["Permute", "Permute", "MatMul"], a_shape
+        out = _run(g, a0, b0)[0]
+        assert out.flags.c_contiguous
+        np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_transpose_matmul_then_simplify_reads_the_untransposed_operand() -> None:
+    g = _graph((4, 3), (4, 6))  # the weight gradient of x @ w.mT: (x.mT @ g).mT
+    x, grad = g.inputs
+    xt = _op(g, Permute, x, shape=(3, 4), dims=(1, 0))
+    product = _op(g, MatMul, xt, grad, shape=(3, 6))
+    view = _op(g, Permute, product, shape=(6, 3), dims=(1, 0))
+    g.outputs = [_op(g, Copy, view, shape=(6, 3))]
+    x0, g0 = np.arange(12.0).reshape(4, 3), np.arange(24.0).reshape(4, 6)
+    optimize(g)
+    assert [(n.prim.name, n.inputs[-1]) for n in g.nodes] == [("Permute", grad), ("MatMul", x)]
+    np.testing.assert_allclose(_run(g, x0, g0)[0], (x0.T @ g0).T)
+
+
+def test_transpose_matmul_leaves_shared_or_other_permutes_alone() -> None:
+    g, product, _ = _copied_transposed_product((2, 5, 3), (3, 4), dims=(1, 0, 2))
+    transpose_matmul(g)
+    assert [n.prim.name for n in g.nodes] == ["MatMul", "Permute", "Copy"]
+    g, product, _ = _copied_transposed_product((5, 3), (3, 4))
+    g.outputs.append(product)  # the product is observed: it must still be computed as is
+    transpose_matmul(g)
+    assert [n.prim.name for n in g.nodes] == ["MatMul", "Permute", "Copy"]
+    g, _, view = _copied_transposed_product((5, 3), (3, 4))
+    _op(g, Exp, view, shape=(4, 5))  # the view has a second reader
+    transpose_matmul(g)
+    assert [n.prim.name for n in g.nodes] == ["MatMul", "Permute", "Copy", "Exp"]
+
+
 def test_optimize_reports_counts() -> None:
     g = _graph((2,))
     (x,) = g.inputs
@@ -182,6 +235,7 @@ def test_optimize_reports_counts() -> None:
     g.outputs = [_op(g, Exp, m, shape=(2,))]
     assert optimize(g) == [
         ("traced", 3),
+        ("transpose_matmul", 3),
         ("simplify", 2),
         ("cse", 1),
         ("fold_constants", 1),
