@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ember.jit.executor import Executor
+from ember.jit.fusion import Group
+from ember.jit.graph import Graph
 
 __all__ = ["describe"]
 
@@ -20,22 +22,29 @@ def describe(name: str, counts: list[tuple[str, int]], executor: Executor) -> st
         f"  {len(g.inputs)} inputs, {len(g.constants)} constants, {len(g.outputs)} outputs, "
         f"{len(g.writes)} state write-backs, {len(g.grad_sets)} .grad sets"
     )
-    fused = [(k, grp) for k, grp in enumerate(executor.groups) if len(grp.nodes) > 1]
+    fused = [
+        (k, grp)
+        for k, grp in enumerate(executor.groups)
+        if len(grp.nodes) + executor.native[k] * len(grp.reductions) > 1
+    ]
     singles = len(executor.groups) - len(fused)
     n_native = sum(executor.native[k] for k, _ in fused)
+    sums = [(k, r) for k, grp in fused if executor.native[k] for r in grp.reductions]
     lines.append(
         f"  fusion: {len(fused)} fused kernels ({n_native} native C, "
         f"{len(fused) - n_native} NumPy out=) covering "
-        f"{sum(len(grp.nodes) for _, grp in fused)} ops; {singles} elementwise ops alone"
+        f"{sum(len(grp.nodes) for _, grp in fused) + len(sums)} ops; "
+        f"{singles} elementwise ops alone; {len(sums)} sums fused into C kernels"
     )
     for k, grp in fused:
         ops = " ".join(g.nodes[i].prim.name for i in grp.nodes)
         where = "C" if executor.native[k] else "NumPy"
-        shape = "x".join(map(str, grp.shape)) or "scalar"
         lines.append(
-            f"    kernel {k:<3} {where:<5} {grp.dtype.name}[{shape}] "
+            f"    kernel {k:<3} {where:<5} {grp.dtype.name}[{_dims(grp.shape)}] "
             f"{len(grp.inputs)} in -> {len(grp.outputs)} out: {ops}"
         )
+        if executor.native[k]:
+            lines += [f"      {_sum(g, grp, r)} fused into kernel {k}" for r in grp.reductions]
     pooled = len(plan.buffer)
     naive = sum(g.avals[v].dtype.np.itemsize * _size(g.avals[v].shape) for v in plan.buffer)
     lines.append(
@@ -44,6 +53,21 @@ def describe(name: str, counts: list[tuple[str, int]], executor: Executor) -> st
         f"{len(plan.target)} of {len(g.writes)} state updates computed in place"
     )
     return "\n".join(lines)
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape)) or "scalar"
+
+
+def _sum(graph: Graph, group: Group, r: int) -> str:
+    """``sum(%v, dim=(1,)) -> float32[4x1]`` and whether the summed value is stored."""
+    node = graph.nodes[r]
+    (v,) = node.inputs
+    kept = "stored: read elsewhere" if v in group.outputs else "never stored"
+    return (
+        f"sum(%{v}, dim={node.params['dims']}, keepdim={node.params['keepdim']}) -> "
+        f"[{_dims(graph.avals[node.out].shape)}] ({kept})"
+    )
 
 
 def _size(shape: tuple[int, ...]) -> int:
