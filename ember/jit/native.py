@@ -39,7 +39,10 @@ __all__ = ["kernel_source", "load", "cache_dir", "compiler", "PARALLEL_MIN", "FL
 # elements from which a kernel runs on every core (OpenMP); on the shared 2-core machine of
 # benchmarks/jit_codegen.py two threads lost at every size measured: large by default
 PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 22))
-FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99")
+# -fno-math-errno and the simd pragmas let the compiler vectorise the loops: errno writes
+# (sqrt, log, …) and possible aliasing of the pointers otherwise keep them scalar, 5x slower
+# than the vector code on an Adam update (see docs/jit.md)
+FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99", "-fno-math-errno", "-fopenmp-simd")
 _CTYPE = {"float32": "float", "float64": "double"}
 LANES = 8  # double accumulators per sum over rows (one AVX-512 vector)
 BLOCK = 256  # columns summed at once by a sum over leading axes
@@ -130,9 +133,11 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
 
 
 def _flat_loop(size: int, body: list[str]) -> list[str]:
-    """One loop over the elements; on every core (OpenMP) from ``PARALLEL_MIN`` of them."""
+    """One vectorised loop over the elements; on every core (OpenMP) from ``PARALLEL_MIN`` of
+    them. (An ``if`` clause on ``parallel for simd`` stops GCC from vectorising.)"""
+    parallel = "parallel for simd schedule(static)" if size >= PARALLEL_MIN else "simd"
     return [
-        f"#pragma omp parallel for if({size}L >= {PARALLEL_MIN}L) schedule(static)",
+        f"#pragma omp {parallel}",
         f"for (long i = 0; i < {size}L; i++) {{",
         *(f"  {line}" for line in body),
         "}",
