@@ -44,7 +44,6 @@ PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 22))
 # than the vector code on an Adam update (see docs/jit.md)
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99", "-fno-math-errno", "-fopenmp-simd")
 _CTYPE = {"float32": "float", "float64": "double"}
-LANES = 8  # double accumulators per sum over rows (one AVX-512 vector)
 BLOCK = 256  # columns summed at once by a sum over leading axes
 
 
@@ -68,27 +67,43 @@ def _literal(value: float) -> str:
     return float(value).hex()
 
 
-def _index(shape: tuple[int, ...], full: tuple[int, ...]) -> str:
-    """The C index into a contiguous input of ``shape`` broadcast to ``full`` at element i."""
+def _index(shape: tuple[int, ...], full: tuple[int, ...], i: str = "i") -> str:
+    """The C index into a contiguous input of ``shape`` broadcast to ``full`` at element ``i``."""
     size = int(np.prod(shape, dtype=np.int64))
     if size == 1:
         return "0"
     shape = (1,) * (len(full) - len(shape)) + tuple(shape)
     if shape == full:
-        return "i"
+        return i
     n = len(full)
     k = 0  # leading broadcast dims followed by the full trailing dims: i % size
     while k < n and shape[k] == 1:
         k += 1
     if shape[k:] == full[k:]:
-        return f"(i % {size}L)"
+        return f"({i} % {size}L)"
     terms, stride, inner = [], 1, 1
     for d in reversed(range(n)):
         if shape[d] != 1:
-            terms.append(f"((i / {inner}L) % {full[d]}L) * {stride}L")
+            terms.append(f"(({i} / {inner}L) % {full[d]}L) * {stride}L")
             stride *= shape[d]
         inner *= full[d]
     return "(" + " + ".join(terms) + ")"
+
+
+def _padded(shape: tuple[int, ...], n: int) -> tuple[int, ...]:
+    return (1,) * (n - len(shape)) + tuple(shape)
+
+
+def inner_split(shapes: list[tuple[int, ...]], full: tuple[int, ...]) -> int:
+    """The first dim of the longest trailing block of ``full`` over which every input of
+    ``shapes`` is either whole (contiguous with the output) or constant (broadcast): the inner
+    loop of a loop nest whose broadcast reads are hoisted out of it. ``len(full)`` if none."""
+    n = len(full)
+    padded = [_padded(s, n) for s in shapes]
+    for k in range(n):
+        if all(p[k:] == full[k:] or all(d == 1 for d in p[k:]) for p in padded):
+            return k
+    return n
 
 
 def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]]:
@@ -99,17 +114,18 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
     names: dict[int, str] = {}
     params: list[str] = []
     pointers: list[int] = []
-    body: list[str] = []
     for v in group.inputs:
         const = graph.constants.get(v)
         if const is not None and const.size == 1:
             names[v] = f"(({ctype}){_literal(np.asarray(const).item())})"
             continue
-        k = len(pointers)
+        params.append(f"const {ctype} *a{len(pointers)}")
+        names[v] = f"x{len(pointers)}"
         pointers.append(v)
-        params.append(f"const {ctype} *a{k}")
-        body.append(f"const {ctype} x{k} = a{k}[{_index(graph.avals[v].shape, group.shape)}];")
-        names[v] = f"x{k}"
+    shapes = [graph.avals[v].shape for v in pointers]
+    cut = inner_split(shapes, group.shape) if group.split is None else len(group.shape)
+    nest = 0 < cut < len(group.shape) and any(_index(s, group.shape) != "i" for s in shapes)
+    hoisted, body = (_nest_reads if nest else _flat_reads)(ctype, shapes, group.shape, cut)
     for i in group.nodes:
         node = graph.nodes[i]
         expr = CEXPR[node.prim.name].format(*(names[v] for v in node.inputs))
@@ -123,13 +139,57 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
             names[v] = f"o{k}"
         else:
             body.append(f"o{k}[i] = {names[v]};")
-    if group.split is None:
+    if nest:
+        loop = _nested_loop(size, int(np.prod(group.shape[cut:], dtype=np.int64)), hoisted, body)
+    elif group.split is None:
         loop = _flat_loop(size, body)
     else:
         make = _rows_loop if group.split.kind == Split.ROWS else _columns_loop
         loop = make(group.split, body, [(f"s{k}", x, names[v]) for k, (v, x) in enumerate(sums)])
     lines = [f"void {name}({', '.join(params)}) {{", *(f"  {line}" for line in loop), "}"]
     return "\n".join(lines), pointers
+
+
+def _flat_reads(
+    ctype: str, shapes: list[tuple[int, ...]], full: tuple[int, ...], k: int
+) -> tuple[list[str], list[str]]:
+    """Each input read at element ``i`` (no hoisted lines)."""
+    return [], [f"const {ctype} x{n} = a{n}[{_index(s, full)}];" for n, s in enumerate(shapes)]
+
+
+def _nest_reads(
+    ctype: str, shapes: list[tuple[int, ...]], full: tuple[int, ...], k: int
+) -> tuple[list[str], list[str]]:
+    """(lines per outer index ``r``, lines per element ``i = r * inner + j``) reading the
+    inputs in a loop nest split at dim ``k``: broadcast inputs once per ``r``."""
+    inner = int(np.prod(full[k:], dtype=np.int64))
+    hoisted, body = [], []
+    for n, shape in enumerate(shapes):
+        padded = _padded(shape, len(full))
+        outer = _index(padded[:k], full[:k], "r")
+        if padded[k:] == full[k:]:
+            hoisted.append(f"const long b{n} = {outer} * {inner}L;")
+            body.append(f"const {ctype} x{n} = a{n}[b{n} + j];")
+        else:
+            hoisted.append(f"const {ctype} x{n} = a{n}[{outer}];")
+    return hoisted, body
+
+
+def _nested_loop(size: int, inner: int, hoisted: list[str], body: list[str]) -> list[str]:
+    """A loop over rows of ``inner`` elements with ``hoisted`` lines per row and a vectorised
+    inner loop (on every core from ``PARALLEL_MIN`` elements)."""
+    parallel = size >= PARALLEL_MIN
+    return [
+        *(["#pragma omp parallel for schedule(static)"] if parallel else []),
+        f"for (long r = 0; r < {size // inner}L; r++) {{",
+        *(f"  {line}" for line in hoisted),
+        "  #pragma omp simd",
+        f"  for (long j = 0; j < {inner}L; j++) {{",
+        f"    const long i = r * {inner}L + j;",
+        *(f"    {line}" for line in body),
+        "  }",
+        "}",
+    ]
 
 
 def _flat_loop(size: int, body: list[str]) -> list[str]:
@@ -146,29 +206,21 @@ def _flat_loop(size: int, body: list[str]) -> list[str]:
 
 def _rows_loop(split: Split, body: list[str], sums: list[tuple[str, str, str]]) -> list[str]:
     """A loop per row of ``split.inner`` elements; each ``(acc, term, out)`` of ``sums`` adds
-    ``term`` into ``LANES`` double accumulators (independent, so they vectorise without
-    reassociating anything), combined pairwise into ``out[row]`` at the row's end."""
+    ``term`` into a double ``acc`` (a SIMD reduction: one partial sum per vector lane, added
+    up at the row's end) and stores it in ``out[row]``."""
     n, outer = split.inner, split.outer
-    zero = [f"double {acc}[{LANES}] = {{0}};" for acc, _, _ in sums]
-    total = [f"{out}[r] = {_pairwise(acc, LANES)};" for acc, _, out in sums]
+    accs = ", ".join(acc for acc, _, _ in sums)
     return [
-        f"#pragma omp parallel for if({outer * n}L >= {PARALLEL_MIN}L) schedule(static)",
+        *(["#pragma omp parallel for schedule(static)"] if outer * n >= PARALLEL_MIN else []),
         f"for (long r = 0; r < {outer}L; r++) {{",
-        *(f"  {line}" for line in zero),
-        "  long j = 0;",
-        f"  for (; j + {LANES} <= {n}L; j += {LANES}) {{",
-        f"    for (long l = 0; l < {LANES}; l++) {{",
-        f"      const long i = r * {n}L + j + l;",
-        *(f"      {line}" for line in body),
-        *(f"      {acc}[l] += {term};" for acc, term, _ in sums),
-        "    }",
-        "  }",
-        f"  for (; j < {n}L; j++) {{",
+        *(f"  double {acc} = 0;" for acc, _, _ in sums),
+        f"  #pragma omp simd reduction(+:{accs})",
+        f"  for (long j = 0; j < {n}L; j++) {{",
         f"    const long i = r * {n}L + j;",
         *(f"    {line}" for line in body),
-        *(f"    {acc}[0] += {term};" for acc, term, _ in sums),
+        *(f"    {acc} += {term};" for acc, term, _ in sums),
         "  }",
-        *(f"  {line}" for line in total),
+        *(f"  {out}[r] = {acc};" for acc, _, out in sums),
         "}",
     ]
 
@@ -182,6 +234,7 @@ def _columns_loop(split: Split, body: list[str], sums: list[tuple[str, str, str]
         f"  const long w = {n}L - c < {BLOCK} ? {n}L - c : {BLOCK};",
         *(f"  double {acc}[{BLOCK}] = {{0}};" for acc, _, _ in sums),
         f"  for (long r = 0; r < {rows}L; r++) {{",
+        "    #pragma omp simd",
         "    for (long l = 0; l < w; l++) {",
         f"      const long i = r * {n}L + c + l;",
         *(f"      {line}" for line in body),
@@ -191,14 +244,6 @@ def _columns_loop(split: Split, body: list[str], sums: list[tuple[str, str, str]
         *(f"  for (long l = 0; l < w; l++) {out}[c + l] = {acc}[l];" for acc, _, out in sums),
         "}",
     ]
-
-
-def _pairwise(acc: str, n: int) -> str:
-    """The sum of ``acc[0]`` … ``acc[n - 1]`` (n a power of two) added in pairs."""
-    terms = [f"{acc}[{k}]" for k in range(n)]
-    while len(terms) > 1:
-        terms = [f"({a} + {b})" for a, b in zip(terms[::2], terms[1::2])]
-    return terms[0]
 
 
 @functools.cache

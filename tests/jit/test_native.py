@@ -89,6 +89,36 @@ def test_broadcast_index_expressions() -> None:
 
 
 @needs_cc
+def test_inner_split_finds_the_block_where_every_read_is_whole_or_constant() -> None:
+    assert native.inner_split([(4, 5), (5,), (4, 1)], (4, 5)) == 1
+    assert native.inner_split([(2, 3, 4, 5), (1, 3, 1, 1)], (2, 3, 4, 5)) == 2  # a channel
+    assert native.inner_split([(2, 3, 4, 5), (3, 1, 5)], (2, 3, 4, 5)) == 3
+    assert native.inner_split([(2, 3, 4, 5), ()], (2, 3, 4, 5)) == 0  # nothing broadcast
+    assert native.inner_split([()], ()) == 0
+
+
+@needs_cc
+@pytest.mark.parametrize("parallel_min", [native.PARALLEL_MIN, 1], ids=["serial", "omp"])
+def test_channel_broadcasts_read_once_per_row_and_match_numpy(
+    parallel_min: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(native, "PARALLEL_MIN", parallel_min)
+    g = _graph((2, 3, 4, 5), (1, 3, 1, 1), (3, 1, 5))
+    x, bias, scale = g.inputs
+    shifted = _op(g, Add, x, bias, shape=(2, 3, 4, 5))
+    g.outputs = [_op(g, Mul, _op(g, Relu, shifted, shape=(2, 3, 4, 5)), scale, shape=(2, 3, 4, 5))]
+    (group,) = fuse(g)
+    source, _ = native.kernel_source("k", group, g)
+    assert "const double x1 = a1[" in source.split("#pragma omp simd")[0]  # hoisted bias
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s) for s in [(2, 3, 4, 5), (1, 3, 1, 1), (3, 1, 5)]]
+    args = [ember.tensor(a) for a in arrays]
+    ex = _executor(g, native="all")
+    assert all(ex.native)
+    (out,) = ex.run(args, ex.bind(args))
+    np.testing.assert_allclose(out.numpy(), np.maximum(arrays[0] + arrays[1], 0) * arrays[2])
+
+
 def test_native_executor_on_random_graphs_matches_plain_execution() -> None:
     rng = np.random.default_rng(3)
     for _ in range(3):
