@@ -51,9 +51,11 @@ def _state_sig(obj: Any) -> Any:
     """The Python-side state of a module, optimizer or tensor that the trace depends on."""
     if isinstance(obj, Tensor):
         return (_tensor_sig(obj), obj.grad is None)
-    if _is_module(obj):
-        flags = tuple(m.training for m in obj.modules())
-        return (flags, tuple(p.grad is None for p in obj.parameters()))
+    if _is_module(obj):  # one walk over the modules (every call computes this key)
+        modules = list(obj.modules())
+        flags = tuple(m.training for m in modules)
+        params = (p for m in modules for p in m._parameters.values() if p is not None)
+        return (flags, tuple(p.grad is None for p in params))
     if _is_optimizer(obj):
         groups = []
         for group in obj.param_groups:

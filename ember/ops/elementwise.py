@@ -858,7 +858,7 @@ class LogicalXor(Compare):
 
 
 _SAME_SIZE_INT = {1: np.int8, 2: np.int16, 4: np.int32, 8: np.int64}
-_BITWISE_WHERE_MIN = 4096  # elements; below this np.where's branches cost less than 4 passes
+_BITWISE_WHERE_MIN = 32768  # elements; below, np.where's branches cost less than the calls
 
 
 def _bitwise_where(c: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple) -> np.ndarray:
