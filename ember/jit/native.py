@@ -123,8 +123,12 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
         names[v] = f"x{len(pointers)}"
         pointers.append(v)
     shapes = [graph.avals[v].shape for v in pointers]
-    cut = inner_split(shapes, group.shape) if group.split is None else len(group.shape)
-    nest = 0 < cut < len(group.shape) and any(_index(s, group.shape) != "i" for s in shapes)
+    if group.split is None:
+        cut = inner_split(shapes, group.shape)
+        nest = 0 < cut < len(group.shape) and any(_index(s, group.shape) != "i" for s in shapes)
+    else:  # loops over rows (or down columns): reads constant along a row are hoisted too
+        cut = _first_dim(group.shape, group.split.inner)
+        nest = inner_split(shapes, group.shape) <= cut
     hoisted, body = (_nest_reads if nest else _flat_reads)(ctype, shapes, group.shape, cut)
     for i in group.nodes:
         node = graph.nodes[i]
@@ -139,13 +143,14 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
             names[v] = f"o{k}"
         else:
             body.append(f"o{k}[i] = {names[v]};")
-    if nest:
-        loop = _nested_loop(size, int(np.prod(group.shape[cut:], dtype=np.int64)), hoisted, body)
-    elif group.split is None:
-        loop = _flat_loop(size, body)
-    else:
+    if group.split is not None:
         make = _rows_loop if group.split.kind == Split.ROWS else _columns_loop
-        loop = make(group.split, body, [(f"s{k}", x, names[v]) for k, (v, x) in enumerate(sums)])
+        accs = [(f"s{k}", x, names[v]) for k, (v, x) in enumerate(sums)]
+        loop = make(group.split, hoisted, body, accs)
+    elif nest:
+        loop = _nested_loop(size, int(np.prod(group.shape[cut:], dtype=np.int64)), hoisted, body)
+    else:
+        loop = _flat_loop(size, body)
     lines = [f"void {name}({', '.join(params)}) {{", *(f"  {line}" for line in loop), "}"]
     return "\n".join(lines), pointers
 
@@ -204,15 +209,26 @@ def _flat_loop(size: int, body: list[str]) -> list[str]:
     ]
 
 
-def _rows_loop(split: Split, body: list[str], sums: list[tuple[str, str, str]]) -> list[str]:
-    """A loop per row of ``split.inner`` elements; each ``(acc, term, out)`` of ``sums`` adds
-    ``term`` into a double ``acc`` (a SIMD reduction: one partial sum per vector lane, added
-    up at the row's end) and stores it in ``out[row]``."""
+def _first_dim(shape: tuple[int, ...], inner: int) -> int:
+    """The first dim of the trailing block of ``shape`` holding ``inner`` elements."""
+    k = len(shape)
+    while k > 0 and int(np.prod(shape[k - 1 :], dtype=np.int64)) <= inner:
+        k -= 1
+    return k
+
+
+def _rows_loop(
+    split: Split, hoisted: list[str], body: list[str], sums: list[tuple[str, str, str]]
+) -> list[str]:
+    """A loop per row of ``split.inner`` elements (``hoisted`` lines once per row); each
+    ``(acc, term, out)`` of ``sums`` adds ``term`` into a double ``acc`` (a SIMD reduction:
+    one partial sum per vector lane, added up at the row's end) and stores it in ``out[r]``."""
     n, outer = split.inner, split.outer
     accs = ", ".join(acc for acc, _, _ in sums)
     return [
         *(["#pragma omp parallel for schedule(static)"] if outer * n >= PARALLEL_MIN else []),
         f"for (long r = 0; r < {outer}L; r++) {{",
+        *(f"  {line}" for line in hoisted),
         *(f"  double {acc} = 0;" for acc, _, _ in sums),
         f"  #pragma omp simd reduction(+:{accs})",
         f"  for (long j = 0; j < {n}L; j++) {{",
@@ -225,18 +241,22 @@ def _rows_loop(split: Split, body: list[str], sums: list[tuple[str, str, str]]) 
     ]
 
 
-def _columns_loop(split: Split, body: list[str], sums: list[tuple[str, str, str]]) -> list[str]:
-    """Blocks of ``BLOCK`` columns; each block sums its column down all ``split.outer`` rows in
-    double accumulators (on the stack), then writes the block's sums."""
+def _columns_loop(
+    split: Split, hoisted: list[str], body: list[str], sums: list[tuple[str, str, str]]
+) -> list[str]:
+    """Blocks of ``BLOCK`` columns; each block sums its columns down all ``split.outer`` rows
+    (``hoisted`` lines once per row) in double accumulators on the stack, then writes them."""
     rows, n = split.outer, split.inner
     return [
         f"for (long c = 0; c < {n}L; c += {BLOCK}) {{",
         f"  const long w = {n}L - c < {BLOCK} ? {n}L - c : {BLOCK};",
         *(f"  double {acc}[{BLOCK}] = {{0}};" for acc, _, _ in sums),
         f"  for (long r = 0; r < {rows}L; r++) {{",
+        *(f"    {line}" for line in hoisted),
         "    #pragma omp simd",
         "    for (long l = 0; l < w; l++) {",
-        f"      const long i = r * {n}L + c + l;",
+        "      const long j = c + l;",
+        f"      const long i = r * {n}L + j;",
         *(f"      {line}" for line in body),
         *(f"      {acc}[l] += {term};" for acc, term, _ in sums),
         "    }",

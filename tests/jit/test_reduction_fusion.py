@@ -147,6 +147,29 @@ def test_only_sums_of_one_split_share_a_group() -> None:
 
 
 @needs_cc
+@pytest.mark.parametrize(
+    ("shape", "other", "dims"),
+    [
+        ((2, 3, 4, 5), (2, 3, 4, 1), (3,)),  # softmax's backward: one value per row, hoisted
+        ((2, 3, 4, 5), (1, 3, 1, 5), (3,)),  # whole along the row, one row per (i, j)
+        ((2, 3, 4), (2, 3, 1), (0, 1)),  # one value per row of a sum down columns
+        ((2, 3, 4), (3, 1), (1, 2)),  # varies inside the summed block: read per element
+        ((2, 3, 4), (3, 1), (0,)),
+    ],
+)
+def test_sums_with_broadcast_inputs(
+    shape: tuple[int, ...], other: tuple[int, ...], dims: tuple[int, ...]
+) -> None:
+    g = _graph(shape, other, shape[-1:])
+    x, b, c = g.inputs
+    v = _op(g, Sub, _op(g, Mul, x, b, shape=shape), c, shape=shape)
+    g.outputs = [_sum(g, v, dims), _sum(g, v, dims, keepdim=False)]
+    (group,) = fuse(g, reductions=True)
+    assert group.reductions == [2, 3] and group.outputs == g.outputs
+    _check(g, shape, other, shape[-1:])
+
+
+@needs_cc
 @pytest.mark.parametrize("dims", [(1,), (0,)], ids=["last", "leading"])
 def test_sums_of_transposed_inputs(dims: tuple[int, ...]) -> None:
     g, _, _, v = _chain((7, 300))
