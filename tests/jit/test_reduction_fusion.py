@@ -135,6 +135,25 @@ def test_reading_the_sum_closes_the_group_other_members_may_follow() -> None:
     _check(g, (6, 19), (6, 19))
 
 
+def test_without_a_compiler_epilogues_run_as_numpy_sums_after_their_group(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Fused with a member traced after it, the sum runs after the whole group."""
+    monkeypatch.setenv("EMBER_CC", str(tmp_path_factory.getbasetemp() / "no-such-cc"))
+    g, x, y, v = _chain()
+    s = _sum(g, v, (1,))
+    g.outputs = [_op(g, Div, _op(g, Sub, v, y, shape=(6, 19)), s, shape=(6, 19)), s]
+    with pytest.warns(UserWarning, match="no working C compiler"):
+        ex = _executor(g, True)
+    assert ex.groups[0].reductions == [2] and ex.native == [False, False]
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal((6, 19)) for _ in range(2)]
+    expected = _reference(g, arrays)
+    args = [ember.tensor(a) for a in arrays]
+    for out, v in zip(ex.run(args, ex.bind(args)), g.outputs):
+        np.testing.assert_array_equal(out.numpy(), expected[v])
+
+
 @needs_cc
 def test_only_sums_of_one_split_share_a_group() -> None:
     g, _, _, v = _chain()
