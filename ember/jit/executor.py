@@ -17,6 +17,7 @@ Afterwards the remaining mutated state is written back (``target[...] = value``)
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -61,8 +62,17 @@ def _fuse_reductions() -> bool:
     return os.environ.get("EMBER_JIT_FUSE_REDUCTIONS", "1") != "0"
 
 
+def _element_strides(a: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``a``'s strides in elements once broadcast to ``shape`` (0 along broadcast dims)."""
+    return tuple(st // a.itemsize for st in np.broadcast_to(a, shape).strides)
+
+
 def _native_step(
-    kernel: Any, ins: list[int], outs: list[tuple[int, int, tuple | None]], like: list[int]
+    kernel: Any,
+    ins: list[int],
+    outs: list[tuple[int, int, tuple | None]],
+    like: list[int],
+    strided: Callable[[list[tuple[int, ...]]], Any] | None = None,
 ):
     """A step calling ``kernel`` on the arrays in slots ``ins``, writing slots ``outs``
     (``(slot, placement, shape)``: FRESH memory per call, a POOLED buffer or a TARGET state
@@ -70,16 +80,17 @@ def _native_step(
 
     When an input of the group's shape (slots ``like``) is not C-contiguous, the outputs of
     that shape take its memory layout, as NumPy's eager kernels do: a later reduction then sums
-    in the same order as in eager mode and rounds the same way.
+    in the same order as in eager mode and rounds the same way. ``strided(strides)`` (groups
+    without sums) then gives a kernel for exactly those layouts, made once per layout, that
+    reads and writes the operands in place; without it (or when it returns None) the inputs
+    are copied to C order and the outputs written through temporaries.
     """
     contiguous = np.ascontiguousarray
     buffers: dict[tuple, Any] = {}  # (slot, strides) -> an output buffer of that layout
+    layouts: dict[tuple, Any] = {}  # operand shapes, strides -> a kernel (None: copy instead)
 
-    def run(env: list[Any], dtype: Any, shape: tuple[int, ...]) -> None:
-        layout = next((env[s] for s in like if not env[s].flags.c_contiguous), None)
-        keep = [contiguous(env[s]) for s in ins]  # kept alive until the call returns
-        ptrs = [a.ctypes.data for a in keep]
-        late = []
+    def allocate(env: list[Any], dtype: Any, shape: tuple[int, ...], layout: Any) -> None:
+        """Fresh and pooled outputs, in ``layout`` when it is given."""
         for s, placement, own in outs:
             if own is not None:  # a reduction: C order, its own shape
                 if placement == FRESH:
@@ -91,6 +102,28 @@ def _native_step(
                 if key not in buffers:
                     buffers[key] = np.empty_like(layout)
                 env[s] = buffers[key]
+
+    def run_in_place(env: list[Any], inputs: list[Any], shape: tuple[int, ...]) -> bool:
+        operands = inputs + [env[s] for s, _, _ in outs]
+        key = tuple((a.shape, a.strides) for a in operands)
+        if key not in layouts:
+            layouts[key] = strided([_element_strides(a, shape) for a in operands])
+        kernel = layouts[key]
+        if kernel is None:
+            return False
+        kernel(*[a.ctypes.data for a in operands])
+        return True
+
+    def run(env: list[Any], dtype: Any, shape: tuple[int, ...]) -> None:
+        layout = next((env[s] for s in like if not env[s].flags.c_contiguous), None)
+        inputs = [env[s] for s in ins]  # before an output takes the slot of one of them
+        allocate(env, dtype, shape, layout)
+        if layout is not None and strided is not None and run_in_place(env, inputs, shape):
+            return
+        keep = [contiguous(a) for a in inputs]  # kept alive until the call returns
+        ptrs = [a.ctypes.data for a in keep]
+        late = []
+        for s, _, _ in outs:
             a = env[s]
             if not a.flags.c_contiguous:  # kernels write C order: through a temporary
                 late.append((a, np.empty(a.shape, dtype)))
@@ -152,6 +185,7 @@ class Executor:
             bool(mode) and (g.native if mode == "all" else g.prefer_native) for g in self.groups
         ]
         self.library, self.kernels = None, {}
+        self.strided_libs: list[Any] = []  # kernels for inputs in other layouts (``_strided``)
         if any(chosen):
             self.library, self.kernels = self._compile(chosen)
         self.native = [c and self.library is not None for c in chosen]
@@ -182,6 +216,19 @@ class Executor:
             fn.restype = None
             kernels[k] = (fn, ptrs)
         return lib, kernels
+
+    def _strided(self, k: int, strides: list[tuple[int, ...]]) -> Any:
+        """A kernel for group ``k`` on operands of these element ``strides`` (None if it
+        cannot be built: the caller then copies them to C order)."""
+        g = self.groups[k]
+        lib = native.load(native.strided_kernel_source(f"g{k}", g, self.graph, strides))
+        if lib is None:
+            return None
+        fn = getattr(lib, f"g{k}")
+        fn.argtypes = [native.ctypes.c_void_p] * len(strides)
+        fn.restype = None
+        self.strided_libs.append(lib)  # kept loaded while the executor lives
+        return fn
 
     def _schedule(self) -> tuple[list[Any], list[StepIO], list[int]]:
         """The steps in execution order: each group runs where its last member was traced (its
@@ -255,7 +302,8 @@ class Executor:
                     for v in g.outputs
                 ]
                 like = [slot[v] for v in ptrs if graph.avals[v].shape == g.shape]
-                run = _native_step(fn, [slot[v] for v in ptrs], outs, like)
+                strided = None if g.reductions else functools.partial(self._strided, item[1])
+                run = _native_step(fn, [slot[v] for v in ptrs], outs, like, strided)
                 params = {"dtype": g.dtype.np, "shape": g.shape}
                 self.steps.append((NATIVE, run, (), params, -1, free))
                 continue

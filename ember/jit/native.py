@@ -106,11 +106,9 @@ def inner_split(shapes: list[tuple[int, ...]], full: tuple[int, ...]) -> int:
     return n
 
 
-def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]]:
-    """C source of a function ``name`` computing ``group``; and the values passed as pointers
-    (the group's inputs other than inlined scalar constants), before its outputs."""
-    ctype = _CTYPE[group.dtype.name]
-    size = int(np.prod(group.shape, dtype=np.int64))
+def _operands(group: Group, graph: Graph, ctype: str) -> tuple[dict, list[str], list[int]]:
+    """(C name of each input value, the input parameters, the values passed as pointers):
+    scalar constants are inlined as literals, every other input is a pointer ``a<k>``."""
     names: dict[int, str] = {}
     params: list[str] = []
     pointers: list[int] = []
@@ -122,6 +120,27 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
         params.append(f"const {ctype} *a{len(pointers)}")
         names[v] = f"x{len(pointers)}"
         pointers.append(v)
+    return names, params, pointers
+
+
+def _members(group: Group, graph: Graph, ctype: str, names: dict[int, str]) -> list[str]:
+    """One C statement per member node (``names`` gains each node's value)."""
+    lines = []
+    for i in group.nodes:
+        node = graph.nodes[i]
+        expr = CEXPR[node.prim.name].format(*(names[v] for v in node.inputs))
+        lines.append(f"const {ctype} t{node.out} = {expr};")
+        names[node.out] = f"t{node.out}"
+    return lines
+
+
+def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]]:
+    """C source of a function ``name`` computing ``group`` on C-contiguous operands; and the
+    values passed as pointers (the group's inputs other than inlined scalar constants), before
+    its outputs."""
+    ctype = _CTYPE[group.dtype.name]
+    size = int(np.prod(group.shape, dtype=np.int64))
+    names, params, pointers = _operands(group, graph, ctype)
     shapes = [graph.avals[v].shape for v in pointers]
     if group.split is None:
         cut = inner_split(shapes, group.shape)
@@ -130,11 +149,7 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
         cut = _first_dim(group.shape, group.split.inner)
         nest = inner_split(shapes, group.shape) <= cut
     hoisted, body = (_nest_reads if nest else _flat_reads)(ctype, shapes, group.shape, cut)
-    for i in group.nodes:
-        node = graph.nodes[i]
-        expr = CEXPR[node.prim.name].format(*(names[v] for v in node.inputs))
-        body.append(f"const {ctype} t{node.out} = {expr};")
-        names[node.out] = f"t{node.out}"
+    body += _members(group, graph, ctype, names)
     sums = [(graph.nodes[r].out, names[graph.nodes[r].inputs[0]]) for r in group.reductions]
     summed = {v for v, _ in sums}
     for k, v in enumerate(group.outputs):
@@ -153,6 +168,63 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
         loop = _flat_loop(size, body)
     lines = [f"void {name}({', '.join(params)}) {{", *(f"  {line}" for line in loop), "}"]
     return "\n".join(lines), pointers
+
+
+def strided_kernel_source(
+    name: str, group: Group, graph: Graph, strides: list[tuple[int, ...]]
+) -> str:
+    """C source of ``name`` computing ``group`` (no reductions) on operands of any memory
+    layout: ``strides`` holds each pointer input's, then each output's, element strides
+    broadcast to the group's shape (0 along broadcast dims). A convolution's output, say, is
+    (N, C, H, W) over (C, N, H, W) memory: read in place, not first copied to C order.
+
+    The inner loop runs over the longest trailing block that every operand reads contiguously
+    or not at all (then the read is hoisted out of it); outer offsets use literal strides.
+    """
+    ctype = _CTYPE[group.dtype.name]
+    full = group.shape
+    names, params, pointers = _operands(group, graph, ctype)
+    strides = [tuple(0 if n == 1 else st for n, st in zip(full, s)) for s in strides]
+    cut = layout_cut(strides, full)
+    inner = int(np.prod(full[cut:], dtype=np.int64))
+    hoisted, body = [], []
+    for k, st in enumerate(strides[: len(pointers)]):
+        base = _offset(st, full, cut)
+        if any(st[cut:]):
+            hoisted.append(f"const long b{k} = {base};")
+            body.append(f"const {ctype} x{k} = a{k}[b{k} + j];")
+        else:
+            hoisted.append(f"const {ctype} x{k} = a{k}[{base}];")
+    body += _members(group, graph, ctype, names)
+    for k, (v, st) in enumerate(zip(group.outputs, strides[len(pointers) :])):
+        params.append(f"{ctype} *o{k}")
+        hoisted.append(f"const long c{k} = {_offset(st, full, cut)};")
+        body.append(f"o{k}[c{k} + j] = {names[v]};")
+    size = int(np.prod(full, dtype=np.int64))
+    loop = _nested_loop(size, inner, hoisted, body)
+    return "\n".join([f"void {name}({', '.join(params)}) {{", *(f"  {ln}" for ln in loop), "}"])
+
+
+def layout_cut(strides: list[tuple[int, ...]], full: tuple[int, ...]) -> int:
+    """The first dim of the longest trailing block of ``full`` that every operand (element
+    ``strides`` broadcast to ``full``, 0 along size-1 dims) holds C-contiguously or not at all:
+    ``len(full)`` when even the last dim is strided."""
+    contiguous = tuple(0 if n == 1 else int(np.prod(full[d + 1 :])) for d, n in enumerate(full))
+    for k in range(len(full) + 1):
+        if all(st[k:] == contiguous[k:] or not any(st[k:]) for st in strides):
+            return k
+    return len(full)
+
+
+def _offset(strides: tuple[int, ...], full: tuple[int, ...], cut: int) -> str:
+    """The C offset of row ``r`` (of the dims before ``cut``) in an operand of ``strides``."""
+    terms, inner = [], 1
+    for d in reversed(range(cut)):
+        if strides[d]:
+            index = "r" if inner == 1 else f"(r / {inner}L)"
+            terms.append(f"({index} % {full[d]}L) * {strides[d]}L")
+        inner *= full[d]
+    return " + ".join(terms) or "0"
 
 
 def _flat_reads(
@@ -190,7 +262,7 @@ def _nested_loop(size: int, inner: int, hoisted: list[str], body: list[str]) -> 
         *(f"  {line}" for line in hoisted),
         "  #pragma omp simd",
         f"  for (long j = 0; j < {inner}L; j++) {{",
-        f"    const long i = r * {inner}L + j;",
+        *([f"    const long i = r * {inner}L + j;"] if any("[i]" in ln for ln in body) else []),
         *(f"    {line}" for line in body),
         "  }",
         "}",

@@ -242,3 +242,34 @@ def test_unwritable_cache_falls_back_to_numpy(
     with pytest.warns(UserWarning, match="compiling kernels failed"):
         ex = _executor(_broadcast_graph(ember.float64), native="all")
     assert not any(ex.native)
+
+
+def test_layout_cut_finds_the_block_every_operand_holds_contiguously() -> None:
+    full = (2, 3, 4, 5)
+    c_order = (60, 20, 5, 1)
+    assert native.layout_cut([c_order, (0, 1, 0, 0)], full) == 2  # and a channel bias
+    assert native.layout_cut([c_order, c_order], full) == 0
+    conv_out = (20, 40, 5, 1)  # (N, C, H, W) over (C, N, H, W) memory
+    assert native.layout_cut([conv_out, c_order, (0, 1, 0, 0)], full) == 2
+    assert native.layout_cut([(1, 4)], (4, 3)) == 2  # transposed: every element is its own row
+
+
+@needs_cc
+@pytest.mark.parametrize("moved", [(0, 1), (0, 3)], ids=["conv-layout", "transposed"])
+def test_strided_inputs_are_read_in_place_by_a_kernel_per_layout(moved) -> None:
+    g = _graph((2, 3, 4, 5), (1, 3, 1, 1))
+    x, bias = g.inputs
+    g.outputs = [_op(g, Relu, _op(g, Add, x, bias, shape=(2, 3, 4, 5)), shape=(2, 3, 4, 5))]
+    rng = np.random.default_rng(4)
+    memory = rng.standard_normal((2, 3, 4, 5)[::-1] if moved == (0, 3) else (3, 2, 4, 5))
+    x0 = np.moveaxis(memory, *moved) if moved == (0, 1) else memory.transpose(3, 2, 1, 0)
+    b0 = rng.standard_normal((1, 3, 1, 1))
+    assert x0.shape == (2, 3, 4, 5) and not x0.flags.c_contiguous
+    ex = _executor(g, native="all")
+    for _ in range(2):  # the second call reuses the kernel made for this layout
+        args = [ember.tensor(x0), ember.tensor(b0)]
+        args[0]._data = x0  # keep the strided layout (tensor() copies to C order)
+        (out,) = ex.run(args, ex.bind(args))
+        np.testing.assert_array_equal(out.numpy(), np.maximum(x0 + b0, 0))
+        assert out.numpy().strides == x0.strides  # the output takes the input's layout
+    assert len(ex.strided_libs) == 1
