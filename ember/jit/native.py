@@ -179,7 +179,9 @@ def strided_kernel_source(
     (N, C, H, W) over (C, N, H, W) memory: read in place, not first copied to C order.
 
     The inner loop runs over the longest trailing block that every operand reads contiguously
-    or not at all (then the read is hoisted out of it); outer offsets use literal strides.
+    or not at all (then the read is hoisted out of it); the rows outside it are visited in the
+    first output's memory order (a (C, N, H, W)-ordered output: channel-major), and their
+    offsets use literal strides.
     """
     ctype = _CTYPE[group.dtype.name]
     full = group.shape
@@ -187,9 +189,10 @@ def strided_kernel_source(
     strides = [tuple(0 if n == 1 else st for n, st in zip(full, s)) for s in strides]
     cut = layout_cut(strides, full)
     inner = int(np.prod(full[cut:], dtype=np.int64))
+    order = sorted(range(cut), key=lambda d: -abs(strides[len(pointers)][d]))  # outermost first
     hoisted, body = [], []
     for k, st in enumerate(strides[: len(pointers)]):
-        base = _offset(st, full, cut)
+        base = _offset(st, full, order)
         if any(st[cut:]):
             hoisted.append(f"const long b{k} = {base};")
             body.append(f"const {ctype} x{k} = a{k}[b{k} + j];")
@@ -198,7 +201,7 @@ def strided_kernel_source(
     body += _members(group, graph, ctype, names)
     for k, (v, st) in enumerate(zip(group.outputs, strides[len(pointers) :])):
         params.append(f"{ctype} *o{k}")
-        hoisted.append(f"const long c{k} = {_offset(st, full, cut)};")
+        hoisted.append(f"const long c{k} = {_offset(st, full, order)};")
         body.append(f"o{k}[c{k} + j] = {names[v]};")
     size = int(np.prod(full, dtype=np.int64))
     loop = _nested_loop(size, inner, hoisted, body)
@@ -216,10 +219,11 @@ def layout_cut(strides: list[tuple[int, ...]], full: tuple[int, ...]) -> int:
     return len(full)
 
 
-def _offset(strides: tuple[int, ...], full: tuple[int, ...], cut: int) -> str:
-    """The C offset of row ``r`` (of the dims before ``cut``) in an operand of ``strides``."""
+def _offset(strides: tuple[int, ...], full: tuple[int, ...], order: list[int]) -> str:
+    """The C offset of row ``r`` in an operand of ``strides``, the rows being the dims of
+    ``order`` (outermost first) in row-major order."""
     terms, inner = [], 1
-    for d in reversed(range(cut)):
+    for d in reversed(order):
         if strides[d]:
             index = "r" if inner == 1 else f"(r / {inner}L)"
             terms.append(f"({index} % {full[d]}L) * {strides[d]}L")
