@@ -74,9 +74,14 @@ def test_jitted_steps_match_eager_steps(
         )
 
 
-def test_bench_jit_reports_jitted_eager_and_compile_time(tmp_path: Path) -> None:
-    """``ember bench mlp --jit``: the jitted step, eager ember beside it, the cold compile time."""
+def test_bench_jit_reports_jitted_eager_and_compile_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ember bench mlp --jit``: the jitted step, eager ember beside it, the compile time
+    with an empty kernel cache and with the kernels cached (the user's cache is untouched)."""
     from ember import bench
+
+    monkeypatch.setenv("EMBER_CACHE_DIR", str(tmp_path / "user-cache"))
 
     out = tmp_path / "bench.json"
     argv = ["mlp", "--jit", "--steps", "2", "--warmup", "2", "--peak-size", "64"]
@@ -85,7 +90,11 @@ def test_bench_jit_reports_jitted_eager_and_compile_time(tmp_path: Path) -> None
     (rec,) = report["results"]
     assert report["meta"]["jit"] and rec["ember"]["status"] == rec["eager"]["status"] == "ok"
     assert rec["ember"]["compile_s"] > 0 and rec["ember"]["n"] == rec["eager"]["n"] == 2
+    assert rec["ember"]["compile_cold_s"] > 0
+    assert not (tmp_path / "user-cache").exists()  # the row compiled into a temporary cache
+    if ember.jit.native.compiler() is not None:  # the cold build ran the C compiler
+        assert rec["ember"]["compile_cold_s"] > rec["ember"]["compile_s"]
     assert rec["jit_speedup"] == pytest.approx(
         rec["eager"]["median_ms"] / rec["ember"]["median_ms"], rel=1e-2
     )
-    assert "| jit speedup | compile s |" in bench.report.to_markdown(report)
+    assert "| jit speedup | compile s cold / cached |" in bench.report.to_markdown(report)
