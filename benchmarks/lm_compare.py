@@ -38,7 +38,14 @@ from ember.data.text import BlockDataset, default_corpus, train_val_split
 from ember.nn.utils import clip_grad_norm_
 from ember.random import Generator, randint
 from ember.train import checkpoint
-from ember.train.lm import VAL_FRACTION, _config, _fit_tokenizer, _model_spec, _optimizer, lr_at
+from ember.train.lm import (
+    VAL_FRACTION,
+    fit_tokenizer,
+    lm_config,
+    lm_optimizer,
+    lr_at,
+    model_spec,
+)
 
 __all__ = ["TorchGPT", "TorchCharRNN", "build_models", "prepare", "compare", "to_markdown", "main"]
 
@@ -206,7 +213,7 @@ def _offsets(data: BlockDataset, batch_size: int, count: int, seed: int) -> np.n
 def prepare(cfg: dict[str, Any]) -> dict[str, Any]:
     """Tokenizer, splits, the training offsets of every iteration and the fixed eval offsets."""
     text = default_corpus()
-    tok = _fit_tokenizer(cfg, text)
+    tok = fit_tokenizer(cfg, text)
     train_ids, val_ids = train_val_split(tok.encode(text), VAL_FRACTION)
     sets = {
         "train": BlockDataset(train_ids, cfg["block_size"]),
@@ -236,7 +243,7 @@ class _Side:
             )
             self.clip = torch.nn.utils.clip_grad_norm_
         else:
-            self.opt, self.clip = _optimizer(cfg, net), clip_grad_norm_
+            self.opt, self.clip = lm_optimizer(cfg, net), clip_grad_norm_
         self.step_ms: list[float] = []
 
     def batch(self, data: BlockDataset, offsets: np.ndarray) -> tuple[Any, Any]:
@@ -289,12 +296,12 @@ def compare(
     batch_size, lr, eval_iters. With ``checkpoint_path`` ember's trained model is saved as
     ``ember train`` saves it, so ``ember sample`` can generate from it.
     """
-    cfg = _config(
+    cfg = lm_config(
         model, None, iters=iters, eval_interval=eval_interval, tokenizer="char", seed=seed,
         **sizes,
     )  # fmt: skip
     data = prepare(cfg)
-    registry, model_kwargs = _model_spec(cfg, data["tokenizer"].vocab_size)
+    registry, model_kwargs = model_spec(cfg, data["tokenizer"].vocab_size)
     cfg.update(registry=registry, model_kwargs=model_kwargs)
     net, twin = build_models(model_kwargs, seed, registry)
     sides = {"ember": _Side(ember, net, cfg), "torch": _Side(torch, twin, cfg)}

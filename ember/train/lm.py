@@ -38,7 +38,16 @@ from ember.nn.utils import clip_grad_norm_
 from ember.random import Generator, manual_seed
 from ember.train import checkpoint
 
-__all__ = ["LM_RECIPES", "train_lm", "sample", "lr_at"]
+__all__ = [
+    "LM_RECIPES",
+    "train_lm",
+    "sample",
+    "lr_at",
+    "lm_config",
+    "fit_tokenizer",
+    "model_spec",
+    "lm_optimizer",
+]
 
 # The reference workloads' sizes (gpt: AdamW wd 0.1, betas (0.9, 0.99); lstm: Adam, clip 1.0).
 LM_RECIPES: dict[str, dict[str, Any]] = {
@@ -67,7 +76,7 @@ GRAD_CLIP = 1.0
 VAL_FRACTION = 0.1
 
 
-def _config(model: str, text_path: str | Path | None, **given: Any) -> dict[str, Any]:
+def lm_config(model: str, text_path: str | Path | None, **given: Any) -> dict[str, Any]:
     if model not in LM_RECIPES:
         raise ValueError(f"train: unknown language model {model!r}: expected gpt or lstm")
     cfg = {k: (given[k] if given.get(k) is not None else v) for k, v in LM_RECIPES[model].items()}
@@ -100,7 +109,7 @@ def lr_at(it: int, cfg: dict[str, Any]) -> float:
     return cfg["min_lr"] + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg["lr"] - cfg["min_lr"])
 
 
-def _fit_tokenizer(cfg: dict[str, Any], text: str) -> CharTokenizer | ByteBPETokenizer:
+def fit_tokenizer(cfg: dict[str, Any], text: str) -> CharTokenizer | ByteBPETokenizer:
     if cfg["tokenizer"] == "char":
         return CharTokenizer.fit(text)
     if cfg["tokenizer"] == "bpe":
@@ -108,7 +117,7 @@ def _fit_tokenizer(cfg: dict[str, Any], text: str) -> CharTokenizer | ByteBPETok
     raise ValueError(f"train: unknown tokenizer {cfg['tokenizer']!r}: expected char or bpe")
 
 
-def _model_spec(cfg: dict[str, Any], vocab_size: int) -> tuple[str, dict[str, Any]]:
+def model_spec(cfg: dict[str, Any], vocab_size: int) -> tuple[str, dict[str, Any]]:
     """The registry name and constructor overrides of the run's model."""
     if cfg["model"] == "gpt":
         return "gpt", {
@@ -127,7 +136,7 @@ def _model_spec(cfg: dict[str, Any], vocab_size: int) -> tuple[str, dict[str, An
     }
 
 
-def _optimizer(cfg: dict[str, Any], net: nn.Module) -> optim.Optimizer:
+def lm_optimizer(cfg: dict[str, Any], net: nn.Module) -> optim.Optimizer:
     if cfg["model"] == "gpt":
         return net.configure_optimizers(weight_decay=0.1, lr=cfg["lr"], betas=(0.9, 0.99))
     return optim.Adam(net.parameters(), lr=cfg["lr"])
@@ -187,7 +196,7 @@ def train_lm(
         cfg = saved["extra"]["config"]
         cfg["iters"] = iters or cfg["iters"]
     else:
-        cfg = _config(
+        cfg = lm_config(
             model, text_path, layers=layers, heads=heads, width=width, block_size=block_size,
             batch_size=batch_size, iters=iters, lr=lr, eval_interval=eval_interval,
             eval_iters=eval_iters, tokenizer=tokenizer, vocab_size=vocab_size, seed=seed,
@@ -195,7 +204,7 @@ def train_lm(
 
     manual_seed(cfg["seed"])
     text = load_text(cfg["text"]) if cfg["text"] else default_corpus()
-    tok = tokenizer_from_dict(saved["extra"]["tokenizer"]) if saved else _fit_tokenizer(cfg, text)
+    tok = tokenizer_from_dict(saved["extra"]["tokenizer"]) if saved else fit_tokenizer(cfg, text)
     train_ids, val_ids = train_val_split(tok.encode(text), VAL_FRACTION)
     if len(val_ids) <= cfg["block_size"]:
         raise ValueError(
@@ -205,10 +214,10 @@ def train_lm(
         )
     train_set = BlockDataset(train_ids, cfg["block_size"])
     val_set = BlockDataset(val_ids, cfg["block_size"])
-    registry, model_kwargs = _model_spec(cfg, tok.vocab_size)
+    registry, model_kwargs = model_spec(cfg, tok.vocab_size)
     cfg.update(registry=registry, model_kwargs=model_kwargs)
     net = models.create(registry, **model_kwargs)
-    opt = _optimizer(cfg, net)
+    opt = lm_optimizer(cfg, net)
     batches = Generator().manual_seed(cfg["seed"])
 
     start, rows = 0, []
