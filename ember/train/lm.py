@@ -77,6 +77,7 @@ VAL_FRACTION = 0.1
 
 
 def lm_config(model: str, text_path: str | Path | None, **given: Any) -> dict[str, Any]:
+    """The run's settings: the model's recipe with the options given (None: the default)."""
     if model not in LM_RECIPES:
         raise ValueError(f"train: unknown language model {model!r}: expected gpt or lstm")
     cfg = {k: (given[k] if given.get(k) is not None else v) for k, v in LM_RECIPES[model].items()}
@@ -110,6 +111,7 @@ def lr_at(it: int, cfg: dict[str, Any]) -> float:
 
 
 def fit_tokenizer(cfg: dict[str, Any], text: str) -> CharTokenizer | ByteBPETokenizer:
+    """The tokenizer the settings name, fitted on ``text``."""
     if cfg["tokenizer"] == "char":
         return CharTokenizer.fit(text)
     if cfg["tokenizer"] == "bpe":
@@ -137,6 +139,7 @@ def model_spec(cfg: dict[str, Any], vocab_size: int) -> tuple[str, dict[str, Any
 
 
 def lm_optimizer(cfg: dict[str, Any], net: nn.Module) -> optim.Optimizer:
+    """GPT: AdamW decaying only the matrices; LSTM: Adam (both at the run's lr)."""
     if cfg["model"] == "gpt":
         return net.configure_optimizers(weight_decay=0.1, lr=cfg["lr"], betas=(0.9, 0.99))
     return optim.Adam(net.parameters(), lr=cfg["lr"])
