@@ -32,6 +32,7 @@ from torch import nn as tnn
 
 import ember
 from ember import models
+from ember.allocator import keep_freed_memory
 from ember.data.datasets import FashionMNIST
 from ember.data.transforms import RandomCrop, RandomHorizontalFlip
 from ember.nn import functional as F
@@ -405,12 +406,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def parse_common(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Add --threads, --seed, --json and --markdown, parse ``argv`` and apply --threads."""
+    """Add --threads, --seed, --json and --markdown, parse ``argv`` and apply --threads; keep
+    freed memory in the process as ``ember train`` does (both frameworks share the process)."""
     parser.add_argument("--threads", type=int, help="threads for PyTorch and NumPy's BLAS")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="write every number to this file")
     parser.add_argument("--markdown", help="write the tables to this file")
     args = parser.parse_args(argv)
+    keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
         ember.set_num_threads(args.threads)

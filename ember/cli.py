@@ -7,6 +7,8 @@ import json
 import sys
 from collections.abc import Sequence
 
+from ember.allocator import keep_freed_memory
+
 __all__ = ["main", "build_parser"]
 
 _MODELS = ("mlp", "cnn", "resnet")
@@ -115,6 +117,8 @@ def _check_family(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["train"], ["bench"]):  # long runs: recycle large arrays (ember.allocator)
+        keep_freed_memory()
     if argv[:1] == ["train"] and len(argv) > 1 and argv[1] in _GENERATIVE:
         from ember.train.generative import main as generative_main
 
