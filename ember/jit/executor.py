@@ -181,8 +181,10 @@ class Executor:
         self.graph = graph
         mode = _use_native() if use_native is None else use_native
         self.groups: list[Group] = fuse(graph, reductions=bool(mode) and _fuse_reductions())
+        vector_math = bool(mode) and native.vector_math()
         chosen = [
-            bool(mode) and (g.native if mode == "all" else g.prefer_native) for g in self.groups
+            bool(mode) and (g.native if mode == "all" else g.prefer_native(vector_math))
+            for g in self.groups
         ]
         self.library, self.kernels = None, {}
         self.strided_libs: list[Any] = []  # kernels for inputs in other layouts (``_strided``)

@@ -107,12 +107,16 @@ CEXPR: dict[str, str] = {
     "Cos": "cos({0})",
     "Log1p": "log1p({0})",
     "Expm1": "expm1({0})",
+    "Erf": "erf({0})",
 }
 
 
 # ops that are a libm call per element in C: NumPy's SIMD kernels beat scalar libm by far, so
-# groups with them stay on the plan executor (measured: benchmarks/jit_codegen.py, docs/jit.md)
-LIBM_CALLS = frozenset({"Pow", "Exp", "Log", "Tanh", "Sigmoid", "Sin", "Cos", "Log1p", "Expm1"})
+# groups with them go to C only as float32 with vector libm (``native.vector_math``; measured:
+# benchmarks/jit_codegen.py, docs/jit.md)
+LIBM_CALLS = frozenset(
+    {"Pow", "Exp", "Log", "Tanh", "Sigmoid", "Sin", "Cos", "Log1p", "Expm1", "Erf"}
+)
 
 
 def writer(name: str) -> Callable[..., Any] | None:
@@ -171,10 +175,12 @@ class Group:
         """Whether the native executor can compile it (C expressions, a C float dtype)."""
         return self.c_ops and self.dtype.name in ("float32", "float64")
 
-    @property
-    def prefer_native(self) -> bool:
-        """Whether C beats the NumPy plan on it: several ops, all vector instructions."""
-        return self.native and len(self.nodes) + len(self.reductions) > 1 and not self.libm
+    def prefer_native(self, vector_math: bool) -> bool:
+        """Whether C beats the NumPy plan on it: several ops, all vector instructions (a libm
+        call only as a float32 vector call, when ``vector_math``)."""
+        several = len(self.nodes) + len(self.reductions) > 1
+        vector = not self.libm or (vector_math and self.dtype.name == "float32")
+        return self.native and several and vector
 
 
 def _fusible(graph: Graph, i: int) -> bool:

@@ -28,13 +28,23 @@ import subprocess
 import tempfile
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ember.jit.fusion import CEXPR, Group, Split
 from ember.jit.graph import Graph
 
-__all__ = ["kernel_source", "load", "cache_dir", "compiler", "PARALLEL_MIN", "FLAGS"]
+__all__ = [
+    "kernel_source",
+    "strided_kernel_source",
+    "load",
+    "cache_dir",
+    "compiler",
+    "vector_math",
+    "PARALLEL_MIN",
+    "FLAGS",
+]
 
 # elements from which a kernel runs on every core (OpenMP); on the shared 2-core machine of
 # benchmarks/jit_codegen.py two threads lost at every size measured: large by default
@@ -44,6 +54,18 @@ PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 22))
 # than the vector code on an Adam update (see docs/jit.md)
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99", "-fno-math-errno", "-fopenmp-simd")
 _CTYPE = {"float32": "float", "float64": "double"}
+# The float libm functions kernels call (<tgmath.h> picks them for float operands), declared
+# with vector variants when the C library has them (glibc's libmvec, x86-64: 16 floats per
+# call with AVX-512, within 4 ulp). Double stays on scalar libm: correctly rounded to ~1 ulp,
+# which float64 results are compared at.
+_VECTOR_MATH = {
+    "expf": "float", "logf": "float", "tanhf": "float", "sinf": "float", "cosf": "float",
+    "log1pf": "float", "expm1f": "float", "erff": "float", "powf": "float, float",
+}  # fmt: skip
+_VECTOR_DECLARATIONS = "".join(
+    f'__attribute__((simd("notinbranch"))) float {name}({args});\n'
+    for name, args in _VECTOR_MATH.items()
+)
 BLOCK = 256  # columns summed at once by a sum over leading axes
 
 
@@ -342,26 +364,63 @@ def _columns_loop(
     ]
 
 
+class Toolchain(NamedTuple):
+    """A working compiler: its version line, flags, libraries, and whether kernels get vector
+    libm calls (``_VECTOR_DECLARATIONS`` compiled, linked against ``-lmvec`` and loaded)."""
+
+    version: str
+    flags: tuple[str, ...]
+    libs: tuple[str, ...]
+    vector_math: bool
+
+
+def _builds(cc: str, flags: tuple[str, ...], source: str, libs: tuple[str, ...]) -> bool:
+    """Whether ``source`` compiles, links and loads as a shared library."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, lib = Path(tmp) / "probe.c", Path(tmp) / "probe.so"
+        src.write_text(source)
+        proc = subprocess.run([cc, *flags, str(src), "-o", str(lib), *libs], capture_output=True)
+        if proc.returncode != 0:
+            return False
+        try:
+            ctypes.CDLL(str(lib))
+        except OSError:  # a vector function the C library lacks: an undefined symbol
+            return False
+        return True
+
+
 @functools.cache
-def _toolchain(cc: str) -> tuple[str, tuple[str, ...]] | None:
-    """``(compiler version, flags)`` of a working compiler (OpenMP when it has it), or None."""
+def _toolchain(cc: str) -> Toolchain | None:
+    """The toolchain of ``cc`` (OpenMP and vector libm when it has them), or None."""
     try:
         version = subprocess.run(
             [cc, "--version"], capture_output=True, text=True, timeout=30
         ).stdout.splitlines()[0]
     except (OSError, IndexError, subprocess.SubprocessError):
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "probe.c"
-        src.write_text("int probe(void) { return 1; }\n")
-        for extra in (("-fopenmp",), ()):
-            flags = FLAGS + extra
-            proc = subprocess.run(
-                [cc, *flags, str(src), "-o", str(Path(tmp) / "probe.so")], capture_output=True
-            )
-            if proc.returncode == 0:
-                return version, flags
+    calls = " + ".join(
+        f"{name}(x{', x' if ',' in args else ''})" for name, args in _VECTOR_MATH.items()
+    )
+    vector_probe = (
+        "#include <math.h>\n" + _VECTOR_DECLARATIONS + "void probe(const float *a, float *o) {\n"
+        "  #pragma omp simd\n  for (int i = 0; i < 64; i++) { const float x = a[i]; "
+        f"o[i] = {calls}; }}\n}}\n"
+    )
+    for extra in (("-fopenmp",), ()):
+        flags = FLAGS + extra
+        if _builds(cc, flags, "int probe(void) { return 1; }\n", ()):
+            vector = _builds(cc, flags, vector_probe, ("-lmvec", "-lm"))
+            libs = ("-lmvec", "-lm") if vector else ("-lm",)
+            return Toolchain(version, flags, libs, vector)
     return None
+
+
+def vector_math() -> bool:
+    """Whether compiled float32 kernels call vector libm (so groups with exp, tanh, erf… are
+    worth compiling), as the compiler found now builds them."""
+    cc = compiler()
+    tool = _toolchain(cc) if cc else None
+    return tool is not None and tool.vector_math
 
 
 def _cpu() -> str:
@@ -387,13 +446,14 @@ def _valid(lib: Path, meta: Path) -> bool:
         return False
 
 
-def _compile(cc: str, flags: tuple[str, ...], source: str, lib: Path, meta: Path) -> str | None:
+def _compile(cc: str, tool: Toolchain, source: str, lib: Path, meta: Path) -> str | None:
     """Build ``lib`` from ``source`` atomically and record its size and hash (error or None)."""
     lib.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
         src, out = Path(tmp) / "kernels.c", Path(tmp) / lib.name
         src.write_text(source)
-        proc = subprocess.run([cc, *flags, str(src), "-o", str(out), "-lm"], capture_output=True)
+        command = [cc, *tool.flags, str(src), "-o", str(out), *tool.libs]
+        proc = subprocess.run(command, capture_output=True)
         if proc.returncode != 0:
             lines = proc.stderr.decode(errors="replace").strip().splitlines()
             return lines[-1] if lines else f"exit status {proc.returncode}"
@@ -414,14 +474,15 @@ def load(source: str) -> ctypes.CDLL | None:
     if tool is None:
         _warn(f"no working C compiler ({os.environ.get('EMBER_CC') or 'cc'})")
         return None
-    version, flags = tool
-    source = "#include <math.h>\n#include <tgmath.h>\n\n" + source + "\n"
-    key = hashlib.sha256("\0".join([source, cc, version, *flags, _cpu()]).encode()).hexdigest()
+    prelude = "#include <math.h>\n" + (_VECTOR_DECLARATIONS if tool.vector_math else "")
+    source = prelude + "#include <tgmath.h>\n\n" + source + "\n"
+    parts = [source, cc, tool.version, *tool.flags, *tool.libs, _cpu()]
+    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
     lib, meta = cache_dir() / f"{key[:32]}.so", cache_dir() / f"{key[:32]}.json"
     for attempt in range(2):
         if attempt or not _valid(lib, meta):
             try:
-                error = _compile(cc, flags, source, lib, meta)
+                error = _compile(cc, tool, source, lib, meta)
             except OSError as e:  # an unwritable cache directory, a full disk
                 error = str(e)
             if error is not None:

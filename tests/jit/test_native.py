@@ -14,7 +14,19 @@ from ember.jit import native
 from ember.jit.fusion import fuse
 from ember.jit.graph import Graph
 from ember.ops.core import Aval
-from ember.ops.elementwise import Add, Div, Exp, Maximum, Mul, Relu, Rsqrt, Sigmoid, Sqrt, Tanh
+from ember.ops.elementwise import (
+    Add,
+    Div,
+    Erf,
+    Exp,
+    Maximum,
+    Mul,
+    Relu,
+    Rsqrt,
+    Sigmoid,
+    Sqrt,
+    Tanh,
+)
 from ember.ops.linalg import MatMul
 from tests.jit.test_passes import _executor, _graph, _op, _random_graph, _reference, dce
 
@@ -223,13 +235,17 @@ def test_explain_reports_fused_kernels_and_the_memory_plan() -> None:
 
 def test_groups_go_to_c_only_where_it_was_measured_to_win() -> None:
     g = _broadcast_graph(ember.float32)  # tanh, exp, sigmoid: libm calls in C
-    assert [grp.prefer_native for grp in _executor(g).groups] == [False]
+    assert [grp.prefer_native(False) for grp in _executor(g).groups] == [False]
+    assert [grp.prefer_native(True) for grp in _executor(g).groups] == [True]  # vector libm
+    f64 = _broadcast_graph(ember.float64)  # double libm stays scalar: NumPy wins
+    assert [grp.prefer_native(True) for grp in _executor(f64).groups] == [False]
     arith = _graph((8,))
     (x,) = arith.inputs
     y = _op(arith, Mul, x, x, shape=(8,))
     z = _op(arith, Sqrt, _op(arith, Add, y, x, shape=(8,)), shape=(8,))
     arith.outputs = [_op(arith, Relu, _op(arith, MatMul, z, z, shape=()), shape=())]
-    assert [(len(grp.nodes), grp.prefer_native) for grp in fuse(arith)] == [(3, True), (1, False)]
+    expected = [(3, True), (1, False)]
+    assert [(len(grp.nodes), grp.prefer_native(False)) for grp in fuse(arith)] == expected
 
 
 @needs_cc
@@ -273,3 +289,59 @@ def test_strided_inputs_are_read_in_place_by_a_kernel_per_layout(moved) -> None:
         np.testing.assert_array_equal(out.numpy(), np.maximum(x0 + b0, 0))
         assert out.numpy().strides == x0.strides  # the output takes the input's layout
     assert len(ex.strided_libs) == 1
+
+
+@needs_cc
+def test_vector_libm_kernels_match_numpy_within_a_few_ulp() -> None:
+    if not native.vector_math():
+        pytest.skip("the C library has no vector libm (glibc's libmvec)")
+    g = _graph((4096,))
+    (x,) = g.inputs
+    g.avals = {v: Aval(a.shape, ember.float32) for v, a in g.avals.items()}
+
+    def op(prim, *ins):
+        out = g.new_value(Aval((4096,), ember.float32))
+        g.nodes.append(ember.jit.graph.Node(prim, ins, {}, out))
+        return out
+
+    half = op(Mul, x, x)  # one C group, three libm calls, three outputs
+    g.outputs = [op(Erf, half), op(Tanh, half), op(Exp, half)]
+    (group,) = fuse(g)
+    assert group.libm and group.prefer_native(True)
+    rng = np.random.default_rng(5)
+    x0 = (rng.standard_normal(4096) * 3).astype(np.float32)
+    x0[:4] = [np.nan, np.inf, -np.inf, -0.0]
+    ex = _executor(g, native=True)
+    assert all(ex.native)
+    args = [ember.tensor(x0)]
+    from scipy.special import erf
+
+    sq = (x0 * x0).astype(np.float64)  # the kernel's (float32) square, exactly
+    with np.errstate(over="ignore"):
+        exact = [erf(sq), np.tanh(sq), np.exp(sq)]
+    for got, want in zip(ex.run(args, ex.bind(args)), exact):
+        got = got.numpy()
+        assert np.isnan(got[0]) and np.array_equal(got[1:4], want[1:4].astype(np.float32))
+        finite = np.isfinite(want) & (np.abs(want) < np.finfo(np.float32).max)
+        error = np.abs(got[finite] - want[finite])
+        ulps = error / np.spacing(np.abs(want[finite]).astype(np.float32))
+        assert ulps.max() <= 4  # libmvec's documented bound
+
+
+def test_without_vector_libm_libm_groups_stay_on_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple] = []
+
+    def builds(cc, flags, source, libs):
+        calls.append(libs)
+        return "simd" not in source  # the vector probe fails, plain C works
+
+    native._toolchain.cache_clear()
+    monkeypatch.setattr(native, "_builds", builds)
+    try:
+        tool = native._toolchain(native.compiler() or "cc")
+        assert tool is None or (not tool.vector_math and tool.libs == ("-lm",))
+        assert not native.vector_math()
+        g = _broadcast_graph(ember.float32)
+        assert [bool(on) for on in _executor(g).native] == [False]
+    finally:
+        native._toolchain.cache_clear()
