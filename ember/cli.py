@@ -17,7 +17,7 @@ _LM_MODELS = ("gpt", "lstm")
 # `ember train` of these goes to ember.train.generative.main, which owns their options
 _GENERATIVE = ("dcgan", "autoencoder", "vae", "ddpm")
 # options that belong to one family of `ember train` only (dest names)
-_CLASSIFIER_ONLY = ("dataset", "epochs", "optimizer", "limit", "diagnose")
+_CLASSIFIER_ONLY = ("dataset", "epochs", "optimizer", "limit", "diagnose", "jit")
 _LM_ONLY = (
     "text",
     "layers",
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     clf.add_argument(
         "--diagnose", action="store_true", help="record gradient statistics for `ember doctor`"
     )
+    clf.add_argument("--jit", action="store_true", help="compile the training step with ember.jit")
     lm = train.add_argument_group("language models (gpt, lstm)")
     lm.add_argument("--text", help="UTF-8 training text (default: Python standard-library source)")
     lm.add_argument("--layers", type=int, help="default: gpt 4, lstm 2")
@@ -180,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 quiet=args.quiet,
                 limit=args.limit,
                 diagnose=args.diagnose,
+                jit=args.jit,
             )
         elif args.command == "sample" and _is_generative(args.checkpoint):
             from ember.train.generative import sample_checkpoint

@@ -52,6 +52,19 @@ def test_train_eval_end_to_end(data_dir, tmp_path, capsys):
     assert f"found in {data_dir / 'fashion-mnist'}" in capsys.readouterr().out
 
 
+def test_train_with_jit_gives_the_eager_run(data_dir, tmp_path):
+    """``--jit`` compiles the training step; the run's numbers are eager's (float32 rounding)."""
+    argv = ["train", "mlp", "--epochs", "1", "--limit", "96", "--batch-size", "32", "--quiet"]
+    runs = {}
+    for flags in ([], ["--jit"]):
+        out = tmp_path / ("jit" if flags else "eager")
+        assert main([*argv, *flags, "--out", str(out)]) == 0
+        runs[bool(flags)] = json.loads((out / "summary.json").read_text())
+    assert runs[True]["test_loss"] == pytest.approx(runs[False]["test_loss"], rel=1e-4)
+    with pytest.raises(SystemExit):
+        main(["train", "gpt", "--jit"])  # a classifier option
+
+
 def test_quiet_and_missing_dataset(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EMBER_DATA", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ember.autograd import no_grad
+from ember.jit import JitFunction
 from ember.train.callbacks import Callback, FitState, History
 from ember.train.metrics import MetricTracker
 from ember.train.progress import format_logs, progress_bar
 
-__all__ = ["fit", "evaluate"]
+__all__ = ["fit", "evaluate", "train_step"]
 
 
 def _to(batch: Any, device: Any) -> tuple[Any, Any]:
@@ -42,6 +43,21 @@ def evaluate(
     return tracker.result(prefix)
 
 
+def train_step(model: Any, loss_fn: Any, optimizer: Any) -> Any:
+    """One optimisation step on a batch: ``step(inputs, targets) -> (loss, outputs)``, both
+    detached (the loop reads them for its metrics)."""
+
+    def step(inputs: Any, targets: Any) -> tuple[Any, Any]:
+        outputs = model(inputs)
+        loss = loss_fn(outputs, targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.detach(), outputs.detach()
+
+    return step
+
+
 def _is_plateau(scheduler: Any) -> bool:
     """ReduceLROnPlateau-like schedulers step on a metric, not on a count."""
     return hasattr(scheduler, "num_bad_epochs")
@@ -62,18 +78,24 @@ def fit(
     initial_epoch: int = 0,
     history: History | None = None,
     extra: dict[str, Any] | None = None,
+    jit: bool = False,
 ) -> History:
     """Train ``model`` for epochs ``initial_epoch`` … ``epochs - 1`` and return the History.
 
     Each epoch: train mode, one optimizer step per batch, then (with ``val_loader``) an
     evaluation in eval mode without gradients, one History row, the scheduler step and the
     callbacks. ``initial_epoch``/``history`` continue a resumed run; ``extra`` is stored in
-    checkpoints written by ``ModelCheckpoint`` (e.g. the run's config).
+    checkpoints written by ``ModelCheckpoint`` (e.g. the run's config). ``jit`` compiles the
+    step (forward, loss, backward, update) with ``ember.jit``: traced on its second batch (the
+    first creates the optimizer state), once more for a smaller last batch.
     """
     if device is not None:
         model.to(device)
     state = FitState(model, optimizer, scheduler, history or History(), extra=dict(extra or {}))
     tracker = MetricTracker(metrics)
+    step = train_step(model, loss_fn, optimizer)
+    if jit:
+        step = JitFunction(step)
     for cb in callbacks:
         cb.on_train_begin(state)
     for epoch in range(initial_epoch, epochs):
@@ -85,13 +107,9 @@ def fit(
         bar = progress_bar(train_loader, progress, f"epoch {epoch + 1}/{epochs}", total)
         for batch in bar:
             inputs, targets = _to(batch, device)
-            outputs = model(inputs)
-            loss = loss_fn(outputs, targets)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss, outputs = step(inputs, targets)
             value = loss.item()
-            tracker.update(value, outputs.detach(), targets)
+            tracker.update(value, outputs, targets)
             bar.set_postfix(loss=f"{value:.4f}")
             for cb in callbacks:
                 cb.on_batch_end(state, {"loss": value})

@@ -153,10 +153,12 @@ def train_classifier(
     quiet: bool = False,
     limit: int | None = None,
     diagnose: bool = False,
+    jit: bool = False,
 ) -> dict[str, Any]:
     """Train ``model`` on ``dataset``, write the run directory and return the summary.
 
-    With ``diagnose`` a ``GradientMonitor`` records gradient statistics for ``ember doctor``.
+    With ``diagnose`` a ``GradientMonitor`` records gradient statistics for ``ember doctor``;
+    ``jit`` compiles the training step (``fit(jit=True)``).
     """
     out = Path(out or f"runs/{model}-{dataset}")
     ckpt_path = out / "checkpoint.safetensors"
@@ -203,6 +205,7 @@ def train_classifier(
         initial_epoch=initial_epoch,
         history=history,
         extra={"config": cfg},
+        jit=jit,
     )
     wall = time.perf_counter() - start
     final = evaluate(net, loss_fn, test_loader)

@@ -21,6 +21,7 @@ from ember.train import (
     checkpoint,
     evaluate,
     fit,
+    loop,
     topk_accuracy,
 )
 
@@ -256,3 +257,31 @@ def test_model_checkpoint_best_only_and_csv(tmp_path):
     rows = list(csv.DictReader((tmp_path / "metrics.csv").read_text().splitlines()))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert float(rows[1]["loss"]) == pytest.approx(history["loss"][1])
+
+
+def test_fit_with_jit_matches_eager_and_compiles_the_step(monkeypatch):
+    """Dropout, Adam and a StepLR schedule; 90 samples: batches of 16 and a last one of 10."""
+    made = []
+
+    class Recording(loop.JitFunction):
+        def __init__(self, fn, **kwargs):
+            super().__init__(fn, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(loop, "JitFunction", Recording)
+    runs = []
+    for jit in (False, True):
+        model, opt, sched, _ = _setup(seed=3)
+        data = synthetic.gaussian_mixture(n=90, seed=1)
+        order = ember.Generator().manual_seed(0)
+        loader = DataLoader(data, batch_size=16, shuffle=True, generator=order)
+        history = fit(
+            model, F.cross_entropy, opt, loader, epochs=3, scheduler=sched, progress=False, jit=jit
+        )
+        runs.append((history["loss"], _weights(model)))
+    (eager_loss, eager_w), (jit_loss, jit_w) = runs
+    np.testing.assert_allclose(jit_loss, eager_loss, rtol=1e-5)
+    for k in eager_w:
+        np.testing.assert_allclose(jit_w[k], eager_w[k], rtol=1e-4, atol=1e-6, err_msg=k)
+    (step,) = made
+    assert step.traces == 2  # one graph per batch size, reused by later epochs
