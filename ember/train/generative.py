@@ -29,6 +29,7 @@ from ember.autograd import no_grad
 from ember.creation import from_host
 from ember.data.datasets import IMAGE_DATASETS
 from ember.io.safetensors import atomic_write_bytes
+from ember.jit import JitFunction
 from ember.models.autoencoder import autoencoder
 from ember.models.dcgan import dcgan
 from ember.models.ddpm import ddpm
@@ -220,14 +221,15 @@ def _config(
     }
 
 
-def _step_fn(name: str, model: Any, cfg: dict[str, Any]) -> Callable[[Tensor], dict[str, float]]:
-    """One optimisation step on a batch; returns the logged losses."""
+def _step_fn(name: str, model: Any, cfg: dict[str, Any]) -> Callable[[Tensor], dict[str, Tensor]]:
+    """One optimisation step on a batch; returns the logged losses (detached 0-d tensors, so
+    that ``ember.jit`` can compile the step)."""
     kw = {"lr": cfg["lr"], "betas": tuple(cfg["betas"])}
     if name == "dcgan":
         opt_g = optim.Adam(model.generator.parameters(), **kw)
         opt_d = optim.Adam(model.discriminator.parameters(), **kw)
 
-        def gan_step(real: Tensor) -> dict[str, float]:
+        def gan_step(real: Tensor) -> dict[str, Tensor]:
             fake = model.sample(real.shape[0])
             opt_d.zero_grad()
             loss_d = model.discriminator_loss(real, fake)
@@ -237,18 +239,18 @@ def _step_fn(name: str, model: Any, cfg: dict[str, Any]) -> Callable[[Tensor], d
             loss_g = model.generator_loss(fake)
             loss_g.backward()
             opt_g.step()
-            return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+            return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
 
         return gan_step
     opt = optim.Adam(model.parameters(), **kw)
     per_image = name == "vae"  # the VAE's loss is a batch sum; log it per image
 
-    def step(x: Tensor) -> dict[str, float]:
+    def step(x: Tensor) -> dict[str, Tensor]:
         opt.zero_grad()
         loss = model.loss(x)
         loss.backward()
         opt.step()
-        return {"loss": loss.item() / (x.shape[0] if per_image else 1)}
+        return {"loss": loss.detach() / (x.shape[0] if per_image else 1)}
 
     return step
 
@@ -296,8 +298,10 @@ def train_generative(
     model_kwargs: dict[str, Any] | None = None,
     fid_samples: int = 1000,
     sample_steps: int = 50,
+    jit: bool = False,
 ) -> dict[str, Any]:
-    """Train a generative ``model``, write the run directory and return the summary."""
+    """Train a generative ``model``, write the run directory and return the summary
+    (``jit``: the training step compiled by ``ember.jit``)."""
     cfg = _config(
         model,
         dataset,
@@ -319,6 +323,8 @@ def train_generative(
     net = build_model(cfg)
     net.train()
     step = _step_fn(model, net, cfg)
+    if jit:
+        step = JitFunction(step)
     grid_gen = Generator().manual_seed(seed + 2)  # the same latents/noise every epoch
     grid_state = grid_gen.get_state()
     history: list[dict[str, float]] = []
@@ -330,7 +336,7 @@ def train_generative(
         sums: dict[str, float] = {}
         for batch in bar:
             x = from_host(batch * 2 - 1 if signed else batch)
-            logs = step(x)
+            logs = {k: v.item() for k, v in step(x).items()}
             for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + v
             bar.set_postfix(**{k: f"{v:.4f}" for k, v in logs.items()})
@@ -449,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--spectral-norm", action="store_true", help="dcgan: spectral-norm D")
     train.add_argument("--fid-samples", type=int, default=1000, help="dcgan/ddpm; 0: no FID")
     train.add_argument("--sample-steps", type=int, default=50, help="ddpm: DDIM steps in grids")
+    train.add_argument("--jit", action="store_true", help="compile the training step")
 
     sample = sub.add_parser("sample", help="draw samples from a generative checkpoint")
     sample.add_argument("checkpoint")
@@ -492,6 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 model_kwargs=_model_kwargs(args),
                 fid_samples=args.fid_samples,
                 sample_steps=args.sample_steps,
+                jit=args.jit,
             )
         else:
             paths = sample_checkpoint(

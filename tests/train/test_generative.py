@@ -91,6 +91,24 @@ def test_train_writes_a_run_and_sample_draws_from_it(tmp_path, model):
 
 
 @needs_data
+@pytest.mark.parametrize("model", ["vae", "dcgan"])
+def test_jit_training_logs_the_eager_losses(tmp_path, model):
+    """``--jit`` compiles the step (the GAN's two updates, the VAE's sampled noise)."""
+    args = ["train", model, "--epochs", "2", "--limit", "96", "--batch-size", "32", "--quiet"]
+    args += ["--fid-samples", "0", "--sample-steps", "2"]
+    histories = []
+    for flags in ([], ["--jit"]):
+        out = tmp_path / ("jit" if flags else "eager")
+        assert main([*args, *flags, "--out", str(out)]) == 0
+        histories.append(json.loads((out / "summary.json").read_text())["history"])
+    eager, jitted = histories
+    for e, j in zip(eager, jitted):
+        for key in e:
+            if key.startswith("loss"):
+                assert j[key] == pytest.approx(e[key], rel=1e-3), (key, e, j)
+
+
+@needs_data
 def test_train_reports_fid_and_coverage_with_a_cached_classifier(tmp_path, monkeypatch):
     (tmp_path / "fid").mkdir()
     checkpoint.save(
