@@ -183,7 +183,6 @@ class Neg(Unary):
         return (-g,)
 
     saved_inputs = staticmethod(lambda req: (False,))
-    cexpr = "(-{0})"
 
 
 class Exp(Unary):
@@ -199,7 +198,6 @@ class Exp(Unary):
         return (g * out,)
 
     saved_inputs = staticmethod(lambda req: (False,))
-    cexpr = "exp({0})"
 
 
 class Exp2(Unary):
@@ -227,8 +225,6 @@ class Log(Unary):
     @staticmethod
     def vjp(g, x, *, out):
         return (g / x,)
-
-    cexpr = "log({0})"
 
 
 class Log2(Unary):
@@ -295,7 +291,6 @@ class Sqrt(Unary):
         return (g / (out * 2),)
 
     saved_inputs = staticmethod(lambda req: (False,))
-    cexpr = "sqrt({0})"
 
 
 class Rsqrt(Unary):
@@ -418,7 +413,6 @@ class Tanh(Unary):
         return (g * (1 - out * out),)
 
     saved_inputs = staticmethod(lambda req: (False,))
-    cexpr = "tanh({0})"
 
 
 class Sigmoid(Unary):
@@ -456,7 +450,6 @@ class Relu(Unary):
         return (g * (out > 0),)
 
     saved_inputs = staticmethod(lambda req: (False,))
-    cexpr = "max({0}, 0)"
 
 
 class Erf(Unary):
@@ -506,8 +499,6 @@ class Abs(Unary):
     @staticmethod
     def vjp(g, x, *, out):
         return (g * sign(x),)
-
-    cexpr = "fabs({0})"
 
 
 class _ZeroGradUnary(Unary):
@@ -672,7 +663,6 @@ class Add(Binary):
         return (g, g)
 
     saved_inputs = staticmethod(lambda req: (False, False))
-    cexpr = "({0} + {1})"
 
 
 class Sub(Binary):
@@ -685,7 +675,6 @@ class Sub(Binary):
         return (g, lambda: -g)
 
     saved_inputs = staticmethod(lambda req: (False, False))
-    cexpr = "({0} - {1})"
 
 
 class Mul(Binary):
@@ -698,7 +687,6 @@ class Mul(Binary):
         return (lambda: g * b, lambda: g * a)
 
     saved_inputs = staticmethod(lambda req: (req[1], req[0]))
-    cexpr = "({0} * {1})"
 
 
 class Div(Binary):
@@ -713,7 +701,6 @@ class Div(Binary):
         return (lambda: g / b, lambda: -g * a / (b * b))
 
     saved_inputs = staticmethod(lambda req: (req[1], True))
-    cexpr = "({0} / {1})"
 
 
 class Pow(Binary):
