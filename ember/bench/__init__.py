@@ -10,6 +10,7 @@ parameter counts agree, times both alternately (``runner.time_alternating``) and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib
 import importlib.util
@@ -17,7 +18,7 @@ import os
 import platform
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -145,28 +146,19 @@ def _cold_compile_seconds(build: Callable[[], Built]) -> float | None:
     return _compile_seconds(built)
 
 
-def _measure(
-    workload: str,
-    unit: str,
-    batch: int | None,
-    gflop: float | None,
-    builders: dict[str, Callable[[], Built]],
-    opts: argparse.Namespace,
-    peak: float | None,
-) -> dict[str, Any]:
-    """Build each framework's version, time them alternately, and make the result record.
-
-    With ``--jit`` the row runs with a fresh, empty kernel cache: a first compiled build
-    gives the cold compile time, the timed one then finds its kernels in the disk cache.
-    """
+@contextlib.contextmanager
+def _compile_scope(builders: dict[str, Callable[[], Built]]) -> Iterator[float | None]:
+    """With ``--jit`` (an "eager" builder beside the compiled one): run the block with
+    ``EMBER_CACHE_DIR`` at a new empty directory and yield the cold compile time of a first
+    compiled build, so that the timed build finds its kernels in the disk cache. Else None."""
     if "eager" not in builders:
-        return _measure_in(workload, unit, batch, gflop, builders, opts, peak, None)
+        yield None
+        return
+    previous = os.environ.get("EMBER_CACHE_DIR")
     with tempfile.TemporaryDirectory(prefix="ember-bench-cache-") as cache:
-        previous = os.environ.get("EMBER_CACHE_DIR")
         os.environ["EMBER_CACHE_DIR"] = cache
         try:
-            cold = _cold_compile_seconds(builders["ember"])
-            return _measure_in(workload, unit, batch, gflop, builders, opts, peak, cold)
+            yield _cold_compile_seconds(builders["ember"])
         finally:
             if previous is None:
                 del os.environ["EMBER_CACHE_DIR"]
@@ -174,7 +166,7 @@ def _measure(
                 os.environ["EMBER_CACHE_DIR"] = previous
 
 
-def _measure_in(
+def _measure(
     workload: str,
     unit: str,
     batch: int | None,
@@ -184,6 +176,7 @@ def _measure_in(
     peak: float | None,
     cold_compile_s: float | None,
 ) -> dict[str, Any]:
+    """Build each framework's version, time them alternately, and make the result record."""
     built: dict[str, Built] = {}
     failed: dict[str, tuple[str, str]] = {}
     for name, build in builders.items():
@@ -302,7 +295,8 @@ def run_suite(opts: argparse.Namespace, log: Callable[[str], None] = print) -> d
         log(f"float32 matmul peak (NumPy, {opts.threads} threads): {peak} GFLOP/s")
         for workload in opts.workloads:
             for unit, batch, gflop, builders in _plan(workload, frameworks, compile_fn):
-                rec = _measure(workload, unit, batch, gflop, builders, opts, peak)
+                with _compile_scope(builders) as cold:
+                    rec = _measure(workload, unit, batch, gflop, builders, opts, peak, cold)
                 if rec["params_match"] is False:
                     log(
                         f"!!! PARAMETER COUNT MISMATCH in {workload}: "
