@@ -233,6 +233,11 @@ class GPT(nn.Module):
             x = block(x, cache[i] if cache else None)
         return self.lm_head(self.transformer.ln_f(x))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the compiled decoding behind: it holds loaded kernels and
+        this model's caches, and a copy compiles its own on first use."""
+        return {**self.__dict__, "_decoding": None}
+
     def new_cache(self) -> list[KVCache]:
         """An empty key/value cache, one per block."""
         return [KVCache() for _ in range(self.config.n_layer)]

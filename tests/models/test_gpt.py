@@ -3,6 +3,9 @@ model, GPT-2 init, weight tying, training, and KV-cached generation vs uncached.
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -342,3 +345,14 @@ def test_compiled_generation_equals_eager_and_compiles_once():
         step = decoding.start(1)
         step(one[:, :2])
         step(one[:, :2])
+
+
+def test_copies_of_a_model_drop_its_compiled_decoding():
+    model, _ = tiny_pair("float32")
+    model.eval()
+    prompt = ember.tensor(tokens(1, 2))
+    first = model.generate(prompt, 5, top_k=1, jit=True).numpy()
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone._decoding is None and model._decoding is not None
+        np.testing.assert_array_equal(clone.generate(prompt, 5, top_k=1, jit=True).numpy(), first)
+        assert clone._decoding.model is clone
