@@ -288,7 +288,7 @@ def _nested_loop(size: int, inner: int, hoisted: list[str], body: list[str]) -> 
         *(f"  {line}" for line in hoisted),
         "  #pragma omp simd",
         f"  for (long j = 0; j < {inner}L; j++) {{",
-        *([f"    const long i = r * {inner}L + j;"] if any("[i]" in ln for ln in body) else []),
+        f"    const long i = r * {inner}L + j;",  # the element index (unused by strided code)
         *(f"    {line}" for line in body),
         "  }",
         "}",
