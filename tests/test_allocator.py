@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import platform
 
 import numpy as np
@@ -11,13 +12,28 @@ import pytest
 from ember import allocator, cli
 
 
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (malloc.h): ``hblkhd`` is the bytes held in mmap'd blocks."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks")
+        + ("uordblks", "fordblks", "keepcost")
+    ]
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 def test_glibc_recycles_a_freed_large_block() -> None:
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.mallinfo2.restype = _MallInfo2
     assert allocator.keep_freed_memory()
-    first = np.empty(8 << 20, np.uint8)  # 8 MiB: above glibc's default mmap threshold
+    mapped = libc.mallinfo2().hblkhd
+    first = np.empty(64 << 20, np.uint8)  # 64 MiB: above glibc's largest adaptive threshold
+    assert libc.mallinfo2().hblkhd == mapped  # from the heap, not a fresh mapping
     address = first.ctypes.data
     del first
-    again = np.empty(8 << 20, np.uint8)
+    assert libc.mallinfo2().fordblks >= 64 << 20  # freed into the heap, kept in the process
+    again = np.empty(64 << 20, np.uint8)
     assert again.ctypes.data == address  # the same heap block, not a fresh mapping
 
 

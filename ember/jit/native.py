@@ -117,15 +117,19 @@ def _padded(shape: tuple[int, ...], n: int) -> tuple[int, ...]:
 
 
 def inner_split(shapes: list[tuple[int, ...]], full: tuple[int, ...]) -> int:
-    """The first dim of the longest trailing block of ``full`` over which every input of
-    ``shapes`` is either whole (contiguous with the output) or constant (broadcast): the inner
-    loop of a loop nest whose broadcast reads are hoisted out of it. ``len(full)`` if none."""
-    n = len(full)
-    padded = [_padded(s, n) for s in shapes]
-    for k in range(n):
-        if all(p[k:] == full[k:] or all(d == 1 for d in p[k:]) for p in padded):
-            return k
-    return n
+    """The first dim of the longest trailing block of ``full`` over which every C-contiguous
+    input of ``shapes`` is either whole (contiguous with the output) or constant (broadcast):
+    the inner loop of a loop nest whose broadcast reads are hoisted out of it."""
+    return layout_cut([_broadcast_strides(s, full) for s in shapes], full)
+
+
+def _broadcast_strides(shape: tuple[int, ...], full: tuple[int, ...]) -> tuple[int, ...]:
+    """Element strides of a C-contiguous array of ``shape`` broadcast to ``full``."""
+    strides, step = [], 1
+    for n in reversed(_padded(shape, len(full))):
+        strides.append(0 if n == 1 else step)
+        step *= n
+    return tuple(reversed(strides))
 
 
 def _operands(group: Group, graph: Graph, ctype: str) -> tuple[dict, list[str], list[int]]:
