@@ -1,22 +1,25 @@
 """Train one generative model on Fashion-MNIST with ember and with PyTorch and compare the runs.
 
 Run: ``python -m benchmarks.generative_compare MODEL [--epochs N] [--limit N] [--threads N]
-[--fid-samples N] [--sample-steps N] [--grids DIR] [--json FILE] [--markdown FILE]`` with MODEL
-one of vae, autoencoder, dcgan, ddpm. Both frameworks get the ``ember train`` recipe's model
-(default config), Adam settings and batch size. The PyTorch model (the ``ember bench``
-workload definitions) has ember's parameter names and shapes and starts from ember's initial
-weights. All randomness of a training step (batch order, the VAE's ε, the GAN's latents, the
-diffusion timesteps and noise) is drawn once with NumPy and handed to both frameworks, so the
-two runs differ only by floating-point round-off, which a GAN amplifies. Epochs alternate
-(ember 1, torch 1, ember 2, …) so that a change in machine load hits both; only the training
-loop is timed (forward, losses, backward, optimizer steps, ``loss.item()``).
+[--fid-samples N] [--sample-steps N] [--grids DIR] [--frameworks ember,torch] [--json FILE]
+[--markdown FILE]`` with MODEL one of vae, autoencoder, dcgan, ddpm. Both frameworks get the ``ember
+train`` recipe's model (default config), Adam settings and batch size. The PyTorch model (the
+``ember bench`` workload definitions) has ember's parameter names and shapes and starts from ember's
+initial weights. All randomness of a training step (batch order, the VAE's ε, the GAN's latents, the
+diffusion timesteps and noise) is drawn once with NumPy and handed to both frameworks, so the two
+runs differ only by floating-point round-off, which a GAN amplifies. Epochs alternate (ember 1,
+torch 1, ember 2, …) so that a change in machine load hits both; only the training loop is timed
+(forward, losses, backward, optimizer steps, ``loss.item()``). ``--frameworks torch`` trains only
+one side (same weights, same draws), so that a long run can train the two frameworks in two
+processes on two idle cores at once instead of one after the other; the report then holds that
+side's numbers only.
 
-Quality is judged by the same ember code for both: the PyTorch-trained weights are loaded into
-an ember model and scored exactly as ``ember train`` scores its own run: test negative ELBO per
-image (VAE), test reconstruction MSE per pixel (autoencoder), and for DCGAN and DDPM the ember
-FID against the 10,000 test images plus class coverage of ``--fid-samples`` samples drawn from
-the same seeded latents or noise (DDPM: DDIM with ``--sample-steps`` steps).
-``probe_max_abs_diff`` checks that the loaded ember model computes what the PyTorch model does.
+Quality is judged by the same ember code for both: the PyTorch-trained weights are loaded into an
+ember model and scored exactly as ``ember train`` scores its own run: test negative ELBO per image
+(VAE), test reconstruction MSE per pixel (autoencoder), and for DCGAN and DDPM the ember FID against
+the 10,000 test images plus class coverage of ``--fid-samples`` samples drawn from the same seeded
+latents or noise (DDPM: DDIM with ``--sample-steps`` steps). ``probe_max_abs_diff`` checks that the
+loaded ember model computes what the PyTorch model does.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from ember.train.generative import (
 __all__ = ["MODELS", "build_models", "compare", "to_markdown", "main"]
 
 MODELS = tuple(RECIPES)
+FRAMEWORKS = ("ember", "torch")
 DATASET = "fashion-mnist"
 
 
@@ -226,8 +230,15 @@ def compare(
     sample_steps: int = 20,
     grids: str | Path | None = None,
     quiet: bool = False,
+    frameworks: tuple[str, ...] = FRAMEWORKS,
 ) -> dict[str, Any]:
-    """Train ``name`` with both frameworks, alternating epochs, and return every number."""
+    """Train ``name`` with ``frameworks`` (both by default, alternating epochs) and return
+    every number."""
+    unknown = set(frameworks) - set(FRAMEWORKS)
+    if unknown or not frameworks:
+        raise ValueError(
+            f"generative_compare: frameworks {frameworks!r}, expected a subset of {FRAMEWORKS}"
+        )
     recipe = RECIPES[name]
     epochs = epochs or recipe.epochs
     images = _images(DATASET, True, limit)
@@ -235,7 +246,8 @@ def compare(
         images = images * 2 - 1
     net, twin = build_models(name, seed)
     initial_diff = max_weight_diff(net, twin)
-    sides = {"ember": _Side(ember, name, net), "torch": _Side(torch, name, twin)}
+    models = {"ember": (ember, net), "torch": (torch, twin)}
+    sides = {fw: _Side(lib, name, m) for fw, (lib, m) in models.items() if fw in frameworks}
     rng = Generator().manual_seed(seed).numpy
     rows = []
     for epoch in range(1, epochs + 1):
@@ -243,17 +255,23 @@ def compare(
         row: dict[str, Any] = {"epoch": epoch}
         for fw, side in sides.items():
             row[fw] = side.train_epoch(batches)
-        row["ratio"] = row["ember"]["time_s"] / row["torch"]["time_s"]
+        if len(sides) == 2:
+            row["ratio"] = row["ember"]["time_s"] / row["torch"]["time_s"]
         rows.append(row)
         if not quiet:
             print(f"epoch {epoch}/{epochs}: " + _epoch_text(row), flush=True)
     test = _images(DATASET, False, None)
-    judged = {"ember": net, "torch": _ember_copy(name, twin)}
-    with torch.no_grad(), ember.no_grad():
-        probes = [
-            _probe(name, m, wrap, np.random.default_rng(seed), test)
-            for m, wrap in ((judged["torch"], ember.from_host), (twin, torch.from_numpy))
-        ]
+    judged = {"ember": net}
+    probe_diff = None
+    if "torch" in sides:
+        judged["torch"] = _ember_copy(name, twin)
+        with torch.no_grad(), ember.no_grad():
+            probes = [
+                _probe(name, m, wrap, np.random.default_rng(seed), test)
+                for m, wrap in ((judged["torch"], ember.from_host), (twin, torch.from_numpy))
+            ]
+        probe_diff = float(np.max(np.abs(probes[0] - probes[1])))
+    judged = {fw: judged[fw] for fw in sides}
     cfg = _config(name, seed, fid_samples, sample_steps)
     start = time.perf_counter()
     quality = {fw: _evaluate(name, m, cfg, test, quiet=True) for fw, m in judged.items()}
@@ -261,6 +279,9 @@ def compare(
     if grids:
         _write_grids(name, judged, Path(grids), seed, sample_steps, test)
     mean = {fw: sum(r[fw]["time_s"] for r in rows) / len(rows) for fw in sides}
+    summary: dict[str, Any] = {f"{fw}_epoch_s": mean[fw] for fw in sides}
+    if len(sides) == 2:
+        summary["ratio"] = mean["ember"] / mean["torch"]
     return {
         "layout": "ember-generative-compare/1",
         "meta": run_meta(),
@@ -277,18 +298,13 @@ def compare(
             "fid_samples": fid_samples if name in ("dcgan", "ddpm") else None,
             "sample_steps": sample_steps if name == "ddpm" else None,
             "params": sum(p.numel() for p in net.parameters()),
+            "frameworks": list(sides),
         },
         "initial_max_abs_diff": initial_diff,
-        "probe_max_abs_diff": float(np.max(np.abs(probes[0] - probes[1]))),
+        "probe_max_abs_diff": probe_diff,
         "epochs": rows,
         "evaluation_s": eval_s,
-        "summary": {
-            "ember_epoch_s": mean["ember"],
-            "torch_epoch_s": mean["torch"],
-            "ratio": mean["ember"] / mean["torch"],
-            "ember": quality["ember"],
-            "torch": quality["torch"],
-        },
+        "summary": {**summary, **quality},
     }
 
 
@@ -310,9 +326,11 @@ def _epoch_text(row: dict[str, Any]) -> str:
         f"{fw} {row[fw]['time_s']:.1f}s ("
         + ", ".join(f"{k} {v:.4f}" for k, v in row[fw].items() if k != "time_s")
         + ")"
-        for fw in ("ember", "torch")
+        for fw in FRAMEWORKS
+        if fw in row
     ]
-    return ", ".join(parts) + f", ember/torch {row['ratio']:.2f}"
+    ratio = f", ember/torch {row['ratio']:.2f}" if "ratio" in row else ""
+    return ", ".join(parts) + ratio
 
 
 def _quality_cells(q: dict[str, Any]) -> tuple[str, str]:
@@ -342,29 +360,29 @@ def to_markdown(result: dict[str, Any]) -> str:
     )
     if "command" in m:
         head += f"\n`{m['command']}`\n"
-    keys = [k for k in result["epochs"][0]["ember"] if k != "time_s"]
-    lines = [
-        "| epoch | ember s | torch s | ember/torch | "
-        + " | ".join(f"ember {k} | torch {k}" for k in keys)
-        + " |",
-        "|---" * (4 + 2 * len(keys)) + "|",
-    ]
+    fws = [fw for fw in FRAMEWORKS if fw in s]
+    both = len(fws) == 2
+    keys = [k for k in result["epochs"][0][fws[0]] if k != "time_s"]
+    columns = [f"{fw} s" for fw in fws] + (["ember/torch"] if both else [])
+    columns += [f"{fw} {k}" for k in keys for fw in fws]
+    lines = ["| epoch | " + " | ".join(columns) + " |", "|---" * (1 + len(columns)) + "|"]
     for r in result["epochs"]:
-        e, t = r["ember"], r["torch"]
-        losses = " | ".join(f"{e[k]:.4f} | {t[k]:.4f}" for k in keys)
-        lines.append(
-            f"| {r['epoch']} | {e['time_s']:.1f} | {t['time_s']:.1f} | {r['ratio']:.2f}× "
-            f"| {losses} |"
-        )
-    metric = _quality_cells(s["ember"])[0]
+        cells = [f"{r[fw]['time_s']:.1f}" for fw in fws] + ([f"{r['ratio']:.2f}×"] if both else [])
+        cells += [f"{r[fw][k]:.4f}" for k in keys for fw in fws]
+        lines.append(f"| {r['epoch']} | " + " | ".join(cells) + " |")
+    metric = _quality_cells(s[fws[0]])[0]
     lines += ["", f"| framework | mean s / epoch | {metric} |", "|---|---|---|"]
-    for fw in ("ember", "torch"):
+    for fw in fws:
         lines.append(f"| {fw} | {s[f'{fw}_epoch_s']:.1f} | {_quality_cells(s[fw])[1]} |")
-    lines.append(
-        f"\nember/torch epoch time: **{s['ratio']:.2f}×**; initial weights max "
-        f"|w_ember − w_torch| = {result['initial_max_abs_diff']:g}; trained PyTorch weights "
-        f"in ember vs in PyTorch, max output difference {result['probe_max_abs_diff']:.2g}"
-    )
+    notes = [f"initial weights max |w_ember − w_torch| = {result['initial_max_abs_diff']:g}"]
+    if both:
+        notes.insert(0, f"ember/torch epoch time: **{s['ratio']:.2f}×**")
+    if result["probe_max_abs_diff"] is not None:
+        notes.append(
+            "trained PyTorch weights in ember vs in PyTorch, max output difference "
+            f"{result['probe_max_abs_diff']:.2g}"
+        )
+    lines.append("\n" + "; ".join(notes))
     return head + "\n" + "\n".join(lines) + "\n"
 
 
@@ -376,6 +394,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--fid-samples", type=int, default=1000, help="dcgan/ddpm; 0: no FID")
     parser.add_argument("--sample-steps", type=int, default=20, help="ddpm: DDIM steps")
     parser.add_argument("--grids", help="write each framework's sample grid PNG here")
+    parser.add_argument(
+        "--frameworks",
+        default=",".join(FRAMEWORKS),
+        help="comma-separated subset of ember,torch to train (default: both)",
+    )
     args = parse_common(parser, argv)
     result = compare(
         args.model,
@@ -385,6 +408,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.fid_samples,
         args.sample_steps,
         args.grids,
+        frameworks=tuple(args.frameworks.split(",")),
     )
     return write_report(result, "generative_compare", argv, args, to_markdown)
 
