@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser(
-        "train", help="train a classifier, a language model or a generative model"
+        "train",
+        help="train a classifier, a language model or a generative model",
+        epilog="dcgan, autoencoder, vae and ddpm take their own options (--variant, --schedule, "
+        "--label-smoothing, --spectral-norm, --fid-samples, --sample-steps …): "
+        "ember train ddpm --help",
     )
     train.add_argument("model", choices=_MODELS + _LM_MODELS + _GENERATIVE)
     train.add_argument("--batch-size", type=int, help="default: the model's recipe")

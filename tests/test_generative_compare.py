@@ -90,3 +90,19 @@ def test_cli_reports_fid_and_coverage_for_both(tmp_path, monkeypatch, small_test
     text = out_md.read_text()
     assert "| ember |" in text and "| torch |" in text and "--limit 64" in text
     assert "classes covered" in text and "ember loss_g | torch loss_g" in text
+
+
+def test_one_framework_trains_the_same_side_as_a_joint_run(small_test_set) -> None:
+    """``--frameworks torch`` replays the joint run's torch side (same weights, same draws)."""
+    joint = gc.compare("vae", epochs=2, limit=256, quiet=True)
+    alone = gc.compare("vae", epochs=2, limit=256, quiet=True, frameworks=("torch",))
+    assert alone["config"]["frameworks"] == ["torch"] and "ember" not in alone["summary"]
+    assert "ratio" not in alone["summary"] and "ratio" not in alone["epochs"][0]
+    for a, j in zip(alone["epochs"], joint["epochs"]):
+        assert "ember" not in a and a["torch"]["loss"] == j["torch"]["loss"]
+    assert alone["summary"]["torch"] == joint["summary"]["torch"]
+    alone["meta"]["command"] = "python -m benchmarks.generative_compare vae --frameworks torch"
+    text = gc.to_markdown(alone)
+    assert "| torch |" in text and "| ember |" not in text and "ember/torch" not in text
+    with pytest.raises(ValueError, match="expected a subset of"):
+        gc.compare("vae", epochs=1, limit=128, frameworks=("jax",))

@@ -1,7 +1,8 @@
 """The ``ember train dcgan|autoencoder|vae|ddpm`` and ``ember sample`` workflows.
 
-A run directory holds ``checkpoint.safetensors`` (model + run config, written after every
-epoch), ``samples-epochNNN.png`` (a sample grid per epoch: generated images for DCGAN/VAE/DDPM,
+A run directory holds ``checkpoint.safetensors`` (model, optimizer moments, RNG state and run
+config, written atomically after every epoch, so ``--resume`` continues a stopped run exactly),
+``samples-epochNNN.png`` (a sample grid per epoch: generated images for DCGAN/VAE/DDPM,
 real-over-reconstruction rows for the autoencoder), ``metrics.csv`` and ``summary.json`` with
 the final quality number: ember FID and class coverage (DCGAN, DDPM), test negative ELBO per
 image in nats (VAE), test reconstruction MSE per pixel (autoencoder). PNGs are written by a
@@ -36,6 +37,7 @@ from ember.models.ddpm import ddpm
 from ember.models.vae import vae
 from ember.random import Generator, manual_seed, randn, randperm
 from ember.tensor import Tensor
+from ember.threads import set_num_threads
 from ember.train import checkpoint
 from ember.train.progress import format_logs, progress_bar
 from ember.train.run import recipe_config
@@ -43,6 +45,7 @@ from ember.train.run import recipe_config
 __all__ = [
     "GenRecipe",
     "RECIPES",
+    "Optimizers",
     "write_png",
     "image_grid",
     "save_grid",
@@ -221,13 +224,35 @@ def _config(
     }
 
 
-def _step_fn(name: str, model: Any, cfg: dict[str, Any]) -> Callable[[Tensor], dict[str, Tensor]]:
+class Optimizers:
+    """A run's Adam optimizers by name (the GAN's ``generator`` and ``discriminator``, else
+    ``model``), saved in and restored from a checkpoint as one entry."""
+
+    def __init__(self, name: str, model: Any, cfg: dict[str, Any]) -> None:
+        kw = {"lr": cfg["lr"], "betas": tuple(cfg["betas"])}
+        parts = ("generator", "discriminator") if name == "dcgan" else ()
+        self.by_name = {p: optim.Adam(getattr(model, p).parameters(), **kw) for p in parts}
+        if not parts:
+            self.by_name["model"] = optim.Adam(model.parameters(), **kw)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: opt.state_dict() for k, opt in self.by_name.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if set(state) != set(self.by_name):
+            raise ValueError(
+                f"checkpoint: optimizer states {sorted(state)} vs this model's "
+                f"{sorted(self.by_name)}"
+            )
+        for k, opt in self.by_name.items():
+            opt.load_state_dict(state[k])
+
+
+def _step_fn(name: str, model: Any, opts: Optimizers) -> Callable[[Tensor], dict[str, Tensor]]:
     """One optimisation step on a batch; returns the logged losses (detached 0-d tensors, so
     that ``ember.jit`` can compile the step)."""
-    kw = {"lr": cfg["lr"], "betas": tuple(cfg["betas"])}
     if name == "dcgan":
-        opt_g = optim.Adam(model.generator.parameters(), **kw)
-        opt_d = optim.Adam(model.discriminator.parameters(), **kw)
+        opt_g, opt_d = opts.by_name["generator"], opts.by_name["discriminator"]
 
         def gan_step(real: Tensor) -> dict[str, Tensor]:
             fake = model.sample(real.shape[0])
@@ -242,7 +267,7 @@ def _step_fn(name: str, model: Any, cfg: dict[str, Any]) -> Callable[[Tensor], d
             return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
 
         return gan_step
-    opt = optim.Adam(model.parameters(), **kw)
+    opt = opts.by_name["model"]
     per_image = name == "vae"  # the VAE's loss is a batch sum; log it per image
 
     def step(x: Tensor) -> dict[str, Tensor]:
@@ -299,9 +324,17 @@ def train_generative(
     fid_samples: int = 1000,
     sample_steps: int = 50,
     jit: bool = False,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train a generative ``model``, write the run directory and return the summary
-    (``jit``: the training step compiled by ``ember.jit``)."""
+    (``jit``: the training step compiled by ``ember.jit``). With ``resume`` the run continues
+    from ``out``'s checkpoint with its own settings (only ``epochs`` may grow), and ends with the
+    weights an uninterrupted run would have."""
+    out = Path(out or f"runs/{model}-{dataset}")
+    ckpt_path = out / "checkpoint.safetensors"
+    saved = checkpoint.read(ckpt_path) if resume and ckpt_path.exists() else None
+    if resume and saved is None and not quiet:
+        print(f"no checkpoint in {out}; starting a new run")
     cfg = _config(
         model,
         dataset,
@@ -314,22 +347,30 @@ def train_generative(
         fid_samples,
         sample_steps,
     )
-    out = Path(out or f"runs/{model}-{dataset}")
+    if saved is not None:
+        old = saved["extra"]["config"]
+        if old["model"] != model:
+            raise ValueError(f"train {model}: {ckpt_path} is a run of {old['model']}, not {model}")
+        cfg = {**old, "epochs": epochs or old["epochs"]}
     out.mkdir(parents=True, exist_ok=True)
-    manual_seed(seed)
+    manual_seed(cfg["seed"])
     signed = RECIPES[model].signed
-    train = _images(dataset, True, limit)
-    test = _images(dataset, False, limit)
+    train = _images(cfg["dataset"], True, cfg["limit"])
+    test = _images(cfg["dataset"], False, cfg["limit"])
     net = build_model(cfg)
     net.train()
-    step = _step_fn(model, net, cfg)
+    opts = Optimizers(model, net, cfg)
+    initial_epoch, history = 0, []
+    if saved is not None:
+        ckpt = checkpoint.load(ckpt_path, net, opts)
+        initial_epoch, history = ckpt["epoch"], ckpt["extra"]["history"]
+    step = _step_fn(model, net, opts)
     if jit:
         step = JitFunction(step)
-    grid_gen = Generator().manual_seed(seed + 2)  # the same latents/noise every epoch
+    grid_gen = Generator().manual_seed(cfg["seed"] + 2)  # the same latents/noise every epoch
     grid_state = grid_gen.get_state()
-    history: list[dict[str, float]] = []
     start = time.perf_counter()
-    for epoch in range(1, cfg["epochs"] + 1):
+    for epoch in range(initial_epoch + 1, cfg["epochs"] + 1):
         t0 = time.perf_counter()
         batches = _batches(train, cfg["batch_size"], shuffle=True)
         bar = progress_bar(batches, not quiet, f"epoch {epoch}/{cfg['epochs']}", len(batches))
@@ -351,8 +392,9 @@ def train_generative(
             pictures = _draw(net, model, 64, grid_gen, cfg["sample_steps"]).numpy()
         save_grid(pictures, out / f"samples-epoch{epoch:03d}.png")
         checkpoint.save(
-            out / "checkpoint.safetensors",
+            ckpt_path,
             net,
+            opts,
             epoch=epoch,
             extra={"config": cfg, "history": history},
         )
@@ -362,18 +404,19 @@ def train_generative(
     wall = time.perf_counter() - start
     summary = {
         "model": model,
-        "dataset": dataset,
+        "dataset": cfg["dataset"],
         "params": sum(p.numel() for p in net.parameters()),
         "epochs": cfg["epochs"],
         "train_images": len(train),
-        "wall_time_s": wall,
+        "wall_time_s": wall,  # this invocation (a resumed run's earlier epochs are in history)
+        "train_time_s": sum(r["time"] for r in history),
         "history": history,
         **_evaluate(model, net, cfg, test, quiet),
         "config": cfg,
     }
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
     if not quiet:
-        print(f"{model} on {dataset}: {cfg['epochs']} epochs in {wall:.1f}s → {out}")
+        print(f"{model} on {cfg['dataset']}: {cfg['epochs']} epochs in {wall:.1f}s → {out}")
     return summary
 
 
@@ -447,7 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="default: the model's recipe")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="run directory (default: runs/MODEL-DATASET)")
+    train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument("--threads", type=int, help="BLAS and kernel threads (default: NumPy's)")
     train.add_argument("--limit", type=int, help="use only N training/test images (smoke tests)")
     train.add_argument("--variant", choices=("mlp", "conv"), help="autoencoder/vae: network")
     train.add_argument("--schedule", choices=("linear", "cosine"), help="ddpm: beta schedule")
@@ -486,6 +531,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
+            if args.threads:
+                set_num_threads(args.threads)
             train_generative(
                 args.model,
                 args.dataset,
@@ -500,6 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fid_samples=args.fid_samples,
                 sample_steps=args.sample_steps,
                 jit=args.jit,
+                resume=args.resume,
             )
         else:
             paths = sample_checkpoint(

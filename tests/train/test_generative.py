@@ -109,6 +109,42 @@ def test_jit_training_logs_the_eager_losses(tmp_path, model):
 
 
 @needs_data
+@pytest.mark.parametrize("model,flags", [("dcgan", []), ("vae", ["--jit"])])
+def test_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, model, flags):
+    """The checkpoint holds the optimizers' moments (both of the GAN's) and the RNG state, so
+    1 epoch + ``--resume`` to 2 equals 2 epochs straight; the resumed run keeps its settings."""
+    args = ["train", model, "--limit", "96", "--batch-size", "32", "--quiet", *flags]
+    args += ["--fid-samples", "0", "--sample-steps", "2"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main([*args, "--epochs", "2", "--out", str(straight)]) == 0
+    assert main([*args, "--epochs", "1", "--out", str(split)]) == 0
+    assert main(["train", model, "--resume", "--epochs", "2", "--out", str(split), "--quiet"]) == 0
+    a = checkpoint.read(straight / "checkpoint.safetensors")
+    b = checkpoint.read(split / "checkpoint.safetensors")
+    assert a["epoch"] == b["epoch"] == 2 and list(a["model"]) == list(b["model"])
+    # eager: bit-identical; jit: the resumed run traces again, and a traced step runs eagerly,
+    # so one step of each run differs from the other by kernel round-off
+    tol = {"rtol": 1e-4, "atol": 1e-6} if flags else {"rtol": 0, "atol": 0}
+    for name in a["model"]:
+        np.testing.assert_allclose(a["model"][name].numpy(), b["model"][name].numpy(), **tol)
+    assert sorted(b["optimizer"]) == (
+        ["discriminator", "generator"] if model == "dcgan" else ["model"]
+    )
+    assert b["extra"]["config"]["batch_size"] == 32 and len(b["extra"]["history"]) == 2
+    summary = json.loads((split / "summary.json").read_text())
+    assert [r["epoch"] for r in summary["history"]] == [1, 2]
+
+
+@needs_data
+def test_resume_refuses_another_models_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--epochs", "1", "--limit", "32", "--batch-size", "32", "--quiet", "--out", str(out)]
+    assert main(["train", "autoencoder", *args]) == 0
+    assert main(["train", "vae", "--resume", *args]) == 1
+    assert "is a run of autoencoder, not vae" in capsys.readouterr().err
+
+
+@needs_data
 def test_train_reports_fid_and_coverage_with_a_cached_classifier(tmp_path, monkeypatch):
     (tmp_path / "fid").mkdir()
     checkpoint.save(
