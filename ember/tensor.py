@@ -178,11 +178,18 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
                 "numpy: can't call numpy() on a Tensor that requires grad\n"
                 "hint: use tensor.detach().numpy()"
             )
-        return backend_of(self._data).to_host(self._data)
+        return self._host("numpy()")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        arr = backend_of(self._data).to_host(self._data)
+        arr = self._host("np.asarray(tensor)")
         return arr if dtype is None else arr.astype(dtype)
+
+    def _host(self, what: str) -> np.ndarray:
+        """The data as a NumPy array; refused while ``ember.jit`` traces (a graph replays
+        without Python, so a value read here would be frozen into it as a constant)."""
+        if core.STATE.tracer is not None:
+            core.STATE.tracer.host_read(what)
+        return backend_of(self._data).to_host(self._data)
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
@@ -195,7 +202,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
-        return backend_of(self._data).to_host(self._data).tolist()
+        return self._host("tolist()").tolist()
 
     def __float__(self) -> float:
         return float(self.item())

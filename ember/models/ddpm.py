@@ -119,18 +119,26 @@ class DDPM(nn.Module):
         self.model = UNet(c)
         self.betas = beta_schedule(c.schedule, c.timesteps, c.beta_start, c.beta_end)
         self.alphas_cumprod = np.cumprod(1.0 - self.betas)
+        # q_sample's per-image coefficients, gathered by tensor indexing so that ember.jit
+        # traces the lookup (not persistent: they follow from the config)
+        for name, values in (
+            ("sqrt_alphas_cumprod", np.sqrt(self.alphas_cumprod)),
+            ("sqrt_one_minus_alphas_cumprod", np.sqrt(1.0 - self.alphas_cumprod)),
+        ):
+            self.register_buffer(name, from_host(values), persistent=False)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         return self.model(x, t)
 
-    def _coef(self, values: np.ndarray, like: Tensor) -> Tensor:
-        """Per-sample schedule values as a [B, 1, 1, 1] tensor of ``like``'s dtype."""
-        return from_host(values.reshape(-1, 1, 1, 1), dtype=like.dtype, device=like.device)
-
     def q_sample(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
         """x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε (the forward process in one jump)."""
-        abar = self.alphas_cumprod[t.numpy()]
-        return self._coef(np.sqrt(abar), x0) * x0 + self._coef(np.sqrt(1 - abar), x0) * noise
+
+        def coef(table: Tensor) -> Tensor:  # [B, 1, 1, 1] in x0's dtype
+            return table[t].reshape(-1, 1, 1, 1).to(x0.dtype)
+
+        return (
+            coef(self.sqrt_alphas_cumprod) * x0 + coef(self.sqrt_one_minus_alphas_cumprod) * noise
+        )
 
     def loss(self, x0: Tensor, generator: Generator | None = None) -> Tensor:
         """MSE between ε and ε_θ(x_t, t) at a uniformly drawn t per image."""

@@ -3,6 +3,8 @@ retracing, the errors on value-dependent code, EMBER_JIT=0, and the IR printer."
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -248,6 +250,42 @@ def test_item_inside_raises_with_the_line() -> None:
         JitError, match=r"(?s)item: the value.*test_jit.py:\d+: if x.sum\(\).item\(\) > 0.*hint"
     ):
         ember.jit(fn)(_randn(3))
+
+
+@pytest.mark.parametrize(
+    "read,what",
+    [
+        (lambda t: t.numpy(), "numpy()"),
+        (lambda t: np.asarray(t), "np.asarray(tensor)"),
+        (lambda t: t.tolist(), "tolist()"),
+    ],
+)
+def test_host_reads_raise_instead_of_freezing_a_value(read, what) -> None:
+    """A host read inside a trace would bake this call's value into the graph as a constant:
+    every later call would reuse it (a DDPM step's timestep table lookup did exactly this)."""
+    table = np.array([10.0, 20.0, 30.0], np.float32)
+
+    def fn(i: ember.Tensor) -> ember.Tensor:
+        return ember.tensor(table[np.asarray(read(i), np.int64)])
+
+    with pytest.raises(JitError, match=re.escape(what) + ": the value of a tensor is needed"):
+        ember.jit(fn)(ember.tensor([0, 2]))
+
+
+def test_gathering_a_table_with_a_random_index_follows_each_draw() -> None:
+    """The traceable form of the same lookup: tensor indexing is a graph op."""
+    table = ember.tensor([10.0, 20.0, 30.0, 40.0])
+
+    def fn(x: ember.Tensor) -> ember.Tensor:
+        return table[ember.randint(0, 4, (8,))] + x
+
+    jitted = ember.jit(fn)
+    ember.manual_seed(0)
+    compiled = [jitted(ember.zeros(8)).numpy() for _ in range(4)]
+    ember.manual_seed(0)
+    eager = [fn(ember.zeros(8)).numpy() for _ in range(4)]
+    np.testing.assert_array_equal(np.stack(compiled), np.stack(eager))
+    assert len({tuple(c) for c in compiled}) == 4  # a fresh draw every call
 
 
 def test_bool_and_data_dependent_shape_raise() -> None:

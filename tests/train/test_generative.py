@@ -91,9 +91,10 @@ def test_train_writes_a_run_and_sample_draws_from_it(tmp_path, model):
 
 
 @needs_data
-@pytest.mark.parametrize("model", ["vae", "dcgan"])
+@pytest.mark.parametrize("model", ["vae", "dcgan", "ddpm"])
 def test_jit_training_logs_the_eager_losses(tmp_path, model):
-    """``--jit`` compiles the step (the GAN's two updates, the VAE's sampled noise)."""
+    """``--jit`` compiles the step (the GAN's two updates, the VAE's sampled noise, the DDPM's
+    timesteps and the schedule coefficients gathered for them)."""
     args = ["train", model, "--epochs", "2", "--limit", "96", "--batch-size", "32", "--quiet"]
     args += ["--fid-samples", "0", "--sample-steps", "2"]
     histories = []
