@@ -261,17 +261,15 @@ def compare(
         if not quiet:
             print(f"epoch {epoch}/{epochs}: " + _epoch_text(row), flush=True)
     test = _images(DATASET, False, None)
-    judged = {"ember": net}
+    judged = {fw: net if fw == "ember" else _ember_copy(name, twin) for fw in sides}
     probe_diff = None
-    if "torch" in sides:
-        judged["torch"] = _ember_copy(name, twin)
+    if "torch" in judged:
         with torch.no_grad(), ember.no_grad():
             probes = [
                 _probe(name, m, wrap, np.random.default_rng(seed), test)
                 for m, wrap in ((judged["torch"], ember.from_host), (twin, torch.from_numpy))
             ]
         probe_diff = float(np.max(np.abs(probes[0] - probes[1])))
-    judged = {fw: judged[fw] for fw in sides}
     cfg = _config(name, seed, fid_samples, sample_steps)
     start = time.perf_counter()
     quality = {fw: _evaluate(name, m, cfg, test, quiet=True) for fw, m in judged.items()}
@@ -386,6 +384,14 @@ def to_markdown(result: dict[str, Any]) -> str:
     return head + "\n" + "\n".join(lines) + "\n"
 
 
+def _frameworks(text: str) -> tuple[str, ...]:
+    """``--frameworks``: a non-empty, comma-separated subset of FRAMEWORKS."""
+    chosen = tuple(text.split(","))
+    if not set(chosen) <= set(FRAMEWORKS):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected ember, torch or ember,torch")
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", choices=MODELS)
@@ -396,7 +402,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--grids", help="write each framework's sample grid PNG here")
     parser.add_argument(
         "--frameworks",
-        default=",".join(FRAMEWORKS),
+        type=_frameworks,
+        default=FRAMEWORKS,
         help="comma-separated subset of ember,torch to train (default: both)",
     )
     args = parse_common(parser, argv)
@@ -408,7 +415,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.fid_samples,
         args.sample_steps,
         args.grids,
-        frameworks=tuple(args.frameworks.split(",")),
+        frameworks=args.frameworks,
     )
     return write_report(result, "generative_compare", argv, args, to_markdown)
 

@@ -232,10 +232,11 @@ class Optimizers:
 
     def __init__(self, name: str, model: Any, cfg: dict[str, Any]) -> None:
         kw = {"lr": cfg["lr"], "betas": tuple(cfg["betas"])}
-        parts = ("generator", "discriminator") if name == "dcgan" else ()
-        self.by_name = {p: optim.Adam(getattr(model, p).parameters(), **kw) for p in parts}
-        if not parts:
-            self.by_name["model"] = optim.Adam(model.parameters(), **kw)
+        if name == "dcgan":
+            parts = {"generator": model.generator, "discriminator": model.discriminator}
+        else:
+            parts = {"model": model}
+        self.by_name = {k: optim.Adam(m.parameters(), **kw) for k, m in parts.items()}
 
     def state_dict(self) -> dict[str, Any]:
         return {k: opt.state_dict() for k, opt in self.by_name.items()}
