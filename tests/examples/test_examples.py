@@ -10,6 +10,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.real_data import needs_dataset
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -56,6 +58,7 @@ def test_overfitting_degree_9_memorises_degree_3_generalises(tmp_path: Path) -> 
     assert deg9[1] > deg3[1]  # ... higher test error
 
 
+@needs_dataset("fashion-mnist")  # the example trains on real clothing images
 def test_regularisation_table_has_every_regulariser(tmp_path: Path, capsys) -> None:
     rows = run("regularisation", tmp_path)
     names = [r["variant"] for r in rows]
