@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ember.diagnostics.detectors import Finding, run_detectors
 from ember.diagnostics.graph import Graph, draw_graph
-from ember.diagnostics.monitor import GradientMonitor, RunStats, load_stats
+from ember.diagnostics.monitor import GradientMonitor, RunStats
+from ember.diagnostics.runfiles import load_stats
 
 __all__ = [
     "GradientMonitor",

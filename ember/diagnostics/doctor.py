@@ -1,17 +1,16 @@
 """``ember doctor RUN_DIR [--html FILE]``: diagnose a finished (or running) training run.
 
 Reads the monitor statistics (``diagnostics.npz``/``.json``, written by ``GradientMonitor``)
-and the per-epoch ``metrics.csv`` — either may be missing, not both — runs every detector and
-prints a report; ``--html`` also writes a self-contained page with embedded PNG plots.
+and the per-epoch ``metrics.csv`` — either may be missing, not both — strictly
+(``runfiles``: a damaged file is an error naming it, not a diagnosis), runs every detector
+and prints a report; ``--html`` also writes a self-contained page with embedded PNG plots.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import csv
 import html
-import math
 import os
 import sys
 from pathlib import Path
@@ -20,44 +19,10 @@ import numpy as np
 
 from ember.diagnostics import plots
 from ember.diagnostics.detectors import Finding, column, run_detectors
-from ember.diagnostics.monitor import NPZ_NAME, RunStats, load_stats
+from ember.diagnostics.monitor import RunStats
+from ember.diagnostics.runfiles import load_run
 
-__all__ = ["diagnose", "load_run", "read_metrics", "report", "html_report", "main"]
-
-METRICS_NAME = "metrics.csv"
-
-
-def _float(s: str | None) -> float:
-    try:
-        return float(s) if s not in (None, "") else math.nan
-    except ValueError:
-        return math.nan
-
-
-def read_metrics(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """metrics.csv as column → float array (non-numeric cells become nan)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    keys = list(dict.fromkeys(k for r in rows for k in r if k))
-    return {k.strip(): np.array([_float(r.get(k)) for r in rows]) for k in keys}
-
-
-def load_run(run_dir: str | os.PathLike) -> RunStats:
-    """The monitor statistics of ``run_dir`` with its metrics.csv columns as the epochs."""
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise FileNotFoundError(f"doctor: no such run directory: {run}")
-    has_stats, has_metrics = (run / NPZ_NAME).exists(), (run / METRICS_NAME).exists()
-    if not (has_stats or has_metrics):
-        raise FileNotFoundError(
-            f"doctor: nothing to diagnose in {run}: neither {NPZ_NAME} nor {METRICS_NAME}\n"
-            "hint: point it at a directory written by `ember train` (with --diagnose for the "
-            "gradient statistics) or by GradientMonitor.save()"
-        )
-    stats = load_stats(run) if has_stats else RunStats()
-    if has_metrics:
-        stats.epochs = read_metrics(run / METRICS_NAME)
-    return stats
+__all__ = ["diagnose", "report", "html_report", "add_arguments", "run", "main"]
 
 
 def diagnose(run_dir: str | os.PathLike, patience: int = 5) -> list[Finding]:
@@ -132,13 +97,15 @@ li{{margin-bottom:.6em}}pre{{background:#f4f4f4;padding:.6em}}</style></head><bo
 """
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``ember doctor``; returns the exit status (1 when the run is unreadable)."""
-    parser = argparse.ArgumentParser(prog="ember doctor", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Define ``ember doctor``'s arguments on ``parser`` (its own or a CLI subparser)."""
     parser.add_argument("run_dir", help="a run directory (metrics.csv and/or diagnostics.npz)")
     parser.add_argument("--html", metavar="FILE", help="also write an HTML report with plots")
     parser.add_argument("--patience", type=int, default=5, help="early-stopping patience")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Diagnose ``args.run_dir`` and print the report; the exit status (1: unreadable run)."""
     try:
         stats = load_run(args.run_dir)
         findings = run_detectors(stats, patience=args.patience)
@@ -151,6 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ember: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``ember doctor``; returns the exit status (1 when the run is unreadable)."""
+    parser = argparse.ArgumentParser(prog="ember doctor", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ What is recorded at every ``every``-th step (a "recorded step"):
 
 All statistics are whole-array reductions (no per-element Python); ``every=N`` makes the cost
 negligible. ``save(run_dir)`` writes ``diagnostics.npz`` + ``diagnostics.json`` that
-``load_stats`` (and ``ember doctor``) read back.
+``runfiles.load_stats`` (and ``ember doctor``) read back.
 """
 
 from __future__ import annotations
@@ -34,11 +34,20 @@ from ember.autograd.grad_mode import STATE
 from ember.backends import backend_of
 from ember.train.callbacks import Callback
 
-__all__ = ["GradientMonitor", "RunStats", "load_stats", "activation_kind", "NPZ_NAME", "JSON_NAME"]
+__all__ = [
+    "GradientMonitor",
+    "RunStats",
+    "save_stats",
+    "activation_kind",
+    "NPZ_NAME",
+    "JSON_NAME",
+    "LIST_FIELDS",
+]
 
 NPZ_NAME = "diagnostics.npz"
 JSON_NAME = "diagnostics.json"
 HIST_BINS = 30
+LIST_FIELDS = ("param_names", "act_names", "act_kinds", "act_types")  # in the JSON, not the npz
 
 _KINDS = {
     "ReLU": "relu",
@@ -310,9 +319,6 @@ class GradientMonitor(Callback):
         return save_stats(self.stats(), run_dir, every=self.every)
 
 
-_LIST_FIELDS = ("param_names", "act_names", "act_kinds", "act_types")
-
-
 def save_stats(stats: RunStats, run_dir: str | os.PathLike, every: int = 1) -> Path:
     """Write ``stats`` as ``diagnostics.npz`` (arrays) + ``diagnostics.json`` (names, epochs)."""
     out = Path(run_dir)
@@ -320,35 +326,15 @@ def save_stats(stats: RunStats, run_dir: str | os.PathLike, every: int = 1) -> P
     arrays = {
         k: v
         for k, v in vars(stats).items()
-        if k not in _LIST_FIELDS and k != "epochs" and isinstance(v, np.ndarray)
+        if k not in LIST_FIELDS and k != "epochs" and isinstance(v, np.ndarray)
     }
     tmp = out / (NPZ_NAME + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, out / NPZ_NAME)
-    meta = {k: getattr(stats, k) for k in _LIST_FIELDS}
+    meta = {k: getattr(stats, k) for k in LIST_FIELDS}
     meta["every"] = every
     meta["epochs"] = {
         k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in stats.epochs.items()
     }
     (out / JSON_NAME).write_text(json.dumps(meta, indent=1))
     return out / NPZ_NAME
-
-
-def load_stats(run_dir: str | os.PathLike) -> RunStats:
-    """Read what ``GradientMonitor.save`` wrote (FileNotFoundError when it is not there)."""
-    run = Path(run_dir)
-    if not (run / NPZ_NAME).exists():
-        raise FileNotFoundError(
-            f"doctor: no monitor statistics in {run}: {NPZ_NAME} is missing\n"
-            "hint: train with a GradientMonitor(model, run_dir=...) callback "
-            "(ember train --diagnose)"
-        )
-    meta = json.loads((run / JSON_NAME).read_text())
-    with np.load(run / NPZ_NAME) as data:
-        arrays = {k: data[k] for k in data.files}
-    epochs = {
-        k: np.array([math.nan if x is None else x for x in v], float)
-        for k, v in meta.get("epochs", {}).items()
-    }
-    lists = {k: meta.get(k, []) for k in _LIST_FIELDS}  # act_types is absent in older runs
-    return RunStats(**lists, **arrays, epochs=epochs)
