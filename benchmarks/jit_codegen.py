@@ -14,14 +14,13 @@ the plan executor, jitted with the native executor.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
 import ember
-from ember.jit import native
 from ember.jit.executor import Executor
 from ember.jit.graph import Graph, Node, Source
 from ember.ops.core import Aval
@@ -30,11 +29,13 @@ from ember.ops.elementwise import Add, Div, Mul, Relu, Sqrt, Sub, Tanh
 __all__ = ["GROUPS", "group_graph", "time_groups", "time_workloads", "main"]
 
 F32 = ember.float32
+T = TypeVar("T")
 _MODES = ["numpy per op", "plan (out=)", "C 1 thread", "C OpenMP"]
+# (mode, how the step is compiled, ember.config.jit_native)
 _WORKLOAD_MODES = [
-    ("eager", lambda f: f, "1"),
-    ("jit plan", ember.jit, "0"),
-    ("jit native", ember.jit, "1"),
+    ("eager", lambda f: f, True),
+    ("jit plan", ember.jit, False),
+    ("jit native", ember.jit, True),
 ]
 
 
@@ -137,9 +138,20 @@ def _race(fns: list[Callable[[], object]], rounds: int = 31, budget: float = 0.0
     return [t * 1e6 for t in best]
 
 
+def _configured(fn: Callable[[], T], **settings: Any) -> Callable[[], T]:
+    """``fn`` run under ``ember.config.override(**settings)``: a jitted step compiled under
+    some settings would retrace under others, so each candidate of a race keeps its own."""
+
+    def run() -> T:
+        with ember.config.override(**settings):
+            return fn()
+
+    return run
+
+
 def _executor(name: str, size: int, use_native: bool, parallel_min: int) -> Callable[[], None]:
-    native.PARALLEL_MIN = parallel_min
-    ex = Executor(group_graph(name, size), set(), use_native="all" if use_native else False)
+    with ember.config.override(jit_parallel_min=parallel_min):  # read when kernels are written
+        ex = Executor(group_graph(name, size), set(), use_native="all" if use_native else False)
     assert any(ex.native) is use_native
     arrays = ex.bind([])
     return lambda: ex.run([], arrays)
@@ -147,7 +159,7 @@ def _executor(name: str, size: int, use_native: bool, parallel_min: int) -> Call
 
 def time_groups(sizes: list[int]) -> list[tuple[str, int, dict[str, float]]]:
     """``[(group, size, {mode: microseconds})]`` for every group and size."""
-    default = native.PARALLEL_MIN
+    default = ember.config.jit_parallel_min
     rows = []
     for name in GROUPS:
         for size in sizes:
@@ -158,7 +170,6 @@ def time_groups(sizes: list[int]) -> list[tuple[str, int, dict[str, float]]]:
                 _executor(name, size, True, 0),
             ]
             rows.append((name, size, dict(zip(_MODES, _race(fns)))))
-    native.PARALLEL_MIN = default
     return rows
 
 
@@ -170,14 +181,14 @@ def time_workloads(names: list[str], steps: int) -> list[tuple[str, dict[str, fl
     fw = workloads.Framework("ember", ember)
     rows = []
     for name in names:
-        times, built = {}, []
-        for mode, jit, flag in _WORKLOAD_MODES:
-            os.environ["EMBER_JIT_NATIVE"] = flag
-            built.append(workloads.build_train(fw, name, jit))
+        times, steps_of = {}, []
+        for mode, jit, use_native in _WORKLOAD_MODES:
+            built = workloads.build_train(fw, name, jit)
+            steps_of.append(_configured(built.step, jit_native=use_native))
             start = time.perf_counter()
-            built[-1].step()  # traces (and compiles) under jit
+            steps_of[-1]()  # traces (and compiles) under jit
             times[f"{mode} first"] = (time.perf_counter() - start) * 1e3
-        best = _race([b.step for b in built], rounds=steps, budget=0.0)
+        best = _race(steps_of, rounds=steps, budget=0.0)
         times.update({mode: t / 1e3 for (mode, _, _), t in zip(_WORKLOAD_MODES, best)})
         rows.append((name, times))
     return rows

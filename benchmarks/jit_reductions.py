@@ -4,26 +4,26 @@ Run: ``OPENBLAS_NUM_THREADS=1 python -m benchmarks.jit_reductions [--workloads g
 
 Part 1 times float32 groups followed by a sum, shaped like those of the GPT step (rows of 128
 or 64 with a per-row input, a bias gradient summed down columns, a loss over everything, and a
-softmax denominator, whose ``exp`` keeps it on NumPy unless ``EMBER_JIT_NATIVE=all``), each
-as a graph run by an ``Executor``: the plan executor (NumPy ``out=`` kernels, then NumPy's
-sum), the native executor without epilogues (a C kernel, then NumPy's sum) and with them (one
-C kernel), in alternation (``benchmarks.jit_codegen._race``).
+softmax denominator, whose ``exp`` keeps it on NumPy unless ``ember.config.jit_native`` is
+``"all"``), each as a graph run by an ``Executor``: the plan executor (NumPy ``out=`` kernels,
+then NumPy's sum), the native executor without epilogues (a C kernel, then NumPy's sum) and
+with them (one C kernel), in alternation (``benchmarks.jit_codegen._race``).
 
 Part 2 builds each workload (``ember.bench.workloads.build_train``, default batch) twice from
-the same seed and jits it with the native executor, once traced with
-``EMBER_JIT_FUSE_REDUCTIONS=0`` (sums run by NumPy after their group, as before epilogues
-existed) and once with epilogues. The two steps are then timed in alternation, so both see the
-same background load on a shared machine. Prints the sums fused into C kernels and the median
-and best step time of each, in wall-clock and in CPU time of this process (less disturbed by
-waiting for a busy core), and the median CPU time per step spent in what epilogues change:
-the native kernels and NumPy's sums.
+the same seed and jits it with the native executor, once run with
+``ember.config.jit_fuse_reductions = False`` (sums run by NumPy after their group, as before
+epilogues existed) and once with epilogues. The two steps are then timed in alternation, so
+both see the same background load on a shared machine (each under its own settings: a jitted
+step retraces when the config it was compiled under changes). Prints the sums fused into C
+kernels and the median and best step time of each, in wall-clock and in CPU time of this
+process (less disturbed by waiting for a busy core), and the median CPU time per step spent in
+what epilogues change: the native kernels and NumPy's sums.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 import ember
-from benchmarks.jit_codegen import _race
+from benchmarks.jit_codegen import _configured, _race
 from ember.bench import workloads
 from ember.jit.executor import NATIVE, Executor
 from ember.jit.graph import Graph, Node, Source
@@ -52,7 +52,8 @@ GROUPS = {
     "softmax denominator: exp(x - max), rows": ((3072, 64), (3072, 1), (Sub, Exp), (1,)),
 }
 _UNARY = (Neg, Exp)
-_MODES = {"plan": (False, "0"), "C, sum in NumPy": (True, "0"), "C with epilogue": (True, "1")}
+# mode: (native executor, ember.config.jit_fuse_reductions)
+_MODES = {"plan": (False, False), "C, sum in NumPy": (True, False), "C with epilogue": (True, True)}
 
 
 def _group_graph(name: str) -> Graph:
@@ -79,9 +80,9 @@ def time_groups() -> list[tuple[str, dict[str, float]]]:
     for name, (shape, other, _, _) in GROUPS.items():
         args = [ember.tensor(rng.uniform(0.5, 1.5, s).astype(np.float32)) for s in (shape, other)]
         calls = []
-        for use_native, flag in _MODES.values():
-            os.environ["EMBER_JIT_FUSE_REDUCTIONS"] = flag
-            ex = Executor(_group_graph(name), set(), use_native="all" if use_native else False)
+        for use_native, fuse_sums in _MODES.values():
+            with ember.config.override(jit_fuse_reductions=fuse_sums):
+                ex = Executor(_group_graph(name), set(), use_native="all" if use_native else False)
             calls.append(functools.partial(ex.run, args, ex.bind(args)))
         rows.append((name, dict(zip(_MODES, _race(calls)))))
     return rows
@@ -116,24 +117,23 @@ def _instrument(ex: Executor) -> list[float]:
 def time_workload(name: str, steps: int) -> dict[str, tuple[int, list[float], ...]]:
     """``{"off"/"on": (fused sums, wall ms per step, CPU ms per step, kernel and sum ms per
     step)}`` for workload ``name``."""
-    os.environ["EMBER_JIT_NATIVE"] = "1"
     fw = workloads.Framework("ember", ember)
     runs = {}
     for flag in ("off", "on"):
-        os.environ["EMBER_JIT_FUSE_REDUCTIONS"] = "0" if flag == "off" else "1"
         jitted: list[ember.jit.JitFunction] = []
         built = workloads.build_train(fw, name, lambda f: jitted.append(ember.jit(f)) or jitted[0])
-        built.step()  # warm-up: creates .grad and the optimizer state
-        built.step()  # traces and compiles
-        runs[flag] = (built, jitted[0])
+        step = _configured(built.step, jit_native=True, jit_fuse_reductions=flag == "on")
+        step()  # warm-up: creates .grad and the optimizer state
+        step()  # traces and compiles
+        runs[flag] = (step, jitted[0])
     kernels = {flag: _instrument(jitted._last.executor) for flag, (_, jitted) in runs.items()}
     times: dict[str, tuple[list[float], ...]] = {flag: ([], [], []) for flag in runs}
     for _ in range(steps):
-        for flag, (built, _) in runs.items():
+        for flag, (step, _) in runs.items():
             wall, cpu, inside = times[flag]
             kernels[flag][0] = 0.0
             start, start_cpu = time.perf_counter(), time.process_time()
-            built.step()
+            step()
             cpu.append((time.process_time() - start_cpu) * 1e3)
             wall.append((time.perf_counter() - start) * 1e3)
             inside.append(kernels[flag][0])

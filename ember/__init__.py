@@ -13,6 +13,7 @@ from typing import Any
 from ember import autograd, dtypes
 from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ember.backends import Device, cuda_available, device
+from ember.config import config
 from ember.creation import *  # noqa: F403
 from ember.creation import __all__ as _creation_all
 from ember.dtypes import (
@@ -108,6 +109,7 @@ __all__ = sorted(
             "Size",
             "is_tensor",
             "autograd",
+            "config",
             "dtypes",
             "no_grad",
             "enable_grad",

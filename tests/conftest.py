@@ -3,7 +3,6 @@ private ember.jit kernel cache (tests never write to the user's ~/.cache/ember).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -35,10 +34,5 @@ def _torch_threads() -> None:
 
 @pytest.fixture(autouse=True, scope="session")
 def _kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    before = os.environ.get("EMBER_CACHE_DIR")
-    os.environ["EMBER_CACHE_DIR"] = str(tmp_path_factory.mktemp("ember-cache"))
-    yield
-    if before is None:
-        del os.environ["EMBER_CACHE_DIR"]
-    else:
-        os.environ["EMBER_CACHE_DIR"] = before
+    with ember.config.override(jit_cache_dir=tmp_path_factory.mktemp("ember-jit-cache")):
+        yield

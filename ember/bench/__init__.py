@@ -27,6 +27,7 @@ import numpy as np
 
 from ember.bench import flops, report, runner, workloads
 from ember.bench.workloads import ALL_WORKLOADS, CNN_INFER_BATCHES, GEN_TOKENS, Built, Framework
+from ember.config import config
 from ember.io.safetensors import atomic_write_bytes
 
 __all__ = ["main", "run_suite", "machine_info"]
@@ -136,7 +137,7 @@ def _compile_seconds(built: Built) -> float:
 def _cold_compile_seconds(build: Callable[[], Built]) -> float | None:
     """Compile time with an empty kernel cache: a separate build, stepped until it has
     compiled (a training step's first call only creates optimizer state), in the current
-    ``EMBER_CACHE_DIR``, which the caller made empty. None when the build fails."""
+    ``ember.config.jit_cache_dir``, which the caller made empty. None when the build fails."""
     try:
         built = build()
         for _ in range(3):
@@ -149,21 +150,17 @@ def _cold_compile_seconds(build: Callable[[], Built]) -> float | None:
 @contextlib.contextmanager
 def _compile_scope(builders: dict[str, Callable[[], Built]]) -> Iterator[float | None]:
     """With ``--jit`` (an "eager" builder beside the compiled one): run the block with
-    ``EMBER_CACHE_DIR`` at a new empty directory and yield the cold compile time of a first
-    compiled build, so that the timed build finds its kernels in the disk cache. Else None."""
+    ``ember.config.jit_cache_dir`` at a new empty directory and yield the cold compile time of
+    a first compiled build, so that the timed build finds its kernels in the disk cache. Else
+    None."""
     if "eager" not in builders:
         yield None
         return
-    previous = os.environ.get("EMBER_CACHE_DIR")
-    with tempfile.TemporaryDirectory(prefix="ember-bench-cache-") as cache:
-        os.environ["EMBER_CACHE_DIR"] = cache
-        try:
-            yield _cold_compile_seconds(builders["ember"])
-        finally:
-            if previous is None:
-                del os.environ["EMBER_CACHE_DIR"]
-            else:
-                os.environ["EMBER_CACHE_DIR"] = previous
+    with (
+        tempfile.TemporaryDirectory(prefix="ember-bench-cache-") as cache,
+        config.override(jit_cache_dir=cache),
+    ):
+        yield _cold_compile_seconds(builders["ember"])
 
 
 def _measure(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ember.autograd.grad_mode import STATE
+from ember.config import config
 from ember.creation import zeros
 from ember.dtypes import float64
 from ember.jit.cache import GraphCache, changed_parts, flatten_args, guard_key
@@ -156,7 +156,7 @@ class JitFunction:
         return rates
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if os.environ.get("EMBER_JIT", "1") == "0" or STATE.tracer is not None:
+        if not config.jit_enabled or STATE.tracer is not None:
             return self.fn(*args, **kwargs)  # disabled, or inlined into an outer trace
         key, tensors, roots = self._key(args, kwargs)
         rates = self._learning_rates(roots)
@@ -254,7 +254,9 @@ def jit(fn: Callable | None = None, *, fallback: bool = False, cache_size: int =
     """Compile ``fn`` into a graph on first call (``@ember.jit`` or ``ember.jit(fn, …)``).
 
     ``fallback=True`` runs the function eagerly (with a warning) when it cannot be traced,
-    instead of raising ``JitError``. ``EMBER_JIT=0`` in the environment disables compilation.
+    instead of raising ``JitError``. ``ember.config.jit_enabled = False`` runs every jitted
+    function eagerly; the other ``ember.config.jit_*`` fields shape what a compile produces
+    and are part of the guard key, so changing one retraces.
     """
     if fn is None:
         return functools.partial(jit, fallback=fallback, cache_size=cache_size)

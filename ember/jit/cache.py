@@ -13,6 +13,7 @@ from collections import OrderedDict
 from typing import Any
 
 from ember.autograd.grad_mode import STATE
+from ember.config import config
 from ember.jit.trace import _is_module, _is_optimizer
 from ember.tensor import Tensor
 
@@ -83,8 +84,10 @@ def guard_key(
     roots: list[tuple[str, Any]],
     statics: list[tuple[str, Any]],
 ) -> tuple:
-    """The cache key: ``((name, signature), …)`` for grad mode, arguments and reached state."""
-    parts: list[tuple[str, Any]] = [("grad mode", STATE.grad_enabled)]
+    """The cache key: ``((name, signature), …)`` for grad mode, the ``ember.config`` fields
+    that shape a compile, arguments and reached state."""
+    settings = (config.jit_native, config.jit_fuse_reductions, config.jit_parallel_min)
+    parts: list[tuple[str, Any]] = [("grad mode", STATE.grad_enabled), ("ember.config", settings)]
     parts += list(zip(arg_names, arg_sigs))
     parts += [(f"state of {name}", _state_sig(obj)) for name, obj in roots]
     parts += [(f"Python value {name}", (type(v).__name__, v)) for name, v in statics]

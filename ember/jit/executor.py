@@ -18,13 +18,13 @@ Afterwards the remaining mutated state is written back (``target[...] = value``)
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ember.backends import backend_of
+from ember.config import config
 from ember.jit import native
 from ember.jit.fusion import Group, fuse, writer
 from ember.jit.graph import Graph, Source
@@ -47,19 +47,6 @@ def resolve(source: Source, args: list[Tensor]) -> Any:
         return source.tensor._data
     grad = source.tensor.grad
     return None if grad is None else grad._data
-
-
-def _use_native() -> bool | str:
-    """``EMBER_JIT_NATIVE``: 0 keeps every group on the NumPy plan executor, ``all`` compiles
-    every group C can run (libm calls included), anything else the groups C wins on."""
-    flag = os.environ.get("EMBER_JIT_NATIVE", "1")
-    return "all" if flag == "all" else flag != "0"
-
-
-def _fuse_reductions() -> bool:
-    """``EMBER_JIT_FUSE_REDUCTIONS=0`` leaves sums out of native kernels (as before they
-    were fused), to measure what the epilogues buy."""
-    return os.environ.get("EMBER_JIT_FUSE_REDUCTIONS", "1") != "0"
 
 
 def _element_strides(a: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -176,11 +163,12 @@ class Executor:
     """A graph compiled into steps over slots (see the module docstring)."""
 
     def __init__(self, graph: Graph, aliases: set[int], *, use_native: Any = None) -> None:
-        """``use_native``: None (``EMBER_JIT_NATIVE``, default on), False, True (the groups
-        C is measured to win on), or "all" (every group C can compile, libm calls included)."""
+        """``use_native``: None (``ember.config.jit_native``, default True), False, True (the
+        groups C is measured to win on), or "all" (every group C can compile, libm calls
+        included). Sums join native kernels unless ``ember.config.jit_fuse_reductions`` is off."""
         self.graph = graph
-        mode = _use_native() if use_native is None else use_native
-        self.groups: list[Group] = fuse(graph, reductions=bool(mode) and _fuse_reductions())
+        mode = config.jit_native if use_native is None else use_native
+        self.groups: list[Group] = fuse(graph, reductions=bool(mode) and config.jit_fuse_reductions)
         vector_math = bool(mode) and native.vector_math()
         chosen = [
             bool(mode) and (g.native if mode == "all" else g.prefer_native(vector_math))

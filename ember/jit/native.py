@@ -2,15 +2,16 @@
 
 ``kernel_source`` writes a loop over the group's elements (float32 or float64; inputs indexed
 contiguously or through their broadcast strides; scalar constants inlined as exact hex
-literals), parallelised with OpenMP above ``PARALLEL_MIN`` elements. A group with reduction
-epilogues (``Group.reductions``) loops over rows or blocks of columns instead and adds each
-sum's terms into double accumulators as it computes them: float32 sums come out at least as
-accurate as NumPy's pairwise ones, and a summed value is stored only if another op reads it.
+literals), parallelised with OpenMP from ``ember.config.jit_parallel_min`` elements. A group
+with reduction epilogues (``Group.reductions``) loops over rows or blocks of columns instead and
+adds each sum's terms into double accumulators as it computes them: float32 sums come out at
+least as accurate as NumPy's pairwise ones, and a summed value is stored only if another op
+reads it.
 ``load`` compiles the kernels of a graph into one shared library with the system C compiler
 (``cc``, or ``EMBER_CC``; ``-O3 -march=native``) and loads it with ctypes. Libraries are
-cached on disk under ``$EMBER_CACHE_DIR/jit`` (default ``~/.cache/ember/jit``), keyed by a
-hash of the source, the compiler, its version, the flags and the CPU; each entry stores its
-size and SHA-256 next to it, and an entry that fails that check or fails to load is rebuilt.
+cached on disk in ``cache_dir()`` (default ``~/.cache/ember/jit``), keyed by a hash of the
+source, the compiler, its version, the flags and the CPU; each entry stores its size and
+SHA-256 next to it, and an entry that fails that check or fails to load is rebuilt.
 Without a working compiler ``load`` returns None after a one-line warning, and the caller
 runs the groups with NumPy.
 """
@@ -32,6 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ember.config import cache_root, config
 from ember.jit.fusion import CEXPR, Group, Split
 from ember.jit.graph import Graph
 
@@ -42,13 +44,9 @@ __all__ = [
     "cache_dir",
     "compiler",
     "vector_math",
-    "PARALLEL_MIN",
     "FLAGS",
 ]
 
-# elements from which a kernel runs on every core (OpenMP); on the shared 2-core machine of
-# benchmarks/jit_codegen.py two threads lost at every size measured: large by default
-PARALLEL_MIN = int(os.environ.get("EMBER_JIT_PARALLEL_MIN", 1 << 22))
 # -fno-math-errno and the simd pragmas let the compiler vectorise the loops: errno writes
 # (sqrt, log, …) and possible aliasing of the pointers otherwise keep them scalar, 5x slower
 # than the vector code on an Adam update (see docs/jit.md)
@@ -78,11 +76,10 @@ def compiler() -> str | None:
 
 
 def cache_dir() -> Path:
-    """Where compiled kernels are kept: ``$EMBER_CACHE_DIR/jit`` or ``~/.cache/ember/jit``."""
-    root = os.environ.get("EMBER_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "ember"
-    )
-    return Path(root) / "jit"
+    """Where compiled kernels are kept: ``ember.config.jit_cache_dir``, else
+    ``cache_root() / "jit"``."""
+    folder = config.jit_cache_dir
+    return Path(folder) if folder is not None else cache_root() / "jit"
 
 
 def _literal(value: float) -> str:
@@ -282,12 +279,17 @@ def _nest_reads(
     return hoisted, body
 
 
+def _parallel(size: int) -> bool:
+    """Whether a loop over ``size`` elements runs on every core (OpenMP): from
+    ``ember.config.jit_parallel_min`` of them."""
+    return size >= config.jit_parallel_min
+
+
 def _nested_loop(size: int, inner: int, hoisted: list[str], body: list[str]) -> list[str]:
     """A loop over rows of ``inner`` elements with ``hoisted`` lines per row and a vectorised
-    inner loop (on every core from ``PARALLEL_MIN`` elements)."""
-    parallel = size >= PARALLEL_MIN
+    inner loop (on every core from ``jit_parallel_min`` elements)."""
     return [
-        *(["#pragma omp parallel for schedule(static)"] if parallel else []),
+        *(["#pragma omp parallel for schedule(static)"] if _parallel(size) else []),
         f"for (long r = 0; r < {size // inner}L; r++) {{",
         *(f"  {line}" for line in hoisted),
         "  #pragma omp simd",
@@ -300,9 +302,9 @@ def _nested_loop(size: int, inner: int, hoisted: list[str], body: list[str]) -> 
 
 
 def _flat_loop(size: int, body: list[str]) -> list[str]:
-    """One vectorised loop over the elements; on every core (OpenMP) from ``PARALLEL_MIN`` of
+    """One vectorised loop over the elements; on every core (OpenMP) from ``jit_parallel_min`` of
     them. (An ``if`` clause on ``parallel for simd`` stops GCC from vectorising.)"""
-    parallel = "parallel for simd schedule(static)" if size >= PARALLEL_MIN else "simd"
+    parallel = "parallel for simd schedule(static)" if _parallel(size) else "simd"
     return [
         f"#pragma omp {parallel}",
         f"for (long i = 0; i < {size}L; i++) {{",
@@ -328,7 +330,7 @@ def _rows_loop(
     n, outer = split.inner, split.outer
     accs = ", ".join(acc for acc, _, _ in sums)
     return [
-        *(["#pragma omp parallel for schedule(static)"] if outer * n >= PARALLEL_MIN else []),
+        *(["#pragma omp parallel for schedule(static)"] if _parallel(outer * n) else []),
         f"for (long r = 0; r < {outer}L; r++) {{",
         *(f"  {line}" for line in hoisted),
         *(f"  double {acc} = 0;" for acc, _, _ in sums),

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ember.autograd import no_grad
+from ember.config import cache_root
 from ember.creation import from_host
 from ember.models.cnn import CNN
 from ember.tensor import Tensor
@@ -44,9 +45,9 @@ CLASSIFIER_EPOCHS = 3
 
 
 def default_path() -> Path:
-    """``$EMBER_CACHE/fid/cnn-fashion-mnist.safetensors`` (default ``~/.cache/ember``)."""
-    root = Path(os.environ.get("EMBER_CACHE") or Path.home() / ".cache" / "ember")
-    return root / "fid" / "cnn-fashion-mnist.safetensors"
+    """``fid/cnn-fashion-mnist.safetensors`` in the cache folder (``cache_root()``:
+    ``$EMBER_CACHE``, default ``~/.cache/ember``)."""
+    return cache_root() / "fid" / "cnn-fashion-mnist.safetensors"
 
 
 def _sqrt_psd(m: np.ndarray) -> np.ndarray:

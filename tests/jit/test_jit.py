@@ -1,5 +1,5 @@
 """ember.jit end to end: jitted == eager (pure functions, full training steps), guards and
-retracing, the errors on value-dependent code, EMBER_JIT=0, and the IR printer."""
+retracing, the errors on value-dependent code, ember.config.jit_enabled, and the IR printer."""
 
 from __future__ import annotations
 
@@ -310,8 +310,8 @@ def test_fallback_runs_eagerly_with_a_warning() -> None:
     assert len(calls) == 4
 
 
-def test_ember_jit_0_disables_compilation(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EMBER_JIT", "0")
+def test_jit_enabled_false_disables_compilation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ember.config, "jit_enabled", False)
     calls = []
 
     @ember.jit

@@ -52,7 +52,7 @@ def _run(workload: str, compile_fn: object) -> tuple[np.ndarray, list, np.ndarra
 def test_jitted_steps_match_eager_steps(
     workload: str, executor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EMBER_JIT_NATIVE", "1" if executor == "native" else "0")
+    monkeypatch.setattr(ember.config, "jit_native", executor == "native")
     eager_losses, eager_state, eager_rng = _run(workload, lambda f: f)
     compiled: list[ember.jit.JitFunction] = []
 
@@ -81,7 +81,7 @@ def test_bench_jit_reports_jitted_eager_and_compile_time(
     with an empty kernel cache and with the kernels cached (the user's cache is untouched)."""
     from ember import bench
 
-    monkeypatch.setenv("EMBER_CACHE_DIR", str(tmp_path / "user-cache"))
+    monkeypatch.setattr(ember.config, "jit_cache_dir", tmp_path / "user-cache")
 
     out = tmp_path / "bench.json"
     argv = ["mlp", "--jit", "--steps", "2", "--warmup", "2", "--peak-size", "64"]

@@ -4,6 +4,7 @@ inspection helpers (``graph.draw()``, ``ember.jit.explain``)."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +33,11 @@ from tests.jit.test_passes import _executor, _graph, _op, _random_graph, _refere
 
 
 @pytest.fixture(autouse=True)
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private kernel cache per test, and the compiler from PATH."""
-    monkeypatch.setenv("EMBER_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("EMBER_CC", raising=False)
-    return tmp_path / "jit"
+    with ember.config.override(jit_cache_dir=tmp_path / "jit"):
+        yield tmp_path / "jit"
 
 
 needs_cc = pytest.mark.skipif(native.compiler() is None, reason="no C compiler")
@@ -110,11 +111,11 @@ def test_inner_split_finds_the_block_where_every_read_is_whole_or_constant() -> 
 
 
 @needs_cc
-@pytest.mark.parametrize("parallel_min", [native.PARALLEL_MIN, 1], ids=["serial", "omp"])
+@pytest.mark.parametrize("parallel_min", [ember.config.jit_parallel_min, 1], ids=["serial", "omp"])
 def test_channel_broadcasts_read_once_per_row_and_match_numpy(
     parallel_min: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(native, "PARALLEL_MIN", parallel_min)
+    monkeypatch.setattr(ember.config, "jit_parallel_min", parallel_min)
     g = _graph((2, 3, 4, 5), (1, 3, 1, 1), (3, 1, 5))
     x, bias, scale = g.inputs
     shifted = _op(g, Add, x, bias, shape=(2, 3, 4, 5))
@@ -180,14 +181,12 @@ def test_disk_cache_reuses_kernels_and_rebuilds_corrupt_entries(
 
     # an entry that matches its record but does not load (a key not loaded in this process)
     other = cache.parent / "other"
-    monkeypatch.setenv("EMBER_CACHE_DIR", str(other))
-    (other / "jit").mkdir(parents=True)
-    bad = other / "jit" / lib.name
+    other.mkdir()
+    bad = other / lib.name
     bad.write_bytes(b"\x7fELF garbage")
-    (other / "jit" / (lib.stem + ".json")).write_text(
-        f'{{"size": 12, "sha256": "{native._digest(bad)}"}}'
-    )
-    np.testing.assert_array_equal(run(0.5), expected)
+    (other / (lib.stem + ".json")).write_text(f'{{"size": 12, "sha256": "{native._digest(bad)}"}}')
+    with ember.config.override(jit_cache_dir=other):
+        np.testing.assert_array_equal(run(0.5), expected)
     assert builds[-1] == bad and len(builds) == 3
 
 
@@ -249,13 +248,13 @@ def test_groups_go_to_c_only_where_it_was_measured_to_win() -> None:
 
 
 @needs_cc
-def test_unwritable_cache_falls_back_to_numpy(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_unwritable_cache_falls_back_to_numpy(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache directory should be")
-    monkeypatch.setenv("EMBER_CACHE_DIR", str(blocker))
-    with pytest.warns(UserWarning, match="compiling kernels failed"):
+    with (
+        ember.config.override(jit_cache_dir=blocker / "jit"),
+        pytest.warns(UserWarning, match="compiling kernels failed"),
+    ):
         ex = _executor(_broadcast_graph(ember.float64), native="all")
     assert not any(ex.native)
 

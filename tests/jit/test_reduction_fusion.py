@@ -26,9 +26,9 @@ needs_cc = pytest.mark.skipif(native.compiler() is None, reason="no C compiler")
 @pytest.fixture(autouse=True)
 def cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """One private kernel cache for this module, the compiler from PATH, sums fused."""
-    monkeypatch.setenv("EMBER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "sums"))
+    monkeypatch.setattr(ember.config, "jit_cache_dir", tmp_path_factory.getbasetemp() / "sums")
+    monkeypatch.setattr(ember.config, "jit_fuse_reductions", True)
     monkeypatch.delenv("EMBER_CC", raising=False)
-    monkeypatch.delenv("EMBER_JIT_FUSE_REDUCTIONS", raising=False)
 
 
 def _sum(g, x: int, dims: tuple[int, ...], keepdim: bool = True) -> int:
@@ -257,13 +257,12 @@ def test_a_sum_never_overwrites_an_input_the_kernel_still_reads() -> None:
     np.testing.assert_allclose(out.numpy(), expected[g.outputs[0]], rtol=1e-13)
 
 
-def test_the_switch_leaves_sums_out_of_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_switch_leaves_sums_out_of_the_kernels() -> None:
     g, _, _, v = _chain()
     g.outputs = [_sum(g, v, (1,))]
     assert _executor(g, "all").groups[0].reductions == [2]
-    monkeypatch.setenv("EMBER_JIT_FUSE_REDUCTIONS", "0")
-    assert _executor(g, "all").groups[0].reductions == []
-    monkeypatch.setenv("EMBER_JIT_FUSE_REDUCTIONS", "1")
+    with ember.config.override(jit_fuse_reductions=False):
+        assert _executor(g, "all").groups[0].reductions == []
     assert _executor(g, False).groups[0].reductions == []  # the plan executor: never
 
 
@@ -315,7 +314,7 @@ def _layer_norm_step(loss: str, dtype: ember.dtype):
 def test_training_steps_with_fused_sums_match_eager(
     loss: str, dtype: ember.dtype, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EMBER_JIT_NATIVE", "1")
+    monkeypatch.setattr(ember.config, "jit_native", True)
     (eager_model, eager_step), (model, step) = (_layer_norm_step(loss, dtype) for _ in range(2))
     jitted = ember.jit(step)
     rng = np.random.default_rng(6)

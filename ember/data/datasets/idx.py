@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ember.config import default_root
 from ember.creation import from_host
 from ember.data.dataset import Dataset
 from ember.data.download import download_file
@@ -109,7 +110,7 @@ def search_dirs(name: str, root: str | os.PathLike | None = None) -> list[Path]:
 
 def cache_dir() -> Path:
     """The download cache: ``$EMBER_DATA`` when set, else ``~/.cache/ember``."""
-    return Path(os.environ.get("EMBER_DATA") or Path.home() / ".cache" / "ember")
+    return Path(os.environ.get("EMBER_DATA") or default_root())
 
 
 def _find(stem: str, dirs: Sequence[Path]) -> Path | None:
