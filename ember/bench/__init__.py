@@ -333,7 +333,7 @@ def run_suite(opts: argparse.Namespace, log: Callable[[str], None] = print) -> d
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ember bench",
-        description="Time the reference workloads (shared/bench/WORKLOADS.md) in ember, "
+        description="Time the reference workloads (docs/workloads.md) in ember, "
         "optionally next to PyTorch.",
     )
     p.add_argument(

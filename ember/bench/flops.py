@@ -3,8 +3,9 @@
 A matrix product of [m, k] by [k, n] costs 2·m·n·k; a convolution costs 2 · output elements ·
 (cin · kh · kw); a transposed convolution is counted as the convolution it is the gradient of
 (2 · input elements · cout · kh · kw). A training step is 3 × forward (backward = 2 × forward).
-Element-wise ops, normalisations, softmax and the optimizer update are not counted, so the
-numbers agree with the PyTorch peer scripts in ``shared/bench/peers/common.py``.
+Element-wise ops, normalisations, softmax and the optimizer update are not counted: these are
+the FLOPs any framework is credited with for the same model, so GFLOP/s and MFU compare across
+frameworks (``docs/workloads.md``).
 """
 
 from __future__ import annotations
