@@ -11,14 +11,16 @@ caching allocator does. The price: memory freed during a run goes back to the OS
 the process ends, so the resident size stays at its peak.
 
 Opt-in: the ``ember`` command line turns it on for ``train`` and ``bench``; a program calls
-``keep_freed_memory()`` itself. ``EMBER_KEEP_FREED_MEMORY=0`` leaves malloc alone.
+``keep_freed_memory()`` itself. ``ember.config.keep_freed_memory = False`` (or
+``keep_freed_memory(False)``) leaves malloc alone.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
+
+from ember.config import config
 
 __all__ = ["keep_freed_memory"]
 
@@ -27,10 +29,11 @@ _M_MMAP_THRESHOLD = -3
 _LARGE = 1 << 30  # bytes: allocations below this come from the heap
 
 
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to recycle large blocks in the process; whether it took effect
-    (False off glibc, or with ``EMBER_KEEP_FREED_MEMORY=0``)."""
-    if os.environ.get("EMBER_KEEP_FREED_MEMORY", "1") == "0":
+def keep_freed_memory(enabled: bool | None = None) -> bool:
+    """Ask glibc's malloc to recycle large blocks in the process when ``enabled`` (None:
+    ``ember.config.keep_freed_memory``, default True); whether it took effect (False off
+    glibc, or when not enabled). The setting lasts until the process ends."""
+    if not (config.keep_freed_memory if enabled is None else enabled):
         return False
     name = ctypes.util.find_library("c")
     try:

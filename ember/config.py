@@ -54,6 +54,8 @@ class Config:
     jit_cache_dir: str | os.PathLike | None = _setting(
         None, lambda v: v is None or isinstance(v, (str, os.PathLike)), "None or a path"
     )
+    # let allocator.keep_freed_memory() tune malloc (the ember train/bench entry points call it)
+    keep_freed_memory: bool = _setting(True, *_FLAG)
 
     def __setattr__(self, name: str, value: Any) -> None:
         _check(name, value)

@@ -9,6 +9,7 @@ import platform
 import numpy as np
 import pytest
 
+import ember
 from ember import allocator, cli
 
 
@@ -38,9 +39,10 @@ def test_glibc_recycles_a_freed_large_block() -> None:
 
 
 def test_opt_out_leaves_malloc_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EMBER_KEEP_FREED_MEMORY", "0")
     monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: pytest.fail("malloc was touched"))
-    assert allocator.keep_freed_memory() is False
+    assert allocator.keep_freed_memory(False) is False
+    with ember.config.override(keep_freed_memory=False):
+        assert allocator.keep_freed_memory() is False
 
 
 def test_no_c_library_is_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:

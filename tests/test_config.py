@@ -19,6 +19,7 @@ def test_defaults() -> None:
         jit_fuse_reductions=True,
         jit_parallel_min=1 << 22,
         jit_cache_dir=None,
+        keep_freed_memory=True,
     )
     assert isinstance(ember.config, Config)
 
@@ -32,6 +33,7 @@ def test_defaults() -> None:
         ("jit_parallel_min", -1, "an int >= 0"),
         ("jit_parallel_min", True, "an int >= 0"),
         ("jit_cache_dir", 3, "None or a path"),
+        ("keep_freed_memory", "no", "True or False"),
     ],
 )
 def test_bad_values_name_the_field_and_what_it_takes(
