@@ -1,7 +1,9 @@
 """Reference models, one file per family, and a plain dict from name to constructor.
 
 Flow: ``ember.models.create("cnn", dropout1=0.1)`` → the family's config dataclass with the
-overrides → the ``nn.Module``.
+overrides → the ``nn.Module``. Each family is written once for any framework with PyTorch's
+API (``ember.models.neutral``): the classes here are its ember instance; the bench and the
+comparison scripts build the PyTorch twins from the same code.
 """
 
 from __future__ import annotations

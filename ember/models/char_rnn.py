@@ -3,25 +3,21 @@
 The default config is exactly the ``lstm`` reference workload: Embedding(65, 128) → 2-layer
 LSTM(128 → 256, batch_first) → Linear(256, 65). Unlike GPT there is no context window: the
 LSTM state summarises everything seen so far, so generation feeds the prompt once and then
-one token per step, carrying (h, c) along.
+one token per step, carrying (h, c) along. Written once for any framework
+(``char_rnn_family(torch)``, see ``ember.models.neutral``); ``CharRNN`` is ember's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from ember import nn
-from ember.autograd import no_grad
-from ember.models.gpt import check_temperature, sample_next
-from ember.nn import functional as F
-from ember.ops.movement import cat
-from ember.random import Generator
-from ember.tensor import Tensor
+import ember
+from ember.models.neutral import family, publish
+from ember.models.sampling import check_temperature, sampling
 
-__all__ = ["char_rnn", "CharRNNConfig", "CharRNN"]
-
-State = tuple[Tensor, Tensor]  # (h, c), each (num_layers, B, hidden_size)
+__all__ = ["char_rnn", "CharRNNConfig", "CharRNN", "char_rnn_family"]
 
 
 @dataclass
@@ -34,53 +30,70 @@ class CharRNNConfig:
     block_size: int = 64  # training sequence length (generation is not limited by it)
 
 
-class CharRNN(nn.Module):
-    """Token embedding → multi-layer LSTM → linear head over the vocabulary."""
+@family
+def char_rnn_family(torch: ModuleType) -> SimpleNamespace:
+    """The ``CharRNN`` class for the framework ``torch`` (ember or torch)."""
+    nn, F = torch.nn, torch.nn.functional
+    sample_next = sampling(torch).sample_next
 
-    def __init__(self, config: CharRNNConfig | None = None) -> None:
-        super().__init__()
-        self.config = c = config or CharRNNConfig()
-        self.embedding = nn.Embedding(c.vocab_size, c.n_embd)
-        self.lstm = nn.LSTM(
-            c.n_embd, c.hidden_size, num_layers=c.num_layers, dropout=c.dropout, batch_first=True
-        )
-        self.head = nn.Linear(c.hidden_size, c.vocab_size)
+    class CharRNN(nn.Module):
+        """Token embedding → multi-layer LSTM → linear head over the vocabulary."""
 
-    def step(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """Logits (B, T, vocab) for ``idx`` (B, T) continuing from ``state``, and the new state."""
-        x = self.embedding(idx)  # (B, T, n_embd)
-        out, state = self.lstm(x, state)  # (B, T, hidden), ((L, B, hidden), (L, B, hidden))
-        return self.head(out), state
+        def __init__(self, config: CharRNNConfig | None = None) -> None:
+            super().__init__()
+            self.config = c = config or CharRNNConfig()
+            self.embedding = nn.Embedding(c.vocab_size, c.n_embd)
+            self.lstm = nn.LSTM(
+                c.n_embd,
+                c.hidden_size,
+                num_layers=c.num_layers,
+                dropout=c.dropout,
+                batch_first=True,
+            )
+            self.head = nn.Linear(c.hidden_size, c.vocab_size)
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """Logits (B, T, vocab) and the mean cross-entropy against ``targets`` (B, T) if given."""
-        logits, _ = self.step(idx)
-        if targets is None:
-            return logits, None
-        B, T = idx.shape
-        return logits, F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
+        def step(self, idx: Any, state: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+            """Logits (B, T, vocab) for ``idx`` (B, T) continuing from ``state`` (h, c), each
+            (num_layers, B, hidden_size), and the new state."""
+            x = self.embedding(idx)  # (B, T, n_embd)
+            out, state = self.lstm(x, state)  # (B, T, hidden), ((L, B, hidden), (L, B, hidden))
+            return self.head(out), state
 
-    @no_grad()
-    def generate(
-        self,
-        idx: Tensor,
-        max_new_tokens: int,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        generator: Generator | None = None,
-    ) -> Tensor:
-        """Extend ``idx`` (B, T) by ``max_new_tokens`` sampled tokens → (B, T + max_new_tokens).
+        def forward(self, idx: Any, targets: Any = None) -> tuple[Any, Any]:
+            """Logits (B, T, vocab) and the mean cross-entropy against ``targets`` (B, T) if
+            given."""
+            logits, _ = self.step(idx)
+            if targets is None:
+                return logits, None
+            B, T = idx.shape
+            return logits, F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
 
-        Sampling as in ``GPT.generate``; each new token costs one LSTM step.
-        """
-        check_temperature("CharRNN.generate", temperature)
-        tokens, feed, state = [idx], idx, None  # the prompt is fed once, as a whole
-        for _ in range(max_new_tokens):
-            logits, state = self.step(feed, state)
-            feed = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)  # (B, 1)
-            tokens.append(feed)
-        return cat(tokens, dim=1)
+        @torch.no_grad()
+        def generate(
+            self,
+            idx: Any,
+            max_new_tokens: int,
+            temperature: float = 1.0,
+            top_k: int | None = None,
+            top_p: float | None = None,
+            generator: Any = None,
+        ) -> Any:
+            """Extend ``idx`` (B, T) by ``max_new_tokens`` sampled tokens → (B, T + new).
+
+            Sampling as in ``GPT.generate``; each new token costs one LSTM step.
+            """
+            check_temperature("CharRNN.generate", temperature)
+            tokens, feed, state = [idx], idx, None  # the prompt is fed once, as a whole
+            for _ in range(max_new_tokens):
+                logits, state = self.step(feed, state)
+                feed = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
+                tokens.append(feed)  # (B, 1)
+            return torch.cat(tokens, dim=1)
+
+    return SimpleNamespace(CharRNN=CharRNN)
+
+
+(CharRNN,) = publish(__name__, char_rnn_family(ember).CharRNN)
 
 
 def char_rnn(**overrides: Any) -> CharRNN:

@@ -11,10 +11,12 @@ in ``block_size`` each step feeds only the new token; once it is longer, every s
 the last ``block_size`` tokens from scratch (refilling the cache), exactly what uncached
 generation does. Cached and uncached generation therefore give the same logits at every step.
 
-Compiled generation (``generate(..., jit=True)``): ``decode_step`` feeds one token into a
-``StaticKVCache`` (fixed-size buffers, the position in a 0-d tensor), so every step has the
-same shapes and ``ember.jit`` compiles it once; past ``block_size`` a compiled full-window
-forward (also one shape) takes over. The graphs live on the model and are reused by later calls.
+The model, its cache and sampling are written once for any framework (``gpt_family(torch)``,
+see ``ember.models.neutral``). ember's ``GPT`` adds compiled generation
+(``generate(..., jit=True)``): ``decode_step`` feeds one token into a ``StaticKVCache``
+(fixed-size buffers, the position in a 0-d tensor), so every step has the same shapes and
+``ember.jit`` compiles it once; past ``block_size`` a compiled full-window forward (also one
+shape) takes over. The graphs live on the model and are reused by later calls.
 """
 
 from __future__ import annotations
@@ -23,17 +25,18 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from ember import dtypes, nn
+import ember
+from ember import dtypes
 from ember.autograd import no_grad
-from ember.creation import arange, ones, zeros
+from ember.creation import arange, zeros
 from ember.jit import JitFunction
-from ember.nn import functional as F
+from ember.models.neutral import family, publish
+from ember.models.sampling import check_temperature, sampling
 from ember.ops.elementwise import where
-from ember.ops.movement import cat
-from ember.optim import AdamW
-from ember.random import Generator, multinomial
+from ember.random import Generator
 from ember.tensor import Tensor
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "filter_logits",
     "check_temperature",
     "sample_next",
+    "gpt_family",
 ]
 
 
@@ -59,30 +63,252 @@ class GPTConfig:
     bias: bool = True  # biases in the Linear and LayerNorm layers
 
 
-def _causal_mask(T: int, past: int, device: Any) -> Tensor | None:
-    """Query i (absolute position past + i) sees keys 0..past + i; a single query sees all."""
-    return None if T == 1 else ones(T, past + T, dtype=dtypes.bool_, device=device).tril(past)
+@family
+def gpt_family(torch: ModuleType) -> SimpleNamespace:
+    """``KVCache``, ``CausalSelfAttention``, ``MLP``, ``Block`` and ``GPT`` for the framework
+    ``torch`` (ember or torch)."""
+    nn, F = torch.nn, torch.nn.functional
+    sample_next = sampling(torch).sample_next
+
+    class KVCache:
+        """The keys and values one attention layer has already seen: (B, n_head, t, head_size)."""
+
+        def __init__(self) -> None:
+            self.k: Any = None
+            self.v: Any = None
+
+        def __len__(self) -> int:
+            return 0 if self.k is None else self.k.shape[2]
+
+        def update(self, k: Any, v: Any) -> tuple[Any, Any, Any]:
+            """Add the new positions; all keys and values so far and the new queries' mask:
+            query i (absolute position past + i) sees keys 0..past + i; one query sees all."""
+            T, past = k.shape[2], len(self)
+            mask = None
+            if T > 1:
+                mask = torch.ones(T, past + T, dtype=torch.bool, device=k.device).tril(past)
+            self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
+            self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
+            return self.k, self.v, mask
+
+        def clear(self) -> None:
+            self.k = self.v = None
+
+    class CausalSelfAttention(nn.Module):
+        """Multi-head self-attention where position t attends to positions ≤ t."""
+
+        def __init__(self, config: GPTConfig) -> None:
+            super().__init__()
+            if config.n_embd % config.n_head:
+                raise ValueError(
+                    f"GPT: n_embd must be a multiple of n_head: {config.n_embd} vs {config.n_head}"
+                )
+            self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
+            self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # q,k,v
+            self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+            self.resid_dropout = nn.Dropout(config.dropout)
+
+        def forward(self, x: Any, cache: Any = None) -> Any:
+            """``cache``: this layer's KVCache (or ember's StaticKVCache), extended here."""
+            B, T, C = x.shape
+            q, k, v = self.c_attn(x).split(C, dim=2)
+            q, k, v = (
+                t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v)
+            )
+            p = self.dropout if self.training else 0.0
+            if cache is None:
+                y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=T > 1)
+            else:
+                k, v, mask = cache.update(k, v)  # keys and values (B, nh, S, hs) seen so far
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+            y = y.transpose(1, 2).reshape(B, T, C)  # (B, nh, T, hs) → (B, T, C)
+            return self.resid_dropout(self.c_proj(y))
+
+    class MLP(nn.Module):
+        """Position-wise feed-forward: C → 4C → GELU → C."""
+
+        def __init__(self, config: GPTConfig) -> None:
+            super().__init__()
+            self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+            self.gelu = nn.GELU()
+            self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+            self.dropout = nn.Dropout(config.dropout)
+
+        def forward(self, x: Any) -> Any:
+            return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+    class Block(nn.Module):
+        """Pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+        def __init__(self, config: GPTConfig) -> None:
+            super().__init__()
+            self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+            self.attn = CausalSelfAttention(config)
+            self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+            self.mlp = MLP(config)
+
+        def forward(self, x: Any, cache: Any = None) -> Any:
+            x = x + self.attn(self.ln_1(x), cache)
+            return x + self.mlp(self.ln_2(x))
+
+    class GPT(nn.Module):
+        """Token + position embedding → n_layer blocks → LayerNorm → tied linear head.
+
+        ``gpt2_init=False`` keeps the framework's default initialisation (the ``gpt``
+        workload's) instead of GPT-2's.
+        """
+
+        def __init__(self, config: GPTConfig | None = None, gpt2_init: bool = True) -> None:
+            super().__init__()
+            self.config = c = config or GPTConfig()
+            self.transformer = nn.ModuleDict(
+                {
+                    "wte": nn.Embedding(c.vocab_size, c.n_embd),
+                    "wpe": nn.Embedding(c.block_size, c.n_embd),
+                    "drop": nn.Dropout(c.dropout),
+                    "h": nn.ModuleList([Block(c) for _ in range(c.n_layer)]),
+                    "ln_f": nn.LayerNorm(c.n_embd, bias=c.bias),
+                }
+            )
+            self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+            # Weight tying (Press & Wolf, 2017): one (vocab, C) matrix embeds and un-embeds.
+            self.lm_head.weight = self.transformer.wte.weight
+            if gpt2_init:
+                self._init_gpt2()
+
+        def _init_gpt2(self) -> None:
+            """GPT-2 init: weights ~ N(0, 0.02), zero biases; the residual projections (two per
+            block) scaled by 1/sqrt(2 * n_layer), so the residual stream's variance does not
+            grow with depth."""
+
+            def init(module: Any) -> None:
+                if isinstance(module, (nn.Linear, nn.Embedding)):
+                    nn.init.normal_(module.weight, mean=0.0, std=0.02)
+                if isinstance(module, nn.Linear) and module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+            self.apply(init)
+            for name, p in self.named_parameters():
+                if name.endswith("c_proj.weight"):
+                    nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * self.config.n_layer))
+
+        def forward(
+            self, idx: Any, targets: Any = None, cache: list[KVCache] | None = None
+        ) -> tuple[Any, Any]:
+            """Logits (B, T, vocab) and the mean cross-entropy against ``targets`` (B, T) if
+            given. With ``cache`` (one KVCache per block, from ``new_cache``) ``idx`` holds only
+            the positions after those already cached."""
+            B, T = idx.shape
+            past = len(cache[0]) if cache else 0
+            if past + T > self.config.block_size:
+                raise ValueError(
+                    f"GPT: sequence longer than the block size: {past + T} vs "
+                    f"{self.config.block_size}\n"
+                    "hint: crop the context to its last block_size tokens"
+                )
+            logits = self._logits(idx, torch.arange(past, past + T, device=idx.device), cache)
+            if targets is None:
+                return logits, None
+            loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
+            return logits, loss
+
+        def _logits(self, idx: Any, pos: Any, cache: list | None) -> Any:
+            """Logits (B, T, vocab) of tokens ``idx`` (B, T) at positions ``pos`` (T,)."""
+            tok_emb = self.transformer.wte(idx)  # (B, T, C)
+            x = self.transformer.drop(tok_emb + self.transformer.wpe(pos))  # + (T, C)
+            for i, block in enumerate(self.transformer.h):
+                x = block(x, cache[i] if cache else None)
+            return self.lm_head(self.transformer.ln_f(x))
+
+        def new_cache(self) -> list[KVCache]:
+            """An empty key/value cache, one per block."""
+            return [KVCache() for _ in range(self.config.n_layer)]
+
+        def next_token_logits(self, idx: Any, cache: list[KVCache] | None = None) -> Any:
+            """Logits (B, vocab) of the token after ``idx`` (B, T), updating ``cache`` if given.
+
+            With a cache only the tokens it has not seen are fed; past ``block_size`` the cache
+            is rebuilt from the last ``block_size`` tokens (see the module docstring).
+            """
+            block = self.config.block_size
+            if cache is None:
+                return self(idx[:, -block:])[0][:, -1, :]
+            seen = len(cache[0])
+            if idx.shape[1] > block:
+                for c in cache:
+                    c.clear()
+                new = idx[:, -block:]
+            elif seen < idx.shape[1]:
+                new = idx[:, seen:]
+            else:
+                raise RuntimeError(
+                    f"GPT: the cache has seen as many tokens as idx holds: {seen} vs "
+                    f"{idx.shape[1]}\nhint: pass the whole sequence so far, or a fresh cache "
+                    "from new_cache()"
+                )
+            return self(new, cache=cache)[0][:, -1, :]
+
+        def generate(
+            self,
+            idx: Any,
+            max_new_tokens: int,
+            temperature: float = 1.0,
+            top_k: int | None = None,
+            top_p: float | None = None,
+            use_cache: bool = True,
+            generator: Any = None,
+        ) -> Any:
+            """Extend ``idx`` (B, T) by ``max_new_tokens`` sampled tokens → (B, T + new).
+
+            Sampling is from softmax(logits / temperature) restricted to the ``top_k`` most
+            likely tokens and/or the nucleus of probability ``top_p``; ``top_k=1`` is greedy
+            decoding. Call ``model.eval()`` first when the model has dropout.
+            """
+            cache = self.new_cache() if use_cache else None
+            next_logits = functools.partial(self.next_token_logits, cache=cache)
+            return self._sample(
+                idx, max_new_tokens, next_logits, temperature, top_k, top_p, generator
+            )
+
+        @torch.no_grad()
+        def _sample(
+            self,
+            idx: Any,
+            max_new_tokens: int,
+            next_logits: Callable[[Any], Any],
+            temperature: float,
+            top_k: int | None,
+            top_p: float | None,
+            generator: Any,
+        ) -> Any:
+            """``idx`` extended by tokens drawn from ``next_logits(sequence so far)``."""
+            check_temperature("GPT.generate", temperature)
+            for _ in range(max_new_tokens):
+                idx_next = sample_next(next_logits(idx), temperature, top_k, top_p, generator)
+                idx = torch.cat([idx, idx_next], dim=1)
+            return idx
+
+        def configure_optimizers(
+            self, weight_decay: float, lr: float, betas: tuple[float, float]
+        ) -> Any:
+            """AdamW that decays the matrices (matmul and embedding weights), not biases/norms."""
+            params = [p for p in self.parameters() if p.requires_grad]  # the tied weight once
+            groups = [
+                {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+                {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+            ]
+            return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+    return SimpleNamespace(
+        KVCache=KVCache, CausalSelfAttention=CausalSelfAttention, MLP=MLP, Block=Block, GPT=GPT
+    )
 
 
-class KVCache:
-    """The keys and values one attention layer has already seen: (B, n_head, t, head_size)."""
-
-    def __init__(self) -> None:
-        self.k: Tensor | None = None
-        self.v: Tensor | None = None
-
-    def __len__(self) -> int:
-        return 0 if self.k is None else self.k.shape[2]
-
-    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Add the new positions; all keys and values so far and the new queries' mask."""
-        mask = _causal_mask(k.shape[2], len(self), k.device)
-        self.k = k if self.k is None else cat([self.k, k], dim=2)
-        self.v = v if self.v is None else cat([self.v, v], dim=2)
-        return self.k, self.v, mask
-
-    def clear(self) -> None:
-        self.k = self.v = None
+_gpt = gpt_family(ember)
+KVCache, CausalSelfAttention, MLP, Block = publish(
+    __name__, _gpt.KVCache, _gpt.CausalSelfAttention, _gpt.MLP, _gpt.Block
+)
+filter_logits, sample_next = sampling(ember).filter_logits, sampling(ember).sample_next
 
 
 class StaticKVCache:
@@ -111,136 +337,17 @@ class StaticKVCache:
         return self.k, self.v, (slots <= self.pos).view(1, -1)
 
 
-class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention where position t attends to positions ≤ t."""
+class GPT(_gpt.GPT):
+    """ember's GPT: the neutral model plus compiled generation (``generate(..., jit=True)``)."""
 
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        if config.n_embd % config.n_head:
-            raise ValueError(
-                f"GPT: n_embd must be a multiple of n_head: {config.n_embd} vs {config.n_head}"
-            )
-        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # fused q,k,v
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
-        self.resid_dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: Tensor, cache: KVCache | StaticKVCache | None = None) -> Tensor:
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        if cache is None:
-            mask = _causal_mask(T, 0, x.device)
-        else:
-            k, v, mask = cache.update(k, v)  # keys and values (B, nh, S, hs) seen so far
-        p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, nh, T, hs)
-        y = y.transpose(1, 2).reshape(B, T, C)
-        return self.resid_dropout(self.c_proj(y))
-
-
-class MLP(nn.Module):
-    """Position-wise feed-forward: C → 4C → GELU → C."""
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU()
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
-
-
-class Block(nn.Module):
-    """Pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = MLP(config)
-
-    def forward(self, x: Tensor, cache: KVCache | StaticKVCache | None = None) -> Tensor:
-        x = x + self.attn(self.ln_1(x), cache)
-        return x + self.mlp(self.ln_2(x))
-
-
-class GPT(nn.Module):
-    """Token + position embedding → n_layer blocks → LayerNorm → tied linear head."""
-
-    def __init__(self, config: GPTConfig | None = None) -> None:
-        super().__init__()
-        self.config = c = config or GPTConfig()
-        self.transformer = nn.ModuleDict(
-            {
-                "wte": nn.Embedding(c.vocab_size, c.n_embd),
-                "wpe": nn.Embedding(c.block_size, c.n_embd),
-                "drop": nn.Dropout(c.dropout),
-                "h": nn.ModuleList([Block(c) for _ in range(c.n_layer)]),
-                "ln_f": nn.LayerNorm(c.n_embd, bias=c.bias),
-            }
-        )
-        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+    def __init__(self, config: GPTConfig | None = None, gpt2_init: bool = True) -> None:
+        super().__init__(config, gpt2_init)
         self._decoding: CompiledDecoding | None = None  # generate(jit=True)'s compiled steps
-        # Weight tying (Press & Wolf, 2017): one (vocab, C) matrix embeds and un-embeds.
-        self.transformer.wte.weight = self.lm_head.weight
-        self.apply(self._init_weights)
-        # GPT-2: scale the residual projections by 1/sqrt(2 * n_layer), two per block, so the
-        # residual stream's variance does not grow with depth.
-        for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        """GPT-2 init: weights ~ N(0, 0.02), zero biases."""
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-
-    def forward(
-        self, idx: Tensor, targets: Tensor | None = None, cache: list[KVCache] | None = None
-    ) -> tuple[Tensor, Tensor | None]:
-        """Logits (B, T, vocab) and the mean cross-entropy against ``targets`` (B, T) if given.
-
-        With ``cache`` (one KVCache per block, from ``new_cache``) ``idx`` holds only the
-        positions after those already cached.
-        """
-        B, T = idx.shape
-        past = len(cache[0]) if cache else 0
-        if past + T > self.config.block_size:
-            raise ValueError(
-                f"GPT: sequence longer than the block size: {past + T} vs "
-                f"{self.config.block_size}\nhint: crop the context to its last block_size tokens"
-            )
-        logits = self._logits(idx, arange(past, past + T, device=idx.device), cache)
-        if targets is None:
-            return logits, None
-        loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
-        return logits, loss
-
-    def _logits(
-        self, idx: Tensor, pos: Tensor, cache: list[KVCache] | list[StaticKVCache] | None
-    ) -> Tensor:
-        """Logits (B, T, vocab) of tokens ``idx`` (B, T) at positions ``pos`` (T,)."""
-        tok_emb = self.transformer.wte(idx)  # (B, T, C)
-        x = self.transformer.drop(tok_emb + self.transformer.wpe(pos))  # + (T, C)
-        for i, block in enumerate(self.transformer.h):
-            x = block(x, cache[i] if cache else None)
-        return self.lm_head(self.transformer.ln_f(x))
 
     def __getstate__(self) -> dict[str, Any]:
         """Copies and pickles leave the compiled decoding behind: it holds loaded kernels and
         this model's caches, and a copy compiles its own on first use."""
         return {**self.__dict__, "_decoding": None}
-
-    def new_cache(self) -> list[KVCache]:
-        """An empty key/value cache, one per block."""
-        return [KVCache() for _ in range(self.config.n_layer)]
 
     def new_static_cache(self, batch: int) -> list[StaticKVCache]:
         """Zeroed fixed-size caches for ``decode_step``, one per block, at position 0."""
@@ -261,30 +368,6 @@ class GPT(nn.Module):
         pos.add_(1)
         return logits
 
-    def next_token_logits(self, idx: Tensor, cache: list[KVCache] | None = None) -> Tensor:
-        """Logits (B, vocab) of the token after ``idx`` (B, T), updating ``cache`` if given.
-
-        With a cache only the tokens it has not seen are fed; past ``block_size`` the cache is
-        rebuilt from the last ``block_size`` tokens (see the module docstring).
-        """
-        block = self.config.block_size
-        if cache is None:
-            return self(idx[:, -block:])[0][:, -1, :]
-        seen = len(cache[0])
-        if idx.shape[1] > block:
-            for c in cache:
-                c.clear()
-            new = idx[:, -block:]
-        elif seen < idx.shape[1]:
-            new = idx[:, seen:]
-        else:
-            raise RuntimeError(
-                f"GPT: the cache has seen as many tokens as idx holds: {seen} vs {idx.shape[1]}\n"
-                "hint: pass the whole sequence so far, or a fresh cache from new_cache()"
-            )
-        return self(new, cache=cache)[0][:, -1, :]
-
-    @no_grad()
     def generate(
         self,
         idx: Tensor,
@@ -296,37 +379,16 @@ class GPT(nn.Module):
         generator: Generator | None = None,
         jit: bool = False,
     ) -> Tensor:
-        """Extend ``idx`` (B, T) by ``max_new_tokens`` sampled tokens → (B, T + max_new_tokens).
-
-        Sampling is from softmax(logits / temperature) restricted to the ``top_k`` most likely
-        tokens and/or the nucleus of probability ``top_p``; ``top_k=1`` is greedy decoding.
-        Call ``model.eval()`` first when the model has dropout. ``jit=True`` runs each step as a
-        compiled graph (see the module docstring; ``use_cache`` does not apply).
-        """
-        check_temperature("GPT.generate", temperature)
-        if jit:
-            if self._decoding is None:
-                self._decoding = CompiledDecoding(self)
-            next_logits = self._decoding.start(idx.shape[0])
-        else:
-            cache = self.new_cache() if use_cache else None
-            next_logits = functools.partial(self.next_token_logits, cache=cache)
-        for _ in range(max_new_tokens):
-            logits = next_logits(idx)
-            idx_next = sample_next(logits, temperature, top_k, top_p, generator)
-            idx = cat([idx, idx_next], dim=1)
-        return idx
-
-    def configure_optimizers(
-        self, weight_decay: float, lr: float, betas: tuple[float, float]
-    ) -> AdamW:
-        """AdamW that decays the matrices (matmul and embedding weights) but not biases/norms."""
-        params = [p for p in self.parameters() if p.requires_grad]  # the tied weight once
-        groups = [
-            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-        ]
-        return AdamW(groups, lr=lr, betas=betas)
+        """The neutral ``generate``; ``jit=True`` runs each step as a compiled graph (see the
+        module docstring; ``use_cache`` does not apply)."""
+        if not jit:
+            return super().generate(
+                idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator
+            )
+        if self._decoding is None:
+            self._decoding = CompiledDecoding(self)
+        next_logits = self._decoding.start(idx.shape[0])
+        return self._sample(idx, max_new_tokens, next_logits, temperature, top_k, top_p, generator)
 
 
 class CompiledDecoding:
@@ -372,49 +434,6 @@ class CompiledDecoding:
             logits = self.step(idx[:, t : t + 1], self.cache)
         self.seen = T
         return logits
-
-
-def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:
-    """``logits`` (B, vocab) with every token outside the top-k and the top-p nucleus at -inf.
-
-    The nucleus is the smallest set of most likely tokens whose probability reaches ``top_p``
-    (Holtzman et al., 2020); the most likely token is always kept.
-    """
-    if top_k is not None:
-        if top_k < 1:
-            raise ValueError(f"GPT.generate: top_k must be at least 1: {top_k}")
-        kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1)[0][..., -1:]  # (B, 1)
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p is not None:
-        if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"GPT.generate: top_p must be in (0, 1]: {top_p}")
-        sorted_logits, order = logits.sort(dim=-1, descending=True)
-        probs = F.softmax(sorted_logits, dim=-1)
-        drop_sorted = probs.cumsum(dim=-1) - probs >= top_p  # mass before it already reaches top_p
-        drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
-        logits = logits.masked_fill(drop, float("-inf"))
-    return logits
-
-
-def check_temperature(op: str, temperature: float) -> None:
-    """Reject a sampling temperature that is not positive (greedy decoding is top_k=1)."""
-    if temperature <= 0:
-        raise ValueError(
-            f"{op}: temperature must be positive: {temperature}\n"
-            "hint: use top_k=1 for greedy decoding"
-        )
-
-
-def sample_next(
-    logits: Tensor,
-    temperature: float,
-    top_k: int | None,
-    top_p: float | None,
-    generator: Generator | None,
-) -> Tensor:
-    """One token (B, 1) per row of ``logits`` (B, vocab), drawn as ``GPT.generate`` describes."""
-    logits = filter_logits(logits / temperature, top_k, top_p)
-    return multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
 
 
 def gpt(**overrides: Any) -> GPT:

@@ -40,13 +40,15 @@ def t2n(t) -> np.ndarray:
 # -- parameter counts and forward parity with the torch peers -------------------------------
 def test_parameter_counts_match_torch_peers():
     g = dcgan()
-    assert nparams(g.generator, g.discriminator) == nparams(ZOO.generator(), ZOO.discriminator())
+    peer = ZOO.dcgan()
+    assert nparams(g.generator, g.discriminator) == nparams(peer.generator, peer.discriminator)
     assert nparams(vae()) == nparams(ZOO.vae())
     assert nparams(ddpm()) == nparams(ZOO.ddpm())
 
 
 def test_dcgan_matches_torch_forward():
-    model, tg, td = dcgan(), ZOO.generator(), ZOO.discriminator()
+    model, peer = dcgan(), ZOO.dcgan()
+    tg, td = peer.generator, peer.discriminator
     copy_from_torch(model.generator, tg)
     copy_from_torch(model.discriminator, td)
     z = np.random.default_rng(0).standard_normal((6, 100), dtype=np.float32)
