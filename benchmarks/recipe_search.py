@@ -29,7 +29,7 @@ import torch
 
 from benchmarks.train_compare import build_models, epoch_arrays, load_data, torch_optimizer
 from ember.random import Generator
-from ember.train.run import RECIPES, Recipe
+from ember.train.classifier import RECIPES, Recipe
 
 __all__ = ["parse_variant", "train_variant", "main"]
 

@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 
 from benchmarks import recipe_search  # noqa: E402
 from ember.data.datasets import FashionMNIST  # noqa: E402
-from ember.train.run import RECIPES  # noqa: E402
+from ember.train.classifier import RECIPES  # noqa: E402
 
 
 def test_variant_changes_only_the_named_fields() -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ember.argtypes import positive_int
 from ember.bench import flops, report, runner, workloads
 from ember.bench.workloads import ALL_WORKLOADS, CNN_INFER_BATCHES, GEN_TOKENS, Built, Framework
 from ember.config import config
@@ -330,21 +331,22 @@ def run_suite(opts: argparse.Namespace, log: Callable[[str], None] = print) -> d
     }
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ember bench",
-        description="Time the reference workloads (docs/workloads.md) in ember, "
-        "optionally next to PyTorch.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Define ``ember bench``'s arguments on ``p`` (the main CLI's subparser, or ``main``'s)."""
     p.add_argument(
         "workloads",
         nargs="*",
         default=["all"],
         metavar="WORKLOAD",
+        choices=[*ALL_WORKLOADS, "all"],
         help=f"any of {', '.join(ALL_WORKLOADS)}, or 'all' (default)",
     )
-    p.add_argument("--steps", type=int, help=f"timed steps per workload (default {STEPS}; ddpm 10)")
-    p.add_argument("--warmup", type=int, help=f"untimed warm-up steps (default {WARMUP}; ddpm 2)")
+    p.add_argument(
+        "--steps", type=positive_int, help=f"timed steps per workload (default {STEPS}; ddpm 10)"
+    )
+    p.add_argument(
+        "--warmup", type=positive_int, help=f"untimed warm-up steps (default {WARMUP}; ddpm 2)"
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -363,13 +365,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--chunk",
-        type=int,
+        type=positive_int,
         default=5,
         help="steps per turn when alternating frameworks (default 5)",
     )
     p.add_argument(
         "--tokens",
-        type=int,
+        type=positive_int,
         default=GEN_TOKENS,
         help=f"gpt-generate: tokens timed (default {GEN_TOKENS})",
     )
@@ -388,25 +390,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip the eager per-op overhead summary",
     )
-    return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``ember bench``; returns 1 when a count mismatches or a workload errors."""
-    p = _parser()
-    opts = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-    names = list(ALL_WORKLOADS) if "all" in opts.workloads else opts.workloads
-    unknown = [w for w in names if w not in ALL_WORKLOADS]
-    if unknown:
-        p.error(f"unknown workload {unknown[0]!r}: expected one of {', '.join(ALL_WORKLOADS)}")
-    if min(opts.steps or 1, opts.warmup or 1, opts.chunk, opts.tokens) < 1:
-        p.error("--steps, --warmup, --chunk and --tokens must be at least 1")
-    opts.workloads = names
+def run(opts: argparse.Namespace) -> int:
+    """Run ``ember bench`` with parsed ``opts``; 1 when a count mismatches or a workload errors."""
+    opts.workloads = list(ALL_WORKLOADS) if "all" in opts.workloads else opts.workloads
     if opts.update:  # fail before a long run, not after it
-        try:
-            report.update_section(Path(opts.update).read_text(), "")
-        except (OSError, ValueError) as exc:
-            p.error(str(exc))
+        report.update_section(Path(opts.update).read_text(), "")
     result = run_suite(opts)
     if opts.json:
         Path(opts.json).write_text(report.to_json(result) + "\n")
@@ -421,3 +411,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report.to_markdown(result))
     bad = [r for r in result["results"] if r["params_match"] is False or r["status"] == "error"]
     return 1 if bad else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``ember bench`` as a function (the arguments of ``add_arguments``)."""
+    p = argparse.ArgumentParser(
+        prog="ember bench",
+        description="Time the reference workloads (docs/workloads.md) in ember, "
+        "optionally next to PyTorch.",
+    )
+    add_arguments(p)
+    return run(p.parse_args(list(sys.argv[1:] if argv is None else argv)))

@@ -40,7 +40,7 @@ from ember.train import checkpoint
 
 __all__ = ["FeatureExtractor", "FIDResult", "feature_statistics", "frechet_distance", "fid"]
 
-MEAN, STD = 0.2860, 0.3530  # the normalisation the classifier was trained with (ember.train.run)
+MEAN, STD = 0.2860, 0.3530  # the normalisation the classifier was trained with (ember.train.classifier)
 CLASSIFIER_EPOCHS = 3
 
 
@@ -128,10 +128,10 @@ class FeatureExtractor:
 
     @staticmethod
     def _train(path: Path, epochs: int, quiet: bool) -> None:
-        from ember.train.run import train_classifier
+        from ember.train.session import train
 
         with tempfile.TemporaryDirectory() as tmp:
-            summary = train_classifier("cnn", epochs=epochs, out=tmp, quiet=quiet)
+            summary = train("cnn", {"epochs": epochs}, out=tmp, quiet=quiet)
             model = CNN()
             model.load_state_dict(checkpoint.read(Path(tmp) / "checkpoint.safetensors")["model"])
         path.parent.mkdir(parents=True, exist_ok=True)

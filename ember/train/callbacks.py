@@ -1,7 +1,8 @@
-"""Callbacks for ``fit``: EarlyStopping, ModelCheckpoint, CSVLogger.
+"""Callbacks for the ``Trainer``: EarlyStopping, ModelCheckpoint, CSVLogger.
 
 A callback gets the ``FitState`` (model, optimizer, scheduler, history, epoch, stop flag) at
-the start and end of training and at the end of every epoch.
+the start and end of training, after every step, at the end of every epoch, and when Ctrl-C
+interrupts the run.
 """
 
 from __future__ import annotations
@@ -54,7 +55,12 @@ class History:
 
 @dataclass
 class FitState:
-    """What callbacks see and may change (``stop = True`` ends training after this epoch)."""
+    """What callbacks see and may change (``stop = True`` ends training after this epoch).
+
+    ``epoch`` is the epoch running or, in ``on_epoch_end``, just finished (0-based);
+    ``batch`` the steps done in it, ``step`` the steps done in all. ``plan`` and
+    ``meter`` are the Trainer's batch plan and epoch meter, whose states a checkpoint stores.
+    """
 
     model: Any
     optimizer: Any
@@ -63,6 +69,29 @@ class FitState:
     epoch: int = 0
     stop: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    step: int = 0
+    batch: int = 0
+    plan: Any = None
+    meter: Any = None
+
+    def position(self, epoch_end: bool = False) -> dict[str, Any]:
+        """Where the run is, for a checkpoint: epochs done, steps done in the epoch running,
+        steps in all, plan and meter states (``epoch_end``: called from ``on_epoch_end``)."""
+        return {
+            "epoch": self.epoch + 1 if epoch_end else self.epoch,
+            "batch": 0 if epoch_end else self.batch,
+            "step": self.step,
+            "plan": self.plan.state_dict() if self.plan is not None else None,
+            "meter": self.meter.state_dict() if self.meter is not None else None,
+        }
+
+    def restore_position(self, position: dict[str, Any]) -> None:
+        """Continue from a checkpoint's ``position``: the next step is the one that followed."""
+        self.epoch, self.batch, self.step = position["epoch"], position["batch"], position["step"]
+        if self.plan is not None:
+            self.plan.load_state_dict(position["plan"])
+        if self.meter is not None and position["meter"] is not None:
+            self.meter.load_state_dict(position["meter"])
 
 
 class Callback:
@@ -79,6 +108,9 @@ class Callback:
 
     def on_train_end(self, state: FitState) -> None:
         pass
+
+    def on_interrupt(self, state: FitState) -> None:
+        """Ctrl-C stopped the run after a completed step (save what must not be lost)."""
 
 
 class _Monitor:
@@ -143,9 +175,10 @@ class EarlyStopping(Callback, _Monitor):
 
 
 class ModelCheckpoint(Callback, _Monitor):
-    """Save a full checkpoint (model, optimizer, scheduler, RNG, epoch, history) to ``path``.
+    """Save a full checkpoint (model, optimizer, scheduler, RNG, position, history) to ``path``.
 
-    Every epoch by default; with ``save_best_only`` only when ``monitor`` improved.
+    Every epoch by default; with ``save_best_only`` only when ``monitor`` improved. On Ctrl-C
+    it saves the last completed step, so that a resumed run continues mid-epoch.
     """
 
     def __init__(
@@ -165,13 +198,21 @@ class ModelCheckpoint(Callback, _Monitor):
             if not self.improved(value):
                 return
             self.best = value
-        extra = {**state.extra, "history": state.history.rows}
+        self._save(state, epoch_end=True)
+
+    def on_interrupt(self, state: FitState) -> None:
+        if not self.save_best_only:
+            self._save(state, epoch_end=False)
+
+    def _save(self, state: FitState, epoch_end: bool) -> None:
+        position = state.position(epoch_end)
+        extra = {**state.extra, "history": state.history.rows, "position": position}
         checkpoint.save(
             self.path,
             state.model,
             state.optimizer,
             state.scheduler,
-            epoch=state.epoch + 1,
+            epoch=position["epoch"],
             extra=extra,
         )
 

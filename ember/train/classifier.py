@@ -1,4 +1,5 @@
-"""The ``ember train`` / ``ember eval`` workflows: a classifier on an MNIST-family dataset.
+"""The classifier family of ``ember train`` (mlp, cnn, resnet on an MNIST-family dataset)
+and ``ember eval``.
 
 A run directory holds ``checkpoint.safetensors`` (written after every epoch),
 ``metrics.csv``, ``plot.png`` (when matplotlib is installed) and ``summary.json``.
@@ -6,29 +7,37 @@ A run directory holds ``checkpoint.safetensors`` (written after every epoch),
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ember import models, nn, optim
+from ember import models, optim
 from ember.data import DataLoader, Subset
 from ember.data.datasets import IMAGE_DATASETS
 from ember.data.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip, ToTensor
-from ember.io.safetensors import atomic_write_bytes
 from ember.nn import functional as F
-from ember.random import manual_seed
+from ember.random import Generator
 from ember.train import checkpoint
-from ember.train.callbacks import Callback, CSVLogger, History, ModelCheckpoint
-from ember.train.loop import evaluate, fit
+from ember.train.batches import ShuffledBatches
+from ember.train.callbacks import FitState, History
+from ember.train.family import (
+    Family,
+    Job,
+    Option,
+    apply_schedule,
+    positive_float,
+    positive_int,
+)
+from ember.train.loop import ClassifierMeter, evaluate, train_step
 
 __all__ = [
     "Recipe",
     "RECIPES",
-    "train_classifier",
+    "CLASSIFIERS",
+    "IMAGE_OPTIONS",
+    "recipe_config",
     "evaluate_checkpoint",
     "plot_history",
     "build_optimizer",
@@ -82,153 +91,78 @@ def build_optimizer(name: str, params: Any, lr: float, weight_decay: float) -> o
     raise ValueError(f"train: unknown optimizer {name!r}: expected sgd, adam or adamw")
 
 
-def recipe_config(
-    recipes: dict[str, Any],
-    model: str,
-    dataset: str,
-    epochs: int | None,
-    batch_size: int | None,
-    lr: float | None,
-) -> tuple[Any, dict[str, Any]]:
-    """``model``'s recipe and the config entries every image-training command starts with."""
-    if model not in recipes:
-        raise ValueError(f"train: unknown model {model!r}: expected one of {sorted(recipes)}")
-    if dataset not in IMAGE_DATASETS:
-        raise ValueError(
-            f"train: unknown dataset {dataset!r}: expected one of {sorted(IMAGE_DATASETS)}"
-        )
+def recipe_config(recipes: dict[str, Any], model: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The config entries every image-training family starts with: the options given, else
+    ``model``'s recipe (``dataset``, ``epochs``, ``batch_size``, ``lr``, ``seed``, ``limit``)."""
     r = recipes[model]
-    return r, {
+    return {
         "model": model,
-        "dataset": dataset,
-        "epochs": epochs if epochs is not None else r.epochs,
-        "batch_size": batch_size or r.batch_size,
-        "lr": lr if lr is not None else r.lr,
+        "dataset": given.get("dataset", "fashion-mnist"),
+        "epochs": given.get("epochs", r.epochs),
+        "batch_size": given.get("batch_size", r.batch_size),
+        "lr": given.get("lr", r.lr),
+        "seed": given.get("seed", 0),
+        "limit": given.get("limit"),
     }
 
 
-def _config(
-    model: str,
-    dataset: str,
-    epochs: int | None,
-    batch_size: int | None,
-    lr: float | None,
-    optimizer: str | None,
-    seed: int,
-    limit: int | None,
-) -> dict[str, Any]:
-    r, common = recipe_config(RECIPES, model, dataset, epochs, batch_size, lr)
+def _config(model: str, given: dict[str, Any]) -> dict[str, Any]:
+    r = RECIPES[model]
     return {
-        **common,
-        "optimizer": optimizer or r.optimizer,
+        **recipe_config(RECIPES, model, given),
+        "optimizer": given.get("optimizer", r.optimizer),
         "weight_decay": r.weight_decay,
         "augment": r.augment,
         "model_kwargs": r.model_kwargs,
-        "seed": seed,
-        "limit": limit,
+        "diagnose": given.get("diagnose", False),
     }
 
 
-def _build(cfg: dict[str, Any]) -> tuple[nn.Module, optim.Optimizer, Any]:
-    model = models.create(cfg["model"], **cfg["model_kwargs"])
-    opt = build_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"], cfg["weight_decay"])
-    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
-    return model, opt, sched
-
-
-def _count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def train_classifier(
-    model: str = "cnn",
-    dataset: str = "fashion-mnist",
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    optimizer: str | None = None,
-    seed: int = 0,
-    out: str | Path | None = None,
-    resume: bool = False,
-    quiet: bool = False,
-    limit: int | None = None,
-    diagnose: bool = False,
-    jit: bool = False,
-) -> dict[str, Any]:
-    """Train ``model`` on ``dataset``, write the run directory and return the summary.
-
-    With ``diagnose`` a ``GradientMonitor`` records gradient statistics for ``ember doctor``;
-    ``jit`` compiles the training step (``fit(jit=True)``).
-    """
-    out = Path(out or f"runs/{model}-{dataset}")
-    ckpt_path = out / "checkpoint.safetensors"
-    cfg = _config(model, dataset, epochs, batch_size, lr, optimizer, seed, limit)
-    saved = checkpoint.read(ckpt_path) if resume and ckpt_path.exists() else None
-    if resume and saved is None and not quiet:
-        print(f"no checkpoint in {out}; starting a new run")
-    if saved is not None:  # the run continues with its own settings; only epochs may grow
-        cfg = {**saved["extra"]["config"], "epochs": epochs or saved["extra"]["config"]["epochs"]}
-
-    manual_seed(cfg["seed"])
+def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
+    """The classifier's Job: cross-entropy steps on shuffled (augmented) batches, cosine
+    learning rate over the epochs, test loss and accuracy after each epoch."""
     cls = IMAGE_DATASETS[cfg["dataset"]]
     train_set: Any = cls(train=True, transform=_transform(cfg["augment"]))
     test_set = cls(train=False, transform=_transform(False))
     if cfg["limit"]:
         train_set = Subset(train_set, np.arange(min(cfg["limit"], len(train_set))))
-    train_loader = DataLoader(train_set, batch_size=cfg["batch_size"], shuffle=True)
     test_loader = DataLoader(test_set, batch_size=1000)
-    net, opt, sched = _build(cfg)
-    loss_fn = F.cross_entropy
+    net = models.create(cfg["model"], **cfg["model_kwargs"])
+    opt = build_optimizer(cfg["optimizer"], net.parameters(), cfg["lr"], cfg["weight_decay"])
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
+    plan = ShuffledBatches(
+        train_set.get_batch, len(train_set), cfg["batch_size"], Generator().manual_seed(cfg["seed"])
+    )
 
-    initial_epoch, history = 0, History()
-    if saved is not None:
-        ckpt = checkpoint.load(ckpt_path, net, opt, sched)
-        initial_epoch, history = ckpt["epoch"], History(ckpt["extra"]["history"])
+    def after_resume() -> None:  # the schedule spans the run's (possibly stretched) length
+        sched.T_max = cfg["epochs"]
+        apply_schedule(sched)
 
-    out.mkdir(parents=True, exist_ok=True)
-    callbacks: list[Callback] = [ModelCheckpoint(ckpt_path), CSVLogger(out / "metrics.csv")]
-    if diagnose:
+    def summarize(history: History) -> dict[str, Any]:
+        final = evaluate(net, F.cross_entropy, test_loader)
+        plot_history(history, out / "plot.png")
+        return {
+            "dataset": cfg["dataset"],
+            "test_accuracy": final["accuracy"],
+            "test_loss": final["loss"],
+        }
+
+    callbacks: list[Any] = []
+    if cfg["diagnose"]:
         from ember.diagnostics import GradientMonitor
 
         callbacks.append(GradientMonitor(net, every=10, run_dir=out))
-    start = time.perf_counter()
-    history = fit(
-        net,
-        loss_fn,
-        opt,
-        train_loader,
-        val_loader=test_loader,
-        epochs=cfg["epochs"],
-        scheduler=sched,
+    return Job(
+        train_step(net, F.cross_entropy, opt),
+        plan,
+        FitState(net, opt, sched, History()),
+        cfg["epochs"],
+        meter=ClassifierMeter(("accuracy",)),
+        evaluate=lambda: evaluate(net, F.cross_entropy, test_loader, prefix="val_"),
         callbacks=callbacks,
-        progress=not quiet,
-        initial_epoch=initial_epoch,
-        history=history,
-        extra={"config": cfg},
-        jit=jit,
+        after_resume=after_resume,
+        summarize=summarize,
     )
-    wall = time.perf_counter() - start
-    final = evaluate(net, loss_fn, test_loader)
-    train_time = sum(r["time"] for r in history.rows[initial_epoch:])
-    summary = {
-        "model": cfg["model"],
-        "dataset": cfg["dataset"],
-        "params": _count_params(net),
-        "epochs": len(history),
-        "test_accuracy": final["accuracy"],
-        "test_loss": final["loss"],
-        "wall_time_s": wall,
-        "samples_per_s": len(train_set) * (len(history) - initial_epoch) / max(train_time, 1e-9),
-        "config": cfg,
-    }
-    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
-    plot_history(history, out / "plot.png")
-    if not quiet:
-        print(
-            f"{cfg['model']} on {cfg['dataset']}: test accuracy {final['accuracy']:.4f} after "
-            f"{len(history)} epochs in {wall:.1f}s → {out}"
-        )
-    return summary
 
 
 def evaluate_checkpoint(
@@ -239,6 +173,11 @@ def evaluate_checkpoint(
     cfg = (ckpt["extra"] or {}).get("config")
     if cfg is None:
         raise ValueError(f"eval: {path} was not written by `ember train` (no run config inside)")
+    if cfg.get("model") not in RECIPES:
+        raise ValueError(
+            f"eval: {path} is a {cfg.get('model')} checkpoint: `ember eval` scores the classifiers "
+            f"({', '.join(RECIPES)}); its run's summary.json holds its final scores"
+        )
     net = models.create(cfg["model"], **cfg["model_kwargs"])
     net.load_state_dict(ckpt["model"])
     test_set = IMAGE_DATASETS[dataset or cfg["dataset"]](train=False, transform=_transform(False))
@@ -267,3 +206,29 @@ def plot_history(history: History, path: str | Path) -> bool:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     return True
+
+
+# The options of every family trained on images (classifiers and generative models).
+IMAGE_OPTIONS = (
+    Option("--dataset", "training data (default: fashion-mnist)", choices=tuple(IMAGE_DATASETS)),
+    Option("--epochs", "default: the model's recipe", positive_int),
+    Option("--batch-size", "default: the model's recipe", positive_int),
+    Option("--lr", "learning rate (default: the model's recipe)", positive_float),
+    Option("--seed", "random seed (default 0)", int),
+    Option("--limit", "use only the first N training samples (smoke tests)", positive_int),
+)
+
+CLASSIFIERS = Family(
+    name="classifiers",
+    models=tuple(RECIPES),
+    options=(
+        *IMAGE_OPTIONS,
+        Option("--optimizer", "default: the model's recipe", choices=("sgd", "adam", "adamw")),
+        Option("--diagnose", "record gradient statistics for `ember doctor`", flag_only=True),
+    ),
+    length="epochs",
+    config=_config,
+    build=_build,
+    description="an image classifier; reports test accuracy",
+    default_out=lambda cfg: f"runs/{cfg['model']}-{cfg['dataset']}",
+)

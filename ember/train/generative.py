@@ -11,14 +11,9 @@ small NumPy + zlib encoder, so nothing beyond NumPy is needed.
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
 import struct
-import sys
-import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,17 +25,17 @@ from ember.autograd import no_grad
 from ember.creation import from_host
 from ember.data.datasets import IMAGE_DATASETS
 from ember.io.safetensors import atomic_write_bytes
-from ember.jit import JitFunction
 from ember.models.autoencoder import autoencoder
 from ember.models.dcgan import dcgan
 from ember.models.ddpm import ddpm
 from ember.models.vae import vae
-from ember.random import Generator, manual_seed, randn, randperm
+from ember.random import Generator, randn
 from ember.tensor import Tensor
-from ember.threads import set_num_threads
 from ember.train import checkpoint
-from ember.train.progress import format_logs, progress_bar
-from ember.train.run import recipe_config
+from ember.train.batches import ShuffledBatches
+from ember.train.callbacks import Callback, FitState, History
+from ember.train.classifier import IMAGE_OPTIONS, recipe_config
+from ember.train.family import Family, Job, Option, fraction, nonnegative_int, positive_int
 
 __all__ = [
     "GenRecipe",
@@ -49,9 +44,9 @@ __all__ = [
     "write_png",
     "image_grid",
     "save_grid",
-    "train_generative",
+    "GENERATIVE",
+    "SampleGrid",
     "sample_checkpoint",
-    "main",
 ]
 
 GENERATIVE_MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -148,11 +143,9 @@ def _images(dataset: str, train: bool, limit: int | None) -> np.ndarray:
     return (data.astype(np.float32) / 255.0)[:, None]
 
 
-def _batches(images: np.ndarray, batch_size: int, shuffle: bool) -> list[np.ndarray]:
-    n = len(images)
-    order = randperm(n).numpy() if shuffle else np.arange(n)
-    full = n // batch_size if shuffle else -(-n // batch_size)  # training drops the remainder
-    return [images[order[i * batch_size : (i + 1) * batch_size]] for i in range(full)]
+def _batches(images: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """``images`` in order, cut into batches (the last may be smaller)."""
+    return [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
 
 
 # -- models ---------------------------------------------------------------------------------
@@ -202,28 +195,32 @@ def _interpolation(model: nn.Module, images: np.ndarray, points: int = 10) -> np
 
 
 # -- training -------------------------------------------------------------------------------
-def _config(
-    model: str,
-    dataset: str,
-    epochs: int | None,
-    batch_size: int | None,
-    lr: float | None,
-    seed: int,
-    limit: int | None,
-    model_kwargs: dict[str, Any],
-    fid_samples: int,
-    sample_steps: int,
-) -> dict[str, Any]:
-    r, common = recipe_config(RECIPES, model, dataset, epochs, batch_size, lr)
+def _config(model: str, given: dict[str, Any]) -> dict[str, Any]:
+    r = RECIPES[model]
     return {
-        **common,
+        **recipe_config(RECIPES, model, given),
         "betas": list(r.betas),
-        "seed": seed,
-        "limit": limit,
-        "model_kwargs": model_kwargs,
-        "fid_samples": fid_samples,
-        "sample_steps": sample_steps,
+        "variant": given.get("variant"),
+        "schedule": given.get("schedule"),
+        "label_smoothing": given.get("label_smoothing"),
+        "spectral_norm": given.get("spectral_norm", False),
+        "fid_samples": given.get("fid_samples", 1000),
+        "sample_steps": given.get("sample_steps", 50),
     }
+
+
+def _model_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The model constructor's overrides named by the run config."""
+    kwargs: dict[str, Any] = {}
+    if cfg["variant"] is not None:
+        kwargs["kind"] = cfg["variant"]
+    if cfg["schedule"] is not None:
+        kwargs["schedule"] = cfg["schedule"]
+    if cfg["label_smoothing"] is not None:
+        kwargs["label_smoothing"] = cfg["label_smoothing"]
+    if cfg["spectral_norm"]:
+        kwargs["spectral_norm"] = True
+    return kwargs
 
 
 class Optimizers:
@@ -237,6 +234,11 @@ class Optimizers:
         else:
             parts = {"model": model}
         self.by_name = {k: optim.Adam(m.parameters(), **kw) for k, m in parts.items()}
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Every optimizer's parameter groups (the first is logged as the run's lr)."""
+        return [g for opt in self.by_name.values() for g in opt.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
         return {k: opt.state_dict() for k, opt in self.by_name.items()}
@@ -283,15 +285,13 @@ def _step_fn(name: str, model: Any, opts: Optimizers) -> Callable[[Tensor], dict
     return step
 
 
-def _evaluate(
-    name: str, model: Any, cfg: dict[str, Any], test: np.ndarray, quiet: bool
-) -> dict[str, Any]:
+def _evaluate(name: str, model: Any, cfg: dict[str, Any], test: np.ndarray) -> dict[str, Any]:
     """The model's quality number on the test split (see the module docstring)."""
     model.eval()
     if name in ("vae", "autoencoder"):
         total, gen = 0.0, Generator().manual_seed(cfg["seed"])
         with no_grad():
-            for batch in _batches(test, 500, shuffle=False):
+            for batch in _batches(test, 500):
                 x = from_host(batch)
                 if name == "vae":
                     total += model.loss(x, gen).item()
@@ -304,7 +304,7 @@ def _evaluate(
         return {}
     from ember.metrics import FeatureExtractor, fid
 
-    extractor = FeatureExtractor.load(quiet=quiet)
+    extractor = FeatureExtractor.load(train_if_missing=False)
     gen = Generator().manual_seed(cfg["seed"] + 1)
     fakes = [
         _draw(model, name, min(250, cfg["fid_samples"] - i), gen, cfg["sample_steps"]).numpy()
@@ -313,121 +313,71 @@ def _evaluate(
     return {"fid": fid(test, np.concatenate(fakes), extractor).to_dict()}
 
 
-def train_generative(
-    model: str = "vae",
-    dataset: str = "fashion-mnist",
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    seed: int = 0,
-    out: str | Path | None = None,
-    quiet: bool = False,
-    limit: int | None = None,
-    model_kwargs: dict[str, Any] | None = None,
-    fid_samples: int = 1000,
-    sample_steps: int = 50,
-    jit: bool = False,
-    resume: bool = False,
-) -> dict[str, Any]:
-    """Train a generative ``model``, write the run directory and return the summary
-    (``jit``: the training step compiled by ``ember.jit``). With ``resume`` the run continues
-    from ``out``'s checkpoint with its own settings (only ``epochs`` may grow), and ends with the
-    weights an uninterrupted run would have."""
-    out = Path(out or f"runs/{model}-{dataset}")
-    ckpt_path = out / "checkpoint.safetensors"
-    saved = checkpoint.read(ckpt_path) if resume and ckpt_path.exists() else None
-    if resume and saved is None and not quiet:
-        print(f"no checkpoint in {out}; starting a new run")
-    cfg = _config(
-        model,
-        dataset,
-        epochs,
-        batch_size,
-        lr,
-        seed,
-        limit,
-        model_kwargs or {},
-        fid_samples,
-        sample_steps,
-    )
-    if saved is not None:
-        old = saved["extra"]["config"]
-        if old["model"] != model:
-            raise ValueError(f"train {model}: {ckpt_path} is a run of {old['model']}, not {model}")
-        cfg = {**old, "epochs": epochs or old["epochs"]}
-    out.mkdir(parents=True, exist_ok=True)
-    manual_seed(cfg["seed"])
+def _prepare(cfg: dict[str, Any], quiet: bool) -> None:
+    """DCGAN and DDPM runs are judged by FID, whose feature classifier is trained once (and
+    cached) before the run starts, so that a missing data set or disk fails early."""
+    if cfg["model"] not in ("dcgan", "ddpm") or not cfg["fid_samples"]:
+        return
+    from ember.metrics.fid import CLASSIFIER_EPOCHS, FeatureExtractor, default_path
+
+    if not default_path().exists():
+        print(
+            f"FID needs a Fashion-MNIST classifier, not yet cached: training it first "
+            f"(`ember train cnn`, {CLASSIFIER_EPOCHS} epochs on the full training set; about "
+            f"{CLASSIFIER_EPOCHS * 3} minutes on one core), once, into {default_path()}; "
+            "--fid-samples 0 skips FID",
+            flush=True,
+        )
+    FeatureExtractor.load(quiet=quiet)
+
+
+class SampleGrid(Callback):
+    """After each epoch, ``samples-epochNNN.png``: the same latents/noise drawn every epoch,
+    or for the autoencoder rows of real test images over their reconstructions."""
+
+    def __init__(self, name: str, model: Any, cfg: dict[str, Any], out: Path, test: np.ndarray):
+        self.name, self.model, self.cfg, self.out, self.test = name, model, cfg, out, test
+        self.state = Generator().manual_seed(cfg["seed"] + 2).get_state()
+
+    def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
+        if self.name == "autoencoder":
+            pictures = _recon_grid(self.model, self.test[:32])
+        else:
+            gen = Generator().set_state(self.state)
+            pictures = _draw(self.model, self.name, 64, gen, self.cfg["sample_steps"]).numpy()
+        save_grid(pictures, self.out / f"samples-epoch{state.epoch + 1:03d}.png")
+
+
+def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
+    """The generative model's Job: its step (the GAN's two updates, or the model's loss) on
+    shuffled full batches, a sample grid after each epoch, the quality number at the end."""
+    model = cfg["model"]
     signed = RECIPES[model].signed
     train = _images(cfg["dataset"], True, cfg["limit"])
     test = _images(cfg["dataset"], False, cfg["limit"])
+    cfg["model_kwargs"] = _model_kwargs(cfg)
     net = build_model(cfg)
     net.train()
     opts = Optimizers(model, net, cfg)
-    initial_epoch, history = 0, []
-    if saved is not None:
-        ckpt = checkpoint.load(ckpt_path, net, opts)
-        initial_epoch, history = ckpt["epoch"], ckpt["extra"]["history"]
-    step = _step_fn(model, net, opts)
-    if jit:
-        step = JitFunction(step)
-    grid_gen = Generator().manual_seed(cfg["seed"] + 2)  # the same latents/noise every epoch
-    grid_state = grid_gen.get_state()
-    start = time.perf_counter()
-    for epoch in range(initial_epoch + 1, cfg["epochs"] + 1):
-        t0 = time.perf_counter()
-        batches = _batches(train, cfg["batch_size"], shuffle=True)
-        bar = progress_bar(batches, not quiet, f"epoch {epoch}/{cfg['epochs']}", len(batches))
-        sums: dict[str, float] = {}
-        for batch in bar:
-            x = from_host(batch * 2 - 1 if signed else batch)
-            logs = {k: v.item() for k, v in step(x).items()}
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + v
-            bar.set_postfix(**{k: f"{v:.4f}" for k, v in logs.items()})
-        bar.close()
-        row = {"epoch": epoch, **{k: v / max(len(batches), 1) for k, v in sums.items()}}
-        row["time"] = time.perf_counter() - t0
-        history.append(row)
-        grid_gen.set_state(grid_state)
-        if model == "autoencoder":
-            pictures = _recon_grid(net, test[:32])
-        else:
-            pictures = _draw(net, model, 64, grid_gen, cfg["sample_steps"]).numpy()
-        save_grid(pictures, out / f"samples-epoch{epoch:03d}.png")
-        checkpoint.save(
-            ckpt_path,
-            net,
-            opts,
-            epoch=epoch,
-            extra={"config": cfg, "history": history},
-        )
-        _write_csv(out / "metrics.csv", history)
-        if not quiet:
-            print(format_logs(epoch, cfg["epochs"], row), flush=True)
-    wall = time.perf_counter() - start
-    summary = {
-        "model": model,
-        "dataset": cfg["dataset"],
-        "params": sum(p.numel() for p in net.parameters()),
-        "epochs": cfg["epochs"],
-        "train_images": len(train),
-        "wall_time_s": wall,  # this invocation (a resumed run's earlier epochs are in history)
-        "train_time_s": sum(r["time"] for r in history),
-        "history": history,
-        **_evaluate(model, net, cfg, test, quiet),
-        "config": cfg,
-    }
-    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
-    if not quiet:
-        print(f"{model} on {cfg['dataset']}: {cfg['epochs']} epochs in {wall:.1f}s → {out}")
-    return summary
-
-
-def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    plan = ShuffledBatches(
+        lambda idx: from_host(train[idx] * 2 - 1 if signed else train[idx]),
+        len(train),
+        cfg["batch_size"],
+        Generator().manual_seed(cfg["seed"]),
+        drop_last=True,
+    )
+    return Job(
+        _step_fn(model, net, opts),
+        plan,
+        FitState(net, opts, None, History()),
+        cfg["epochs"],
+        callbacks=[SampleGrid(model, net, cfg, out, test)],
+        summarize=lambda history: {
+            "dataset": cfg["dataset"],
+            "train_images": len(train),
+            **_evaluate(model, net, cfg, test),
+        },
+    )
 
 
 # -- sampling -------------------------------------------------------------------------------
@@ -480,84 +430,45 @@ def sample_checkpoint(
     return written
 
 
-# -- command line ---------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    """``train MODEL …`` and ``sample CHECKPOINT …`` (what ``ember`` delegates here)."""
-    parser = argparse.ArgumentParser(prog="ember", description="generative models")
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a generative model on an MNIST-family dataset")
-    train.add_argument("model", choices=sorted(RECIPES))
-    train.add_argument("--dataset", choices=sorted(IMAGE_DATASETS), default="fashion-mnist")
-    train.add_argument("--epochs", type=int, help="default: the model's recipe")
-    train.add_argument("--batch-size", type=int, help="default: the model's recipe")
-    train.add_argument("--lr", type=float, help="default: the model's recipe")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", help="run directory (default: runs/MODEL-DATASET)")
-    train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
-    train.add_argument("--quiet", action="store_true", help="no progress output")
-    train.add_argument("--threads", type=int, help="BLAS and kernel threads (default: NumPy's)")
-    train.add_argument("--limit", type=int, help="use only N training/test images (smoke tests)")
-    train.add_argument("--variant", choices=("mlp", "conv"), help="autoencoder/vae: network")
-    train.add_argument("--schedule", choices=("linear", "cosine"), help="ddpm: beta schedule")
-    train.add_argument("--label-smoothing", type=float, help="dcgan: real target 1 - this")
-    train.add_argument("--spectral-norm", action="store_true", help="dcgan: spectral-norm D")
-    train.add_argument("--fid-samples", type=int, default=1000, help="dcgan/ddpm; 0: no FID")
-    train.add_argument("--sample-steps", type=int, default=50, help="ddpm: DDIM steps in grids")
-    train.add_argument("--jit", action="store_true", help="compile the training step")
-
-    sample = sub.add_parser("sample", help="draw samples from a generative checkpoint")
-    sample.add_argument("checkpoint")
-    sample.add_argument("--n", type=int, default=64)
-    sample.add_argument("--out", default="grid.png")
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddim", help="ddpm only")
-    sample.add_argument("--steps", type=int, default=50, help="ddpm: DDIM steps")
-    return parser
-
-
-def _model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
-    if args.variant and args.model in ("autoencoder", "vae"):
-        kwargs["kind"] = args.variant
-    if args.schedule and args.model == "ddpm":
-        kwargs["schedule"] = args.schedule
-    if args.model == "dcgan":
-        if args.label_smoothing is not None:
-            kwargs["label_smoothing"] = args.label_smoothing
-        if args.spectral_norm:
-            kwargs["spectral_norm"] = True
-    return kwargs
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``train …`` or ``sample …``; 0 on success, 1 with a message on a user error."""
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "train":
-            if args.threads:
-                set_num_threads(args.threads)
-            train_generative(
-                args.model,
-                args.dataset,
-                epochs=args.epochs,
-                batch_size=args.batch_size,
-                lr=args.lr,
-                seed=args.seed,
-                out=args.out,
-                quiet=args.quiet,
-                limit=args.limit,
-                model_kwargs=_model_kwargs(args),
-                fid_samples=args.fid_samples,
-                sample_steps=args.sample_steps,
-                jit=args.jit,
-                resume=args.resume,
-            )
-        else:
-            paths = sample_checkpoint(
-                args.checkpoint, args.n, args.out, args.seed, args.sampler, args.steps
-            )
-            print("wrote " + ", ".join(str(p) for p in paths))
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"ember: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+# -- the family -----------------------------------------------------------------------------
+GENERATIVE = Family(
+    name="generative models",
+    models=tuple(RECIPES),
+    options=(
+        *IMAGE_OPTIONS,
+        Option(
+            "--variant",
+            "network (default mlp)",
+            choices=("mlp", "conv"),
+            models=("autoencoder", "vae"),
+        ),
+        Option(
+            "--schedule",
+            "beta schedule (default linear)",
+            choices=("linear", "cosine"),
+            models=("ddpm",),
+        ),
+        Option(
+            "--label-smoothing", "real target 1 - this (default 0)", fraction, models=("dcgan",)
+        ),
+        Option("--spectral-norm", "spectral-norm discriminator", flag_only=True, models=("dcgan",)),
+        Option(
+            "--fid-samples",
+            "samples judged by FID at the end (default 1000; 0: no FID)",
+            nonnegative_int,
+            models=("dcgan", "ddpm"),
+        ),
+        Option(
+            "--sample-steps",
+            "DDIM steps of the grids and FID samples (default 50)",
+            positive_int,
+            models=("ddpm",),
+        ),
+    ),  # fmt: skip
+    length="epochs",
+    config=_config,
+    build=_build,
+    prepare=_prepare,
+    description="a generative model with sample grids; reports FID, ELBO or MSE",
+    default_out=lambda cfg: f"runs/{cfg['model']}-{cfg['dataset']}",
+)

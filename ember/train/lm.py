@@ -7,17 +7,13 @@ gradient-norm clipping and (GPT) a linear-warmup + cosine learning-rate schedule
 batches, logged and checkpointed.
 
 A run directory holds ``checkpoint.safetensors`` (model, optimizer, RNG states, and in its
-metadata the run config and the tokenizer, so ``sample`` needs nothing else),
-``metrics.csv`` (iter, train_loss, val_loss, lr) and ``summary.json``.
+metadata the run config with the tokenizer, so ``sample`` needs nothing else),
+``metrics.csv`` (iter, loss, train_loss, val_loss, lr, time) and ``summary.json``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +29,23 @@ from ember.data.text import (
     tokenizer_from_dict,
     train_val_split,
 )
-from ember.io.safetensors import atomic_write_bytes
 from ember.nn.utils import clip_grad_norm_
-from ember.random import Generator, manual_seed
+from ember.random import Generator
 from ember.train import checkpoint
+from ember.train.batches import RandomBatches
+from ember.train.callbacks import FitState, History
+from ember.train.family import (
+    Family,
+    Job,
+    Option,
+    apply_schedule,
+    positive_float,
+    positive_int,
+)
 
 __all__ = [
     "LM_RECIPES",
-    "train_lm",
+    "LANGUAGE_MODELS",
     "sample",
     "lr_at",
     "lm_config",
@@ -76,26 +81,29 @@ GRAD_CLIP = 1.0
 VAL_FRACTION = 0.1
 
 
-def lm_config(model: str, text_path: str | Path | None, **given: Any) -> dict[str, Any]:
-    """The run's settings: the model's recipe with the options given (None: the default)."""
-    if model not in LM_RECIPES:
-        raise ValueError(f"train: unknown language model {model!r}: expected gpt or lstm")
-    cfg = {k: (given[k] if given.get(k) is not None else v) for k, v in LM_RECIPES[model].items()}
-    if model == "lstm" and given.get("heads") is not None:
+def lm_config(model: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The run's settings: ``model``'s recipe with the options ``given`` (by dest; None or
+    absent: the recipe's)."""
+    given = {k: v for k, v in given.items() if v is not None}
+    if model == "lstm" and "heads" in given:
         raise ValueError("train: --heads applies to gpt only: lstm has no attention heads")
+    cfg = {k: given.get(k, v) for k, v in LM_RECIPES[model].items()}
     iters = cfg["iters"]
+    text = given.get("text")
     cfg.update(
         model=model,
-        text=str(Path(text_path).resolve()) if text_path else None,
-        tokenizer=given["tokenizer"],
-        vocab_size=given.get("vocab_size"),
-        eval_interval=given.get("eval_interval") or max(1, min(100, iters // 10)),
-        eval_iters=given.get("eval_iters") or 20,
+        text=str(Path(text).resolve()) if text else None,
+        tokenizer=given.get("tokenizer", "char"),
+        vocab_size=given.get("vocab_size", 512),
+        eval_interval=given.get("eval_interval", max(1, min(100, iters // 10))),
+        eval_iters=given.get("eval_iters", 20),
         warmup_iters=max(1, iters // 20),  # nanoGPT's 100 for 2000 iterations
         min_lr=cfg["lr"] / 10,
         grad_clip=GRAD_CLIP,
-        seed=given["seed"],
+        seed=given.get("seed", 0),
     )
+    if cfg["tokenizer"] == "char" and "vocab_size" in given:
+        raise ValueError("train: --vocab-size applies to --tokenizer bpe only")
     return cfg
 
 
@@ -115,7 +123,7 @@ def fit_tokenizer(cfg: dict[str, Any], text: str) -> CharTokenizer | ByteBPEToke
     if cfg["tokenizer"] == "char":
         return CharTokenizer.fit(text)
     if cfg["tokenizer"] == "bpe":
-        return ByteBPETokenizer.train(text, cfg["vocab_size"] or 512)
+        return ByteBPETokenizer.train(text, cfg["vocab_size"])
     raise ValueError(f"train: unknown tokenizer {cfg['tokenizer']!r}: expected char or bpe")
 
 
@@ -157,62 +165,20 @@ def _estimate_loss(net: nn.Module, data: BlockDataset, cfg: dict[str, Any]) -> f
     return sum(losses) / len(losses)
 
 
-def _write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["iter", "train_loss", "val_loss", "lr"])
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_bytes(path, buf.getvalue().encode())
-
-
-def train_lm(
-    model: str = "gpt",
-    text_path: str | Path | None = None,
-    *,
-    layers: int | None = None,
-    heads: int | None = None,
-    width: int | None = None,
-    block_size: int | None = None,
-    batch_size: int | None = None,
-    iters: int | None = None,
-    lr: float | None = None,
-    eval_interval: int | None = None,
-    eval_iters: int | None = None,
-    tokenizer: str = "char",
-    vocab_size: int | None = None,
-    out: str | Path | None = None,
-    seed: int = 0,
-    resume: bool = False,
-    quiet: bool = False,
-) -> dict[str, Any]:
-    """Train a ``gpt`` or ``lstm`` language model, write the run directory, return the summary.
-
-    With ``resume`` the run continues from ``out``'s checkpoint with its own settings; only
-    ``iters`` may grow.
-    """
-    out = Path(out or f"runs/{model}-lm")
-    ckpt_path = out / "checkpoint.safetensors"
-    saved = checkpoint.read(ckpt_path) if resume and ckpt_path.exists() else None
-    if resume and saved is None and not quiet:
-        print(f"no checkpoint in {out}; starting a new run")
-    if saved is not None:
-        cfg = saved["extra"]["config"]
-        cfg["iters"] = iters or cfg["iters"]
-    else:
-        cfg = lm_config(
-            model, text_path, layers=layers, heads=heads, width=width, block_size=block_size,
-            batch_size=batch_size, iters=iters, lr=lr, eval_interval=eval_interval,
-            eval_iters=eval_iters, tokenizer=tokenizer, vocab_size=vocab_size, seed=seed,
-        )  # fmt: skip
-
-    manual_seed(cfg["seed"])
+def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
+    """The language model's Job: ``eval_interval`` steps per epoch on random blocks, the
+    learning rate set per step, train/val loss estimates after each epoch (and before the
+    first), gradient-norm clipping."""
     text = load_text(cfg["text"]) if cfg["text"] else default_corpus()
-    tok = tokenizer_from_dict(saved["extra"]["tokenizer"]) if saved else fit_tokenizer(cfg, text)
+    tok = tokenizer_from_dict(cfg["tokenizer_state"]) if "tokenizer_state" in cfg else None
+    if tok is None:
+        tok = fit_tokenizer(cfg, text)
+        cfg["tokenizer_state"] = tok.to_dict()
     train_ids, val_ids = train_val_split(tok.encode(text), VAL_FRACTION)
     if len(val_ids) <= cfg["block_size"]:
         raise ValueError(
             f"train: text too short: its last tenth (the validation split) has {len(val_ids)} "
-            f"tokens vs at least {cfg['block_size'] + 1} for one block\n"
+            f"tokens vs at least {cfg['block_size'] + 1} for one block; "
             "hint: use a longer text or a smaller --block-size"
         )
     train_set = BlockDataset(train_ids, cfg["block_size"])
@@ -221,41 +187,8 @@ def train_lm(
     cfg.update(registry=registry, model_kwargs=model_kwargs)
     net = models.create(registry, **model_kwargs)
     opt = lm_optimizer(cfg, net)
-    batches = Generator().manual_seed(cfg["seed"])
-
-    start, rows = 0, []
-    if saved is not None:
-        ckpt = checkpoint.load(ckpt_path, net, opt)
-        start, rows = ckpt["epoch"], ckpt["extra"]["history"]
-        batches.set_state(ckpt["extra"]["batch_rng"])
-
-    def log(it: int) -> None:
-        train_loss, val_loss = (
-            _estimate_loss(net, train_set, cfg),
-            _estimate_loss(net, val_set, cfg),
-        )
-        rows.append(
-            {"iter": it, "train_loss": train_loss, "val_loss": val_loss, "lr": lr_at(it, cfg)}
-        )
-        _write_metrics(out / "metrics.csv", rows)
-        extra = {
-            "config": cfg,
-            "tokenizer": tok.to_dict(),
-            "history": rows,
-            "batch_rng": batches.get_state(),
-        }
-        checkpoint.save(ckpt_path, net, opt, epoch=it, extra=extra)
-        if not quiet:
-            speed = tokens / train_time if train_time else 0.0
-            print(
-                f"iter {it}/{cfg['iters']}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, "
-                f"lr {lr_at(it, cfg):.2e}, {speed:,.0f} tok/s",
-                flush=True,
-            )
-
-    out.mkdir(parents=True, exist_ok=True)
-    wall_start = time.perf_counter()
-    train_time, tokens = 0.0, 0
+    sched = optim.lr_scheduler.LambdaLR(opt, lambda it: lr_at(it, cfg) / cfg["lr"])
+    net.train()
     if not quiet:
         n_params = sum(p.numel() for p in net.parameters())
         print(
@@ -263,43 +196,49 @@ def train_lm(
             f"({cfg['tokenizer']}), {len(train_ids):,} train / {len(val_ids):,} val tokens",
             flush=True,
         )
-    if start == 0:
-        log(0)
-    net.train()
-    for it in range(start, cfg["iters"]):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(it, cfg)
-        x, y = train_set.random_batch(cfg["batch_size"], batches)
-        t0 = time.perf_counter()
-        _, loss = net(x, y)
+
+    def step(batch: Any) -> dict[str, Any]:
+        _, loss = net(*batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         clip_grad_norm_(net.parameters(), cfg["grad_clip"])
         opt.step()
-        loss.item()  # waits for the device, so the timing is honest
-        train_time += time.perf_counter() - t0
-        tokens += x.numel()
-        if (it + 1) % cfg["eval_interval"] == 0 or it + 1 == cfg["iters"]:
-            log(it + 1)
-    wall = time.perf_counter() - wall_start
+        return {"loss": loss.detach()}
 
-    final = rows[-1]
-    summary = {
-        "model": cfg["model"],
-        "params": sum(p.numel() for p in net.parameters()),
-        "iters": final["iter"],
-        "final_train_loss": final["train_loss"],
-        "final_val_loss": final["val_loss"],
-        "best_val_loss": min(r["val_loss"] for r in rows),
-        "wall_time_s": wall,
-        "tokens_per_s": tokens / train_time if train_time else None,
-        "vocab_size": tok.vocab_size,
-        "config": cfg,
-    }
-    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
-    if not quiet:
-        print(f"{cfg['model']}: val loss {final['val_loss']:.4f} in {wall:.1f}s → {out}")
-    return summary
+    def estimate() -> dict[str, float]:
+        return {
+            "train_loss": _estimate_loss(net, train_set, cfg),
+            "val_loss": _estimate_loss(net, val_set, cfg),
+        }
+
+    state = FitState(net, opt, sched, History())
+    state.history.append({"iter": 0, **estimate(), "lr": lr_at(0, cfg)})
+
+    def summarize(history: History) -> dict[str, Any]:
+        return {
+            "final_train_loss": history.last["train_loss"],
+            "final_val_loss": history.last["val_loss"],
+            "best_val_loss": min(history["val_loss"]),
+            "vocab_size": tok.vocab_size,
+        }
+
+    plan = RandomBatches(
+        lambda gen: train_set.random_batch(cfg["batch_size"], gen),
+        cfg["eval_interval"],
+        cfg["iters"],
+        Generator().manual_seed(cfg["seed"]),
+    )
+    return Job(
+        step,
+        plan,
+        state,
+        cfg["iters"],  # an upper bound: the plan ends the run after ``iters`` steps
+        evaluate=estimate,
+        scheduler_interval="step",
+        unit="iter",
+        after_resume=lambda: apply_schedule(sched),  # a stretched schedule's lr now
+        summarize=summarize,
+    )
 
 
 def sample(
@@ -315,18 +254,18 @@ def sample(
     """The prompt followed by ``tokens`` tokens generated by the model in an LM checkpoint
     (``jit``: GPT only, compiled decoding steps, see ``GPT.generate``)."""
     ckpt = checkpoint.read(path)
-    extra = ckpt["extra"] or {}
-    if "tokenizer" not in extra:
+    cfg = (ckpt["extra"] or {}).get("config") or {}
+    if "tokenizer_state" not in cfg:
         raise ValueError(
-            f"sample: {path} was not written by `ember train gpt|lstm` (no tokenizer inside)"
+            f"sample: {path} was not written by `ember train` for a language model (no "
+            "tokenizer inside) or a generative model; `ember sample` draws from those"
         )
-    cfg = extra["config"]
     if jit and cfg["registry"] != "gpt":
         raise ValueError(f"sample: --jit compiles GPT decoding only: {cfg['registry']} vs gpt")
     net = models.create(cfg["registry"], **cfg["model_kwargs"])
     net.load_state_dict(ckpt["model"])
     net.eval()
-    tok = tokenizer_from_dict(extra["tokenizer"])
+    tok = tokenizer_from_dict(cfg["tokenizer_state"])
     ids = tok.encode(prompt)
     if len(ids) == 0:
         raise ValueError("sample: the prompt is empty: the model needs at least one token")
@@ -337,3 +276,29 @@ def sample(
         idx, tokens, temperature=temperature, top_k=top_k, top_p=top_p, generator=gen, **options
     )
     return tok.decode(out[0])
+
+
+LANGUAGE_MODELS = Family(
+    name="language models",
+    models=tuple(LM_RECIPES),
+    options=(
+        Option("--text", "UTF-8 training text (default: Python standard-library sources)"),
+        Option("--iters", "training steps (default 2000)", positive_int),
+        Option("--batch-size", "default: the model's recipe", positive_int),
+        Option("--lr", "peak learning rate (default: the model's recipe)", positive_float),
+        Option("--seed", "random seed (default 0)", int),
+        Option("--layers", "default: gpt 4, lstm 2", positive_int),
+        Option("--heads", "attention heads (default 4)", positive_int, models=("gpt",)),
+        Option("--width", "gpt: embedding width (128); lstm: hidden units (256)", positive_int),
+        Option("--block-size", "context length in tokens (default 64)", positive_int),
+        Option("--eval-interval", "steps between loss estimates (default iters/10)", positive_int),
+        Option("--eval-iters", "batches per loss estimate (default 20)", positive_int),
+        Option("--tokenizer", "default: char", choices=("char", "bpe")),
+        Option("--vocab-size", "BPE vocabulary size (default 512)", positive_int),
+    ),
+    length="iters",
+    config=lm_config,
+    build=_build,
+    description="a character/BPE language model; reports validation loss",
+    default_out=lambda cfg: f"runs/{cfg['model']}-lm",
+)

@@ -1,18 +1,17 @@
-"""``fit`` and ``evaluate``: the plain training loop, written to be read and copied."""
+"""``fit`` and ``evaluate``: a classifier trained by the ``Trainer``, Keras-style."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ember.autograd import no_grad
-from ember.jit import JitFunction
+from ember.train.batches import LoaderBatches
 from ember.train.callbacks import Callback, FitState, History
 from ember.train.metrics import MetricTracker
-from ember.train.progress import format_logs, progress_bar
+from ember.train.trainer import Meter, Trainer
 
-__all__ = ["fit", "evaluate", "train_step"]
+__all__ = ["fit", "evaluate", "train_step", "ClassifierMeter"]
 
 
 def _to(batch: Any, device: Any) -> tuple[Any, Any]:
@@ -43,24 +42,48 @@ def evaluate(
     return tracker.result(prefix)
 
 
-def train_step(model: Any, loss_fn: Any, optimizer: Any) -> Any:
-    """One optimisation step on a batch: ``step(inputs, targets) -> (loss, outputs)``, both
-    detached (the loop reads them for its metrics)."""
+def train_step(model: Any, loss_fn: Any, optimizer: Any, device: Any = None) -> Any:
+    """One optimisation step on a batch ``(inputs, targets)``: ``step(batch) -> {"loss",
+    "outputs"}``, both detached (the meter reads them). The model and optimizer are closed
+    over directly, so that ``ember.jit`` finds them as the step's state."""
 
-    def step(inputs: Any, targets: Any) -> tuple[Any, Any]:
+    def step(batch: Any) -> dict[str, Any]:
+        inputs, targets = _to(batch, device)
         outputs = model(inputs)
         loss = loss_fn(outputs, targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        return loss.detach(), outputs.detach()
+        return {"loss": loss.detach(), "outputs": outputs.detach()}
 
     return step
 
 
-def _is_plateau(scheduler: Any) -> bool:
-    """ReduceLROnPlateau-like schedulers step on a metric, not on a count."""
-    return hasattr(scheduler, "num_bad_epochs")
+class ClassifierMeter(Meter):
+    """Sample-weighted loss and the named metrics (``accuracy``, ``topK_accuracy``) of an epoch;
+    a step returns ``{"loss": …, "outputs": …}`` and the batch is ``(inputs, targets)``."""
+
+    def __init__(self, metrics: Sequence[str]) -> None:
+        self.tracker = MetricTracker(metrics)
+
+    def update(self, batch: Any, out: dict[str, Any]) -> dict[str, float]:
+        value = out["loss"].item()
+        self.tracker.update(value, out["outputs"], batch[1])
+        return {"loss": value}
+
+    def result(self) -> dict[str, float]:
+        return self.tracker.result()
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+    def state_dict(self) -> dict[str, Any]:
+        t = self.tracker
+        return {"count": t.count, "loss_sum": t.loss_sum, "correct": dict(t.correct)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        t = self.tracker
+        t.count, t.loss_sum, t.correct = state["count"], state["loss_sum"], dict(state["correct"])
 
 
 def fit(
@@ -87,49 +110,26 @@ def fit(
     callbacks. ``initial_epoch``/``history`` continue a resumed run; ``extra`` is stored in
     checkpoints written by ``ModelCheckpoint`` (e.g. the run's config). ``jit`` compiles the
     step (forward, loss, backward, update) with ``ember.jit``: traced on its second batch (the
-    first creates the optimizer state), once more for a smaller last batch.
+    first creates the optimizer state), once more for a smaller last batch. The loop is the
+    ``Trainer``'s (ember.train.trainer), as for every ``ember train`` family.
     """
     if device is not None:
         model.to(device)
     state = FitState(model, optimizer, scheduler, history or History(), extra=dict(extra or {}))
-    tracker = MetricTracker(metrics)
-    step = train_step(model, loss_fn, optimizer)
-    if jit:
-        step = JitFunction(step)
-    for cb in callbacks:
-        cb.on_train_begin(state)
-    for epoch in range(initial_epoch, epochs):
-        state.epoch = epoch
-        start = time.perf_counter()
-        model.train()
-        tracker.reset()
-        total = len(train_loader) if hasattr(train_loader, "__len__") else None
-        bar = progress_bar(train_loader, progress, f"epoch {epoch + 1}/{epochs}", total)
-        for batch in bar:
-            inputs, targets = _to(batch, device)
-            loss, outputs = step(inputs, targets)
-            value = loss.item()
-            tracker.update(value, outputs, targets)
-            bar.set_postfix(loss=f"{value:.4f}")
-            for cb in callbacks:
-                cb.on_batch_end(state, {"loss": value})
-        bar.close()
-        logs: dict[str, float] = {"epoch": epoch + 1, **tracker.result()}
-        if val_loader is not None:
-            logs.update(evaluate(model, loss_fn, val_loader, metrics, device, prefix="val_"))
-        logs["lr"] = optimizer.param_groups[0]["lr"]
-        logs["time"] = time.perf_counter() - start
-        state.history.append(logs)
-        if scheduler is not None and _is_plateau(scheduler):
-            scheduler.step(logs.get("val_loss", logs["loss"]))
-        elif scheduler is not None:
-            scheduler.step()
-        if progress:
-            print(format_logs(epoch + 1, epochs, logs), flush=True)
-        for cb in callbacks:
-            cb.on_epoch_end(state, logs)
-        if state.stop:
-            break
-    for cb in callbacks:
-        cb.on_train_end(state)
-    return state.history
+    state.epoch = initial_epoch
+    def validate() -> dict[str, float]:
+        return evaluate(model, loss_fn, val_loader, metrics, device, prefix="val_")
+
+    model.train()
+    trainer = Trainer(
+        train_step(model, loss_fn, optimizer, device),
+        LoaderBatches(train_loader),
+        state,
+        epochs,
+        callbacks=callbacks,
+        meter=ClassifierMeter(metrics),
+        evaluate=validate if val_loader is not None else None,
+        jit=jit,
+        progress=progress,
+    )
+    return trainer.run()

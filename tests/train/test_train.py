@@ -23,6 +23,7 @@ from ember.train import (
     fit,
     loop,
     topk_accuracy,
+    trainer,
 )
 
 
@@ -263,12 +264,12 @@ def test_fit_with_jit_matches_eager_and_compiles_the_step(monkeypatch):
     """Dropout, Adam and a StepLR schedule; 90 samples: batches of 16 and a last one of 10."""
     made = []
 
-    class Recording(loop.JitFunction):
+    class Recording(trainer.JitFunction):
         def __init__(self, fn, **kwargs):
             super().__init__(fn, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(loop, "JitFunction", Recording)
+    monkeypatch.setattr(trainer, "JitFunction", Recording)
     runs = []
     for jit in (False, True):
         model, opt, sched, _ = _setup(seed=3)
