@@ -48,7 +48,12 @@ def _flag(dest: str) -> str:
 
 
 def _resumed_config(
-    family: Family, model: str, saved: dict[str, Any], given: dict[str, Any], fresh: dict
+    family: Family,
+    model: str,
+    saved: dict[str, Any],
+    given: dict[str, Any],
+    fresh: dict,
+    quiet: bool,
 ) -> dict[str, Any]:
     """The saved run's config, after refusing the options that contradict it and stretching
     its length to a larger ``--epochs``/``--iters``."""
@@ -80,7 +85,8 @@ def _resumed_config(
             raise ValueError(
                 f"--resume: {_flag(length)} {new} is less than the {done} {length} already done"
             )
-        print(f"resume: schedule stretched from {old[length]} to {new} {length}", flush=True)
+        if not quiet:
+            print(f"resume: schedule stretched from {old[length]} to {new} {length}", flush=True)
         cfg[length] = new
     return cfg
 
@@ -109,7 +115,7 @@ def train(
         run.claim(force)
         cfg = fresh
     else:
-        cfg = _resumed_config(family, model, saved, options, fresh)
+        cfg = _resumed_config(family, model, saved, options, fresh, quiet)
     family.prepare(cfg, quiet)
     manual_seed(cfg["seed"])
     job = family.build(cfg, run.path, quiet)

@@ -119,7 +119,8 @@ class Trainer:
     ``step(batch) -> dict[str, Tensor]`` makes one optimisation step and returns detached
     tensors (compiled with ``ember.jit`` when ``jit``). ``scheduler_interval`` is ``"epoch"``
     or ``"step"``: when ``state.scheduler`` steps. ``unit`` names the History's position
-    column: ``"epoch"`` (epochs done) or ``"iter"`` (steps done).
+    column: ``"epoch"`` (epochs done) or ``"iter"`` (steps done; ``epochs`` is then the run's
+    step count, an upper bound on its epochs, and the plan ends the run).
     """
 
     def __init__(
@@ -274,8 +275,8 @@ class Trainer:
 
     def _label(self, epoch: int) -> str:
         """``epoch 3/10``, or ``iter 200`` (steps done) for an iteration-counted run."""
-        if self.unit == "iter":
-            return f"iter {self.state.step}"
+        if self.unit == "iter":  # ``epochs`` then counts steps
+            return f"iter {self.state.step}/{self.epochs}"
         return f"epoch {epoch}/{self.epochs}"
 
     def _interrupted(self) -> None:
