@@ -4,18 +4,19 @@ and ember's compiled generation (``jit=True``).
 Run: ``python -m benchmarks.generate_compare [--tokens N] [--repeats N] [--threads N]
 [--json FILE] [--markdown FILE]``. The model is the ``gpt`` workload's (``GPTConfig()``:
 vocab 65, block 64, 4 layers, 4 heads, width 128) with ember's seeded GPT-2 initial weights,
-loaded into ``benchmarks.lm_compare.TorchGPT`` (speed does not depend on training). Batch 1,
-a 1-token prompt, ``tokens`` new tokens sampled with temperature 1.0 and top-k 10, in eval
-mode without gradients.
+loaded into its PyTorch twin (``lm_compare.build_models``: the same definition built with torch;
+speed does not depend on training). Batch 1, a 1-token prompt, ``tokens`` new tokens sampled
+with temperature 1.0 and top-k 10, in eval mode without gradients.
 
-Both frameworks follow ``GPT.generate``'s policy: with the cache each step feeds only the new
-token while the sequence fits in ``block_size``; past it, the positions shift, so each step
-recomputes the last ``block_size`` tokens (refilling the cache), as uncached generation does
-at every step. ember's ``jit`` variant runs the same policy as compiled graphs: a single-token
-step over a fixed-size cache, then a full-window step (compiled by the warm-up round, which is
-not timed). Before timing, greedy decoding (top-k 1) must give the same tokens in all
-variants. Each repeat runs the variants one after another (so a change in machine load hits
-all of them); ms/token is the median over repeats of the run's time / ``tokens``.
+Both frameworks run the one ``GPT.generate`` (so one cache policy and one sampler): with the
+cache each step feeds only the new token while the sequence fits in ``block_size``; past it, the
+positions shift, so each step recomputes the last ``block_size`` tokens (refilling the cache),
+as uncached generation does at every step. ember's ``jit`` variant runs the same policy as
+compiled graphs: a single-token step over a fixed-size cache, then a full-window step (compiled
+by the warm-up round, which is not timed). Before timing, greedy decoding (top-k 1) must give
+the same tokens in all variants. Each repeat runs the variants one after another (so a change
+in machine load hits all of them); ms/token is the median over repeats of the run's time /
+``tokens``.
 """
 
 from __future__ import annotations
@@ -27,15 +28,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as tF
+from torch import nn as tnn
 
 import ember
-from benchmarks.lm_compare import TorchGPT, build_models
+from benchmarks.lm_compare import build_models
 from benchmarks.train_compare import parse_common, run_meta, write_report
 from ember.models.gpt import GPTConfig
-from ember.random import Generator
 
-__all__ = ["torch_generate", "greedy_agree", "compare", "to_markdown", "main"]
+__all__ = ["greedy_agree", "compare", "to_markdown", "main"]
 
 VARIANTS = (
     ("ember", "cache"),
@@ -47,63 +47,24 @@ VARIANTS = (
 STEPS = {"cache": "KV cache", "nocache": "no cache", "jit": "jit, static KV cache"}
 
 
-def _torch_next_logits(twin: TorchGPT, idx: torch.Tensor, cache: list | None) -> torch.Tensor:
-    """``GPT.next_token_logits`` for the PyTorch twin: the same cache and cropping policy."""
-    block = twin.transformer.wpe.num_embeddings
-    if cache is None:
-        return twin(idx[:, -block:])[0][:, -1, :]
-    seen = cache[0][0].shape[2] if cache[0] else 0
-    if idx.shape[1] > block:
-        for layer in cache:
-            layer.clear()
-        new = idx[:, -block:]
-    else:
-        new = idx[:, seen:]
-    return twin(new, cache=cache)[0][:, -1, :]
-
-
-@torch.no_grad()
-def torch_generate(
-    twin: TorchGPT,
-    idx: torch.Tensor,
-    max_new_tokens: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    use_cache: bool = True,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """``GPT.generate`` (temperature and top-k sampling) written for the PyTorch twin."""
-    cache = twin.new_cache() if use_cache else None
-    for _ in range(max_new_tokens):
-        logits = _torch_next_logits(twin, idx, cache) / temperature
-        if top_k is not None:
-            kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1)[0][..., -1:]
-            logits = logits.masked_fill(logits < kth, float("-inf"))
-        probs = tF.softmax(logits, dim=-1)
-        idx = torch.cat([idx, torch.multinomial(probs, 1, generator=generator)], dim=1)
-    return idx
-
-
 def _generate(
-    name: str, net: Any, twin: TorchGPT, tokens: int, mode: str, top_k: int, seed: int
+    name: str, net: Any, twin: tnn.Module, tokens: int, mode: str, top_k: int, seed: int
 ) -> np.ndarray:
     """The sequence (1, 1 + tokens) that one variant (``mode`` a key of STEPS) generates from
     the prompt token 0."""
-    use_cache = mode != "nocache"
-    if name == "ember":
-        gen = Generator().manual_seed(seed)
-        prompt = ember.zeros(1, 1, dtype=ember.int64)
-        out = net.generate(
-            prompt, tokens, top_k=top_k, use_cache=use_cache, generator=gen, jit=mode == "jit"
-        )
-        return out.numpy()
-    gen = torch.Generator().manual_seed(seed)
-    prompt = torch.zeros(1, 1, dtype=torch.int64)
-    out = torch_generate(twin, prompt, tokens, top_k=top_k, use_cache=use_cache, generator=gen)
+    lib, model, jit = (ember, net, {"jit": mode == "jit"}) if name == "ember" else (torch, twin, {})
+    out = model.generate(
+        lib.zeros(1, 1, dtype=lib.int64),
+        tokens,
+        top_k=top_k,
+        use_cache=mode != "nocache",
+        generator=lib.Generator().manual_seed(seed),
+        **jit,
+    )
     return out.numpy()
 
 
-def greedy_agree(net: Any, twin: TorchGPT, tokens: int) -> bool:
+def greedy_agree(net: Any, twin: tnn.Module, tokens: int) -> bool:
     """Whether greedy decoding gives the same ``tokens`` new tokens in all variants."""
     seqs = [_generate(n, net, twin, tokens, c, 1, 0) for n, c in VARIANTS]
     return all(np.array_equal(seqs[0], s) for s in seqs[1:])

@@ -3,13 +3,14 @@
 Run: ``python -m benchmarks.generative_compare MODEL [--epochs N] [--limit N] [--threads N]
 [--fid-samples N] [--sample-steps N] [--grids DIR] [--frameworks ember,torch] [--json FILE]
 [--markdown FILE]`` with MODEL one of vae, autoencoder, dcgan, ddpm. Both frameworks get the ``ember
-train`` recipe's model (default config), Adam settings and batch size. The PyTorch model (the
-``ember bench`` workload definitions) has ember's parameter names and shapes and starts from ember's
-initial weights. All randomness of a training step (batch order, the VAE's ε, the GAN's latents, the
-diffusion timesteps and noise) is drawn once with NumPy and handed to both frameworks, so the two
-runs differ only by floating-point round-off, which a GAN amplifies. Epochs alternate (ember 1,
-torch 1, ember 2, …) so that a change in machine load hits both; only the training loop is timed
-(forward, losses, backward, optimizer steps, ``loss.item()``). ``--frameworks torch`` trains only
+train`` recipe's model (default config), Adam settings and batch size. The PyTorch model is
+ember's definition built with torch (``ember.models.model_class``: ember's parameter names and
+shapes) and starts from ember's initial weights. All randomness of a training step (batch order,
+the VAE's ε, the GAN's latents, the diffusion timesteps and noise) is drawn once with NumPy and
+handed to both frameworks, so the two runs differ only by floating-point round-off, which a GAN
+amplifies. Epochs alternate (ember 1, torch 1, ember 2, …) so that a change in machine load hits
+both; only the training loop is timed (forward, losses, backward, optimizer steps,
+``loss.item()``). ``--frameworks torch`` trains only
 one side (same weights, same draws), so that a long run can train the two frameworks in two
 processes on two idle cores at once instead of one after the other; the report then holds that
 side's numbers only.
@@ -41,7 +42,7 @@ from benchmarks.train_compare import (
     run_meta,
     write_report,
 )
-from ember.bench.workloads import model_zoo
+from ember.models.vae import kl_divergence
 from ember.random import Generator
 from ember.train.generative import (
     RECIPES,
@@ -61,37 +62,6 @@ DATASET = "fashion-mnist"
 
 
 # ----------------------------------------------------------------------------- models
-def _torch_twin(name: str) -> tnn.Module:
-    """The PyTorch twin of ``ember train``'s default ``name`` model (same parameter names)."""
-    zoo = model_zoo(torch)
-    if name == "vae":
-        return zoo.vae()
-    twin = tnn.Module()
-    if name == "dcgan":
-        twin.generator, twin.discriminator = zoo.generator(), zoo.discriminator()
-    elif name == "ddpm":
-        twin.model = zoo.ddpm()
-    else:  # the mlp autoencoder of ember.models.autoencoder
-        twin.encoder = tnn.Sequential(
-            tnn.Flatten(),
-            tnn.Linear(784, 512),
-            tnn.ReLU(),
-            tnn.Linear(512, 256),
-            tnn.ReLU(),
-            tnn.Linear(256, 32),
-        )
-        twin.decoder = tnn.Sequential(
-            tnn.Linear(32, 256),
-            tnn.ReLU(),
-            tnn.Linear(256, 512),
-            tnn.ReLU(),
-            tnn.Linear(512, 784),
-            tnn.Sigmoid(),
-            tnn.Unflatten(1, (1, 28, 28)),
-        )
-    return twin
-
-
 def _config(name: str, seed: int, fid_samples: int, sample_steps: int) -> dict[str, Any]:
     """The part of an ``ember train`` run config that building and judging a model reads."""
     return {
@@ -108,7 +78,7 @@ def build_models(name: str, seed: int = 0) -> tuple[ember.nn.Module, tnn.Module]
     ember.manual_seed(seed)
     torch.manual_seed(seed)
     net = build_model(_config(name, seed, 0, 0))
-    return net, load_twin(net, _torch_twin(name), name)
+    return net, load_twin(net, name)
 
 
 def _ember_copy(name: str, twin: tnn.Module) -> ember.nn.Module:
@@ -144,13 +114,11 @@ def _epoch_batches(
 
 # ----------------------------------------------------------------------------- training
 def _vae_loss(F: Any, m: Any, x: Any, eps: Any) -> Any:
-    """Negative ELBO of the batch (BCE sum + KL) with the given reparameterisation noise."""
-    flat = x.reshape(x.shape[0], -1)
-    h = m.fc1(flat).relu()
-    mu, lv = m.mu(h), m.lv(h)
-    recon = m.fc4(m.fc3(mu + eps * (0.5 * lv).exp()).relu()).sigmoid()
-    kl = -0.5 * (1 + lv - mu.pow(2) - lv.exp()).sum()
-    return F.binary_cross_entropy(recon, flat, reduction="sum") + kl
+    """``VAE.loss`` (BCE sum + KL) with the given reparameterisation noise."""
+    mu, lv = m.encode(x)
+    recon = m.decode(mu + eps * (0.5 * lv).exp())
+    bce = F.binary_cross_entropy(recon, x.reshape(recon.shape), reduction="sum")
+    return bce + kl_divergence(mu, lv)
 
 
 class _Side:
@@ -167,16 +135,12 @@ class _Side:
     def _step(self, b: dict[str, Any]) -> dict[str, float]:
         m, F, opts = self.net, self.F, self.opts
         if self.name == "dcgan":
-            ones, zeros = self.lib.ones_like, self.lib.zeros_like
-            bce = F.binary_cross_entropy_with_logits
-            fake = m.generator(b["z"])
-            d_real, d_fake = m.discriminator(b["x"]), m.discriminator(fake.detach())
-            loss_d = bce(d_real, ones(d_real)) + bce(d_fake, zeros(d_fake))
+            fake = m(b["z"])
+            loss_d = m.discriminator_loss(b["x"], fake)
             opts[1].zero_grad()
             loss_d.backward()
             opts[1].step()
-            d_fake = m.discriminator(fake)
-            loss_g = bce(d_fake, ones(d_fake))
+            loss_g = m.generator_loss(fake)
             opts[0].zero_grad()
             loss_g.backward()
             opts[0].step()
@@ -184,9 +148,9 @@ class _Side:
         if self.name == "vae":
             loss = _vae_loss(F, m, b["x"], b["eps"])
         elif self.name == "ddpm":
-            loss = F.mse_loss(m.model(b["xt"], b["t"]), b["noise"])
+            loss = F.mse_loss(m(b["xt"], b["t"]), b["noise"])
         else:
-            loss = F.mse_loss(m.decoder(m.encoder(b["x"])), b["x"])
+            loss = m.loss(b["x"])
         opts[0].zero_grad()
         loss.backward()
         opts[0].step()
@@ -210,13 +174,13 @@ def _probe(name: str, m: Any, wrap: Any, rng: np.random.Generator, images: np.nd
     m.eval()
     x = wrap(np.ascontiguousarray(images[:16]))
     if name == "dcgan":
-        out = m.generator(wrap(rng.standard_normal((16, m.generator[0].in_features), np.float32)))
+        out = m(wrap(rng.standard_normal((16, m.config.latent_dim), np.float32)))
     elif name == "vae":
-        out = m.fc4(m.fc3(m.mu(m.fc1(x.reshape(16, -1)).relu())).relu()).sigmoid()
+        out = m.decode(m.encode(x)[0])
     elif name == "ddpm":
-        out = m.model(x, wrap(rng.integers(0, 1000, 16)))
+        out = m(x, wrap(rng.integers(0, 1000, 16)))
     else:
-        out = m.decoder(m.encoder(x))
+        out = m(x)
     return out.detach().numpy().astype(np.float64)
 
 
@@ -272,7 +236,7 @@ def compare(
         probe_diff = float(np.max(np.abs(probes[0] - probes[1])))
     cfg = _config(name, seed, fid_samples, sample_steps)
     start = time.perf_counter()
-    quality = {fw: _evaluate(name, m, cfg, test, quiet=True) for fw, m in judged.items()}
+    quality = {fw: _evaluate(name, m, cfg, test) for fw, m in judged.items()}
     eval_s = time.perf_counter() - start
     if grids:
         _write_grids(name, judged, Path(grids), seed, sample_steps, test)

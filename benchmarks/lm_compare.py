@@ -7,8 +7,9 @@ get the recipe of ``ember/train/lm.py``: the char tokenizer fitted on the text (
 ``ember.data.text.default_corpus()``), the 90/10 split, gradient-norm clipping at 1.0 and the
 model's optimizer and schedule (``ember.train.lm.lr_at``): gpt: AdamW (wd 0.1 on matrices
 only, betas (0.9, 0.99)), linear warmup then cosine to lr/10; lstm: Adam at a constant lr.
-The PyTorch twins mirror ``ember.models.gpt`` and ``ember.models.char_rnn`` (equal parameter
-names and shapes, GPT's tied embedding) and start from ember's seeded initial weights. The
+The PyTorch twins are ``ember.models.gpt``'s and ``ember.models.char_rnn``'s definitions built
+with torch (equal parameter names and shapes, GPT's tied embedding) and start from ember's
+seeded initial weights. The
 batch offsets of every iteration come from one seeded generator (ember's NumPy-backed
 ``Generator``, the stream ``train_lm`` draws), and the train and val losses are estimated on
 the same fixed batches as ``train_lm`` (``eval_iters`` of each, from seed + 1). Training
@@ -29,10 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn as tnn
-from torch.nn import functional as tF
 
 import ember
-from benchmarks.train_compare import parse_common, run_meta, write_report
+from benchmarks.train_compare import load_twin, parse_common, run_meta, write_report
 from ember import models
 from ember.data.text import BlockDataset, default_corpus, train_val_split
 from ember.nn.utils import clip_grad_norm_
@@ -47,158 +47,19 @@ from ember.train.lm import (
     model_spec,
 )
 
-__all__ = ["TorchGPT", "TorchCharRNN", "build_models", "prepare", "compare", "to_markdown", "main"]
+__all__ = ["build_models", "prepare", "compare", "to_markdown", "main"]
 
 TOLERANCE = 0.03  # ember's final val loss must be within 3% of PyTorch's
 
 
-# ----------------------------------------------------------------------------- PyTorch models
-def _lm_output(
-    logits: torch.Tensor, targets: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(logits, mean cross-entropy over all positions or None)``, as ember's models return."""
-    if targets is None:
-        return logits, None
-    return logits, tF.cross_entropy(logits.flatten(0, 1), targets.flatten())
-
-
-class _TorchAttention(tnn.Module):
-    """PyTorch twin of ``ember.models.gpt.CausalSelfAttention`` (no dropout: the recipe's 0)."""
-
-    def __init__(self, c: Any) -> None:
-        super().__init__()
-        self.n_head = c.n_head
-        self.c_attn = tnn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
-        self.c_proj = tnn.Linear(c.n_embd, c.n_embd, bias=c.bias)
-
-    def forward(self, x: torch.Tensor, cache: list | None = None) -> torch.Tensor:
-        """``cache``: this layer's ``[keys, values]`` so far (empty at first), extended here."""
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        past = 0
-        if cache:
-            past = cache[0].shape[2]
-            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
-        if cache is not None:
-            cache[:] = [k, v]
-        if past == 0:
-            y = tF.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:  # new query i (position past + i) sees keys 0..past + i, as in ember's GPT
-            mask = None if T == 1 else torch.ones(T, past + T, dtype=torch.bool).tril(past)
-            y = tF.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
-
-
-class _TorchMLP(tnn.Module):
-    def __init__(self, c: Any) -> None:
-        super().__init__()
-        self.c_fc = tnn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
-        self.gelu = tnn.GELU()
-        self.c_proj = tnn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.c_proj(self.gelu(self.c_fc(x)))
-
-
-class _TorchBlock(tnn.Module):
-    def __init__(self, c: Any) -> None:
-        super().__init__()
-        self.ln_1 = tnn.LayerNorm(c.n_embd, bias=c.bias)
-        self.attn = _TorchAttention(c)
-        self.ln_2 = tnn.LayerNorm(c.n_embd, bias=c.bias)
-        self.mlp = _TorchMLP(c)
-
-    def forward(self, x: torch.Tensor, cache: list | None = None) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), cache)
-        return x + self.mlp(self.ln_2(x))
-
-
-class TorchGPT(tnn.Module):
-    """PyTorch twin of ``ember.models.gpt.GPT``: same parameter names, tied output head."""
-
-    def __init__(self, c: Any) -> None:
-        super().__init__()
-        if c.dropout:
-            raise ValueError(f"lm_compare: the PyTorch twin has no dropout: {c.dropout} vs 0.0")
-        self.transformer = tnn.ModuleDict(
-            {
-                "wte": tnn.Embedding(c.vocab_size, c.n_embd),
-                "wpe": tnn.Embedding(c.block_size, c.n_embd),
-                "h": tnn.ModuleList([_TorchBlock(c) for _ in range(c.n_layer)]),
-                "ln_f": tnn.LayerNorm(c.n_embd, bias=c.bias),
-            }
-        )
-        self.lm_head = tnn.Linear(c.n_embd, c.vocab_size, bias=False)
-        self.transformer.wte.weight = self.lm_head.weight
-
-    def forward(
-        self,
-        idx: torch.Tensor,
-        targets: torch.Tensor | None = None,
-        cache: list[list] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """As ember's ``GPT.forward``; ``cache`` (from ``new_cache``) holds earlier positions."""
-        past = cache[0][0].shape[2] if cache and cache[0] else 0
-        pos = torch.arange(past, past + idx.shape[1])
-        x = self.transformer.wte(idx) + self.transformer.wpe(pos)
-        for i, block in enumerate(self.transformer.h):
-            x = block(x, cache[i] if cache else None)
-        return _lm_output(self.lm_head(self.transformer.ln_f(x)), targets)
-
-    def new_cache(self) -> list[list]:
-        """An empty key/value cache: one ``[keys, values]`` list per block."""
-        return [[] for _ in self.transformer.h]
-
-    def configure_optimizers(
-        self, weight_decay: float, lr: float, betas: tuple[float, float]
-    ) -> torch.optim.AdamW:
-        """The AdamW of ``ember.models.gpt.GPT.configure_optimizers``: decay matrices only."""
-        params = [p for p in self.parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-        ]
-        return torch.optim.AdamW(groups, lr=lr, betas=betas)
-
-
-class TorchCharRNN(tnn.Module):
-    """PyTorch twin of ``ember.models.char_rnn.CharRNN``: embedding → LSTM → linear head."""
-
-    def __init__(self, c: Any) -> None:
-        super().__init__()
-        self.embedding = tnn.Embedding(c.vocab_size, c.n_embd)
-        self.lstm = tnn.LSTM(
-            c.n_embd, c.hidden_size, num_layers=c.num_layers, dropout=c.dropout, batch_first=True
-        )
-        self.head = tnn.Linear(c.hidden_size, c.vocab_size)
-
-    def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return _lm_output(self.head(self.lstm(self.embedding(idx))[0]), targets)
-
-
-TWINS = {"gpt": TorchGPT, "char_rnn": TorchCharRNN}  # ember registry name → PyTorch twin
-
-
+# ----------------------------------------------------------------------------- models
 def build_models(
     model_kwargs: dict[str, Any], seed: int = 0, registry: str = "gpt"
 ) -> tuple[ember.nn.Module, tnn.Module]:
     """ember's seeded ``registry`` model and its PyTorch twin holding the same initial weights."""
     ember.manual_seed(seed)
     net = models.create(registry, **model_kwargs)
-    twin = TWINS[registry](net.config)
-    ours = {k: np.array(v.numpy()) for k, v in net.state_dict().items()}
-    shapes = {k: v.shape for k, v in ours.items()}
-    expected = {k: tuple(v.shape) for k, v in twin.state_dict().items()}
-    if shapes != expected:
-        raise ValueError(
-            f"lm_compare: the PyTorch {registry} does not match ember's: "
-            f"{sorted(set(shapes.items()) ^ set(expected.items()))}"
-        )
-    twin.load_state_dict({k: torch.from_numpy(v) for k, v in ours.items()})
-    return net, twin
+    return net, load_twin(net, registry)
 
 
 # ----------------------------------------------------------------------------- data

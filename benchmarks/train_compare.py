@@ -3,14 +3,14 @@
 Run: ``python -m benchmarks.train_compare MODEL [--epochs N] [--limit N] [--threads N]
 [--json FILE] [--markdown FILE]`` with MODEL one of the ``ember train`` recipes (mlp, cnn,
 resnet). Both frameworks get the recipe's model, optimizer, learning rate, cosine schedule
-(stepped per epoch), batch size and augmentation. The PyTorch model mirrors ember's layer by
-layer (equal parameter names and shapes) and starts from ember's initial weights. Each epoch
-one seeded NumPy generator draws the sample order (and the augmentation), and both
-frameworks train on exactly those batches; epochs alternate (ember 1, torch 1, ember 2, …) so
-that a change in machine load hits both. Only the training loop is timed (forward, loss,
-backward, optimizer step, ``loss.item()``); preparing the epoch's arrays and the final test
-evaluation are not. Dropout draws from each framework's own RNG, so with dropout the two
-trajectories differ by noise.
+(stepped per epoch), batch size and augmentation. The PyTorch model is ember's definition built
+with torch (``ember.models.model_class``: equal parameter names and shapes) and starts from
+ember's initial weights. Each epoch one seeded NumPy generator draws the sample order (and the
+augmentation), and both frameworks train on exactly those batches; epochs alternate (ember 1,
+torch 1, ember 2, …) so that a change in machine load hits both. Only the training loop is
+timed (forward, loss, backward, optimizer step, ``loss.item()``); preparing the epoch's arrays
+and the final test evaluation are not. Dropout draws from each framework's own RNG, so with
+dropout the two trajectories differ by noise.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ember.data.datasets import FashionMNIST
 from ember.data.transforms import RandomCrop, RandomHorizontalFlip
 from ember.nn import functional as F
 from ember.random import Generator
-from ember.train.run import MEAN, RECIPES, STD, Recipe, build_optimizer
+from ember.train.classifier import MEAN, RECIPES, STD, Recipe, build_optimizer
 
 __all__ = [
     "build_models",
@@ -56,92 +56,7 @@ __all__ = [
 EVAL_BATCH = 1000
 
 
-# ----------------------------------------------------------------------------- PyTorch models
-class _TorchCNN(tnn.Module):
-    """PyTorch twin of ``ember.models.cnn.CNN`` (same attribute names)."""
-
-    def __init__(self, c: Any) -> None:
-        super().__init__()
-        self.conv1 = tnn.Conv2d(c.in_channels, c.width, 3)
-        self.conv2 = tnn.Conv2d(c.width, 2 * c.width, 3)
-        self.pool = tnn.MaxPool2d(2)
-        self.dropout1 = tnn.Dropout(c.dropout1)
-        pooled = (c.image_size - 4) // 2
-        self.fc1 = tnn.Linear(2 * c.width * pooled * pooled, c.hidden)
-        self.dropout2 = tnn.Dropout(c.dropout2)
-        self.fc2 = tnn.Linear(c.hidden, c.num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv2(self.conv1(x).relu()).relu()
-        x = self.dropout1(self.pool(x)).flatten(1)
-        return self.fc2(self.dropout2(self.fc1(x).relu()))
-
-
-class _TorchBlock(tnn.Module):
-    """PyTorch twin of ``ember.models.resnet.BasicBlock``."""
-
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = tnn.Conv2d(cin, cout, 3, stride, padding=1, bias=False)
-        self.bn1 = tnn.BatchNorm2d(cout)
-        self.conv2 = tnn.Conv2d(cout, cout, 3, 1, padding=1, bias=False)
-        self.bn2 = tnn.BatchNorm2d(cout)
-        self.shortcut: tnn.Module = tnn.Identity()
-        if stride != 1 or cin != cout:
-            self.shortcut = tnn.Sequential(
-                tnn.Conv2d(cin, cout, 1, stride, bias=False), tnn.BatchNorm2d(cout)
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn2(self.conv2(self.bn1(self.conv1(x)).relu()))
-        return (out + self.shortcut(x)).relu()
-
-
-class _TorchResNet(tnn.Module):
-    """PyTorch twin of ``ember.models.resnet.ResNet``."""
-
-    def __init__(self, c: Any) -> None:
-        super().__init__()
-        w0 = c.widths[0]
-        self.stem = tnn.Sequential(
-            tnn.Conv2d(c.in_channels, w0, 3, padding=1, bias=False),
-            tnn.BatchNorm2d(w0),
-            tnn.ReLU(),
-        )
-        blocks, width = [], w0
-        for i, out in enumerate(c.widths):
-            for j in range(c.blocks_per_stage):
-                blocks.append(_TorchBlock(width, out, 2 if i > 0 and j == 0 else 1))
-                width = out
-        self.stages = tnn.Sequential(*blocks)
-        self.fc = tnn.Linear(width, c.num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.stages(self.stem(x)).mean((2, 3)))
-
-
-class _TorchMLP(tnn.Module):
-    """PyTorch twin of ``ember.models.mlp.MLP`` (the same ``net`` Sequential indices)."""
-
-    def __init__(self, c: Any) -> None:
-        super().__init__()
-        layers: list[tnn.Module] = [tnn.Flatten()]
-        width = c.in_features
-        for _ in range(c.depth):
-            layers += [tnn.Linear(width, c.hidden), tnn.ReLU()]
-            if c.dropout > 0:
-                layers.append(tnn.Dropout(c.dropout))
-            width = c.hidden
-        layers.append(tnn.Linear(width, c.num_classes))
-        self.net = tnn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-_TWINS = {"mlp": _TorchMLP, "cnn": _TorchCNN, "resnet": _TorchResNet}
-
-
+# ----------------------------------------------------------------------------- models
 def build_models(
     model: str, seed: int = 0, model_kwargs: dict[str, Any] | None = None
 ) -> tuple[ember.nn.Module, tnn.Module]:
@@ -150,11 +65,14 @@ def build_models(
     ember.manual_seed(seed)
     torch.manual_seed(seed)
     net = models.create(model, **kwargs)
-    return net, load_twin(net, _TWINS[model](net.config), model)
+    return net, load_twin(net, model)
 
 
-def load_twin(net: ember.nn.Module, twin: tnn.Module, model: str) -> tnn.Module:
-    """``twin`` holding ``net``'s weights; ValueError unless names and shapes all match."""
+def load_twin(net: ember.nn.Module, model: str) -> tnn.Module:
+    """The PyTorch twin of ``net``, registry model ``model``: the same definition built with
+    torch (``ember.models.model_class``) for ``net``'s config, holding ``net``'s weights.
+    ValueError unless names and shapes all match."""
+    twin = models.model_class(model, torch)(net.config)
     ours = {k: v.numpy() for k, v in net.state_dict().items()}
     shapes = {k: tuple(v.shape) for k, v in ours.items()}
     expected = {k: tuple(v.shape) for k, v in twin.state_dict().items()}
@@ -249,7 +167,7 @@ class _Side:
 
 
 def torch_optimizer(recipe: Recipe, params: Any, lr: float) -> torch.optim.Optimizer:
-    """The PyTorch optimizer ``ember.train.run.build_optimizer`` builds for the same recipe."""
+    """The PyTorch optimizer ``ember.train.classifier.build_optimizer`` builds for a recipe."""
     wd = recipe.weight_decay
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd, nesterov=True)

@@ -24,7 +24,7 @@ def test_torch_cache_gives_uncached_logits() -> None:
         parts = [twin(idx[:, :3], cache=cache)[0]]  # a prompt, then one token at a time
         parts += [twin(idx[:, t : t + 1], cache=cache)[0] for t in range(3, 8)]
     torch.testing.assert_close(torch.cat(parts, dim=1), full, rtol=1e-5, atol=1e-6)
-    assert cache[0][0].shape == (2, 2, 8, 8)
+    assert cache[0].k.shape == (2, 2, 8, 8)
 
 
 def test_greedy_tokens_agree_past_the_block() -> None:
@@ -41,7 +41,7 @@ def test_sampling_follows_the_generator() -> None:
 
     def run(seed: int) -> torch.Tensor:
         gen = torch.Generator().manual_seed(seed)
-        return generate_compare.torch_generate(twin, prompt, 12, top_k=3, generator=gen)
+        return twin.generate(prompt, 12, top_k=3, generator=gen)
 
     assert torch.equal(run(0), run(0)) and not torch.equal(run(0), run(1))
 

@@ -18,14 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ember.models.char_rnn import char_rnn_family
-from ember.models.cnn import cnn_family
-from ember.models.dcgan import dcgan_family
+from ember.models import model_class
 from ember.models.ddpm import ddpm_family
-from ember.models.gpt import gpt_family
-from ember.models.mlp import mlp_family
-from ember.models.resnet import resnet_family
-from ember.models.vae import vae_family
 
 __all__ = [
     "TRAIN_WORKLOADS",
@@ -91,15 +85,19 @@ def _nparams(*modules: Any) -> int:
 def model_zoo(torch: ModuleType) -> SimpleNamespace:
     """Constructors of every reference model: ``ember.models``' definitions built for ``torch``
     (ember or torch), each with the workload's configuration."""
+
+    def build(name: str, **kwargs: Any) -> Callable[[], Any]:
+        return lambda: model_class(name, torch)(**kwargs)
+
     return SimpleNamespace(
-        mlp=lambda: mlp_family(torch).MLP(),
-        cnn=lambda: cnn_family(torch).CNN(),
-        resnet=lambda: resnet_family(torch).ResNet(),
-        lstm=lambda: char_rnn_family(torch).CharRNN(),
-        gpt=lambda: gpt_family(torch).GPT(gpt2_init=False),  # the framework's default init
-        dcgan=lambda: dcgan_family(torch).DCGAN(),
-        vae=lambda: vae_family(torch).VAE(),
-        ddpm=lambda: ddpm_family(torch).UNet(),
+        mlp=build("mlp"),
+        cnn=build("cnn"),
+        resnet=build("resnet"),
+        lstm=build("char_rnn"),
+        gpt=build("gpt", gpt2_init=False),  # the workload's: the framework's default init
+        dcgan=build("dcgan"),
+        vae=build("vae"),
+        ddpm=lambda: ddpm_family(torch).UNet(),  # the noise predictor; the step adds the noise
     )
 
 
