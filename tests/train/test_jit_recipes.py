@@ -3,9 +3,10 @@
 froze DDPM's noise levels and went unnoticed). Fused kernels round differently, and Adam's
 normalised steps let that grow where a gradient is near zero: weights are compared to within
 a tenth of one Adam step (1e-4 at lr 1e-3), losses to 1e-3 relative; a wrong graph is off by
-far more. The GAN's generator is the exception: its first layer feeds a BatchNorm, which
-cancels most of that layer's gradient, so round-off decides the sign of many Adam steps; it
-is held to a few steps (1e-3 at lr 2e-4) and its losses to 1e-3."""
+far more. The GAN's generator is the exception: its layers feed BatchNorms, which cancel
+their biases' gradients (zero but for round-off), and Adam turns round-off into full steps of
+either sign; its weights are held to the bound of 20 such steps (4e-3 at lr 2e-4) while its
+losses, which a wrong graph would move, are held to 1e-3."""
 
 from __future__ import annotations
 
@@ -65,6 +66,6 @@ def test_twenty_jitted_steps_equal_twenty_eager_steps(model, data, tmp_path):
             if e[key]:
                 assert float(j[key]) == pytest.approx(float(e[key]), rel=1e-3, abs=1e-6), key
     assert eager_w.keys() == jit_w.keys()
-    atol = 1e-3 if model == "dcgan" else 1e-4
+    atol = 20 * 2e-4 if model == "dcgan" else 1e-4
     for name, value in eager_w.items():
         np.testing.assert_allclose(jit_w[name], value, rtol=1e-3, atol=atol, err_msg=name)
