@@ -4,7 +4,7 @@ Flow: ``ember.jit(fn)`` → first call per guard key: ``trace.Tracer`` runs ``fn
 records every ``apply`` (forward, backward, optimizer update) into ``graph.Graph`` → the
 passes in ``passes`` shrink it → ``executor.Executor`` replays it on raw arrays on later calls
 and writes mutated state (parameters, ``.grad``, optimizer state, buffers) back in place.
-``cache`` computes the guard key. ``EMBER_JIT=0`` runs everything eagerly.
+``cache`` computes the guard key. ``ember.config.jit_enabled = False`` runs everything eagerly.
 
 State that changes every step is read by the graph, never baked into it: optimizer step
 counts are 0-d tensors, a float learning rate is passed in as a 0-d tensor (schedulers do not
