@@ -9,13 +9,14 @@ one token per step, carrying (h, c) along. Written once for any framework
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import ember
 from ember.models.neutral import family, publish
-from ember.models.sampling import check_temperature, sampling
+from ember.models.sampling import sampling
 
 __all__ = ["char_rnn", "CharRNNConfig", "CharRNN", "char_rnn_family"]
 
@@ -34,9 +35,8 @@ class CharRNNConfig:
 def char_rnn_family(torch: ModuleType) -> SimpleNamespace:
     """The ``CharRNN`` class for the framework ``torch`` (ember or torch)."""
     nn, F = torch.nn, torch.nn.functional
-    sample_next = sampling(torch).sample_next
 
-    class CharRNN(nn.Module):
+    class CharRNN(sampling(torch).Generation, nn.Module):
         """Token embedding → multi-layer LSTM → linear head over the vocabulary."""
 
         def __init__(self, config: CharRNNConfig | None = None) -> None:
@@ -68,27 +68,19 @@ def char_rnn_family(torch: ModuleType) -> SimpleNamespace:
             B, T = idx.shape
             return logits, F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
 
-        @torch.no_grad()
-        def generate(
-            self,
-            idx: Any,
-            max_new_tokens: int,
-            temperature: float = 1.0,
-            top_k: int | None = None,
-            top_p: float | None = None,
-            generator: Any = None,
-        ) -> Any:
-            """Extend ``idx`` (B, T) by ``max_new_tokens`` sampled tokens → (B, T + new).
+        def next_logits_fn(self, batch: int) -> Callable[[Any], Any]:
+            """What ``generate`` calls with the sequence so far for the next token's logits:
+            one LSTM step over the tokens not seen yet (the prompt once, then each new token),
+            carrying (h, c) along."""
+            seen, state = 0, None
 
-            Sampling as in ``GPT.generate``; each new token costs one LSTM step.
-            """
-            check_temperature("CharRNN.generate", temperature)
-            tokens, feed, state = [idx], idx, None  # the prompt is fed once, as a whole
-            for _ in range(max_new_tokens):
-                logits, state = self.step(feed, state)
-                feed = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
-                tokens.append(feed)  # (B, 1)
-            return torch.cat(tokens, dim=1)
+            def next_logits(idx: Any) -> Any:
+                nonlocal seen, state
+                logits, state = self.step(idx[:, seen:], state)
+                seen = idx.shape[1]
+                return logits[:, -1, :]
+
+            return next_logits
 
     return SimpleNamespace(CharRNN=CharRNN)
 

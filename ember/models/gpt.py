@@ -36,7 +36,6 @@ from ember.jit import JitFunction
 from ember.models.neutral import family, publish
 from ember.models.sampling import check_temperature, sampling
 from ember.ops.elementwise import where
-from ember.random import Generator
 from ember.tensor import Tensor
 
 __all__ = [
@@ -68,7 +67,7 @@ def gpt_family(torch: ModuleType) -> SimpleNamespace:
     """``KVCache``, ``CausalSelfAttention``, ``MLP``, ``Block`` and ``GPT`` for the framework
     ``torch`` (ember or torch)."""
     nn, F = torch.nn, torch.nn.functional
-    sample_next = sampling(torch).sample_next
+    Generation = sampling(torch).Generation
 
     class KVCache:
         """The keys and values one attention layer has already seen: (B, n_head, t, head_size)."""
@@ -151,7 +150,7 @@ def gpt_family(torch: ModuleType) -> SimpleNamespace:
             x = x + self.attn(self.ln_1(x), cache)
             return x + self.mlp(self.ln_2(x))
 
-    class GPT(nn.Module):
+    class GPT(Generation, nn.Module):
         """Token + position embedding → n_layer blocks → LayerNorm → tied linear head.
 
         ``gpt2_init=False`` keeps the framework's default initialisation (the ``gpt``
@@ -248,45 +247,11 @@ def gpt_family(torch: ModuleType) -> SimpleNamespace:
                 )
             return self(new, cache=cache)[0][:, -1, :]
 
-        def generate(
-            self,
-            idx: Any,
-            max_new_tokens: int,
-            temperature: float = 1.0,
-            top_k: int | None = None,
-            top_p: float | None = None,
-            use_cache: bool = True,
-            generator: Any = None,
-        ) -> Any:
-            """Extend ``idx`` (B, T) by ``max_new_tokens`` sampled tokens → (B, T + new).
-
-            Sampling is from softmax(logits / temperature) restricted to the ``top_k`` most
-            likely tokens and/or the nucleus of probability ``top_p``; ``top_k=1`` is greedy
-            decoding. Call ``model.eval()`` first when the model has dropout.
-            """
+        def next_logits_fn(self, batch: int, use_cache: bool = True) -> Callable[[Any], Any]:
+            """What ``generate`` calls with the sequence so far for the next token's logits:
+            ``next_token_logits`` with a fresh cache (or, ``use_cache=False``, none)."""
             cache = self.new_cache() if use_cache else None
-            next_logits = functools.partial(self.next_token_logits, cache=cache)
-            return self._sample(
-                idx, max_new_tokens, next_logits, temperature, top_k, top_p, generator
-            )
-
-        @torch.no_grad()
-        def _sample(
-            self,
-            idx: Any,
-            max_new_tokens: int,
-            next_logits: Callable[[Any], Any],
-            temperature: float,
-            top_k: int | None,
-            top_p: float | None,
-            generator: Any,
-        ) -> Any:
-            """``idx`` extended by tokens drawn from ``next_logits(sequence so far)``."""
-            check_temperature("GPT.generate", temperature)
-            for _ in range(max_new_tokens):
-                idx_next = sample_next(next_logits(idx), temperature, top_k, top_p, generator)
-                idx = torch.cat([idx, idx_next], dim=1)
-            return idx
+            return functools.partial(self.next_token_logits, cache=cache)
 
         def configure_optimizers(
             self, weight_decay: float, lr: float, betas: tuple[float, float]
@@ -368,27 +333,16 @@ class GPT(_gpt.GPT):
         pos.add_(1)
         return logits
 
-    def generate(
-        self,
-        idx: Tensor,
-        max_new_tokens: int,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        use_cache: bool = True,
-        generator: Generator | None = None,
-        jit: bool = False,
-    ) -> Tensor:
-        """The neutral ``generate``; ``jit=True`` runs each step as a compiled graph (see the
-        module docstring; ``use_cache`` does not apply)."""
+    def next_logits_fn(
+        self, batch: int, use_cache: bool = True, jit: bool = False
+    ) -> Callable[[Tensor], Tensor]:
+        """``jit=True``: ``generate`` runs each step as a compiled graph (see the module
+        docstring; ``use_cache`` does not apply)."""
         if not jit:
-            return super().generate(
-                idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator
-            )
+            return super().next_logits_fn(batch, use_cache)
         if self._decoding is None:
             self._decoding = CompiledDecoding(self)
-        next_logits = self._decoding.start(idx.shape[0])
-        return self._sample(idx, max_new_tokens, next_logits, temperature, top_k, top_p, generator)
+        return self._decoding.start(batch)
 
 
 class CompiledDecoding:

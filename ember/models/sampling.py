@@ -25,7 +25,8 @@ def check_temperature(op: str, temperature: float) -> None:
 
 @family
 def sampling(torch: ModuleType) -> SimpleNamespace:
-    """``filter_logits`` and ``sample_next`` for the framework ``torch`` (ember or torch)."""
+    """``filter_logits``, ``sample_next`` and the ``Generation`` mixin for the framework
+    ``torch`` (ember or torch)."""
     F = torch.nn.functional
 
     def filter_logits(logits: Any, top_k: int | None = None, top_p: float | None = None) -> Any:
@@ -61,4 +62,35 @@ def sampling(torch: ModuleType) -> SimpleNamespace:
         logits = filter_logits(logits / temperature, top_k, top_p)
         return torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
 
-    return SimpleNamespace(filter_logits=filter_logits, sample_next=sample_next)
+    class Generation:
+        """``generate`` for a language model (a mixin before ``nn.Module``): each new token is
+        drawn from the logits of ``self.next_logits_fn(batch, **options)(sequence so far)``."""
+
+        @torch.no_grad()
+        def generate(
+            self,
+            idx: Any,
+            max_new_tokens: int,
+            temperature: float = 1.0,
+            top_k: int | None = None,
+            top_p: float | None = None,
+            generator: Any = None,
+            **options: Any,
+        ) -> Any:
+            """Extend ``idx`` (B, T) by ``max_new_tokens`` sampled tokens → (B, T + new).
+
+            Sampling is from softmax(logits / temperature) restricted to the ``top_k`` most
+            likely tokens and/or the nucleus of probability ``top_p``; ``top_k=1`` is greedy
+            decoding. Call ``model.eval()`` first when the model has dropout. ``options`` are
+            the model's own (``next_logits_fn``'s), e.g. GPT's ``use_cache`` and ``jit``.
+            """
+            check_temperature(f"{type(self).__name__}.generate", temperature)
+            next_logits = self.next_logits_fn(idx.shape[0], **options)
+            for _ in range(max_new_tokens):
+                idx_next = sample_next(next_logits(idx), temperature, top_k, top_p, generator)
+                idx = torch.cat([idx, idx_next], dim=1)
+            return idx
+
+    return SimpleNamespace(
+        filter_logits=filter_logits, sample_next=sample_next, Generation=Generation
+    )
