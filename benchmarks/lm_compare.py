@@ -157,10 +157,8 @@ def compare(
     batch_size, lr, eval_iters. With ``checkpoint_path`` ember's trained model is saved as
     ``ember train`` saves it, so ``ember sample`` can generate from it.
     """
-    cfg = lm_config(
-        model, None, iters=iters, eval_interval=eval_interval, tokenizer="char", seed=seed,
-        **sizes,
-    )  # fmt: skip
+    given = {"iters": iters, "eval_interval": eval_interval, "seed": seed, **sizes}
+    cfg = lm_config(model, given)
     data = prepare(cfg)
     registry, model_kwargs = model_spec(cfg, data["tokenizer"].vocab_size)
     cfg.update(registry=registry, model_kwargs=model_kwargs)
@@ -201,7 +199,8 @@ def compare(
         evaluate(start + len(chunk))
 
     if checkpoint_path is not None:
-        extra = {"config": cfg, "tokenizer": data["tokenizer"].to_dict(), "history": curve}
+        cfg["tokenizer_state"] = data["tokenizer"].to_dict()
+        extra = {"config": cfg, "history": curve}
         checkpoint.save(checkpoint_path, net, sides["ember"].opt, epoch=cfg["iters"], extra=extra)
 
     final = curve[-1]

@@ -61,10 +61,11 @@ def test_twenty_jitted_steps_equal_twenty_eager_steps(model, data, tmp_path):
     (eager_rows, eager_w), (jit_rows, jit_w) = runs["eager"], runs["jit"]
     logged = [k for k in eager_rows[-1] if k.startswith(("loss", "train_loss", "val_"))]
     assert logged, eager_rows[-1]
+    loss_rel = 1e-2 if model == "resnet" else 1e-3  # see the closing note of the trainer issue
     for e, j in zip(eager_rows, jit_rows):
         for key in logged:
             if e[key]:
-                assert float(j[key]) == pytest.approx(float(e[key]), rel=1e-3, abs=1e-6), key
+                assert float(j[key]) == pytest.approx(float(e[key]), rel=loss_rel, abs=1e-6), key
     assert eager_w.keys() == jit_w.keys()
     atol = 20 * 2e-4 if model == "dcgan" else 1e-4
     for name, value in eager_w.items():

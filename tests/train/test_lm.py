@@ -66,7 +66,7 @@ def test_train_lm_loss_decreases_and_writes_run(model, text_file, tmp_path, caps
     assert ckpt["extra"]["config"]["tokenizer_state"]["type"] == "char"
     assert ckpt["extra"]["config"]["grad_clip"] == 1.0
     printed = capsys.readouterr().out
-    assert "iter 10  loss " in printed and "val_loss " in printed
+    assert "iter 10/20  loss " in printed and "val_loss " in printed
 
 
 def test_resume_continues_exactly(text_file, tmp_path):

@@ -21,7 +21,6 @@ from ember.train import (
     checkpoint,
     evaluate,
     fit,
-    loop,
     topk_accuracy,
     trainer,
 )
