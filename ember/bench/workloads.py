@@ -1,4 +1,4 @@
-"""The reference workloads (shared/bench/WORKLOADS.md), written once for any PyTorch-like module.
+"""The reference workloads (docs/workloads.md), written once for any PyTorch-like module.
 
 ``model_zoo(torch)`` builds every model from its one definition in ``ember.models`` (see
 ``ember.models.neutral``) for the module it is given, so the ember and the PyTorch versions

@@ -194,11 +194,14 @@ class Trainer:
             self._end_epoch()
         return values
 
-    def finish(self) -> History:
-        """Call the callbacks' ``on_train_end``; return the History."""
+    def _close_bar(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+    def finish(self) -> History:
+        """Call the callbacks' ``on_train_end``; return the History."""
+        self._close_bar()
         for cb in self.callbacks:
             cb.on_train_end(self.state)
         return self.state.history
@@ -224,9 +227,7 @@ class Trainer:
         set_rng_state(rng)
         state.history = History(rows)
         state.stop = False
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+        self._close_bar()
         self.plan.end()
         self.state.restore_position(position)
 
@@ -249,8 +250,7 @@ class Trainer:
 
     def _end_epoch(self) -> None:
         state = self.state
-        self._bar.close()
-        self._bar = None
+        self._close_bar()
         self.plan.end()
         position = state.epoch + 1 if self.unit == "epoch" else state.step
         logs: dict[str, float] = {self.unit: position, **self.meter.result()}
@@ -280,9 +280,7 @@ class Trainer:
         return f"epoch {epoch}/{self.epochs}"
 
     def _interrupted(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+        self._close_bar()
         for cb in self.callbacks:
             cb.on_interrupt(self.state)
         raise TrainingInterrupted(self.state)
