@@ -6,7 +6,11 @@ a tenth of one Adam step (1e-4 at lr 1e-3), losses to 1e-3 relative; a wrong gra
 far more. The GAN's generator is the exception: its layers feed BatchNorms, which cancel
 their biases' gradients (zero but for round-off), and Adam turns round-off into full steps of
 either sign; its weights are held to the bound of 20 such steps (4e-3 at lr 2e-4) while its
-losses, which a wrong graph would move, are held to 1e-3."""
+losses, which a wrong graph would move, are held to 1e-3. The ResNet runs at batch 16 and lr
+0.01, not at batch 8 and its recipe's 0.1: there, nudging one initial weight by one ulp moves
+the eager run's weights and BatchNorm statistics by up to 2.5e-4 after 20 steps, so no
+comparison could tell a bug from round-off; here the same nudge moves them by 2e-7.
+Accuracies are not compared: one argmax flipped by round-off moves them by a whole sample."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ IMAGES = ["--epochs", "1", "--limit", "160", "--batch-size", "8"]  # 20 steps
 RECIPES = {
     "mlp": IMAGES,
     "cnn": IMAGES,
-    "resnet": IMAGES,
+    "resnet": ["--epochs", "1", "--limit", "320", "--batch-size", "16", "--lr", "0.01"],
     "dcgan": [*IMAGES, "--fid-samples", "0"],
     "autoencoder": IMAGES,
     "vae": IMAGES,
@@ -39,7 +43,7 @@ RECIPES = {
 @pytest.fixture
 def data(tmp_path, monkeypatch):
     root = tmp_path / "data"
-    make_idx_dataset(root / "fashion-mnist", n_train=160, n_test=16)
+    make_idx_dataset(root / "fashion-mnist", n_train=320, n_test=16)
     monkeypatch.setenv("EMBER_DATA", str(root))
     text = tmp_path / "text.txt"
     text.write_text(TEXT, encoding="utf-8")
@@ -59,13 +63,12 @@ def test_twenty_jitted_steps_equal_twenty_eager_steps(model, data, tmp_path):
         weights = safetensors.load_file(out / "checkpoint.safetensors", numpy=True)
         runs[name] = rows, {k: v for k, v in weights.items() if k.startswith("model.")}
     (eager_rows, eager_w), (jit_rows, jit_w) = runs["eager"], runs["jit"]
-    logged = [k for k in eager_rows[-1] if k.startswith(("loss", "train_loss", "val_"))]
+    logged = [k for k in eager_rows[-1] if "loss" in k]
     assert logged, eager_rows[-1]
-    loss_rel = 1e-2 if model == "resnet" else 1e-3  # see the closing note of the trainer issue
     for e, j in zip(eager_rows, jit_rows):
         for key in logged:
             if e[key]:
-                assert float(j[key]) == pytest.approx(float(e[key]), rel=loss_rel, abs=1e-6), key
+                assert float(j[key]) == pytest.approx(float(e[key]), rel=1e-3, abs=1e-6), key
     assert eager_w.keys() == jit_w.keys()
     atol = 20 * 2e-4 if model == "dcgan" else 1e-4
     for name, value in eager_w.items():
