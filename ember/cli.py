@@ -58,7 +58,11 @@ def _add_train(sub: Any, families: Sequence[Family], common: argparse.ArgumentPa
                 "--force", action="store_true", help="start over in an --out that holds a run"
             )
             run.add_argument("--quiet", action="store_true", help="no progress output")
-            run.add_argument("--threads", type=positive_int, help="BLAS and kernel threads")
+            run.add_argument(
+                "--threads",
+                type=positive_int,
+                help="BLAS and kernel threads (default: the cores not busy at the start)",
+            )
             run.add_argument(
                 "--no-jit",
                 dest="jit",
@@ -75,10 +79,7 @@ def _train(args: argparse.Namespace) -> int:
                 "threads", "jit"}  # fmt: skip
     options = {k: v for k, v in vars(args).items() if k not in run_keys}
     keep_freed_memory()  # long runs: recycle large arrays (ember.allocator)
-    if args.threads is not None:
-        from ember.threads import set_num_threads
-
-        set_num_threads(args.threads)
+    _set_threads(args.threads, args.quiet)
     train(
         args.model,
         options,
@@ -89,6 +90,23 @@ def _train(args: argparse.Namespace) -> int:
         jit=args.jit,
     )
     return 0
+
+
+def _set_threads(threads: int | None, quiet: bool) -> None:
+    """Use ``threads`` threads, or as many as there are free cores (at most NumPy's count): a
+    multi-threaded BLAS slows down sharply when another process holds one of its cores.
+    Without threadpoolctl the default leaves NumPy's count as it is; ``--threads`` needs it."""
+    from ember.threads import free_cores, get_num_threads, set_num_threads
+
+    if threads is None:
+        try:
+            import threadpoolctl  # noqa: F401
+        except ImportError:
+            return
+        threads = min(free_cores(), get_num_threads())
+        if not quiet:
+            print(f"threads: {threads} (the cores not busy now; --threads N to choose)")
+    set_num_threads(threads)
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -30,3 +30,25 @@ def test_set_and_get_num_threads_round_trip(monkeypatch: pytest.MonkeyPatch) -> 
 def test_set_num_threads_rejects_non_positive() -> None:
     with pytest.raises(ValueError, match="set_num_threads: expected a positive number"):
         ember.set_num_threads(0)
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.0, 4), (1.2, 3), (3.6, 1), (9.0, 1)])
+def test_free_cores_are_the_usable_cores_less_the_load(monkeypatch, load, expected) -> None:
+    from ember.threads import free_cores
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert free_cores() == expected
+
+
+def test_ember_train_defaults_to_the_free_cores_and_says_so(monkeypatch, capsys) -> None:
+    from ember import cli
+
+    chosen = []
+    monkeypatch.setattr("ember.threads.free_cores", lambda: 1)
+    monkeypatch.setattr("ember.threads.get_num_threads", lambda: 2)
+    monkeypatch.setattr("ember.threads.set_num_threads", chosen.append)
+    cli._set_threads(None, quiet=False)
+    cli._set_threads(3, quiet=False)  # an explicit count is used as given
+    assert chosen == [1, 3]
+    assert capsys.readouterr().out == "threads: 1 (the cores not busy now; --threads N to choose)\n"
