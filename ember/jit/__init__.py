@@ -10,7 +10,9 @@ State that changes every step is read by the graph, never baked into it: optimiz
 counts are 0-d tensors, a float learning rate is passed in as a 0-d tensor (schedulers do not
 retrace), and random draws (``ember.random.sample``: dropout masks, ``randn``) replay from the
 generator. A call that creates the state it is guarded on (the first step creates ``.grad``
-and the optimizer state) is a warm-up: its trace is dropped and the next call compiles.
+and the optimizer state) is a warm-up: its trace is dropped and the next call compiles. A
+traced call is rewound and run again by its graph, so no step after the warm-up runs eagerly
+(which makes a resumed compiled run equal an uninterrupted one bit for bit).
 """
 
 from __future__ import annotations

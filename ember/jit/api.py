@@ -20,6 +20,7 @@ from ember.jit.graph import Graph
 from ember.jit.passes import optimize
 from ember.jit.report import describe
 from ember.jit.trace import JitError, Tracer, _is_optimizer, may_alias, scan_roots, state_tensors
+from ember.random import default_generator
 from ember.tensor import Tensor
 
 __all__ = ["JitFunction", "jit", "explain"]
@@ -58,6 +59,27 @@ def _rebuild(template: Any, leaves: list[Tensor]) -> Any:
     if kind is dict:
         return {k: _rebuild(v, leaves) for k, v in body.items()}
     return kind(_rebuild(x, leaves) for x in body)
+
+
+class _Snapshot:
+    """The values of a call's state tensors and gradients and the default generator's state
+    before it, so that a traced call can be rewound and its step run again by the compiled
+    graph: every step then rounds the same way, and a resumed run equals an uninterrupted one
+    bit for bit. A gradient the call created is zeroed (not removed), which keeps the key of
+    the call that created it and adds the same as a missing one would."""
+
+    def __init__(self, state: list[Tensor]) -> None:
+        self.values = [(t, t._data.copy()) for t in state]
+        self.grads = [(t, None if t.grad is None else t.grad._data.copy()) for t in state]
+        self.rng = default_generator.get_state()
+
+    def restore(self) -> None:
+        for tensor, value in self.values:
+            tensor._data[...] = value
+        for tensor, grad in self.grads:
+            if tensor.grad is not None:
+                tensor.grad._data[...] = 0 if grad is None else grad
+        default_generator.set_state(self.rng)
 
 
 def _needs_backward_outside(graph: Graph, outputs: list[Tensor]) -> bool:
@@ -196,7 +218,9 @@ class JitFunction:
         self, key: tuple, args: tuple, kwargs: dict, tensors: list, roots: list, rates: list
     ) -> Any:
         start = time.perf_counter()
-        state = state_tensors(roots) + [holder for _, holder in rates]
+        found = state_tensors(roots)
+        state = found + [holder for _, holder in rates]
+        before = _Snapshot(state)
         tracer = Tracer(self.__name__, tensors, state, self.fallback)
         prev, STATE.tracer = STATE.tracer, tracer
         try:
@@ -207,25 +231,28 @@ class JitFunction:
             if tracer.aborted is None:
                 end_state = state_tensors(self._roots(args, kwargs)[0])
                 graph = tracer.finish(leaves, end_state)
-            warmup = self.warmups < self.cache.size and graph is not None
-            if warmup and self._key(args, kwargs)[0] != key:
-                # the call created state (optimizer state, .grad): the next call has another
-                # key, so this graph would never run again; the next call compiles instead
-                self.warmups += 1
-                return result
-            if graph is not None and _needs_backward_outside(graph, leaves):
-                tracer.aborted = (
-                    f"ember.jit: cannot compile {self.__name__}: an output requires grad, and "
-                    "a compiled graph returns detached outputs (backward() outside it would "
-                    "fail)\nhint: jit the whole training step (forward, loss.backward(), "
-                    "optimizer.step()), or call the function under ember.no_grad() for inference"
-                )
-            if tracer.aborted is not None:
-                graph = None
         finally:
             STATE.tracer = prev
+        warmup = self.warmups < self.cache.size and graph is not None
+        if warmup and self._key(args, kwargs)[0] != key:
+            # the call created state (optimizer state, .grad): the next call has another key,
+            # so this graph would never run again. When it created only .grad (the first step
+            # of a resumed run), rewind and run the step again, compiled; when it created
+            # optimizer state (a run's first step), the step stays eager and the next compiles
+            self.warmups += 1
+            if {id(t) for t in end_state} == {id(t) for t in found}:
+                before.restore()
+                return self(*args, **kwargs)
+            return result
+        if graph is not None and _needs_backward_outside(graph, leaves):
+            tracer.aborted = (
+                f"ember.jit: cannot compile {self.__name__}: an output requires grad, and "
+                "a compiled graph returns detached outputs (backward() outside it would "
+                "fail)\nhint: jit the whole training step (forward, loss.backward(), "
+                "optimizer.step()), or call the function under ember.no_grad() for inference"
+            )
         self.traces += 1
-        if graph is None:
+        if tracer.aborted is not None:
             if tracer.aborted not in self._eager_reasons:  # once per reason, not per key
                 self._eager_reasons.add(tracer.aborted)
                 warnings.warn(f"{tracer.aborted}\n(running it eagerly)", stacklevel=3)
@@ -247,7 +274,13 @@ class JitFunction:
                 stacklevel=3,
             )
         self._last, self._last_key = entry, key
-        return result
+        # rewind the traced call and run the compiled graph instead, so that every compiled
+        # step rounds the same way, the first one included
+        arrays = entry.executor.bind(tensors)
+        if arrays is None:
+            return result
+        before.restore()
+        return _rebuild(template, entry.executor.run(tensors, arrays))
 
 
 def jit(fn: Callable | None = None, *, fallback: bool = False, cache_size: int = 8) -> Any:

@@ -18,8 +18,9 @@ BATCH = {"dcgan": 8}  # BatchNorm over 2 samples is degenerate: its gradients ar
 # (rtol, atol) of parameters and buffers. NumPy's float32 reductions round differently with
 # the alignment of their buffers, so replays agree with eager steps to rounding, not bit for
 # bit; the GAN's two players and BatchNorm amplify that rounding over 10 steps (measured:
-# grads equal to 1e-8 at the first replay, parameters within 1e-3 after 10 steps).
-TOLERANCE = {"dcgan": (1e-2, 2e-3)}
+# grads equal to 1e-8 at the first replay; nudging one initial weight by one ulp moves the
+# eager run's parameters by 1.1e-3 after 10 steps, and 9 replayed steps end within 2.7e-3).
+TOLERANCE = {"dcgan": (1e-2, 4e-3)}
 FAST = ["mlp", "cnn", "resnet", "lstm", "gpt", "dcgan", "vae"]
 CASES = [
     *[(w, "plan") for w in FAST],
