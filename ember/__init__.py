@@ -11,8 +11,8 @@ import importlib
 from typing import Any
 
 from ember import autograd, dtypes
+from ember.arrays import Device, cuda_available, device
 from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from ember.backends import Device, cuda_available, device
 from ember.config import config
 from ember.creation import *  # noqa: F403
 from ember.creation import __all__ as _creation_all
@@ -93,7 +93,7 @@ class cuda:  # noqa: N801 - mirrors the torch.cuda namespace
     @staticmethod
     def synchronize() -> None:
         if cuda_available():
-            from ember.backends import get_backend
+            from ember.arrays import get_backend
 
             get_backend("cuda").sync()
 

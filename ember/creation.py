@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
-from ember.backends import backend_of, get_backend
+from ember.arrays import backend_of, get_backend
 from ember.tensor import Tensor
 
 __all__ = [

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
-from ember.backends import backend_of, get_backend
+from ember.arrays import backend_of, get_backend
 from ember.ops import core
 from ember.ops.elementwise import ElementwiseMethods, cast
 from ember.ops.index import IndexMethods

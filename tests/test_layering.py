@@ -1,7 +1,7 @@
 """Imports point downward only (DESIGN.md): parse every module under ember/ and check.
 
 Layers, bottom to top:
-backends → dtypes → ops.core/autograd → ops families → tensor → creation/random → nn → optim →
+arrays → dtypes → ops.core/autograd → ops families → tensor → creation/random → nn → optim →
 data → jit → models/train/diagnostics/io/bench → cli. A module may import its own layer or
 lower ones at module level; a function-level (lazy) import may also go upward, but only where
 it is listed in ``LAZY_UPWARD`` with the reason. ``jit`` never imports ``nn``.
@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ember"
 
 # longest matching prefix wins; the package root re-exports the layers up to creation/random
 LAYERS = {
-    "ember.backends": 0,
+    "ember.arrays": 0,
     "ember.dtypes": 1,
     "ember.ops.core": 2,
     "ember.autograd": 2,

@@ -208,7 +208,7 @@ def _propagate(node: Node, inputs: tuple, g: Any, node_grads: dict, leaf_grads: 
 
 def _check_anomaly(node: Node, index: int, g: Any) -> None:
     """Under ``detect_anomaly``: fail on a nan gradient, naming the op and where it ran."""
-    from ember.backends import backend_of
+    from ember.arrays import backend_of
 
     data = g._data
     if data.dtype.kind == "f" and bool(backend_of(data).xp.isnan(data).any()):

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.backends import backend_of
+from ember.arrays import backend_of
 from ember.creation import from_host, tensor
 from ember.data.dataset import Dataset, IterableDataset
 from ember.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler

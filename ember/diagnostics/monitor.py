@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from ember.arrays import backend_of
 from ember.autograd.grad_mode import STATE
-from ember.backends import backend_of
 from ember.train.callbacks import Callback
 
 __all__ = [

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.backends import backend_of
+from ember.arrays import backend_of
 from ember.config import config
 from ember.jit import native
 from ember.jit.fusion import Group, fuse, writer

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.backends import backend_of
+from ember.arrays import backend_of
 from ember.jit.graph import Graph, Node
 from ember.ops.core import Aval
 from ember.ops.elementwise import Copy

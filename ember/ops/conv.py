@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
-from ember.backends import backend_of
+from ember.arrays import backend_of
 from ember.ops import core
 from ember.ops.core import Aval, Primitive, apply
 

@@ -13,9 +13,9 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from ember import dtypes
+from ember.arrays import backend_of
 from ember.autograd.grad_mode import STATE
 from ember.autograd.node import Node
-from ember.backends import backend_of
 
 __all__ = [
     "Aval",

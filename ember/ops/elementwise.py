@@ -100,7 +100,7 @@ def as_tensor_like(value: Any, dtype: dtypes.dtype, like: Any) -> Any:
 
 
 def _backend_xp(like: Any) -> Any:
-    from ember.backends import backend_of
+    from ember.arrays import backend_of
 
     return backend_of(like._data).xp
 
@@ -464,7 +464,7 @@ class Erf(Unary):
 
 def _erf(xp: Any, x: Any) -> Any:
     """erf via the backend's special functions (SciPy/CuPy) when present, else a series."""
-    from ember.backends import backend_of
+    from ember.arrays import backend_of
 
     special = backend_of(x).special()
     if special is None:

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
+from ember.arrays import backend_of
 from ember.autograd.engine import LazyGrad
-from ember.backends import backend_of
 from ember.ops import core
 from ember.ops.core import OPAQUE, Aval, Primitive, apply, inplace, normalize_dim
 

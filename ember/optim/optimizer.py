@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ember.arrays import backend_of
 from ember.autograd import enable_grad, no_grad
 from ember.autograd.grad_mode import STATE
-from ember.backends import backend_of
 from ember.creation import tensor, zeros
 from ember.dtypes import float32
 from ember.tensor import Tensor

@@ -1,4 +1,4 @@
-"""Backends: where arrays live and the few operations that differ between NumPy and CuPy.
+"""Array backends: where arrays live and the few operations that differ between NumPy and CuPy.
 
 Kernels only ever see ``xp`` (numpy or cupy). Anything that is not spelled the same on both
 (scatter-add, host transfer, synchronisation) is a Backend method, never an ``if`` in an op.
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.backends.numpy import NumpyBackend
+from ember.arrays.numpy import NumpyBackend
 
 __all__ = ["Backend", "Device", "device", "backend_of", "get_backend", "cuda_available"]
 
@@ -71,7 +71,7 @@ def cuda_available() -> bool:
 def _get_cuda() -> Any:
     global _cuda_backend
     if _cuda_backend is None:
-        from ember.backends.cupy import CupyBackend
+        from ember.arrays.cupy import CupyBackend
 
         _cuda_backend = CupyBackend()
     return _cuda_backend

@@ -17,7 +17,7 @@ class NumpyBackend:
         return True
 
     def device(self, array: Any) -> Any:
-        from ember.backends import CPU_DEVICE
+        from ember.arrays import CPU_DEVICE
 
         return CPU_DEVICE
 

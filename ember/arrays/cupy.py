@@ -32,7 +32,7 @@ class CupyBackend:
             return False
 
     def device(self, array: Any) -> Any:
-        from ember.backends import Device
+        from ember.arrays import Device
 
         return Device("cuda", array.device.id)
 
