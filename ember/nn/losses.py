@@ -13,7 +13,7 @@ from ember import dtypes
 from ember.autograd.grad_mode import STATE
 from ember.nn import functional as F  # functional re-exports these losses: use it at call time
 from ember.ops.elementwise import exp, log, maximum, where
-from ember.ops.fused import cross_entropy_rows
+from ember.ops.fused import binary_cross_entropy_elementwise, cross_entropy_rows
 from ember.tensor import Tensor
 
 __all__ = [
@@ -298,9 +298,7 @@ def binary_cross_entropy(
             f"{op}: all elements of input should be between 0 and 1\n"
             "hint: pass logits to binary_cross_entropy_with_logits instead (it is also stabler)"
         )
-    log_p = input.log().clamp(min=-100.0)
-    log_q = (1 - input).log().clamp(min=-100.0)
-    loss = -(target * log_p + (1 - target) * log_q)
+    loss = binary_cross_entropy_elementwise(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, op)

@@ -9,21 +9,27 @@ gradient buffer per step in backward (quadratic in the sequence length).
 
 ``BatchNormStats`` + ``BatchNormTrain`` are training-mode batch normalisation: a two-pass
 normalise and an analytic backward instead of the composite's chain of broadcast ops.
+
+``BinaryCrossEntropy`` is elementwise BCE with each log clamped at -100, like PyTorch: the
+composite's backward is 0 * inf = NaN where p is 0 or 1, PyTorch's is (p - t) / max(p(1-p), ε).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ember.autograd.grad_mode import STATE
 from ember.ops.core import OPAQUE, Aval, Primitive, apply
-from ember.ops.elementwise import where
+from ember.ops.elementwise import log, where
 from ember.ops.index import scatter_add
 from ember.ops.movement import cat
 from ember.ops.reduce import amax
 
 __all__ = [
     "batch_norm_stats",
+    "binary_cross_entropy_elementwise",
     "batch_norm_train",
     "cross_entropy_rows",
     "lstm_sequence",
@@ -293,3 +299,40 @@ def batch_norm_stats(x: Any) -> Any:
 def batch_norm_train(x: Any, stats: Any, weight: Any, bias: Any, eps: float = 1e-5) -> Any:
     """Batch normalisation with the batch's ``stats`` (from ``batch_norm_stats``)."""
     return apply(BatchNormTrain, x, stats, weight, bias, eps=float(eps))
+
+
+# PyTorch divides BCE's gradient by max(p (1 - p), ε) with ε = 1e-12 as a float32 constant
+_BCE_EPS = float(np.float32(1e-12))
+
+
+class BinaryCrossEntropy(Primitive):
+    """-(t log p + (1 - t) log(1 - p)) elementwise, each log clamped to >= -100."""
+
+    kind = OPAQUE
+    quiet = True  # log(0) = -inf before the clamp
+
+    @staticmethod
+    def infer(p: Aval, t: Aval) -> Aval:  # type: ignore[override]
+        if p.shape != t.shape or p.dtype is not t.dtype:
+            raise ValueError(
+                f"binary_cross_entropy: input {p} and target {t} must have one shape and dtype"
+            )
+        return p
+
+    @staticmethod
+    def forward(xp, p, t):
+        log_p = xp.maximum(xp.log(p), -100.0)
+        log_q = xp.maximum(xp.log(1 - p), -100.0)
+        return -(t * log_p + (1 - t) * log_q).astype(p.dtype, copy=False)
+
+    @staticmethod
+    def vjp(g, p, t, *, out):
+        return (
+            lambda: g * (p - t) / (p * (1 - p)).clamp(min=_BCE_EPS),
+            lambda: g * (log(1 - p) - log(p)),
+        )
+
+
+def binary_cross_entropy_elementwise(p: Any, t: Any) -> Any:
+    """Per-element binary cross entropy of probabilities ``p`` against targets ``t``."""
+    return apply(BinaryCrossEntropy, p, t)

@@ -214,6 +214,31 @@ def test_bce_clamps_log_like_torch() -> None:
     np.testing.assert_array_equal(e.numpy(), tt.numpy())
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bce_gradient_at_saturated_probabilities_matches_torch(dtype: str) -> None:
+    """At p = 0 or 1 PyTorch's backward is (p - t) / max(p(1-p), 1e-12), finite, not NaN."""
+    x = np.array([0.0, 1.0, 0.0, 1.0, 0.3, 1e-30])
+    t = np.array([1.0, 0.0, 0.0, 1.0, 0.6, 0.5])
+    w = np.array([0.5, 1.0, 2.0, 1.0, 1.5, 1.0])
+    ex = ember.tensor(x, dtype=getattr(ember, dtype), requires_grad=True)
+    et = ember.tensor(t, dtype=getattr(ember, dtype), requires_grad=True)
+    tx = torch.tensor(x, dtype=getattr(torch, dtype), requires_grad=True)
+    tt = torch.tensor(t, dtype=getattr(torch, dtype), requires_grad=True)
+    ew, tw = ember.tensor(w, dtype=getattr(ember, dtype)), torch.tensor(w, dtype=tx.dtype)
+    e = L.binary_cross_entropy(ex, et, weight=ew, reduction="sum")
+    r = TF.binary_cross_entropy(tx, tt, weight=tw, reduction="sum")
+    e.backward()
+    r.backward()
+    np.testing.assert_allclose(e.item(), r.item(), rtol=1e-6)
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(et.grad.numpy(), tt.grad.numpy(), rtol=1e-6)
+    em, tm = ember.nn.BCELoss(), torch.nn.BCELoss()
+    ex.grad, tx.grad = None, None
+    em(ex, et.detach()).backward()
+    tm(tx, tt.detach()).backward()
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+
+
 def test_all_ignored_mean_is_nan_like_torch() -> None:
     x, t = X2[:2], np.array([-100, -100])
     e = L.cross_entropy(ember.tensor(x), ember.tensor(t))

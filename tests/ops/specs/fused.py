@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from ember.ops.fused import (
     batch_norm_stats,
     batch_norm_train,
+    binary_cross_entropy_elementwise,
     cross_entropy_rows,
     lstm_sequence,
 )
@@ -80,6 +81,17 @@ def _batch_norm_samples(rng):
     ]
 
 
+def _torch_bce(p, t):
+    return F.binary_cross_entropy(p, t, reduction="none")
+
+
+def _bce_samples(rng):
+    return [
+        Sample((rng.uniform(0.05, 0.95, (3, 4)), rng.uniform(0, 1, (3, 4))), label="interior"),
+        Sample((rng.uniform(0.05, 0.95, (5,)), rng.integers(0, 2, 5).astype(float)), label="0/1"),
+    ]
+
+
 SPECS = [
     OpSpec(
         "batch_norm_train",
@@ -102,6 +114,14 @@ SPECS = [
         _torch_cross_entropy_rows,
         _cross_entropy_rows_samples,
         prims=("CrossEntropyRows",),
+        second_order=True,
+    ),
+    OpSpec(
+        "binary_cross_entropy_elementwise",
+        binary_cross_entropy_elementwise,
+        _torch_bce,
+        _bce_samples,
+        prims=("BinaryCrossEntropy",),
         second_order=True,
     ),
 ]
