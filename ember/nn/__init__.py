@@ -19,7 +19,13 @@ from ember.nn.layers.flatten import Flatten, Unflatten
 from ember.nn.layers.linear import Bilinear, Identity, Linear
 from ember.nn.layers.loss import *  # noqa: F403
 from ember.nn.layers.loss import __all__ as _loss_all
-from ember.nn.layers.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from ember.nn.layers.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    LayerNorm,
+)
 from ember.nn.layers.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -70,6 +76,7 @@ __all__ = [
     "AdaptiveAvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "BatchNorm3d",
     "LayerNorm",
     "GroupNorm",
     "Dropout",

@@ -407,6 +407,17 @@ def _channel_shape(x: Tensor) -> tuple[int, ...]:
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
+def _check_channel_vectors(input: Tensor, **vectors: Tensor | None) -> None:
+    """Each given per-channel vector must have one element per channel (dim 1), like torch."""
+    c = input.shape[1]
+    for name, v in vectors.items():
+        if v is not None and v.numel() != c:
+            raise ValueError(
+                f"batch_norm: {name} should contain {c} elements not {v.numel()} (input of "
+                f"shape {tuple(input.shape)} has {c} channels in dim 1)"
+            )
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -427,6 +438,9 @@ def batch_norm(
         raise ValueError(
             f"batch_norm: expected input of at least 2 dims (N, C, ...), got {tuple(input.shape)}"
         )
+    _check_channel_vectors(
+        input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias
+    )
     shape = _channel_shape(input)
     if training or running_mean is None:
         count = input.numel() // input.shape[1]

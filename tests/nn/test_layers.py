@@ -71,6 +71,7 @@ CASES = [
     ("batchnorm1d_2d", lambda n: n.BatchNorm1d(3), [x(6, 3)]),
     ("batchnorm1d_3d", lambda n: n.BatchNorm1d(3, affine=False), [x(4, 3, 5)]),
     ("batchnorm2d", lambda n: n.BatchNorm2d(3, momentum=None), [x(4, 3, 2, 3)]),
+    ("batchnorm3d", lambda n: n.BatchNorm3d(2), [x(3, 2, 2, 3, 2)]),
     ("batchnorm2d_nostats", lambda n: n.BatchNorm2d(3, track_running_stats=False), [x(2, 3, 2, 2)]),
     ("layernorm", lambda n: n.LayerNorm((4, 5)), [x(2, 3, 4, 5)]),
     ("layernorm_nobias", lambda n: n.LayerNorm(5, bias=False), [x(3, 5)]),
@@ -225,6 +226,24 @@ def test_layers_accept_device_and_dtype() -> None:
     assert conv.weight.dtype is ember.float64 and bn.running_var.dtype is ember.float64
 
 
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [("BatchNorm1d", (2, 1)), ("BatchNorm1d", (2, 1, 4)), ("BatchNorm2d", (2, 1, 4, 4)),
+     ("BatchNorm3d", (2, 1, 2, 2, 2))],
+)  # fmt: skip
+def test_batchnorm_rejects_a_wrong_channel_count_like_torch(
+    name: str, shape: tuple, train: bool
+) -> None:
+    """A 1-channel input to a 64-channel BatchNorm is an error in torch, not a broadcast."""
+    with pytest.raises(RuntimeError, match="running_mean should contain 1 elements not 64"):
+        getattr(torch.nn, name)(64).train(train)(torch.ones(shape))
+    with pytest.raises(ValueError, match="running_mean should contain 1 elements not 64"):
+        getattr(nn, name)(64).train(train)(ember.ones(shape))
+    with pytest.raises(ValueError, match="weight should contain 1 elements not 64"):
+        getattr(nn, name)(64, track_running_stats=False).train(train)(ember.ones(shape))
+
+
 def test_layer_errors() -> None:
     with pytest.raises(ValueError, match="in_channels must be divisible by groups"):
         nn.Conv2d(3, 4, 3, groups=2)
@@ -236,6 +255,8 @@ def test_layer_errors() -> None:
         nn.BatchNorm2d(3)(ember.ones(2, 3, 4))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         nn.BatchNorm1d(3)(ember.ones(1, 3))
+    with pytest.raises(ValueError, match="expected 5D input \\(got 4D input\\)"):
+        nn.BatchNorm3d(3)(ember.ones(2, 3, 4, 4))
     with pytest.raises(ValueError, match="between 0 and 1, but got 1.5"):
         nn.Dropout(1.5)
     with pytest.raises(ValueError, match="divisible by num_groups"):

@@ -1,4 +1,4 @@
-"""Normalisation layers: BatchNorm1d/2d, LayerNorm, GroupNorm."""
+"""Normalisation layers: BatchNorm1d/2d/3d, LayerNorm, GroupNorm."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ember.nn.layers._factory import new_parameter
 from ember.nn.module import Module
 from ember.tensor import Tensor
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm"]
 
 
 def _register_affine(
@@ -140,6 +140,12 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _ndims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over (N, C, D, H, W) input."""
+
+    _ndims = (5,)
 
 
 class LayerNorm(Module):
