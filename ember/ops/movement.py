@@ -260,33 +260,78 @@ class Triu(_Triangle):
 
 
 # -- public functions -----------------------------------------------------------------------
-def reshape(x: Any, *shape: Any) -> Any:
-    """The same elements in a new shape (one dimension may be -1, inferred)."""
-    shape = _shape_arg(shape)
+def _resolve_shape(op: str, x: Any, shape: tuple) -> tuple[int, ...]:
+    """``shape`` with its -1 inferred, checked against ``x``'s number of elements."""
     size = x._data.size
     if shape.count(-1) > 1:
-        raise ValueError(f"reshape: only one dimension can be inferred (-1), got {list(shape)}")
+        raise ValueError(f"{op}: only one dimension can be inferred (-1), got {list(shape)}")
     if -1 in shape:
         known = 1
         for s in shape:
             if s != -1:
                 known *= s
         if known == 0 or size % known:
-            raise ValueError(f"reshape: shape '{list(shape)}' is invalid for input of size {size}")
+            raise ValueError(f"{op}: shape '{list(shape)}' is invalid for input of size {size}")
         shape = tuple(size // known if s == -1 else s for s in shape)
     n = 1
     for s in shape:
         if s < 0:
-            raise ValueError(f"reshape: invalid shape dimension {s} in {list(shape)}")
+            raise ValueError(f"{op}: invalid shape dimension {s} in {list(shape)}")
         n *= s
     if n != size:
-        raise ValueError(f"reshape: shape '{list(shape)}' is invalid for input of size {size}")
+        raise ValueError(f"{op}: shape '{list(shape)}' is invalid for input of size {size}")
+    return shape
+
+
+def reshape(x: Any, *shape: Any) -> Any:
+    """The same elements in a new shape (one dimension may be -1, inferred)."""
+    shape = _resolve_shape("reshape", x, _shape_arg(shape))
     if shape == x._data.shape:
         return x
     return apply(Reshape, x, shape=shape)
 
 
-view = reshape
+def _viewable(shape: tuple[int, ...], strides: tuple[int, ...], new: tuple[int, ...]) -> bool:
+    """Whether ``new`` (same size) can address memory of ``shape``/``strides`` without a copy.
+
+    The old dims (size-1 dims aside) fall into runs that are contiguous with each other; a
+    view may merge dims within a run and split a run, but never merge across runs.
+    """
+    if 0 in shape:
+        return True
+    runs: list[int] = []
+    prev = None
+    for n, st in zip(shape, strides):
+        if n == 1:
+            continue
+        if prev is not None and prev == st * n:
+            runs[-1] *= n
+        else:
+            runs.append(n)
+        prev = st
+    k, acc = 0, 1
+    for n in new:
+        if n == 1:
+            continue
+        acc *= n
+        if acc == runs[k]:
+            k, acc = k + 1, 1
+        elif runs[k] % acc:
+            return False
+    return True
+
+
+def view(x: Any, *shape: Any) -> Any:
+    """``x``'s memory seen in a new shape; an error (like PyTorch's) where that needs a copy."""
+    shape = _resolve_shape("view", x, _shape_arg(shape))
+    if not _viewable(x._data.shape, x._data.strides, shape):
+        raise RuntimeError(
+            f"view: view size is not compatible with input tensor's size and stride (at least "
+            f"one dimension spans across two contiguous subspaces): shape {tuple(x.shape)} with "
+            f"strides {x.stride()} cannot be seen as {shape} without a copy. Use .reshape(...) "
+            "instead."
+        )
+    return reshape(x, *shape)
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
