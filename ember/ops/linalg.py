@@ -48,10 +48,20 @@ class MatMul(Primitive):
     saved_inputs = staticmethod(lambda req: (req[1], req[0]))
 
 
+def _check_same_dtype(op: str, *operands: Any) -> None:
+    """Matrix products do not promote (PyTorch raises): a float32 model fed float64 data is
+    almost always a mistake that promotion would hide, at double the cost."""
+    names = {x.dtype.name for x in operands}
+    if len(names) > 1:
+        raise TypeError(
+            f"{op}: expected all operands to have the same dtype, got "
+            f"{' and '.join(x.dtype.name for x in operands)}\n"
+            "hint: convert one of them first, e.g. x.to(weight.dtype)"
+        )
+
+
 def matmul(a: Any, b: Any) -> Any:
     """Matrix product with NumPy/PyTorch semantics for 1-D and batched operands."""
-    from ember.ops.elementwise import promote
-
     T = core._Tensor
     if not isinstance(a, T) or not isinstance(b, T):
         raise TypeError(f"matmul: expected Tensors, got {type(a).__name__} and {type(b).__name__}")
@@ -60,8 +70,7 @@ def matmul(a: Any, b: Any) -> Any:
             f"matmul: both arguments need at least 1 dimension, got shapes "
             f"{tuple(a.shape)} and {tuple(b.shape)}"
         )
-    if a.dtype is not b.dtype:
-        a, b = promote("matmul", a, b)
+    _check_same_dtype("matmul", a, b)
     if a.ndim == 1 and b.ndim == 1:
         _check_inner(a.shape[0], b.shape[0], a, b)
         return (a * b).sum()
@@ -205,8 +214,6 @@ def _expand_to(r: Any, kept: str, target: str, shape: tuple) -> Any:
 
 def einsum(equation: str, *operands: Any) -> Any:
     """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``."""
-    from ember.ops.elementwise import promote
-
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     eq = equation.replace(" ", "")
@@ -215,8 +222,8 @@ def einsum(equation: str, *operands: Any) -> Any:
     if "->" not in eq:
         letters = eq.replace(",", "")
         eq += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    ops = promote("einsum", *operands) if len(operands) > 1 else operands
-    return apply(Einsum, *ops, equation=eq)
+    _check_same_dtype("einsum", *operands)
+    return apply(Einsum, *operands, equation=eq)
 
 
 class LinalgMethods:

@@ -130,6 +130,31 @@ def test_matmul_of_0d_is_an_error(x: ember.Tensor) -> None:
         ember.matmul(x, 2.0)
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ns, a, b: a @ b,
+        lambda ns, a, b: ns.mm(a, b),
+        lambda ns, a, b: ns.bmm(a[None], b[None]),
+        lambda ns, a, b: ns.matmul(a[0], b),
+        lambda ns, a, b: ns.dot(a[0], b[:, 0]),
+        lambda ns, a, b: ns.mv(a, b[:, 0]),
+        lambda ns, a, b: ns.nn.functional.linear(a, b.t()),
+        lambda ns, a, b: ns.einsum("ij,jk->ik", a, b),
+    ],
+    ids=["matmul", "mm", "bmm", "matmul_1d", "dot", "mv", "linear", "einsum"],
+)
+def test_matrix_products_refuse_mixed_dtypes_like_torch(call) -> None:
+    """torch raises for float32 @ float64 (no silent promotion to a float64 product)."""
+    torch = pytest.importorskip("torch")
+    a, b = np.ones((2, 3), np.float32), np.ones((3, 4))
+    with pytest.raises(RuntimeError, match="dtype|scalar type"):
+        call(torch, torch.tensor(a), torch.tensor(b))
+    with pytest.raises(TypeError, match="expected all operands to have the same dtype"):
+        call(ember, ember.tensor(a), ember.tensor(b))
+    assert (ember.tensor(a) * ember.tensor(b[:2, :3])).dtype is ember.float64  # still promotes
+
+
 def test_product_helpers_check_ranks(x: ember.Tensor) -> None:
     with pytest.raises(ValueError, match=r"bmm: expected 3-D tensors, got shapes \(3, 4\)"):
         ember.bmm(x, x)
