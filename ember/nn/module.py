@@ -159,9 +159,12 @@ class Module:
 
     register_module = add_module
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: dict | None = None) -> None:
+        """Drop ``name`` from every store but ``keep``, where a reassignment then keeps its
+        place (state_dict order, like PyTorch)."""
         for store in (self.__dict__, self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
+            if store is not keep:
+                store.pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -170,7 +173,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, params)
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -182,7 +185,7 @@ class Module:
         elif isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, d["_modules"])
             self._modules[name] = value
         elif params is not None and name in d["_modules"]:
             if value is not None:
@@ -192,7 +195,7 @@ class Module:
                 )
             d["_modules"][name] = None
         elif isinstance(value, Buffer):
-            self._forget(name)
+            self._forget(name, d["_buffers"])
             self.register_buffer(name, value, value.persistent)
         elif params is not None and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):

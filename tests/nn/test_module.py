@@ -48,6 +48,25 @@ def test_named_parameters_buffers_and_state_dict_order_match_torch() -> None:
     assert len(list(em.modules())) == 8
 
 
+def test_reassignment_keeps_the_place_in_registration_order_like_torch() -> None:
+    """Replacing a submodule, parameter or buffer must not move it to the end of state_dict."""
+
+    def reassign(n: object, lib: object) -> object:
+        m = _net(n)
+        m.conv = n.Conv2d(3, 4, 3, padding=1)
+        m.extra = n.Parameter(lib.ones(2))
+        m.scale = lib.zeros(1)  # a plain tensor assigned to a registered buffer
+        m.head[1] = n.Linear(4 * 2 * 2, 5)
+        m.bn.weight = n.Parameter(lib.ones(4))
+        return m
+
+    em, tm = reassign(nn, ember), reassign(torch.nn, torch)
+    assert list(em.state_dict()) == list(tm.state_dict())
+    assert [k for k, _ in em.named_children()] == [k for k, _ in tm.named_children()]
+    assert [k for k, _ in em.named_parameters()] == [k for k, _ in tm.named_parameters()]
+    assert [k for k, _ in em.named_buffers()] == [k for k, _ in tm.named_buffers()]
+
+
 def test_shared_parameters_are_listed_once() -> None:
     lin = nn.Linear(2, 2)
     seq = nn.Sequential(lin, nn.ReLU(), lin)
