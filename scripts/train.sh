@@ -15,7 +15,7 @@ fi
 
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[all]'
+.venv/bin/pip install -q '.[all]'  # not editable: the main job only runs ember
 if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     .venv/bin/ember data fetch fashion-mnist
 fi
