@@ -7,6 +7,7 @@ convolution and pooling come from ``ember.ops.conv``, losses from ``ember.nn.los
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -390,8 +391,39 @@ def dropout1d(
 def dropout2d(
     input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
 ) -> Tensor:
-    """Zero whole channels of (N, C, H, W) or (C, H, W) input with probability ``p``."""
-    return _channel_dropout("dropout2d", input, p, training, inplace, 2)
+    """Zero whole channels (dim 1) of (N, C, H, W) input with probability ``p``.
+
+    Other ranks follow PyTorch 2.13, with its warning: a 3-D input is read as (N, C, L) (not
+    as unbatched (C, H, W)); a 2-D or 5-D+ input also drops per (dim 0, dim 1) entry.
+    """
+    _check_tensor("dropout2d", input)
+    if input.ndim < 2:
+        raise ValueError(
+            f"dropout2d: feature dropout requires at least 2 dimensions in the input, got shape "
+            f"{tuple(input.shape)}"
+        )
+    if input.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+            "the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif input.ndim != 4:
+        warnings.warn(
+            f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence "
+            "this warning, please use dropout instead. Note that dropout2d exists to provide "
+            "channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, and "
+            "an optional batch dimension (i.e. 3D or 4D inputs).",
+            UserWarning,
+            stacklevel=2,
+        )
+    mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    return _dropout("dropout2d", input, p, training, inplace, mask_shape)
 
 
 # -- normalisation --------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -173,8 +175,29 @@ def test_channel_dropout_zeroes_whole_channels() -> None:
     assert 0 < (per_channel == 0).all(-1).mean() < 1
     y1 = F.dropout1d(ember.ones(4, 16, 5), 0.5).numpy()
     assert ((y1 == 0).all(-1) | (y1 == 2).all(-1)).all()
-    with pytest.raises(ValueError, match="expected a 3-D \\(unbatched\\) or 4-D"):
-        F.dropout2d(ember.ones(2, 2), 0.5)
+    with pytest.raises(ValueError, match="feature dropout requires at least 2 dimensions"):
+        F.dropout2d(ember.ones(3), 0.5)
+
+
+def _constant_dims(y: np.ndarray) -> list[int]:
+    """The dims along which a dropout mask of ones (times 2 or 0) never changes."""
+    return [d for d in range(y.ndim) if (y == y.take([0], axis=d)).all()]
+
+
+@pytest.mark.parametrize("ndim", [2, 3, 4, 5])
+def test_dropout2d_on_other_ranks_warns_and_drops_like_torch(ndim: int) -> None:
+    """torch 2.13 warns for non-4-D input and masks per (dim 0, dim 1) entry; ember raised."""
+    shape = (6,) * ndim
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        t = torch.nn.Dropout2d(0.5)(torch.ones(shape)).numpy()
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        e = ember.nn.Dropout2d(0.5)(ember.ones(*shape)).numpy()
+        ember.nn.Dropout2d(0.5).eval()(ember.ones(*shape))  # warns in eval mode too
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs] * 2
+    assert all(w.category is UserWarning for w in ours)
+    assert _constant_dims(e) == _constant_dims(t) == list(range(2, ndim))
 
 
 def test_normalize_cosine_similarity_pad_one_hot() -> None:

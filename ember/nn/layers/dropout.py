@@ -43,7 +43,8 @@ class Dropout1d(_DropoutNd):
 
 
 class Dropout2d(_DropoutNd):
-    """Zeroes whole channels of (N, C, H, W) input with probability ``p`` in training."""
+    """Zeroes whole channels of (N, C, H, W) input with probability ``p`` in training
+    (other ranks: see ``F.dropout2d``)."""
 
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout2d(input, self.p, self.training, self.inplace)
