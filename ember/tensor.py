@@ -115,6 +115,13 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
         return self.device.type == "cuda"
 
     @property
+    def is_cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    # devices and layouts ember has no backend for: always False (PyTorch code branches on them)
+    is_xpu = is_mps = is_meta = is_sparse = is_quantized = is_nested = property(lambda self: False)
+
+    @property
     def ndim(self) -> int:
         return self._data.ndim
 
@@ -255,6 +262,10 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
             t.grad = Tensor._wrap(self.grad._data.copy())
         memo[id(self)] = t
         return t
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor in ``other``'s dtype and on its device (itself when they already agree)."""
+        return self.to(other)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
@@ -413,6 +424,13 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
         return _add_suffixes("tensor(" + body, extras) + ")"
 
     __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its value (``f"{loss:.4f}"``); others only with an empty
+        spec (as ``str``), like PyTorch."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
 
 
 class Size(tuple):

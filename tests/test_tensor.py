@@ -204,3 +204,43 @@ def test_data_property_shares_memory_and_detaches() -> None:
     assert x.tolist() == [0.0, 0.0] and x.requires_grad
     with pytest.raises(TypeError, match="Tensor.data: expected a Tensor, got list"):
         x.data = [1.0]
+
+
+@pytest.mark.parametrize("spec", [".4f", ">12", "e", "", "+.2%"])
+def test_format_of_a_0d_tensor_formats_its_value_like_torch(spec: str) -> None:
+    for value in (1.23456, -7.0):
+        assert format(ember.tensor(value), spec) == format(torch.tensor(value), spec)
+    assert f"{ember.tensor(3):d}" == f"{torch.tensor(3):d}" == "3"
+
+
+def test_format_of_a_non_0d_tensor_needs_an_empty_spec_like_torch() -> None:
+    x = np.array([1.5, 2.0])
+    assert f"{ember.tensor(x)}" == str(ember.tensor(x))
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{torch.tensor(x):.4f}"
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{ember.tensor(x):.4f}"
+
+
+@pytest.mark.parametrize("method", ["softmax", "log_softmax"])
+def test_softmax_methods_match_torch_with_gradients(method: str) -> None:
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    e, t = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    eo, to = getattr(e, method)(0), getattr(t, method)(0)
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=1e-12)
+    w = np.arange(12.0).reshape(3, 4)
+    (eo * ember.tensor(w)).sum().backward()
+    (to * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-10)
+    as32 = getattr(e.detach(), method)(-1, dtype=ember.float32)
+    assert as32.dtype is ember.float32
+
+
+def test_type_as_and_flip_varargs_match_torch() -> None:
+    a = np.arange(6.0).reshape(2, 3)
+    e, t = ember.tensor(a), torch.tensor(a)
+    assert ember.tensor([1, 2]).type_as(e).dtype is ember.float64
+    assert torch.tensor([1, 2]).type_as(t).dtype is torch.float64
+    assert e.type_as(e) is e
+    for args, kwargs in [((0, 1), {}), (((0, 1),), {}), (([1],), {}), ((), {"dims": (0,)})]:
+        np.testing.assert_array_equal(e.flip(*args, **kwargs).numpy(), t.flip(*args, **kwargs))

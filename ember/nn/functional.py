@@ -47,7 +47,7 @@ from ember.ops.elementwise import relu as _relu
 from ember.ops.fused import batch_norm_stats, batch_norm_train
 from ember.ops.index import index_select
 from ember.ops.movement import pad
-from ember.ops.reduce import amax, logsumexp
+from ember.ops.reduce import log_softmax, softmax
 from ember.tensor import Tensor
 
 __all__ = [
@@ -300,40 +300,9 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     return a * sigmoid(b)
 
 
-def _softmax_input(op: str, input: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]:
-    _check_tensor(op, input)
-    if dim is None:
-        raise ValueError(
-            f"{op}: dim must be given (PyTorch's implicit choice of dim is deprecated)\n"
-            "hint: for (batch, classes) logits use dim=-1"
-        )
-    if dtype is not None:
-        input = input.to(dtype)
-    elif not input.is_floating_point():
-        raise TypeError(f"{op}: expected a floating point input, got {input.dtype.name}")
-    return input, core.normalize_dim(dim, input.ndim, op)
-
-
-def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim``; the max is subtracted first, so ±1e4 is fine."""
-    x, dim = _softmax_input("softmax", input, dim, dtype)
-    if x.ndim == 0:
-        return (x - x.detach()).exp()
-    e = (x - amax(x, dim, keepdim=True).detach()).exp()
-    return e / e.sum(dim, keepdim=True)
-
-
 def softmin(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """softmax(-x)."""
     return softmax(-input, dim, dtype)
-
-
-def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
-    """x - logsumexp(x) along ``dim`` (stable for extreme logits)."""
-    x, dim = _softmax_input("log_softmax", input, dim, dtype)
-    if x.ndim == 0:
-        return x - x.detach()
-    return x - logsumexp(x, dim, keepdim=True)
 
 
 # -- dropout --------------------------------------------------------------------------------

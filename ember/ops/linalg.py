@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import string
 from typing import Any
+
+import numpy as np
 
 from ember.ops import core
 from ember.ops.core import OPAQUE, Aval, Primitive, apply, broadcast_shapes
@@ -142,7 +145,7 @@ def outer(a: Any, b: Any) -> Any:
 
 
 class Einsum(Primitive):
-    """Einstein summation; ``equation`` is explicit (``"ij,jk->ik"``), without ellipses."""
+    """Einstein summation; ``equation`` is explicit (``"ij,jk->ik"``), ellipses expanded."""
 
     kind = OPAQUE
     check_eagerly = True
@@ -195,31 +198,72 @@ class Einsum(Primitive):
             kept = "".join(c for c in dict.fromkeys(target) if c in known)
             eq = ",".join([out_spec] + others) + "->" + kept
             r = einsum(eq, g, *[o for j, o in enumerate(ops) if j != i])
-            if kept != target:
-                r = _expand_to(r, kept, target, ops[i].shape)
-            return r
+            return _grad_to_operand(r, kept, target, ops[i])
 
         return tuple((lambda i=i: grad(i)) for i in range(len(ops)))
 
 
-def _expand_to(r: Any, kept: str, target: str, shape: tuple) -> Any:
-    """Broadcast a gradient over ``kept`` letters to the operand's subscripts ``target``."""
-    if len(set(target)) != len(target):
-        raise NotImplementedError("einsum: gradient of repeated subscripts within one operand")
-    perm_src = [c for c in target if c in kept]
-    r = r.permute(*[kept.index(c) for c in perm_src]) if perm_src else r
-    view = [shape[k] if c in kept else 1 for k, c in enumerate(target)]
-    return r.reshape(*view).expand(*shape)
+def _grad_to_operand(r: Any, kept: str, target: str, op: Any) -> Any:
+    """A gradient over the ``kept`` letters as one for the operand with subscripts ``target``:
+    size-1 (broadcast) dims summed, summed-away letters broadcast back, and repeated letters
+    (a diagonal, ``"ii"``) placed on the diagonal with zeros elsewhere."""
+    from ember.ops.elementwise import as_tensor_like
+
+    size = {c: op.shape[k] for k, c in enumerate(target)}
+    summed = tuple(k for k, c in enumerate(kept) if size[c] == 1 and r.shape[k] != 1)
+    if summed:
+        r = r.sum(summed, keepdim=True)
+    unique = "".join(dict.fromkeys(target))
+    if kept != unique:
+        r = r.permute(*[kept.index(c) for c in unique if c in kept]) if kept else r
+        r = r.reshape(*[size[c] if c in kept else 1 for c in unique])
+        r = r.expand(*[size[c] for c in unique])
+    if unique == target:
+        return r
+    free = iter(c for c in string.ascii_letters if c not in target)
+    full, deltas = "", []
+    for c in target:
+        if c in full:
+            fresh = next(free)
+            deltas.append(c + fresh)
+            full += fresh
+        else:
+            full += c
+    eyes = [as_tensor_like(np.eye(size[d[0]]), op.dtype, op) for d in deltas]
+    return einsum(",".join([unique, *deltas]) + "->" + full, r, *eyes)
+
+
+def _expand_ellipses(eq: str, operands: tuple) -> str:
+    """``eq`` with every ``...`` replaced by letters for the dims it stands for (right-aligned
+    across operands, so that they broadcast) and an explicit output."""
+    ins, arrow, out = eq.partition("->")
+    specs = ins.split(",")
+    if len(specs) != len(operands):
+        return eq  # Einsum.infer reports the mismatch
+    spans = [
+        op.ndim - len(s.replace("...", "")) if "..." in s else 0 for s, op in zip(specs, operands)
+    ]
+    n = max(spans, default=0)
+    free = [c for c in string.ascii_letters if c not in eq][:n]
+    ell = "".join(free)
+    specs = [s.replace("...", ell[n - k :]) for s, k in zip(specs, spans)]
+    if arrow:
+        out = out.replace("...", ell)
+    else:
+        joined = "".join(specs)
+        out = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1 and c not in ell))
+    return ",".join(specs) + "->" + out
 
 
 def einsum(equation: str, *operands: Any) -> Any:
-    """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``."""
+    """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``, with ``...`` and repeated
+    subscripts (``"ii->i"``, a diagonal) like PyTorch."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     eq = equation.replace(" ", "")
     if "..." in eq:
-        raise NotImplementedError("einsum: ellipsis ('...') subscripts are not supported yet")
-    if "->" not in eq:
+        eq = _expand_ellipses(eq, operands)
+    elif "->" not in eq:
         letters = eq.replace(",", "")
         eq += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     _check_same_dtype("einsum", *operands)

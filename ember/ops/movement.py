@@ -721,7 +721,11 @@ class MovementMethods:
     chunk = chunk
     unbind = unbind
     narrow = narrow
-    flip = flip
+
+    def flip(self, *args: Any, dims: Any = None) -> Any:
+        """``x.flip(0, 1)``, ``x.flip((0, 1))`` or ``x.flip(dims=(0, 1))``."""
+        return flip(self, _shape_arg(args) if dims is None else dims)
+
     roll = roll
     tril = tril
     triu = triu

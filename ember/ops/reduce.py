@@ -28,6 +28,8 @@ __all__ = [
     "var_mean",
     "std_mean",
     "logsumexp",
+    "softmax",
+    "log_softmax",
     "norm",
     "all",
     "any",
@@ -467,6 +469,38 @@ def cumsum(x: Any, dim: int, *, dtype: Any = None) -> Any:
     return apply(CumSum, x, dim=d)
 
 
+def _softmax_input(op: str, input: Any, dim: int | None, dtype: Any) -> tuple[Any, int]:
+    if not isinstance(input, core._Tensor):
+        raise TypeError(f"{op}: expected input to be an ember.Tensor, got {type(input).__name__}")
+    if dim is None:
+        raise ValueError(
+            f"{op}: dim must be given (PyTorch's implicit choice of dim is deprecated)\n"
+            "hint: for (batch, classes) logits use dim=-1"
+        )
+    if dtype is not None:
+        input = input.to(dtype)
+    elif not input.is_floating_point():
+        raise TypeError(f"{op}: expected a floating point input, got {input.dtype.name}")
+    return input, core.normalize_dim(dim, input.ndim, op)
+
+
+def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
+    """exp(x) / sum(exp(x)) along ``dim``; the max is subtracted first, so ±1e4 is fine."""
+    x, dim = _softmax_input("softmax", input, dim, dtype)
+    if x.ndim == 0:
+        return (x - x.detach()).exp()
+    e = (x - amax(x, dim, keepdim=True).detach()).exp()
+    return e / e.sum(dim, keepdim=True)
+
+
+def log_softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
+    """x - logsumexp(x) along ``dim`` (stable for extreme logits)."""
+    x, dim = _softmax_input("log_softmax", input, dim, dtype)
+    if x.ndim == 0:
+        return x - x.detach()
+    return x - logsumexp(x, dim, keepdim=True)
+
+
 class ReduceMethods:
     """Tensor methods of the reduction family."""
 
@@ -483,6 +517,8 @@ class ReduceMethods:
     var = var
     std = std
     logsumexp = logsumexp
+    softmax = softmax
+    log_softmax = log_softmax
     norm = norm
     all = all
     any = any

@@ -193,16 +193,3 @@ def test_topk_k_out_of_range(x: ember.Tensor) -> None:
 def test_einsum_errors(equation, shapes, message) -> None:
     with pytest.raises(ValueError, match=f"einsum: {message}"):
         ember.einsum(equation, *[ember.ones(*s) for s in shapes])
-
-
-def test_einsum_repeated_subscripts_have_no_gradient_yet() -> None:
-    """``ii->i`` (a diagonal) runs forward like torch, but its gradient is not implemented."""
-    torch = pytest.importorskip("torch")
-    a = np.arange(9.0).reshape(3, 3)
-    e = ember.tensor(a, requires_grad=True)
-    out = ember.einsum("ii->i", e)
-    np.testing.assert_array_equal(out.detach().numpy(), torch.einsum("ii->i", torch.tensor(a)))
-    with pytest.raises(NotImplementedError, match="einsum: gradient of repeated subscripts"):
-        out.sum().backward()
-    with pytest.raises(NotImplementedError, match=r"einsum: ellipsis \('...'\) subscripts"):
-        ember.einsum("...ij->...ji", e)

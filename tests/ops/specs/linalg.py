@@ -28,6 +28,15 @@ def _einsum_samples(rng):
         ("bi,bi->b", (3, 4), (3, 4)),
         ("ij,ij->ij", (2, 3), (1, 3)),
         ("i,i->", (0,), (0,)),
+        ("...ij,...jk", (2, 1, 3, 4), (5, 4, 2)),  # ellipses broadcast
+        ("b...i,i->b...", (2, 3, 4), (4,)),
+        ("ba...", (2, 3, 4)),
+        ("...", (2, 3)),
+        ("ii->i", (3, 3)),  # repeated subscripts: a diagonal
+        ("ii", (3, 3)),  # the trace
+        ("iji->j", (3, 2, 3)),
+        ("ii,ij->ij", (3, 3), (3, 2)),
+        ("...ii->...i", (2, 3, 3)),
     ]
     return [Sample((eq, *[rand(rng, *s) for s in shapes]), label=eq) for eq, *shapes in equations]
 
