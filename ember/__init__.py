@@ -50,6 +50,7 @@ from ember.ops.reduce import *  # noqa: F403
 from ember.ops.reduce import __all__ as _reduce_all
 from ember.random import *  # noqa: F403
 from ember.random import __all__ as _random_all
+from ember.serialization import load, save
 from ember.tensor import Size, Tensor, is_tensor
 from ember.threads import get_num_threads, set_num_threads
 
@@ -140,6 +141,8 @@ __all__ = sorted(
             "set_default_dtype",
             "promote_types",
             "result_type",
+            "save",
+            "load",
             *_SUBPACKAGES,
         ]
         + _public(_creation_all)

@@ -35,6 +35,7 @@ LAYERS = {
     "ember.train": 10,
     "ember.diagnostics": 10,
     "ember.io": 10,
+    "ember.serialization": 10,
     "ember.bench": 10,
     "ember.metrics": 10,
     "ember.cli": 11,
