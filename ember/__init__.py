@@ -70,33 +70,23 @@ _SUBPACKAGES = (
     "utils",
     "metrics",
     "cli",
+    "backends",
+    "cuda",
+    "amp",
+    "accelerator",
+    "distributed",
+    "onnx",
 )
+_LAZY_ATTRIBUTES = {"compile": "ember.compiler", "autocast": "ember.amp"}
 
 
 def __getattr__(name: str) -> Any:
-    """Load subpackages lazily so that ``import ember`` stays fast."""
+    """Load subpackages (and ``compile``, ``autocast``) lazily so ``import ember`` stays fast."""
     if name in _SUBPACKAGES:
         return importlib.import_module(f"ember.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
     raise AttributeError(f"module 'ember' has no attribute {name!r}")
-
-
-class cuda:  # noqa: N801 - mirrors the torch.cuda namespace
-    """``ember.cuda.is_available()`` and friends."""
-
-    is_available = staticmethod(cuda_available)
-
-    @staticmethod
-    def manual_seed(seed: int) -> None:
-        from ember.random import manual_seed
-
-        manual_seed(seed)
-
-    @staticmethod
-    def synchronize() -> None:
-        if cuda_available():
-            from ember.arrays import get_backend
-
-            get_backend("cuda").sync()
 
 
 def _public(names: list[str]) -> list[str]:
@@ -144,6 +134,7 @@ __all__ = sorted(
             "save",
             "load",
             *_SUBPACKAGES,
+            *_LAZY_ATTRIBUTES,
         ]
         + _public(_creation_all)
         + _public(_elementwise_all)

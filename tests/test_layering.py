@@ -30,6 +30,7 @@ LAYERS = {
     "ember.nn": 6,
     "ember.optim": 7,
     "ember.data": 8,
+    "ember.utils": 8,
     "ember.jit": 9,
     "ember.models": 10,
     "ember.train": 10,
@@ -38,6 +39,7 @@ LAYERS = {
     "ember.serialization": 10,
     "ember.bench": 10,
     "ember.metrics": 10,
+    "ember.compiler": 10,
     "ember.cli": 11,
     "ember.__main__": 11,
 }
