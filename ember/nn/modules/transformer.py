@@ -1,0 +1,7 @@
+"""``torch.nn.modules.transformer``: Transformer encoder/decoder layers (the same classes as
+``ember.nn``)."""
+
+from __future__ import annotations
+
+from ember.nn.layers.transformer import *  # noqa: F403
+from ember.nn.layers.transformer import __all__  # noqa: F401
