@@ -7,7 +7,7 @@ Flow: a model is a ``Module`` tree; assigning Parameters and submodules register
 
 from __future__ import annotations
 
-from ember.nn import functional, init, modules, parallel, utils
+from ember.nn import functional, init, utils
 from ember.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from ember.nn.layers.activation import *  # noqa: F403
 from ember.nn.layers.activation import __all__ as _activation_all
@@ -24,8 +24,13 @@ from ember.nn.layers.normalization import (
     BatchNorm2d,
     BatchNorm3d,
     GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
     LayerNorm,
 )
+from ember.nn.layers.padding import *  # noqa: F403
+from ember.nn.layers.padding import __all__ as _padding_all
+from ember.nn.layers.pixelshuffle import PixelShuffle, PixelUnshuffle
 from ember.nn.layers.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -44,16 +49,12 @@ from ember.nn.layers.transformer import (
 )
 from ember.nn.layers.upsampling import Upsample
 from ember.nn.module import Module, RemovableHandle
-from ember.nn.parallel import DataParallel
 from ember.nn.parameter import Buffer, Parameter
 
 __all__ = [
     "functional",
     "init",
     "utils",
-    "modules",
-    "parallel",
-    "DataParallel",
     "Module",
     "RemovableHandle",
     "Parameter",
@@ -81,6 +82,8 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
     "LayerNorm",
     "GroupNorm",
     "Dropout",
@@ -88,6 +91,8 @@ __all__ = [
     "Dropout2d",
     "Embedding",
     "Upsample",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "RNN",
     "LSTM",
     "GRU",
@@ -103,4 +108,5 @@ __all__ = [
     "TransformerDecoder",
     *_activation_all,
     *_loss_all,
+    *_padding_all,
 ]

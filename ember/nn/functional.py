@@ -87,12 +87,15 @@ __all__ = [
     "batch_norm",
     "layer_norm",
     "group_norm",
+    "instance_norm",
     "normalize",
     # sparse / misc
     "embedding",
     "one_hot",
     "pad",
     "interpolate",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "cosine_similarity",
     "scaled_dot_product_attention",
     # convolution and pooling (ember.ops.conv)
@@ -408,13 +411,13 @@ def _channel_shape(x: Tensor) -> tuple[int, ...]:
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
-def _check_channel_vectors(input: Tensor, **vectors: Tensor | None) -> None:
+def _check_channel_vectors(op: str, input: Tensor, **vectors: Tensor | None) -> None:
     """Each given per-channel vector must have one element per channel (dim 1), like torch."""
     c = input.shape[1]
     for name, v in vectors.items():
         if v is not None and v.numel() != c:
             raise ValueError(
-                f"batch_norm: {name} should contain {c} elements not {v.numel()} (input of "
+                f"{op}: {name} should contain {c} elements not {v.numel()} (input of "
                 f"shape {tuple(input.shape)} has {c} channels in dim 1)"
             )
 
@@ -440,7 +443,12 @@ def batch_norm(
             f"batch_norm: expected input of at least 2 dims (N, C, ...), got {tuple(input.shape)}"
         )
     _check_channel_vectors(
-        input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias
+        "batch_norm",
+        input,
+        running_mean=running_mean,
+        running_var=running_var,
+        weight=weight,
+        bias=bias,
     )
     shape = _channel_shape(input)
     if training or running_mean is None:
@@ -527,6 +535,64 @@ def group_norm(
     return out
 
 
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each (sample, channel) of (N, C, *spatial) input over its spatial dims.
+
+    With ``use_input_stats`` the running statistics (if given) move by ``momentum`` towards
+    the batch average of the per-instance mean and unbiased variance; otherwise they are used.
+    """
+    _check_tensor("instance_norm", input)
+    if input.ndim < 3:
+        raise ValueError(
+            f"instance_norm: expected input of at least 3 dims (N, C, *spatial), got "
+            f"{tuple(input.shape)}"
+        )
+    _check_channel_vectors(
+        "instance_norm",
+        input,
+        running_mean=running_mean,
+        running_var=running_var,
+        weight=weight,
+        bias=bias,
+    )
+    shape = _channel_shape(input)
+    if use_input_stats:
+        count = input.numel() // max(input.shape[0] * input.shape[1], 1)
+        if count <= 1:
+            raise ValueError(
+                "instance_norm: expected more than 1 spatial element when training, got input "
+                f"size {tuple(input.shape)}"
+            )
+        out, mean, var = _normalize(input, tuple(range(2, input.ndim)), eps)
+        if running_mean is not None:
+            with no_grad():
+                batch_mean = mean.reshape(input.shape[:2]).mean(0)
+                batch_var = var.reshape(input.shape[:2]).mean(0) * (count / (count - 1))
+                running_mean.copy_(running_mean * (1 - momentum) + batch_mean * momentum)
+                running_var.copy_(running_var * (1 - momentum) + batch_var * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                "instance_norm: use_input_stats=False needs running_mean and running_var"
+            )
+        centered = input - running_mean.reshape(shape)
+        out = centered * (running_var.reshape(shape) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """x / max(‖x‖_p, eps) along ``dim``."""
     _check_tensor("normalize", input)
@@ -602,6 +668,39 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         )
     classes = arange(num_classes, device=tensor.device)
     return (tensor.unsqueeze(-1) == classes).long()
+
+
+# -- pixel shuffle --------------------------------------------------------------------------
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C·r², H, W) → (*, C, H·r, W·r): channel blocks become r×r spatial blocks."""
+    _check_tensor("pixel_shuffle", input)
+    r = int(upscale_factor)
+    if input.ndim < 3 or r <= 0 or input.shape[-3] % (r * r):
+        raise ValueError(
+            "pixel_shuffle: expects a (*, C, H, W) input whose 'channel' dimension is divisible "
+            f"by the square of upscale_factor={r}, got shape {tuple(input.shape)}"
+        )
+    *lead, c, h, w = input.shape
+    n = len(lead)
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)  # (*, C, H, r, W, r)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H·r, W·r) → (*, C·r², H, W): the inverse of ``pixel_shuffle``."""
+    _check_tensor("pixel_unshuffle", input)
+    r = int(downscale_factor)
+    if input.ndim < 3 or r <= 0 or input.shape[-2] % r or input.shape[-1] % r:
+        raise ValueError(
+            "pixel_unshuffle: expects a (*, C, H, W) input whose height and width are divisible "
+            f"by downscale_factor={r}, got shape {tuple(input.shape)}"
+        )
+    *lead, c, h, w = input.shape
+    n = len(lead)
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)  # (*, C, r, r, H, W)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
 
 
 # -- interpolation --------------------------------------------------------------------------

@@ -112,6 +112,31 @@ CASES = [
     ("softmin", lambda n: n.Softmin(dim=0), [x(3, 4)]),
     ("glu", lambda n: n.GLU(), [x(3, 4)]),
     ("sequential", lambda n: n.Sequential(n.Linear(3, 4), n.Tanh(), n.Linear(4, 2)), [x(5, 3)]),
+    ("pixel_shuffle", lambda n: n.PixelShuffle(2), [x(2, 8, 3, 4)]),
+    ("pixel_shuffle_unbatched", lambda n: n.PixelShuffle(3), [x(9, 2, 2)]),
+    ("pixel_unshuffle", lambda n: n.PixelUnshuffle(2), [x(2, 3, 4, 6)]),
+    ("pixel_unshuffle_5d", lambda n: n.PixelUnshuffle(2), [x(2, 1, 2, 4, 2)]),
+    ("reflection_pad1d", lambda n: n.ReflectionPad1d((2, 1)), [x(2, 3, 5)]),
+    ("reflection_pad2d", lambda n: n.ReflectionPad2d((1, 2, 2, 0)), [x(2, 3, 4, 5)]),
+    ("reflection_pad3d", lambda n: n.ReflectionPad3d(1), [x(1, 2, 3, 3, 4)]),
+    ("reflection_pad2d_unbatched", lambda n: n.ReflectionPad2d(1), [x(3, 4, 5)]),
+    ("replication_pad1d", lambda n: n.ReplicationPad1d((3, 1)), [x(2, 3, 4)]),
+    ("replication_pad2d", lambda n: n.ReplicationPad2d((1, 2, 3, 0)), [x(2, 3, 4, 5)]),
+    ("replication_pad3d", lambda n: n.ReplicationPad3d((1, 0, 2, 1, 0, 2)), [x(1, 2, 3, 3, 2)]),
+    ("zero_pad1d", lambda n: n.ZeroPad1d((1, 2)), [x(2, 3, 4)]),
+    ("zero_pad2d_crop", lambda n: n.ZeroPad2d((1, -1, 2, 0)), [x(2, 3, 4, 5)]),
+    ("zero_pad3d", lambda n: n.ZeroPad3d(1), [x(1, 2, 3, 3, 2)]),
+    ("constant_pad1d", lambda n: n.ConstantPad1d(2, 1.5), [x(2, 3, 4)]),
+    ("constant_pad2d", lambda n: n.ConstantPad2d((1, 0, 2, 1), -3.0), [x(3, 4, 5)]),
+    ("constant_pad3d", lambda n: n.ConstantPad3d(1, 0.5), [x(1, 2, 3, 3, 2)]),
+    ("instancenorm1d", lambda n: n.InstanceNorm1d(3), [x(4, 3, 5)]),
+    ("instancenorm1d_unbatched", lambda n: n.InstanceNorm1d(3, affine=True), [x(3, 5)]),
+    ("instancenorm2d_affine", lambda n: n.InstanceNorm2d(3, affine=True), [x(2, 3, 4, 3)]),
+    (
+        "instancenorm2d_stats",
+        lambda n: n.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3),
+        [x(2, 3, 4, 3)],
+    ),
 ]
 
 ACTIVATIONS = [
@@ -155,6 +180,80 @@ def test_layer_matches_torch(case: tuple, dtype: str) -> None:
 @pytest.mark.parametrize("factory", [lambda n: n.BatchNorm1d(3), lambda n: n.Dropout(0.5)])
 def test_eval_mode_matches_torch(factory: object) -> None:
     compare_module(lambda: factory(nn), lambda: factory(torch.nn), [x(4, 3)], "float64", False)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_instance_norm_running_stats_match_torch(momentum: float | None) -> None:
+    """Trained running statistics (momentum=None: never updated, like torch) and eval output."""
+
+    def make(n: object) -> object:
+        return n.InstanceNorm1d(3, momentum=momentum, track_running_stats=True)
+
+    em, tm = make(nn).double(), make(torch.nn).double()
+    for _ in range(3):
+        batch = x(4, 3, 6)
+        em(ember.tensor(batch))
+        tm(torch.tensor(batch))
+    for name, b in em.named_buffers():
+        np.testing.assert_allclose(b.numpy(), dict(tm.named_buffers())[name].numpy(), rtol=1e-12)
+    batch = x(2, 3, 6)
+    np.testing.assert_allclose(
+        em.eval()(ember.tensor(batch)).numpy(), tm.eval()(torch.tensor(batch)).numpy(), rtol=1e-10
+    )
+
+
+def test_new_layers_repr_like_torch() -> None:
+    for make in (
+        lambda n: n.ReflectionPad2d((1, 1, 2, 0)),
+        lambda n: n.ReplicationPad3d(1),
+        lambda n: n.ZeroPad1d((1, 2)),
+        lambda n: n.ConstantPad2d(1, 3.5),
+        lambda n: n.PixelShuffle(2),
+        lambda n: n.PixelUnshuffle(3),
+        lambda n: n.InstanceNorm1d(4, affine=True, track_running_stats=True),
+    ):
+        assert repr(make(nn)) == repr(make(torch.nn))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda t: nn.functional.pixel_shuffle(t, 2),
+        lambda t: nn.functional.pixel_unshuffle(t, 2),
+        *[lambda t, m=m: nn.functional.pad(t, (2, 1, 1, 2), m) for m in ("reflect", "replicate")],
+        lambda t: nn.functional.pad(t, (2, 1, 1, 3), "circular"),
+        lambda t: nn.functional.pad(t, (2, -1, 1, 0), "constant", 0.5),
+        lambda t: nn.functional.instance_norm(t, weight=t[0, :, 0, 0] * 0 + 2.0),
+    ],
+    ids=["pixel_shuffle", "pixel_unshuffle", "reflect", "replicate", "circular", "constant",
+         "instance_norm"],
+)  # fmt: skip
+def test_new_functional_gradients_match_finite_differences(fn: object) -> None:
+    t = ember.tensor(x(2, 4, 4, 4), requires_grad=True)
+    assert ember.autograd.gradcheck(fn, (t,))
+
+
+def test_new_layer_errors() -> None:
+    with pytest.raises(ValueError, match="divisible by the square of upscale_factor=2"):
+        nn.PixelShuffle(2)(ember.ones(1, 3, 2, 2))
+    with pytest.raises(ValueError, match="divisible by downscale_factor=2"):
+        nn.PixelUnshuffle(2)(ember.ones(1, 3, 3, 2))
+    with pytest.raises(ValueError, match="expected a 3D or 4D input"):
+        nn.ReflectionPad2d(1)(ember.ones(4, 4))
+    with pytest.raises(ValueError, match="padding must be an int or 4 ints"):
+        nn.ZeroPad2d((1, 2))
+    with pytest.raises(ValueError, match="expected more than 1 spatial element"):
+        nn.InstanceNorm1d(3)(ember.ones(2, 3, 1))
+    with pytest.raises(ValueError, match="weight should contain 3 elements not 4"):
+        nn.InstanceNorm2d(4, affine=True)(ember.ones(2, 3, 2, 2))
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
+def test_flatten_parameters_is_a_no_op_like_cpu_torch(name: str) -> None:
+    rnn = getattr(nn, name)(3, 4)
+    before = [p.detach().numpy().copy() for p in rnn.parameters()]
+    assert rnn.flatten_parameters() is None
+    assert all(np.array_equal(a, p.detach().numpy()) for a, p in zip(before, rnn.parameters()))
 
 
 @pytest.mark.parametrize("momentum", [0.1, 0.3, None])

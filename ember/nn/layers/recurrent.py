@@ -135,6 +135,10 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
+    def flatten_parameters(self) -> None:
+        """A no-op, as on CPU PyTorch: cuDNN wants all weights in one contiguous buffer, but
+        ember's kernels read each weight where it is, so there is nothing to compact."""
+
     def _weights(self, layer: int, reverse: bool) -> tuple:
         tag = f"_l{layer}{'_reverse' if reverse else ''}"
         b_ih = getattr(self, "bias_ih" + tag) if self.bias else None
