@@ -7,7 +7,7 @@ Flow: a model is a ``Module`` tree; assigning Parameters and submodules register
 
 from __future__ import annotations
 
-from ember.nn import functional, init, utils
+from ember.nn import functional, init, modules, parallel, utils
 from ember.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from ember.nn.layers.activation import *  # noqa: F403
 from ember.nn.layers.activation import __all__ as _activation_all
@@ -49,12 +49,16 @@ from ember.nn.layers.transformer import (
 )
 from ember.nn.layers.upsampling import Upsample
 from ember.nn.module import Module, RemovableHandle
+from ember.nn.parallel import DataParallel
 from ember.nn.parameter import Buffer, Parameter
 
 __all__ = [
     "functional",
     "init",
     "utils",
+    "modules",
+    "parallel",
+    "DataParallel",
     "Module",
     "RemovableHandle",
     "Parameter",
