@@ -115,7 +115,7 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype) if (dtype or device) else data
     if isinstance(data, np.ndarray) and data.dtype.kind in "biuf" and device in (None, "cpu"):
-        t = Tensor._wrap(data)
+        t = Tensor._wrap(_plain(data))
         return t.to(dtype) if dtype is not None else t
     return tensor(data, dtype=dtype, device=device)
 
@@ -123,12 +123,18 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
 asarray = as_tensor
 
 
+def _plain(arr: np.ndarray) -> np.ndarray:
+    """A base-class view of an ndarray subclass (np.memmap, np.matrix …), sharing its memory:
+    the backends recognise arrays by their exact type."""
+    return arr if type(arr) is np.ndarray else arr.view(np.ndarray)
+
+
 def from_numpy(arr: np.ndarray) -> Tensor:
-    """A tensor sharing memory with a NumPy array."""
+    """A tensor sharing memory with a NumPy array (or an ndarray subclass such as np.memmap)."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray, got {type(arr).__name__}")
     dtypes.from_numpy_dtype(arr.dtype)
-    return Tensor._wrap(arr)
+    return Tensor._wrap(_plain(arr))
 
 
 def from_dlpack(obj: Any) -> Tensor:

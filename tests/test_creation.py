@@ -195,3 +195,14 @@ def test_tensor_from_torch_tensor_copies() -> None:
 def test_tensor_constructor_class() -> None:
     e = ember.Tensor([1.0, 2.0], requires_grad=True)
     assert e.requires_grad and e.dtype is ember.float32 and e.is_leaf
+
+
+def test_from_numpy_of_a_memmap_slice_shares_memory_like_torch(tmp_path) -> None:
+    """np.memmap (an ndarray subclass) was taken for a CuPy array; torch accepts it."""
+    mm = np.memmap(tmp_path / "data.bin", dtype=np.float32, mode="w+", shape=(4, 3))
+    mm[:] = np.arange(12, dtype=np.float32).reshape(4, 3)
+    e, t = ember.from_numpy(mm[1:3]), torch.from_numpy(mm[1:3])
+    np.testing.assert_array_equal((e * 2).numpy(), (t * 2).numpy())
+    e[0, 0] = 100.0
+    assert mm[1, 0] == 100.0 == t[0, 0].item()
+    assert ember.as_tensor(mm).device.type == "cpu" and (ember.as_tensor(mm) + 1).shape == (4, 3)

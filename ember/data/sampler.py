@@ -16,12 +16,19 @@ __all__ = [
     "BatchSampler",
 ]
 
+_CHUNK = 1 << 16  # indices drawn per chunk with replacement
+
 
 class Sampler:
-    """An iterable of dataset indices. ``index_array()``, when defined, gives them all at once."""
+    """An iterable of dataset indices. ``index_chunks()``, when defined, yields them as arrays
+    (by default ``index_array()``, all at once), which batching slices without a Python loop."""
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.index_array().tolist())
+        for chunk in self.index_chunks():
+            yield from chunk.tolist()
+
+    def index_chunks(self) -> Iterator[np.ndarray]:
+        yield self.index_array()
 
     def index_array(self) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
@@ -63,13 +70,18 @@ class RandomSampler(Sampler):
     def num_samples(self) -> int:
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
-    def index_array(self) -> np.ndarray:
+    def index_chunks(self) -> Iterator[np.ndarray]:
+        """Drawn lazily, one chunk (or permutation) at a time: ``num_samples`` may be huge
+        (``replacement=True, num_samples=10**10``) and must not be allocated at once."""
         rng = (self.generator or default_generator).numpy
-        n, k = len(self.data_source), self.num_samples
-        if self.replacement:
-            return rng.integers(0, n, size=k, dtype=np.int64)
-        reps = [rng.permutation(n) for _ in range(-(-k // n))] if n else [np.zeros(0, np.int64)]
-        return np.concatenate(reps)[:k].astype(np.int64)
+        n, left = len(self.data_source), self.num_samples
+        while left > 0 and n:
+            if self.replacement:
+                chunk = rng.integers(0, n, size=min(left, _CHUNK), dtype=np.int64)
+            else:
+                chunk = rng.permutation(n)[:left].astype(np.int64)
+            left -= len(chunk)
+            yield chunk
 
     def __len__(self) -> int:
         return self.num_samples
@@ -102,16 +114,12 @@ class BatchSampler(Sampler):
         self.drop_last = drop_last
 
     def __iter__(self) -> Iterator[list[int]]:
-        if hasattr(self.sampler, "index_array"):
+        if isinstance(self.sampler, Sampler):
             try:
-                order = self.sampler.index_array()
-            except NotImplementedError:
-                order = None
-            if order is not None:
-                stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
-                for start in range(0, stop, self.batch_size):
-                    yield order[start : start + self.batch_size].tolist()
+                yield from self._array_batches(self.sampler.index_chunks())
                 return
+            except NotImplementedError:  # a Sampler that only defines __iter__
+                pass
         batch: list[int] = []
         for idx in self.sampler:
             batch.append(int(idx))
@@ -120,6 +128,18 @@ class BatchSampler(Sampler):
                 batch = []
         if batch and not self.drop_last:
             yield batch
+
+    def _array_batches(self, chunks: Iterator[np.ndarray]) -> Iterator[list[int]]:
+        """Batches sliced from index arrays, carrying a partial batch across chunk borders."""
+        carry = np.zeros(0, np.int64)
+        for chunk in chunks:
+            order = np.concatenate([carry, chunk]) if len(carry) else chunk
+            stop = len(order) - len(order) % self.batch_size
+            for start in range(0, stop, self.batch_size):
+                yield order[start : start + self.batch_size].tolist()
+            carry = order[stop:]
+        if len(carry) and not self.drop_last:
+            yield carry.tolist()
 
     def __len__(self) -> int:
         n = len(self.sampler)  # type: ignore[arg-type]

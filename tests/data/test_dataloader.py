@@ -176,3 +176,35 @@ def test_subset_and_concat():
         cat[6]
     with pytest.raises(ValueError, match="size mismatch"):
         TensorDataset(ember.zeros(3), ember.zeros(4))
+
+
+def test_random_sampler_with_huge_num_samples_draws_lazily():
+    """num_samples=10**10 with replacement must not allocate 80 GB of indices up front."""
+    g = ember.Generator().manual_seed(0)
+    sampler = RandomSampler(range(7), replacement=True, num_samples=10**10, generator=g)
+    assert len(sampler) == 10**10
+    it = iter(sampler)
+    first = [next(it) for _ in range(100_000)]  # crosses a chunk border
+    assert set(first) == set(range(7))
+    batches = iter(BatchSampler(sampler, 3, drop_last=False))
+    assert [len(next(batches)) for _ in range(30_000)] == [3] * 30_000
+    assert len(BatchSampler(sampler, 3, drop_last=False)) == -(-(10**10) // 3)
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+@pytest.mark.parametrize("drop_last", [True, False])
+def test_chunked_batches_equal_the_flat_draws(replacement: bool, drop_last: bool):
+    """Batches carry a partial batch across chunk borders: same indices as iterating."""
+
+    def sampler():
+        g = ember.Generator().manual_seed(3)
+        return RandomSampler(range(10), replacement, num_samples=(1 << 16) + 25, generator=g)
+
+    flat = list(sampler())
+    batches = list(BatchSampler(sampler(), 7, drop_last))
+    assert [i for b in batches for i in b] == flat[
+        : len(flat) - len(flat) % 7 if drop_last else None
+    ]
+    assert len(batches) == len(BatchSampler(sampler(), 7, drop_last))
+    if not replacement:  # every run of 10 is a permutation
+        assert all(sorted(flat[i : i + 10]) == list(range(10)) for i in range(0, 60, 10))
