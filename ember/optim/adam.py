@@ -54,14 +54,6 @@ class Adam(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _validate(self, group: dict[str, Any]) -> None:
-        super()._validate(group)
-        for i, beta in enumerate(group["betas"]):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(
-                    f"{type(self).__name__}: Invalid beta parameter at index {i}: {beta}"
-                )
-
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state = {"step": step_counter(p), "exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
         if group["amsgrad"]:

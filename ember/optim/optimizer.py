@@ -10,6 +10,12 @@ order, so the results are bit-identical). ``step`` uses it when nothing needs to
 not while ``ember.jit`` traces, with plain-number hyperparameters and gradients and state of
 the parameter's dtype. Each ember op costs Python dispatch, a fresh result array and a copy
 back through ``inplace``; the array rule costs none of these.
+
+PyTorch's ``foreach`` and ``capturable`` flags are accepted where PyTorch has them and change
+nothing: ember has one implementation of each rule (``foreach`` picks between PyTorch's
+kernels), and its rules already keep step counts as device tensors that they never read on
+the host (what ``capturable`` asks for, and what lets ``ember.jit`` compile a step).
+``differentiable=True`` is refused: steps run under no-grad.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from ember.creation import tensor, zeros
 from ember.dtypes import float32
 from ember.tensor import Tensor
 
-__all__ = ["Optimizer", "required", "step_counter"]
+__all__ = ["Optimizer", "required", "step_counter", "scalar_state", "decayed_grad"]
 
 
 def step_counter(p: Tensor) -> Tensor:
@@ -32,6 +38,27 @@ def step_counter(p: Tensor) -> Tensor:
     stores it; being a tensor, a compiled training step reads and advances it as state instead
     of baking the number into the graph (which would retrace every step)."""
     return zeros((), dtype=float32, device=p.device)
+
+
+def scalar_state(p: Tensor, value: float | Tensor) -> Tensor:
+    """A 0-d float32 state entry on p's device holding ``value`` (PyTorch's dtype for scalar
+    state such as ASGD's eta); a tensor, so a compiled step reads and writes it. ``fill_``
+    takes a traced 0-d lr too (``full`` would read it on the host)."""
+    return zeros((), dtype=float32, device=p.device).fill_(value)
+
+
+def decayed_grad(p: Tensor, grad: Tensor, group: dict[str, Any]) -> Tensor:
+    """The gradient a rule follows: negated under ``maximize``, plus ``weight_decay * p``; with
+    ``decoupled_weight_decay`` p itself shrinks by ``1 - lr * weight_decay`` (in place)."""
+    if group["maximize"]:
+        grad = -grad
+    wd = group["weight_decay"]
+    if wd != 0:
+        if group.get("decoupled_weight_decay", False):
+            p.mul_(1 - group["lr"] * wd)
+        else:
+            grad = grad + p * wd
+    return grad
 
 
 class _Required:
@@ -48,6 +75,9 @@ class Optimizer:
     """Base class: ``param_groups`` (list of dicts), ``state`` (param → dict) and the step loop."""
 
     _non_negative: tuple[tuple[str, str], ...] = (("lr", "learning rate"),)
+    # 0-d float32 state that load_state_dict keeps float32 (not cast to the parameter's dtype,
+    # which would change a resumed run's rounding)
+    _scalar_state: tuple[str, ...] = ("step",)
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -106,9 +136,19 @@ class Optimizer:
 
     def _validate(self, group: dict[str, Any]) -> None:
         """Check a group's hyperparameters (subclasses list theirs in ``_non_negative``)."""
+        name = type(self).__name__
         for key, label in self._non_negative:
             if not group[key] >= 0.0:
-                raise ValueError(f"{type(self).__name__}: Invalid {label}: {group[key]}")
+                raise ValueError(f"{name}: Invalid {label}: {group[key]}")
+        for i, beta in enumerate(group.get("betas", ())):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name}: Invalid beta parameter at index {i}: {beta}")
+        if group.get("differentiable", False):
+            raise ValueError(
+                f"{name}: differentiable=True is not supported: ember's optimizer steps run "
+                "under no-grad\nhint: write the update with ember ops outside the optimizer to "
+                "differentiate through it"
+            )
 
     # -- the step ---------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -217,7 +257,9 @@ class Optimizer:
         for key, values in state_dict["state"].items():
             p = by_index.get(int(key))
             if p is not None:
-                self.state[p] = {k: _restore(k, v, p) for k, v in values.items()}
+                self.state[p] = {
+                    k: _restore(v, p, k in self._scalar_state) for k, v in values.items()
+                }
         for s, g in zip(saved, self.param_groups):
             g.update({k: v for k, v in s.items() if k != "params"})
 
@@ -275,12 +317,12 @@ def _ordered(params: Iterable[Any], op: str) -> list[Any]:
     return list(params)
 
 
-def _restore(key: str, value: Any, p: Tensor) -> Any:
-    """A saved state entry made ready for ``p``: the step count as a fresh 0-d float32 tensor
-    (from a number or a tensor), buffers copied onto p."""
-    if key == "step":
-        count = value.item() if isinstance(value, Tensor) else value
-        return tensor(float(count), dtype=float32, device=p.device)
+def _restore(value: Any, p: Tensor, scalar: bool) -> Any:
+    """A saved state entry made ready for ``p``: a scalar (the step count and the like) as a
+    fresh 0-d float32 tensor (from a number or a tensor), buffers copied onto p."""
+    if scalar:
+        number = value.item() if isinstance(value, Tensor) else value
+        return tensor(float(number), dtype=float32, device=p.device)
     if isinstance(value, Tensor):
         with no_grad():
             out = value.to(p.device)
