@@ -8,7 +8,7 @@ allocated once per executor and reused by liveness, state updated in place, fres
 what the caller keeps. A step is one of
 
 * ``ALLOC``: ``env[out] = prim.forward(xp, *ins, **params)`` (the kernel allocates);
-* ``INTO``:  ``writer(xp, *ins, out=env[out], **params)`` (a planned buffer or a state array);
+* ``INTO``:  ``prim.write(xp, *ins, out=env[out], **params)`` (a planned buffer or a state array);
 * ``NATIVE``: a compiled kernel reading and writing ``env`` slots.
 
 Afterwards the remaining mutated state is written back (``target[...] = value``) and new
@@ -26,7 +26,7 @@ import numpy as np
 from ember.arrays import backend_of
 from ember.config import config
 from ember.jit import native
-from ember.jit.fusion import Group, fuse, writer
+from ember.jit.fusion import Group, fuse
 from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
 from ember.ops.core import ELEMENTWISE
@@ -245,7 +245,7 @@ class Executor:
                 kinds.append(NATIVE)
                 continue
             node = graph.nodes[i]
-            into = writer(node.prim.name) is not None and not node.aliasing
+            into = node.prim.write is not None and not node.aliasing
             order.append(i)
             steps.append(StepIO(node.inputs, (node.out,), into, into and k is not None))
             kinds.append(INTO if into else ALLOC)
@@ -301,7 +301,7 @@ class Executor:
             ins = tuple(slot[v] for v in node.inputs)
             out = node.out
             if kind == INTO and (out in plan.buffer or out in in_target):
-                fn = writer(node.prim.name)
+                fn = node.prim.write
                 shape = graph.avals[out].shape
                 like = tuple(k for k, v in enumerate(node.inputs) if graph.avals[v].shape == shape)
                 if like and node.prim.kind == ELEMENTWISE:  # (a matmul reads any strides)

@@ -16,14 +16,17 @@ sum closes it (it exists only once the whole loop has run). One split per group:
 over other axes reads the value like any non-member. The plan executor runs the epilogues as
 ordinary nodes after the group's members.
 
-``WRITERS`` are the NumPy kernels that write into a given buffer (``out=``): the plan
-executor runs a group member by member through them, into planned buffers. ``CEXPR`` are the
-same operations as C expressions for the native executor (``ember.jit.native``).
+Each primitive carries its own lowerings (``ember.ops.core.Primitive``): ``write``, the NumPy
+kernel into a given buffer, through which the plan executor runs a group member by member
+into planned buffers, and ``c``, the C expression the native executor (``ember.jit.native``)
+compiles a group from. A group whose members all have one is native-capable; one whose member
+calls libm per element (``libm``) goes to C only as float32 with vector libm, since NumPy's
+SIMD kernels beat scalar libm by far (``native.vector_math``; measured: benchmarks/jit_codegen.py,
+docs/jit.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -33,95 +36,7 @@ from ember.jit.graph import Graph
 from ember.ops.core import ELEMENTWISE
 from ember.ops.reduce import Sum
 
-__all__ = ["Group", "Split", "fuse", "split", "WRITERS", "CEXPR", "LIBM_CALLS", "writer"]
-
-
-def _ufunc(name: str) -> Callable[..., Any]:
-    def run(xp: Any, *arrays: Any, out: Any) -> Any:
-        return getattr(xp, name)(*arrays, out=out)
-
-    run.__name__ = name
-    return run
-
-
-def _relu(xp: Any, x: Any, *, out: Any) -> Any:
-    return xp.maximum(x, x.dtype.type(0), out=out)
-
-
-def _rsqrt(xp: Any, x: Any, *, out: Any) -> Any:
-    xp.sqrt(x, out=out)
-    return xp.reciprocal(out, out=out)
-
-
-# primitive name -> a NumPy kernel writing into ``out``
-WRITERS: dict[str, Callable[..., Any]] = {
-    "Relu": _relu,
-    "Rsqrt": _rsqrt,
-    **{
-        prim: _ufunc(ufunc)
-        for prim, ufunc in [
-            ("Add", "add"),
-            ("Sub", "subtract"),
-            ("Mul", "multiply"),
-            ("Div", "true_divide"),
-            ("Pow", "power"),
-            ("Maximum", "maximum"),
-            ("Minimum", "minimum"),
-            ("Neg", "negative"),
-            ("Exp", "exp"),
-            ("Log", "log"),
-            ("Sqrt", "sqrt"),
-            ("Tanh", "tanh"),
-            ("Abs", "abs"),
-            ("Reciprocal", "reciprocal"),
-            ("Sin", "sin"),
-            ("Cos", "cos"),
-            ("Log1p", "log1p"),
-            ("Expm1", "expm1"),
-            ("MatMul", "matmul"),
-        ]
-    },
-}
-
-# primitive name -> C expression over the operands {0}, {1}; type-generic through <tgmath.h>.
-# Maximum/Minimum/Relu propagate NaN like NumPy (a comparison with NaN is false).
-CEXPR: dict[str, str] = {
-    "Add": "({0} + {1})",
-    "Sub": "({0} - {1})",
-    "Mul": "({0} * {1})",
-    "Div": "({0} / {1})",
-    "Pow": "pow({0}, {1})",
-    "Maximum": "(({0} > {1} || {0} != {0}) ? {0} : {1})",
-    "Minimum": "(({0} < {1} || {0} != {0}) ? {0} : {1})",
-    "Neg": "(-{0})",
-    "Exp": "exp({0})",
-    "Log": "log({0})",
-    "Sqrt": "sqrt({0})",
-    "Rsqrt": "(1 / sqrt({0}))",
-    "Tanh": "tanh({0})",
-    "Sigmoid": "(1 / (1 + exp(-{0})))",
-    "Relu": "(({0} > 0 || {0} != {0}) ? {0} : 0)",
-    "Abs": "fabs({0})",
-    "Reciprocal": "(1 / {0})",
-    "Sin": "sin({0})",
-    "Cos": "cos({0})",
-    "Log1p": "log1p({0})",
-    "Expm1": "expm1({0})",
-    "Erf": "erf({0})",
-}
-
-
-# ops that are a libm call per element in C: NumPy's SIMD kernels beat scalar libm by far, so
-# groups with them go to C only as float32 with vector libm (``native.vector_math``; measured:
-# benchmarks/jit_codegen.py, docs/jit.md)
-LIBM_CALLS = frozenset(
-    {"Pow", "Exp", "Log", "Tanh", "Sigmoid", "Sin", "Cos", "Log1p", "Expm1", "Erf"}
-)
-
-
-def writer(name: str) -> Callable[..., Any] | None:
-    """The NumPy ``out=`` kernel of primitive ``name`` (None: it allocates its result)."""
-    return WRITERS.get(name)
+__all__ = ["Group", "Split", "fuse", "split"]
 
 
 @dataclass(frozen=True)
@@ -166,7 +81,7 @@ class Group:
     inputs: list[int] = field(default_factory=list)
     outputs: list[int] = field(default_factory=list)
     c_ops: bool = True  # every member has a C expression
-    libm: bool = False  # a member is a libm call in C (see LIBM_CALLS)
+    libm: bool = False  # a member calls libm per element in C (``Primitive.libm``)
     reductions: list[int] = field(default_factory=list)
     split: Split | None = None
 
@@ -234,8 +149,9 @@ def fuse(graph: Graph, *, reductions: bool = False) -> list[Group]:
             group = open_[key] = Group([], aval.shape, aval.dtype)
             groups.append(group)
         group.nodes.append(i)
-        group.c_ops = group.c_ops and node.prim.name in CEXPR
-        group.libm = group.libm or node.prim.name in LIBM_CALLS
+        operands = ["x"] * len(node.inputs)
+        group.c_ops = group.c_ops and node.prim.expression("c", operands, node.params) is not None
+        group.libm = group.libm or node.prim.libm
         owner[node.out] = group
     roots = set(graph.roots())
     readers: dict[int, set[int]] = {}

@@ -34,8 +34,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ember.config import cache_root, config
-from ember.jit.fusion import CEXPR, Group, Split
+from ember.jit.fusion import Group, Split
 from ember.jit.graph import Graph
+from ember.ops.core import c_literal
 
 __all__ = [
     "kernel_source",
@@ -80,10 +81,6 @@ def cache_dir() -> Path:
     ``cache_root() / "jit"``."""
     folder = config.jit_cache_dir
     return Path(folder) if folder is not None else cache_root() / "jit"
-
-
-def _literal(value: float) -> str:
-    return float(value).hex()
 
 
 def _index(shape: tuple[int, ...], full: tuple[int, ...], i: str = "i") -> str:
@@ -138,7 +135,7 @@ def _operands(group: Group, graph: Graph, ctype: str) -> tuple[dict, list[str], 
     for v in group.inputs:
         const = graph.constants.get(v)
         if const is not None and const.size == 1:
-            names[v] = f"(({ctype}){_literal(np.asarray(const).item())})"
+            names[v] = f"(({ctype}){c_literal(np.asarray(const).item())})"
             continue
         params.append(f"const {ctype} *a{len(pointers)}")
         names[v] = f"x{len(pointers)}"
@@ -151,7 +148,7 @@ def _members(group: Group, graph: Graph, ctype: str, names: dict[int, str]) -> l
     lines = []
     for i in group.nodes:
         node = graph.nodes[i]
-        expr = CEXPR[node.prim.name].format(*(names[v] for v in node.inputs))
+        expr = node.prim.expression("c", [names[v] for v in node.inputs], node.params)
         lines.append(f"const {ctype} t{node.out} = {expr};")
         names[node.out] = f"t{node.out}"
     return lines

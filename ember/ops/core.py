@@ -8,6 +8,7 @@ for backward; while ``ember.jit`` traces, the active tracer records it into a gr
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -31,6 +32,8 @@ __all__ = [
     "normalize_dim",
     "normalize_dims",
     "broadcast_shapes",
+    "c_literal",
+    "ufunc_writer",
 ]
 
 ELEMENTWISE, REDUCTION, VIEW, OPAQUE = "elementwise", "reduction", "view", "opaque"
@@ -52,8 +55,23 @@ class Aval(NamedTuple):
         return f"{self.dtype.name}{list(self.shape)}"
 
 
+def c_literal(value: float) -> str:
+    """``value`` as an exact C/CUDA floating literal (hexadecimal, so nothing is rounded)."""
+    return float(value).hex()
+
+
+def ufunc_writer(name: str) -> Callable[..., Any]:
+    """A ``write`` lowering: the backend's ufunc ``name`` into a given buffer (``out=``)."""
+
+    def write(xp: Any, *arrays: Any, out: Any, **params: Any) -> Any:
+        return getattr(xp, name)(*arrays, out=out)
+
+    write.__name__ = name
+    return write
+
+
 class Primitive:
-    """A unit of computation: shape/dtype inference, a kernel and a backward rule.
+    """A unit of computation: shape/dtype inference, a kernel, a backward rule, lowerings.
 
     Subclasses define (all static):
       ``infer(*avals, **params) -> Aval`` — the single source of shape/dtype errors;
@@ -61,6 +79,16 @@ class Primitive:
       ``vjp(g, *inputs, out, **params) -> tuple`` — one gradient per input, in ember ops,
       each a Tensor, None (no gradient) or a zero-argument callable that the engine only
       calls when that input needs a gradient (so expensive unused gradients are skipped).
+
+    and the lowerings ``ember.jit``'s executors compile it to:
+      ``write(xp, *arrays, out, **params)`` — ``forward`` into a given buffer (the plan
+      executor's planned buffers); None when the kernel must allocate its result;
+      ``c`` — a C expression over the operands ``{0}``, ``{1}``… and the params ``{name}``
+      (``c_literal``s), type-generic through <tgmath.h>, for fused native kernels;
+      ``cuda`` — the same for CUDA C++ (defaults to ``c``: CUDA's math functions are
+      overloaded for float and double as <tgmath.h>'s are); ``libm`` marks a ``c`` that calls
+      libm per element. ``expression`` fills them in. An elementwise primitive without ``c``
+      and ``cuda`` says why in ``no_lowering`` (tests/jit/test_lowerings.py checks).
     """
 
     abstract: ClassVar[bool] = True
@@ -72,10 +100,17 @@ class Primitive:
         False  # may overflow/divide by zero: silence NumPy's warnings (PyTorch is silent)
     )
     name: ClassVar[str] = "Primitive"
+    write: ClassVar[Callable[..., Any] | None] = None
+    c: ClassVar[str | None] = None
+    cuda: ClassVar[str | None] = None
+    libm: ClassVar[bool] = False
+    no_lowering: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.name = cls.__name__
+        if "c" in cls.__dict__ and "cuda" not in cls.__dict__:
+            cls.cuda = cls.c
         if not cls.__dict__.get("abstract", False):
             cls.abstract = False
             if cls.name in PRIMITIVES:
@@ -98,6 +133,15 @@ class Primitive:
     def saved_inputs(requires: tuple[bool, ...]) -> tuple[bool, ...]:
         """Which inputs the vjp reads, given which inputs need a gradient (default: all)."""
         return (True,) * len(requires)
+
+    @classmethod
+    def expression(cls, target: str, operands: Sequence[str], params: dict) -> str | None:
+        """The ``target`` ("c" or "cuda") expression of this primitive on the operand
+        expressions, with these params; None when it has none (for these params)."""
+        template = cls.c if target == "c" else cls.cuda
+        if template is None:
+            return None
+        return template.format(*operands, **{k: c_literal(v) for k, v in params.items()})
 
 
 def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:

@@ -13,7 +13,16 @@ import numpy as np
 
 from ember import dtypes
 from ember.ops import core
-from ember.ops.core import ELEMENTWISE, Aval, Primitive, apply, broadcast_shapes, inplace
+from ember.ops.core import (
+    ELEMENTWISE,
+    Aval,
+    Primitive,
+    apply,
+    broadcast_shapes,
+    c_literal,
+    inplace,
+    ufunc_writer,
+)
 
 __all__ = [
     "add",
@@ -137,6 +146,15 @@ def _float_operand(op: str, x: Any) -> Any:
 
 
 # -- base classes ---------------------------------------------------------------------------
+def _relu_into(xp: Any, x: Any, *, out: Any) -> Any:
+    return xp.maximum(x, x.dtype.type(0), out=out)
+
+
+def _rsqrt_into(xp: Any, x: Any, *, out: Any) -> Any:
+    xp.sqrt(x, out=out)
+    return xp.reciprocal(out, out=out)
+
+
 class Unary(Primitive):
     """One tensor in, same shape and dtype out."""
 
@@ -164,6 +182,8 @@ class Binary(Primitive):
 class Compare(Binary):
     """Binary predicate: boolean output, no gradient."""
 
+    no_lowering = "gives booleans, and a fused group computes in one float dtype"
+
     abstract = True
     differentiable = False
 
@@ -174,6 +194,9 @@ class Compare(Binary):
 
 # -- unary math -----------------------------------------------------------------------------
 class Neg(Unary):
+    c = "(-{0})"
+    write = staticmethod(ufunc_writer("negative"))
+
     @staticmethod
     def forward(xp, x):
         return xp.negative(x)
@@ -186,6 +209,10 @@ class Neg(Unary):
 
 
 class Exp(Unary):
+    c = "exp({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("exp"))
+
     quiet = True
     uses_out = True
 
@@ -201,6 +228,10 @@ class Exp(Unary):
 
 
 class Exp2(Unary):
+    c = "exp2({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("exp2"))
+
     quiet = True
     uses_out = True
 
@@ -216,6 +247,10 @@ class Exp2(Unary):
 
 
 class Log(Unary):
+    c = "log({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("log"))
+
     quiet = True
 
     @staticmethod
@@ -228,6 +263,10 @@ class Log(Unary):
 
 
 class Log2(Unary):
+    c = "log2({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("log2"))
+
     quiet = True
 
     @staticmethod
@@ -240,6 +279,10 @@ class Log2(Unary):
 
 
 class Log10(Unary):
+    c = "log10({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("log10"))
+
     quiet = True
 
     @staticmethod
@@ -252,6 +295,10 @@ class Log10(Unary):
 
 
 class Log1p(Unary):
+    c = "log1p({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("log1p"))
+
     quiet = True
 
     @staticmethod
@@ -264,6 +311,10 @@ class Log1p(Unary):
 
 
 class Expm1(Unary):
+    c = "expm1({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("expm1"))
+
     quiet = True
     uses_out = True
 
@@ -279,6 +330,9 @@ class Expm1(Unary):
 
 
 class Sqrt(Unary):
+    c = "sqrt({0})"
+    write = staticmethod(ufunc_writer("sqrt"))
+
     quiet = True
     uses_out = True
 
@@ -294,6 +348,9 @@ class Sqrt(Unary):
 
 
 class Rsqrt(Unary):
+    c = "(1 / sqrt({0}))"
+    write = staticmethod(_rsqrt_into)
+
     quiet = True
     uses_out = True
 
@@ -309,6 +366,10 @@ class Rsqrt(Unary):
 
 
 class Sin(Unary):
+    c = "sin({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("sin"))
+
     @staticmethod
     def forward(xp, x):
         return xp.sin(x)
@@ -319,6 +380,10 @@ class Sin(Unary):
 
 
 class Cos(Unary):
+    c = "cos({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("cos"))
+
     @staticmethod
     def forward(xp, x):
         return xp.cos(x)
@@ -329,6 +394,10 @@ class Cos(Unary):
 
 
 class Tan(Unary):
+    c = "tan({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("tan"))
+
     quiet = True
     uses_out = True
 
@@ -344,6 +413,10 @@ class Tan(Unary):
 
 
 class Asin(Unary):
+    c = "asin({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("arcsin"))
+
     quiet = True
 
     @staticmethod
@@ -356,6 +429,10 @@ class Asin(Unary):
 
 
 class Acos(Unary):
+    c = "acos({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("arccos"))
+
     quiet = True
 
     @staticmethod
@@ -368,6 +445,10 @@ class Acos(Unary):
 
 
 class Atan(Unary):
+    c = "atan({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("arctan"))
+
     @staticmethod
     def forward(xp, x):
         return xp.arctan(x)
@@ -378,6 +459,10 @@ class Atan(Unary):
 
 
 class Sinh(Unary):
+    c = "sinh({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("sinh"))
+
     quiet = True
 
     @staticmethod
@@ -390,6 +475,10 @@ class Sinh(Unary):
 
 
 class Cosh(Unary):
+    c = "cosh({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("cosh"))
+
     quiet = True
 
     @staticmethod
@@ -402,6 +491,10 @@ class Cosh(Unary):
 
 
 class Tanh(Unary):
+    c = "tanh({0})"
+    libm = True
+    write = staticmethod(ufunc_writer("tanh"))
+
     uses_out = True
 
     @staticmethod
@@ -421,6 +514,9 @@ class Sigmoid(Unary):
     In place and branch-free: a ``where`` on the sign was ~50x slower on large arrays.
     """
 
+    c = "(1 / (1 + exp(-{0})))"
+    libm = True
+
     uses_out = True
     quiet = True
 
@@ -439,6 +535,9 @@ class Sigmoid(Unary):
 
 
 class Relu(Unary):
+    c = "(({0} > 0 || {0} != {0}) ? {0} : 0)"  # NaN passes, as in NumPy
+    write = staticmethod(_relu_into)
+
     uses_out = True
 
     @staticmethod
@@ -453,6 +552,9 @@ class Relu(Unary):
 
 
 class Erf(Unary):
+    c = "erf({0})"
+    libm = True
+
     @staticmethod
     def forward(xp, x):
         return _erf(xp, x)
@@ -492,6 +594,9 @@ def _erf_fallback(xp: Any, x: Any) -> Any:
 
 
 class Abs(Unary):
+    c = "fabs({0})"
+    write = staticmethod(ufunc_writer("abs"))
+
     @staticmethod
     def forward(xp, x):
         return xp.abs(x)
@@ -514,36 +619,57 @@ class _ZeroGradUnary(Unary):
 
 
 class Sign(_ZeroGradUnary):
+    c = "(({0} != {0}) ? {0} : (({0} > 0) - ({0} < 0)))"  # NaN stays NaN; sign(-0) is +0
+    write = staticmethod(ufunc_writer("sign"))
+
     @staticmethod
     def forward(xp, x):
         return xp.sign(x)
 
 
 class Floor(_ZeroGradUnary):
+    c = "floor({0})"
+    write = staticmethod(ufunc_writer("floor"))
+
     @staticmethod
     def forward(xp, x):
         return xp.floor(x)
 
 
 class Ceil(_ZeroGradUnary):
+    c = "ceil({0})"
+    write = staticmethod(ufunc_writer("ceil"))
+
     @staticmethod
     def forward(xp, x):
         return xp.ceil(x)
 
 
 class Round(_ZeroGradUnary):
+    c = "nearbyint({0})"  # halves to even, as NumPy (the default rounding mode)
+
+    @classmethod
+    def expression(cls, target, operands, params):
+        return None if params.get("decimals", 0) else super().expression(target, operands, {})
+
     @staticmethod
     def forward(xp, x, decimals=0):
         return xp.round(x, decimals)
 
 
 class Trunc(_ZeroGradUnary):
+    c = "trunc({0})"
+    write = staticmethod(ufunc_writer("trunc"))
+
     @staticmethod
     def forward(xp, x):
         return xp.trunc(x)
 
 
 class Reciprocal(Unary):
+    c = "(1 / {0})"
+    write = staticmethod(ufunc_writer("reciprocal"))
+
     quiet = True
     uses_out = True
 
@@ -560,6 +686,18 @@ class Reciprocal(Unary):
 
 class Clamp(Unary):
     """Clamp to [min, max] (either may be None); gradient passes where x is inside, inclusive."""
+
+    @classmethod
+    def expression(cls, target, operands, params):
+        """``x`` bounded below, then above, as ``np.clip`` (NaN passes; max wins over min)."""
+        e = x = operands[0]
+        if params.get("min") is not None:
+            low = c_literal(params["min"])
+            e = f"(({x} < {low}) ? {low} : {x})"
+        if params.get("max") is not None:
+            high = c_literal(params["max"])
+            e = f"(({e} > {high}) ? {high} : {e})"
+        return e
 
     @staticmethod
     def forward(xp, x, min=None, max=None):
@@ -579,6 +717,8 @@ class Clamp(Unary):
 class Cast(Unary):
     """Convert to another dtype; the gradient is cast back."""
 
+    no_lowering = "changes the dtype, and a fused group computes in one dtype"
+
     @staticmethod
     def infer(x: Aval, *, dtype: dtypes.dtype) -> Aval:  # type: ignore[override]
         return Aval(x.shape, dtype)
@@ -597,6 +737,8 @@ class Cast(Unary):
 class Copy(Unary):
     """A fresh copy (``clone``); gradient passes through."""
 
+    c = "{0}"
+
     @staticmethod
     def forward(xp, x):
         return x.copy()
@@ -611,6 +753,8 @@ class Copy(Unary):
 class ToDevice(Unary):
     """Move to another backend's memory; gradient moves back."""
 
+    no_lowering = "moves memory between devices: a transfer, not a kernel"
+
     @staticmethod
     def forward(xp, x, *, backend):
         return backend.asarray(x) if xp is np else backend.asarray(xp.asnumpy(x))
@@ -623,6 +767,8 @@ class ToDevice(Unary):
 
 
 class LogicalNot(Unary):
+    no_lowering = "gives booleans, and a fused group computes in one float dtype"
+
     differentiable = False
 
     @staticmethod
@@ -654,6 +800,9 @@ class IsFinite(LogicalNot):
 
 # -- binary arithmetic ----------------------------------------------------------------------
 class Add(Binary):
+    c = "({0} + {1})"
+    write = staticmethod(ufunc_writer("add"))
+
     @staticmethod
     def forward(xp, a, b):
         return xp.add(a, b)
@@ -666,6 +815,9 @@ class Add(Binary):
 
 
 class Sub(Binary):
+    c = "({0} - {1})"
+    write = staticmethod(ufunc_writer("subtract"))
+
     @staticmethod
     def forward(xp, a, b):
         return xp.subtract(a, b)
@@ -678,6 +830,9 @@ class Sub(Binary):
 
 
 class Mul(Binary):
+    c = "({0} * {1})"
+    write = staticmethod(ufunc_writer("multiply"))
+
     @staticmethod
     def forward(xp, a, b):
         return xp.multiply(a, b)
@@ -690,6 +845,9 @@ class Mul(Binary):
 
 
 class Div(Binary):
+    c = "({0} / {1})"
+    write = staticmethod(ufunc_writer("true_divide"))
+
     quiet = True
 
     @staticmethod
@@ -704,6 +862,10 @@ class Div(Binary):
 
 
 class Pow(Binary):
+    c = "pow({0}, {1})"
+    libm = True
+    write = staticmethod(ufunc_writer("power"))
+
     quiet = True
 
     @staticmethod
@@ -720,6 +882,9 @@ class Pow(Binary):
 
 
 class Maximum(Binary):
+    c = "(({0} > {1} || {0} != {0}) ? {0} : {1})"  # NaN wins, as in NumPy
+    write = staticmethod(ufunc_writer("maximum"))
+
     @staticmethod
     def forward(xp, a, b):
         return xp.maximum(a, b)
@@ -732,6 +897,9 @@ class Maximum(Binary):
 
 
 class Minimum(Binary):
+    c = "(({0} < {1} || {0} != {0}) ? {0} : {1})"
+    write = staticmethod(ufunc_writer("minimum"))
+
     @staticmethod
     def forward(xp, a, b):
         return xp.minimum(a, b)
@@ -743,6 +911,10 @@ class Minimum(Binary):
 
 
 class Atan2(Binary):
+    c = "atan2({0}, {1})"
+    libm = True
+    write = staticmethod(ufunc_writer("arctan2"))
+
     @staticmethod
     def forward(xp, a, b):
         return xp.arctan2(a, b)
@@ -754,6 +926,8 @@ class Atan2(Binary):
 
 
 class FloorDivide(Binary):
+    no_lowering = "NumPy corrects floor(a / b) near integers (divmod), which one expression cannot"
+
     differentiable = False
     quiet = True
 
@@ -764,6 +938,11 @@ class FloorDivide(Binary):
 
 class Remainder(Binary):
     """Python-style remainder (sign of the divisor), like ``torch.remainder``."""
+
+    no_lowering = (
+        "NumPy corrects fmod(a, b) by the divisor's sign and signs zero results, which one "
+        "expression cannot"
+    )
 
     quiet = True
 
@@ -778,6 +957,10 @@ class Remainder(Binary):
 
 class Fmod(Binary):
     """C-style remainder (sign of the dividend), like ``torch.fmod``."""
+
+    c = "fmod({0}, {1})"
+    libm = True
+    write = staticmethod(ufunc_writer("fmod"))
 
     quiet = True
 
@@ -866,6 +1049,8 @@ def _bitwise_where(c: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple) ->
 
 class Where(Primitive):
     """``cond ? a : b`` with broadcasting; ``cond`` is boolean and gets no gradient."""
+
+    no_lowering = "reads a boolean condition, and a fused group computes in one float dtype"
 
     kind = ELEMENTWISE
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ember.ops import core
-from ember.ops.core import OPAQUE, Aval, Primitive, apply, broadcast_shapes
+from ember.ops.core import OPAQUE, Aval, Primitive, apply, broadcast_shapes, ufunc_writer
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "einsum", "LinalgMethods"]
 
@@ -17,6 +17,7 @@ class MatMul(Primitive):
     """Matrix product of two ≥2-D tensors, broadcasting the batch dimensions."""
 
     kind = OPAQUE
+    write = staticmethod(ufunc_writer("matmul"))  # BLAS (cuBLAS) into a planned buffer
 
     @staticmethod
     def infer(a: Aval, b: Aval) -> Aval:  # type: ignore[override]
