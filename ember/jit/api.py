@@ -58,7 +58,8 @@ def _rebuild(template: Any, leaves: list[Tensor]) -> Any:
         return body
     if kind is dict:
         return {k: _rebuild(v, leaves) for k, v in body.items()}
-    return kind(_rebuild(x, leaves) for x in body)
+    items = [_rebuild(x, leaves) for x in body]
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)  # a namedtuple: fields
 
 
 class _Snapshot:

@@ -5,6 +5,7 @@ Every test id names the op, the sample and the stage, so a failure says what bro
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from typing import Any
 
@@ -167,6 +168,41 @@ def test_second_order_float64(spec: OpSpec, index: int) -> None:
     assert ember.autograd.gradgradcheck(fn, tuple(e_args), eps=1e-6, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("spec,index", CASES)
+def test_jit_matches_eager(spec: OpSpec, index: int) -> None:
+    """The op compiled by ``ember.jit`` (traced, then replayed twice) equals it run eagerly."""
+    dtype = spec.dtypes[0]
+    sample = _samples(spec)[index]
+    e_args, _, _ = _convert(sample, dtype)
+    e_args = [a.detach() if isinstance(a, ember.Tensor) else a for a in e_args]
+
+    def op(*args: Any) -> Any:
+        return spec.ember_fn(*args, **sample.kwargs)
+
+    with ember.no_grad():
+        eager = _outputs(op(*e_args))
+        compiled = ember.jit(op)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a fallback to eager execution fails the stage
+            try:
+                runs = [_outputs(compiled(*e_args)) for _ in range(3)]
+            except ember.jit.JitError as exc:
+                pytest.skip(f"not compilable: {str(exc).splitlines()[0]}")
+    for k, run in enumerate(runs):
+        assert len(run) == len(eager), f"jitted call {k}: {len(run)} outputs, eager {len(eager)}"
+        for e, j in zip(eager, run):
+            what = f"jitted call {k} of {spec.name} {sample}"
+            if not isinstance(e, ember.Tensor):
+                assert j == e, what
+                continue
+            assert (j.dtype, j.shape) == (e.dtype, e.shape), what
+            if e.dtype.is_floating_point:
+                atol, rtol = (spec.atol32, spec.rtol32) if dtype == "float32" else (1e-10, 1e-8)
+                np.testing.assert_allclose(j.numpy(), e.numpy(), atol=atol, rtol=rtol, err_msg=what)
+            else:
+                np.testing.assert_array_equal(j.numpy(), e.numpy(), err_msg=what)
+
+
 # moving between backends needs a GPU: covered by tests/backends/test_cuda.py instead
 NEEDS_GPU = {"ToDevice"}
 
@@ -175,3 +211,38 @@ def test_every_primitive_is_in_the_op_database() -> None:
     covered = {p for spec in SPECS for p in spec.prims} | NEEDS_GPU
     missing = sorted(set(PRIMITIVES) - covered)
     assert not missing, f"primitives without an entry in tests/ops/specs: {missing}"
+
+
+@pytest.mark.parametrize("spec,index", GRAD_CASES)
+def test_jitted_gradients_match_eager(spec: OpSpec, index: int) -> None:
+    """The op's gradients, computed inside a function compiled by ``ember.jit``, equal eager."""
+    dtype = spec.dtypes[0]
+    sample = _samples(spec)[index]
+    e_args, _, diff = _convert(sample, dtype)
+    if not diff:
+        pytest.skip("no differentiable inputs")
+
+    def grads(*args: Any) -> Any:
+        outs = [
+            o
+            for o in _outputs(spec.ember_fn(*args, **sample.kwargs))
+            if isinstance(o, ember.Tensor) and o.is_floating_point()
+        ]
+        cots = [ember.ones_like(o) for o in outs]
+        return ember.autograd.grad(outs, [args[i] for i in diff], cots, allow_unused=True)
+
+    eager = grads(*e_args)
+    compiled = ember.jit(grads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            runs = [compiled(*e_args) for _ in range(3)]
+        except ember.jit.JitError as exc:
+            pytest.skip(f"not compilable: {str(exc).splitlines()[0]}")
+    atol, rtol = (spec.atol32, spec.rtol32) if dtype == "float32" else (1e-10, 1e-8)
+    for k, run in enumerate(runs):
+        for i, e, j in zip(diff, eager, run, strict=True):
+            what = f"jitted call {k}: gradient of argument {i} of {spec.name} {sample}"
+            assert (e is None) == (j is None), what
+            if e is not None:
+                np.testing.assert_allclose(j.numpy(), e.numpy(), atol=atol, rtol=rtol, err_msg=what)
