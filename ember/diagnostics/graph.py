@@ -26,12 +26,26 @@ def _quote(s: str) -> str:
 
 
 class Graph:
-    """A drawn autograd graph: ``dot`` (DOT text), node/edge counts, ``save(path)``."""
+    """A drawn autograd graph: ``dot`` (DOT text), node/edge counts, ``save(path)``.
 
-    def __init__(self, dot: str, num_nodes: int, num_edges: int) -> None:
+    ``nodes`` (``{"id", "label", "kind"}``; kind ``op``, ``param`` for a leaf that needs a
+    gradient, or ``input``) and ``edges`` (``(src, dst)`` ids) hold the same graph as data,
+    for drawing it without Graphviz.
+    """
+
+    def __init__(
+        self,
+        dot: str,
+        num_nodes: int,
+        num_edges: int,
+        nodes: list[dict[str, str]] | None = None,
+        edges: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.dot = dot
         self.num_nodes = num_nodes
         self.num_edges = num_edges
+        self.nodes = nodes or []
+        self.edges = edges or []
 
     def __repr__(self) -> str:
         return f"Graph({self.num_nodes} nodes, {self.num_edges} edges)"
@@ -77,6 +91,8 @@ def draw_graph(tensor: Any, params: dict[str, Any] | None = None) -> Graph:
         '  node [fontname="Helvetica", fontsize=10];',
     ]
     edges: list[str] = []
+    nodes: list[dict[str, str]] = []
+    pairs: list[tuple[str, str]] = []
     keep: list[Any] = []  # hold visited objects so their ids stay unique during the walk
 
     def visit(t: Any) -> tuple[str, bool]:
@@ -89,6 +105,7 @@ def draw_graph(tensor: Any, params: dict[str, Any] | None = None) -> Graph:
         if t.node is not None:
             label = f"{t.node.prim.name}\n{_shape(t)}"
             lines.append(f"  {ids[key]} [label={_quote(label)}, shape=box];")
+            nodes.append({"id": ids[key], "label": label, "kind": "op"})
         else:
             name = names.get(id(t))
             label = f"{name}\n{_shape(t)}" if name else _shape(t)
@@ -97,6 +114,8 @@ def draw_graph(tensor: Any, params: dict[str, Any] | None = None) -> Graph:
                 f"  {ids[key]} [label={_quote(label)}, shape=ellipse, style=filled, "
                 f'fillcolor="{color}"];'
             )
+            kind = "param" if t.requires_grad else "input"
+            nodes.append({"id": ids[key], "label": label, "kind": kind})
         return ids[key], True
 
     stack = [tensor]
@@ -117,8 +136,9 @@ def draw_graph(tensor: Any, params: dict[str, Any] | None = None) -> Graph:
                 continue
             src, new = visit(x)
             edges.append(f"  {src} -> {dst};")
+            pairs.append((src, dst))
             if new:
                 stack.append(x)
     lines += edges
     lines.append("}")
-    return Graph("\n".join(lines) + "\n", len(ids), len(edges))
+    return Graph("\n".join(lines) + "\n", len(ids), len(edges), nodes, pairs)

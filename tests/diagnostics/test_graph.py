@@ -76,3 +76,14 @@ def test_save_dot_and_rendering(tmp_path) -> None:
             graph.save(tmp_path / "g.svg")
     else:
         assert graph.save(tmp_path / "g.svg").read_text().lstrip().startswith("<")
+
+
+def test_graph_nodes_and_edges_as_data():
+    """The structured nodes/edges match the DOT text: one entry per node and per edge."""
+    x = ember.ones(2, 3, requires_grad=True)
+    g = draw_graph((x * 2).exp().sum())
+    assert len(g.nodes) == g.num_nodes and len(g.edges) == g.num_edges
+    kinds = {n["label"].split("\n")[0]: n["kind"] for n in g.nodes}
+    assert kinds["Sum"] == kinds["Exp"] == "op" and kinds["(2, 3)"] == "param"
+    ids = {n["id"] for n in g.nodes}
+    assert all(a in ids and b in ids for a, b in g.edges)
