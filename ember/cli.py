@@ -173,6 +173,7 @@ def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
 def build_parser() -> argparse.ArgumentParser:
     from ember.bench import add_arguments as bench_arguments
     from ember.diagnostics.doctor import add_arguments as doctor_arguments
+    from ember.playground.server import add_arguments as playground_arguments
     from ember.train.session import FAMILIES
 
     common = _Parser(add_help=False)
@@ -218,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", parents=[common], help="time the reference workloads")
     bench_arguments(bench)
     bench.set_defaults(run=_delegate("ember.bench"))
+
+    playground = sub.add_parser(
+        "playground", parents=[common], help="a local page where a small network learns live"
+    )
+    playground_arguments(playground)
+    playground.set_defaults(run=_delegate("ember.playground.server"))
 
     data = sub.add_parser("data", parents=[common], help="list or download datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)

@@ -40,6 +40,7 @@ LAYERS = {
     "ember.bench": 10,
     "ember.metrics": 10,
     "ember.compiler": 10,
+    "ember.playground": 10,
     "ember.cli": 11,
     "ember.__main__": 11,
 }
