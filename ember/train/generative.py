@@ -11,8 +11,6 @@ small NumPy + zlib encoder, so nothing beyond NumPy is needed.
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from ember import nn, optim
 from ember.autograd import no_grad
 from ember.creation import from_host
 from ember.data.datasets import IMAGE_DATASETS
+from ember.io.png import encode_png
 from ember.io.safetensors import atomic_write_bytes
 from ember.models.autoencoder import autoencoder
 from ember.models.dcgan import dcgan
@@ -79,11 +78,6 @@ RECIPES = {
 
 
 # -- PNG ------------------------------------------------------------------------------------
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    body = kind + data
-    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
-
 def write_png(path: str | Path, image: np.ndarray) -> None:
     """Write a uint8 image [H, W] (grey) or [H, W, 3] (RGB) as an 8-bit PNG, atomically."""
     img = np.asarray(image)
@@ -92,19 +86,7 @@ def write_png(path: str | Path, image: np.ndarray) -> None:
             f"write_png: expected uint8 [H, W] or [H, W, 3]: {img.dtype} {img.shape} vs "
             "uint8 [H, W(, 3)]"
         )
-    h, w = img.shape[:2]
-    color = 0 if img.ndim == 2 else 2
-    rows = np.concatenate([np.zeros((h, 1), np.uint8), img.reshape(h, -1)], axis=1)  # filter 0
-    header = struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)
-    data = b"".join(
-        [
-            b"\x89PNG\r\n\x1a\n",
-            _chunk(b"IHDR", header),
-            _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)),
-            _chunk(b"IEND", b""),
-        ]
-    )
-    atomic_write_bytes(Path(path), data)
+    atomic_write_bytes(Path(path), encode_png(img))
 
 
 def image_grid(
