@@ -37,9 +37,14 @@ def test_utils_data_after_plain_import_in_fresh_process() -> None:
     assert out.stdout.strip() == "ember.data.dataset"
 
 
-def test_tensorboard_is_a_clear_import_error() -> None:
-    with pytest.raises(ImportError, match="not available yet"):
-        importlib.import_module("ember.utils.tensorboard")
+def test_tensorboard_without_its_package_is_a_clear_import_error() -> None:
+    code = (
+        "import sys; sys.modules['tensorboard'] = None\n"
+        "try:\n    import ember.utils.tensorboard\n"
+        "except ImportError as exc:\n    print(exc)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'ember[tensorboard]'" in out.stdout
 
 
 # -- module-level __getattr__ -------------------------------------------------------------------

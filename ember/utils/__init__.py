@@ -1,6 +1,7 @@
 """``ember.utils``: PyTorch's ``torch.utils`` paths (``ember.utils.data`` is ``ember.data``).
 
-``ember.utils.tensorboard`` is not provided yet: importing it raises ImportError.
+``ember.utils.tensorboard`` (``SummaryWriter``) needs the optional ``tensorboard`` package, so it
+is imported only on request: ``from ember.utils.tensorboard import SummaryWriter``.
 """
 
 from __future__ import annotations
