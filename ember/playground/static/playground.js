@@ -141,10 +141,9 @@ function drawBoundary(snap) {
   snap.boundary.forEach((value, i) => {
     const p = value === null ? 0.5 : value;  // null: the network's output is not finite
     if (p > 0.5) class1 += 1;
-    for (let c = 0; c < 3; c++) {
-      const colour = CLASS0[c] + (CLASS1[c] - CLASS0[c]) * p;
-      image.data[4 * i + c] = 255 - 0.55 * (255 - colour);  // pale: the points stand out
-    }
+    const towards = p < 0.5 ? CLASS0 : CLASS1;
+    const strength = 0.6 * Math.abs(2 * p - 1);  // white where the network is unsure
+    for (let c = 0; c < 3; c++) image.data[4 * i + c] = 255 - strength * (255 - towards[c]);
     image.data[4 * i + 3] = 255;
   });
   sctx.putImageData(image, 0, 0);
@@ -300,20 +299,18 @@ function drawGraph(snap) {
   if (!g || svg.dataset.key === JSON.stringify([g.nodes.length, g.edges.length, snap.config])) return;
   svg.dataset.key = JSON.stringify([g.nodes.length, g.edges.length, snap.config]);
   clear(svg);
-  const rank = {}, consumers = {}, incoming = {};
-  for (const n of g.nodes) { rank[n.id] = 0; consumers[n.id] = []; incoming[n.id] = 0; }
-  for (const [a, b] of g.edges) { consumers[a].push(b); incoming[b] += 1; }
+  // each node as far right as its consumers allow: a parameter sits just before its use
+  const toLoss = {};  // the longest path from the node to the loss
+  for (const n of g.nodes) toLoss[n.id] = 0;
   for (let pass = 0, moved = true; moved && pass < g.nodes.length; pass++) {
     moved = false;
     for (const [a, b] of g.edges) {
-      if (rank[b] < rank[a] + 1) { rank[b] = rank[a] + 1; moved = true; }
+      if (toLoss[a] < toLoss[b] + 1) { toLoss[a] = toLoss[b] + 1; moved = true; }
     }
   }
-  for (const n of g.nodes) {  // a leaf sits just before its first consumer
-    if (!incoming[n.id] && consumers[n.id].length) {
-      rank[n.id] = Math.min(...consumers[n.id].map((c) => rank[c])) - 1;
-    }
-  }
+  const deepest = Math.max(...Object.values(toLoss));
+  const rank = {};
+  for (const n of g.nodes) rank[n.id] = deepest - toLoss[n.id];
   const columns = {};
   for (const n of g.nodes) (columns[rank[n.id]] = columns[rank[n.id]] || []).push(n);
   const DX = 66, DY = 26, W = 56, Hn = 16, M = 10;
@@ -353,7 +350,10 @@ function drawStatus(snap) {
   const h = snap.history;
   const last = (a) => (a.length ? a[a.length - 1] : null);
   status.dataset.status = snap.status;
-  status.textContent = `${snap.status} · epoch ${snap.epoch} · step ${snap.step} · loss ${fmt(last(h.loss))}` +
+  const c = snap.config;
+  const net = `${c.depth} × ${c.width} ${c.activation}${c.residual ? " residual" : ""}`;
+  status.textContent = `${snap.status} · ${net} · epoch ${snap.epoch} · step ${snap.step}` +
+    ` · loss ${fmt(last(h.loss))}` +
     ` · val loss ${fmt(last(h.val_loss))} · val accuracy ${fmt(last(h.val_accuracy))}`;
   if (snap.error) showError(snap.error);
 }
