@@ -42,6 +42,7 @@ from ember.nn.layers.pooling import (
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from ember.nn.layers.regularization import ActivityRegularizer, GaussianNoise
 from ember.nn.layers.transformer import (
+    Transformer,
     TransformerDecoder,
     TransformerDecoderLayer,
     TransformerEncoder,
@@ -106,6 +107,7 @@ __all__ = [
     "GaussianNoise",
     "ActivityRegularizer",
     "MultiheadAttention",
+    "Transformer",
     "TransformerEncoderLayer",
     "TransformerDecoderLayer",
     "TransformerEncoder",

@@ -10,6 +10,7 @@ NOT be attended (the opposite of ``scaled_dot_product_attention``); a float mask
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from ember import dtypes
@@ -146,6 +147,18 @@ def multi_head_attention_forward(
     q, k, v = F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
 
     dtype = q.dtype
+    if (
+        attn_mask is not None
+        and key_padding_mask is not None
+        and (attn_mask.dtype is dtypes.bool_) != (key_padding_mask.dtype is dtypes.bool_)
+    ):
+        warnings.warn(
+            f"{_OP}: key_padding_mask is {key_padding_mask.dtype} but attn_mask is "
+            f"{attn_mask.dtype}; PyTorch deprecates mixing bool and float masks\n"
+            "hint: give both as bool (True = masked) or both as float (added to the scores)",
+            UserWarning,
+            stacklevel=2,
+        )
     attn_mask = _additive_mask(attn_mask, "attn_mask", dtype)
     key_padding_mask = _additive_mask(key_padding_mask, "key_padding_mask", dtype)
     if bias_k is not None and bias_v is not None:
