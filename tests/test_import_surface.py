@@ -114,8 +114,18 @@ def test_distributed_data_parallel_raises_clearly() -> None:
         "normalization.LayerNorm",
         "sparse.Embedding",
         "transformer.TransformerEncoderLayer",
+        "transformer.Transformer",
+        "transformer.TransformerDecoder",
         "flatten.Flatten",
         "upsampling.Upsample",
+        "padding.ReflectionPad2d",
+        "padding.ReplicationPad1d",
+        "padding.ZeroPad3d",
+        "padding.ConstantPad2d",
+        "pixelshuffle.PixelShuffle",
+        "pixelshuffle.PixelUnshuffle",
+        "instancenorm.InstanceNorm1d",
+        "instancenorm.InstanceNorm2d",
     ],
 )
 def test_nn_modules_paths_alias_the_real_classes(path: str) -> None:
@@ -131,6 +141,31 @@ def test_nn_modules_all_names_exist() -> None:
         assert hasattr(torch.nn.modules, name), name
         if hasattr(ember.nn, name):
             assert getattr(ember.nn.modules, name) is getattr(ember.nn, name), name
+
+
+@pytest.mark.parametrize("sub", ["padding", "pixelshuffle", "instancenorm", "transformer"])
+def test_nn_modules_submodule_names_live_where_torch_has_them(sub: str) -> None:
+    ours = importlib.import_module(f"ember.nn.modules.{sub}")
+    theirs = importlib.import_module(f"torch.nn.modules.{sub}")
+    assert ours.__all__ and set(ours.__all__) <= set(theirs.__all__)
+    assert set(ours.__all__) <= set(ember.nn.modules.__all__)
+
+
+# -- top-level functions ------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_top_level_softmax_matches_torch(name: str) -> None:
+    a = np.random.default_rng(0).standard_normal((2, 5))
+    e, t = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    eo, to = getattr(ember, name)(e, 1), getattr(torch, name)(t, 1)
+    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=1e-12)
+    w = np.arange(10.0).reshape(2, 5)
+    (eo * ember.tensor(w)).sum().backward()
+    (to * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-10)
+    as32 = getattr(ember, name)(e.detach(), dim=0, dtype=ember.float32)
+    assert as32.dtype is ember.float32
+    assert getattr(torch, name)(t.detach(), dim=0, dtype=torch.float32).dtype is torch.float32
+    assert getattr(ember, name) is getattr(ember.Tensor, name)
 
 
 # -- ember.backends -----------------------------------------------------------------------------

@@ -10,9 +10,12 @@ from ember.nn.modules import (
     conv,
     dropout,
     flatten,
+    instancenorm,
     linear,
     loss,
     normalization,
+    padding,
+    pixelshuffle,
     pooling,
     rnn,
     sparse,
@@ -25,10 +28,13 @@ from ember.nn.modules.container import *  # noqa: F403
 from ember.nn.modules.conv import *  # noqa: F403
 from ember.nn.modules.dropout import *  # noqa: F403
 from ember.nn.modules.flatten import *  # noqa: F403
+from ember.nn.modules.instancenorm import *  # noqa: F403
 from ember.nn.modules.linear import *  # noqa: F403
 from ember.nn.modules.loss import *  # noqa: F403
 from ember.nn.modules.module import Module
 from ember.nn.modules.normalization import *  # noqa: F403
+from ember.nn.modules.padding import *  # noqa: F403
+from ember.nn.modules.pixelshuffle import *  # noqa: F403
 from ember.nn.modules.pooling import *  # noqa: F403
 from ember.nn.modules.rnn import *  # noqa: F403
 from ember.nn.modules.sparse import *  # noqa: F403
@@ -42,9 +48,12 @@ _SUBMODULES = (
     conv,
     dropout,
     flatten,
+    instancenorm,
     linear,
     loss,
     normalization,
+    padding,
+    pixelshuffle,
     pooling,
     rnn,
     sparse,

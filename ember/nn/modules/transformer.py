@@ -1,5 +1,5 @@
-"""``torch.nn.modules.transformer``: Transformer encoder/decoder layers (the same classes as
-``ember.nn``)."""
+"""``torch.nn.modules.transformer``: Transformer and its encoder/decoder stacks and layers (the
+same classes as ``ember.nn``)."""
 
 from __future__ import annotations
 
