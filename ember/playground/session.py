@@ -22,7 +22,7 @@ import numpy as np
 
 import ember
 from ember import nn, optim
-from ember.diagnostics import GradientMonitor, draw_graph
+from ember.diagnostics import GradientMonitor, RunStats, draw_graph, run_detectors
 from ember.nn import functional as F
 from ember.nn.utils import MaxNorm
 from ember.playground.data import DATASETS, make_dataset, split
@@ -278,6 +278,7 @@ class Playground:
         self.running = not self.trainer.finished
 
     def pause(self) -> None:
+        """Stop after the current step."""
         self.running = False
 
     def step(self) -> dict[str, float] | None:
@@ -302,6 +303,7 @@ class Playground:
 
     @property
     def status(self) -> str:
+        """``ready`` (no step yet), ``running``, ``paused`` or ``finished``."""
         if self.trainer.finished:
             return "finished"
         if self.running:
@@ -374,10 +376,10 @@ class Playground:
         return result
 
     # -- what the page draws --------------------------------------------------------------------
-    def gradients(self) -> list[dict[str, Any]]:
+    def gradients(self, stats: RunStats | None = None) -> list[dict[str, Any]]:
         """Per weight layer (input first): gradient RMS, the geometric mean over the last
         recorded steps (the quantity ``vanishing_gradients`` compares)."""
-        stats = self.monitor.stats()
+        stats = stats or self.monitor.stats()
         idx = np.flatnonzero(stats.param_ndim >= 2)
         if stats.grad_norm.shape[0] == 0:
             return []
@@ -415,7 +417,8 @@ class Playground:
             k: [r.get(k) for r in rows]
             for k in ("epoch", "loss", "val_loss", "accuracy", "val_accuracy")
         }
-        findings = [vars(f) for f in self.monitor.findings(patience=self.config["patience"])]
+        stats = self.monitor.stats()
+        findings = [vars(f) for f in run_detectors(stats, patience=self.config["patience"])]
         return _json_safe(
             {
                 "status": self.status,
@@ -428,7 +431,7 @@ class Playground:
                 "val": _points(self.val_data),
                 "boundary": self.boundary(),
                 "history": history,
-                "gradients": self.gradients(),
+                "gradients": self.gradients(stats),
                 "findings": findings,
                 "graph": self.graph(),
                 "speed": self.speed,

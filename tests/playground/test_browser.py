@@ -104,6 +104,8 @@ def _severe(driver: Any) -> list[str]:
 
 
 def test_vanishing_gradients_and_residual_connections_in_the_browser(browser, server):
+    """Sigmoid at depth 10, then residual connections, read off the drawn views; the buttons;
+    a bad setting's message; no console errors."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -154,6 +156,16 @@ def test_vanishing_gradients_and_residual_connections_in_the_browser(browser, se
     _screenshot(driver, "residual")
     assert _severe(driver) == []
     print(f"gradient gap: {vanishing:.1f} decades (sigmoid, depth 10), {closed:.1f} (residual)")
+
+    # pause, step and reset
+    driver.find_element(By.ID, "pause").click()
+    wait.until(lambda d: status().startswith("paused"))
+    step = int(status().split(" · step ")[1].split()[0])
+    driver.find_element(By.ID, "step").click()
+    wait.until(lambda d: f" · step {step + 1} · " in status())
+    driver.find_element(By.ID, "reset").click()
+    wait.until(lambda d: status().startswith("ready") and " · step 0 · " in status())
+    wait.until(lambda d: _loss_points(d) == [] and _gap(d, 11) is None)
 
     # a bad setting: the server's message on the page, and the control marked
     width = driver.find_element(By.ID, "set-width")
