@@ -59,6 +59,11 @@ def _add_train(sub: Any, families: Sequence[Family], common: argparse.ArgumentPa
             )
             run.add_argument("--quiet", action="store_true", help="no progress output")
             run.add_argument(
+                "--tensorboard",
+                action="store_true",
+                help="also log to TensorBoard event files in --out (needs ember[tensorboard])",
+            )
+            run.add_argument(
                 "--threads",
                 type=positive_int,
                 help="BLAS and kernel threads (default: the cores not busy at the start)",
@@ -76,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
     from ember.train.session import train
 
     run_keys = {"run", "family", "command", "model", "debug", "out", "resume", "force", "quiet",
-                "threads", "jit"}  # fmt: skip
+                "threads", "jit", "tensorboard"}  # fmt: skip
     options = {k: v for k, v in vars(args).items() if k not in run_keys}
     keep_freed_memory()  # long runs: recycle large arrays (ember.allocator)
     _set_threads(args.threads, args.quiet)
@@ -88,6 +93,7 @@ def _train(args: argparse.Namespace) -> int:
         force=args.force,
         quiet=args.quiet,
         jit=args.jit,
+        tensorboard=args.tensorboard,
     )
     return 0
 
@@ -173,6 +179,7 @@ def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
 def build_parser() -> argparse.ArgumentParser:
     from ember.bench import add_arguments as bench_arguments
     from ember.diagnostics.doctor import add_arguments as doctor_arguments
+    from ember.distributed.launch import add_arguments as run_arguments
     from ember.playground.server import add_arguments as playground_arguments
     from ember.train.session import FAMILIES
 
@@ -219,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", parents=[common], help="time the reference workloads")
     bench_arguments(bench)
     bench.set_defaults(run=_delegate("ember.bench"))
+
+    launch = sub.add_parser(
+        "run", parents=[common], help="start N ranks of a command: ember run -n 2 -- ember train …"
+    )
+    run_arguments(launch)
+    launch.set_defaults(run=_delegate("ember.distributed.launch"))
 
     playground = sub.add_parser(
         "playground", parents=[common], help="a local page where a small network learns live"

@@ -320,6 +320,7 @@ class SampleGrid(Callback):
     def __init__(self, name: str, model: Any, cfg: dict[str, Any], out: Path, test: np.ndarray):
         self.name, self.model, self.cfg, self.out, self.test = name, model, cfg, out, test
         self.state = Generator().manual_seed(cfg["seed"] + 2).get_state()
+        self.latest: np.ndarray | None = None  # the last grid drawn (TensorBoard logs it)
 
     def on_epoch_end(self, state: FitState, logs: dict[str, float]) -> None:
         if self.name == "autoencoder":
@@ -327,7 +328,8 @@ class SampleGrid(Callback):
         else:
             gen = Generator().set_state(self.state)
             pictures = _draw(self.model, self.name, 64, gen, self.cfg["sample_steps"]).numpy()
-        save_grid(pictures, self.out / f"samples-epoch{state.epoch + 1:03d}.png")
+        self.latest = image_grid(pictures)
+        write_png(self.out / f"samples-epoch{state.epoch + 1:03d}.png", self.latest)
 
 
 def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:

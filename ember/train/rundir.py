@@ -10,10 +10,10 @@ from pathlib import Path
 __all__ = ["RunDir", "RUN_FILES"]
 
 CHECKPOINT = "checkpoint.safetensors"
-# what a run writes (summary, metrics, plots, sample grids, diagnostics)
+# what a run writes (summary, metrics, plots, sample grids, diagnostics, TensorBoard events)
 RUN_FILES = (CHECKPOINT, "metrics.csv", "summary.json", "plot.png", "diagnostics.npz",
              "diagnostics.json")  # fmt: skip
-RUN_GLOBS = ("samples-epoch*.png",)
+RUN_GLOBS = ("samples-epoch*.png", "events.out.tfevents.*")
 
 
 class RunDir:

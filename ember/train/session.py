@@ -17,7 +17,7 @@ from typing import Any
 from ember.io.safetensors import atomic_write_bytes
 from ember.random import manual_seed
 from ember.train import checkpoint
-from ember.train.callbacks import CSVLogger, History, ModelCheckpoint
+from ember.train.callbacks import Callback, CSVLogger, History, ModelCheckpoint
 from ember.train.classifier import CLASSIFIERS
 from ember.train.family import Family
 from ember.train.generative import GENERATIVE
@@ -100,9 +100,13 @@ def train(
     force: bool = False,
     quiet: bool = False,
     jit: bool = True,
+    tensorboard: bool = False,
 ) -> dict[str, Any]:
     """Train ``model`` with the ``options`` given (by dest; the rest come from its recipe)
-    into the run directory ``out``; return the summary (also written to summary.json)."""
+    into the run directory ``out``; return the summary (also written to summary.json).
+    ``tensorboard``: also log the run as TensorBoard event files in ``out``."""
+    if tensorboard:  # before the run directory is touched: the package is optional
+        from ember.train.tensorboard import TensorBoard
     options = dict(options or {})
     family = family_of(model)
     fresh = family.config(model, options)
@@ -125,6 +129,9 @@ def train(
         checkpoint.load(run.checkpoint, state.model, state.optimizer, state.scheduler)
         state.history = History(saved["extra"]["history"])
         job.after_resume()
+    loggers: list[Callback] = []
+    if tensorboard:
+        loggers.append(TensorBoard(run.path, sources=job.callbacks))
     trainer = Trainer(
         job.step,
         job.plan,
@@ -132,7 +139,12 @@ def train(
         job.epochs,
         # the family's callbacks first: what they draw (sample grids) precedes the checkpoint,
         # so a resumed run's random stream is the uninterrupted run's
-        callbacks=[*job.callbacks, ModelCheckpoint(run.checkpoint), CSVLogger(run.metrics)],
+        callbacks=[
+            *job.callbacks,
+            *loggers,
+            ModelCheckpoint(run.checkpoint),
+            CSVLogger(run.metrics),
+        ],
         meter=job.meter,
         evaluate=job.evaluate,
         scheduler_interval=job.scheduler_interval,
