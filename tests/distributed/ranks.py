@@ -1,0 +1,181 @@
+"""Programs the distributed tests run on every rank (``mpiexec -n N python ranks.py NAME``).
+
+Each checks its results itself (assert) and prints ``ok NAME rank R`` at the end, so that the
+test only looks at exit statuses and that line.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from datetime import timedelta
+
+import numpy as np
+
+import ember
+import ember.distributed as dist
+
+
+def data(rank: int, shape: tuple = (3, 4), dtype: str = "float64") -> np.ndarray:
+    """Rank ``rank``'s input: different on every rank, the same on every run."""
+    values = np.random.default_rng(rank).uniform(0.5, 2.0, shape)
+    return values.astype(dtype) if dtype.startswith("float") else (values * 10).astype(dtype)
+
+
+def collectives(rank: int, n: int) -> None:
+    everyone = [data(r) for r in range(n)]
+    expect = {
+        dist.ReduceOp.SUM: np.sum(everyone, 0),
+        dist.ReduceOp.AVG: np.mean(everyone, 0),
+        dist.ReduceOp.PRODUCT: np.prod(everyone, 0),
+        dist.ReduceOp.MIN: np.min(everyone, 0),
+        dist.ReduceOp.MAX: np.max(everyone, 0),
+    }
+    for op, want in expect.items():
+        t = ember.tensor(data(rank))
+        dist.all_reduce(t, op)
+        np.testing.assert_allclose(t.numpy(), want, rtol=1e-12)
+        work = dist.all_reduce(u := ember.tensor(data(rank)), op, async_op=True)
+        work.wait()
+        assert work.is_completed()
+        np.testing.assert_allclose(u.numpy(), want, rtol=1e-12)
+        t = ember.tensor(data(rank))
+        dist.reduce(t, dst=n - 1, op=op)
+        if rank == n - 1:
+            np.testing.assert_allclose(t.numpy(), want, rtol=1e-12)
+        else:
+            np.testing.assert_array_equal(t.numpy(), data(rank))
+    for dtype in ("float32", "int64", "int32", "float16"):
+        t = ember.tensor(data(rank, dtype=dtype))
+        dist.all_reduce(t)
+        want = np.sum([data(r, dtype=dtype) for r in range(n)], 0, dtype=np.float64)
+        np.testing.assert_allclose(t.numpy(), want, rtol=2e-3 if dtype == "float16" else 1e-6)
+        assert t.numpy().dtype == np.dtype(dtype)
+    flags = ember.tensor(np.array([rank == 0, False, True]))
+    dist.all_reduce(flags)  # bool SUM is a logical or
+    assert flags.numpy().tolist() == [True, False, True]
+
+    t = ember.tensor(data(rank))
+    dist.broadcast(t, src=1)
+    np.testing.assert_array_equal(t.numpy(), data(1))
+    ints = ember.tensor(data(rank, dtype="int64"))
+    dist.broadcast(ints, src=0, async_op=True).wait()
+    np.testing.assert_array_equal(ints.numpy(), data(0, dtype="int64"))
+
+    out = [ember.zeros(3, 4, dtype=ember.float64) for _ in range(n)]
+    dist.all_gather(out, ember.tensor(data(rank)))
+    for r in range(n):
+        np.testing.assert_array_equal(out[r].numpy(), data(r))
+    flat = ember.zeros(n * 3, 4, dtype=ember.float64)
+    dist.all_gather_into_tensor(flat, ember.tensor(data(rank)))
+    np.testing.assert_array_equal(flat.numpy(), np.concatenate(everyone))
+    objects = [None] * n
+    dist.all_gather_object(objects, {"rank": rank, "name": "x" * rank})
+    assert objects == [{"rank": r, "name": "x" * r} for r in range(n)]
+    listed = [f"from {rank}", rank] if rank == 1 else [None, None]
+    dist.broadcast_object_list(listed, src=1)
+    assert listed == ["from 1", 1]
+
+    dst = n - 1
+    gathered = [ember.zeros(3, 4, dtype=ember.float64) for _ in range(n)] if rank == dst else None
+    dist.gather(ember.tensor(data(rank)), gathered, dst=dst)
+    if rank == dst:
+        for r in range(n):
+            np.testing.assert_array_equal(gathered[r].numpy(), data(r))
+    got = ember.zeros(3, 4, dtype=ember.float64)
+    parts = [ember.tensor(data(10 + r)) for r in range(n)] if rank == 0 else None
+    dist.scatter(got, parts, src=0)
+    np.testing.assert_array_equal(got.numpy(), data(10 + rank))
+
+    inputs = [ember.tensor(data(rank * n + i)) for i in range(n)]
+    mine = ember.zeros(3, 4, dtype=ember.float64)
+    dist.reduce_scatter(mine, inputs)
+    want = np.sum([data(r * n + rank) for r in range(n)], 0)
+    np.testing.assert_allclose(mine.numpy(), want, rtol=1e-12)
+    block = ember.zeros(2, dtype=ember.float64)
+    full = ember.tensor(np.arange(2 * n, dtype=np.float64) * (rank + 1))
+    dist.reduce_scatter_tensor(block, full, op=dist.ReduceOp.AVG)
+    scale = np.mean(np.arange(1, n + 1))
+    np.testing.assert_allclose(block.numpy(), np.arange(2 * rank, 2 * rank + 2) * scale)
+
+    # send/recv around a ring, blocking and not, and a receive from any rank
+    right, left = (rank + 1) % n, (rank - 1) % n
+    box = ember.zeros(3, 4, dtype=ember.float64)
+    sending = dist.isend(ember.tensor(data(rank)), right)
+    dist.irecv(box, left).wait()
+    sending.wait()
+    np.testing.assert_array_equal(box.numpy(), data(left))
+    if rank == 0:
+        senders = {dist.recv(box, tag=7) for _ in range(n - 1)}
+        assert senders == set(range(1, n)), senders
+    else:
+        dist.send(ember.tensor(data(rank)), 0, tag=7)
+    dist.barrier()
+
+    # a group of the even ranks: ranks are global in src=, results only on members
+    evens = dist.new_group(list(range(0, n, 2)))
+    t = ember.tensor(data(rank))
+    dist.all_reduce(t, group=evens)
+    if rank % 2 == 0:
+        assert dist.get_world_size(evens) == len(range(0, n, 2))
+        np.testing.assert_allclose(t.numpy(), np.sum(everyone[::2], 0), rtol=1e-12)
+    else:
+        assert evens is dist.GroupMember.NON_GROUP_MEMBER and dist.get_rank(evens) == -1
+        np.testing.assert_array_equal(t.numpy(), data(rank))
+
+    # disagreeing ranks fail on every rank, naming both calls; the group stays usable
+    bad = ember.zeros(3 + (rank == 1), dtype=ember.float32)
+    try:
+        dist.all_reduce(bad)
+    except dist.DistBackendError as exc:
+        assert "rank 0 called all_reduce(float32 tensor of shape (3,)" in str(exc), exc
+        assert "rank 1 called all_reduce(float32 tensor of shape (4,)" in str(exc), exc
+    else:
+        raise AssertionError("mismatched shapes were not detected")
+    try:
+        if rank == 0:
+            dist.broadcast(ember.zeros(2), src=0)
+        else:
+            dist.all_reduce(ember.zeros(2))
+    except dist.DistBackendError as exc:
+        assert "broadcast(" in str(exc) and "all_reduce(" in str(exc), exc
+    else:
+        raise AssertionError("different collectives were not detected")
+    dist.barrier()
+
+
+def killed(rank: int, n: int) -> None:
+    """Rank 1 dies; the others must stop with a clear error, not hang."""
+    dist.barrier()
+    if rank == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    for _ in range(100):
+        dist.all_reduce(ember.ones(4))
+        time.sleep(0.05)
+
+
+def hung(rank: int, n: int) -> None:
+    """Rank 1 hangs outside any collective; rank 0's watchdog must fire."""
+    dist.barrier()
+    if rank == 1:
+        time.sleep(60)
+    dist.all_reduce(ember.ones(4))
+
+
+SCENARIOS = {"collectives": collectives, "killed": killed, "hung": hung}
+
+
+def main() -> None:
+    name = sys.argv[1]
+    timeout = timedelta(seconds=float(os.environ.get("TEST_DIST_TIMEOUT", "60")))
+    dist.init_process_group("gloo", timeout=timeout)
+    rank, n = dist.get_rank(), dist.get_world_size()
+    SCENARIOS[name](rank, n)
+    print(f"ok {name} rank {rank}", flush=True)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
