@@ -20,6 +20,7 @@ from ember.data.dataset import (
 from ember.data.datasets import KMNIST, MNIST, FashionMNIST
 from ember.data.sampler import (
     BatchSampler,
+    DistributedSampler,
     RandomSampler,
     Sampler,
     SequentialSampler,
@@ -38,6 +39,7 @@ __all__ = [
     "RandomSampler",
     "SubsetRandomSampler",
     "BatchSampler",
+    "DistributedSampler",
     "DataLoader",
     "default_collate",
     "MNIST",

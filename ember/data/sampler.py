@@ -14,6 +14,7 @@ __all__ = [
     "RandomSampler",
     "SubsetRandomSampler",
     "BatchSampler",
+    "DistributedSampler",
 ]
 
 _CHUNK = 1 << 16  # indices drawn per chunk with replacement
@@ -99,6 +100,56 @@ class SubsetRandomSampler(Sampler):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+class DistributedSampler(Sampler):
+    """This rank's share of ``dataset``: every rank gets ``len(self)`` indices, disjoint from
+    the others' except for padding (indices repeated from the start so that the ranks' shares
+    have one length) or, with ``drop_last``, without the tail that does not divide evenly.
+    The shuffled order depends only on ``seed`` and the epoch (``set_epoch``), so all ranks
+    draw the same permutation; it is NumPy's, not PyTorch's, for the same seed."""
+
+    def __init__(
+        self,
+        dataset: Sized,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        if num_replicas is None or rank is None:
+            from ember import distributed
+
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
+        if not 0 <= rank < num_replicas:
+            raise ValueError(
+                f"DistributedSampler: invalid rank {rank}, rank should be in the interval "
+                f"[0, {num_replicas - 1}]"
+            )
+        self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
+        self.shuffle, self.seed, self.drop_last, self.epoch = shuffle, seed, drop_last, 0
+        n = len(dataset)
+        self.num_samples = n // num_replicas if drop_last else -(-n // num_replicas)
+        self.total_size = self.num_samples * num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle differently in ``epoch`` (call it on every rank before each epoch)."""
+        self.epoch = epoch
+
+    def index_array(self) -> np.ndarray:
+        n = len(self.dataset)
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
+        else:
+            order = np.arange(n, dtype=np.int64)
+        if self.total_size > n:
+            order = np.concatenate([order, np.resize(order, self.total_size - n)])
+        return order[self.rank : self.total_size : self.num_replicas].astype(np.int64)
+
+    def __len__(self) -> int:
+        return self.num_samples
 
 
 class BatchSampler(Sampler):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ember.data import (
     BatchSampler,
+    DistributedSampler,
     ConcatDataset,
     DataLoader,
     Dataset,
@@ -31,6 +32,7 @@ __all__ = [
     "RandomSampler",
     "SubsetRandomSampler",
     "BatchSampler",
+    "DistributedSampler",
     "DataLoader",
     "default_collate",
     "get_worker_info",
