@@ -31,6 +31,7 @@ LAYERS = {
     "ember.optim": 7,
     "ember.data": 8,
     "ember.utils": 8,
+    "ember.utils.tensorboard": 10,  # a logger like diagnostics: traces with jit, writes PNGs
     "ember.jit": 9,
     "ember.models": 10,
     "ember.train": 10,

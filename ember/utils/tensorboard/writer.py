@@ -15,6 +15,8 @@ import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
+from ember.autograd import no_grad
+from ember.jit import Graph, JitFunction, jit
 from ember.utils.tensorboard import summaries
 from ember.utils.tensorboard.convert import to_float, to_numpy
 from ember.utils.tensorboard.graph import graph_def
@@ -216,8 +218,6 @@ class SummaryWriter:
         tuple of them). ``model`` may also be an already compiled ``ember.jit`` function or its
         ``Graph``. ``verbose`` prints the graph; ``use_strict_trace`` is accepted for torch's
         signature (ember's trace is always strict)."""
-        from ember.jit import Graph, JitFunction
-
         if isinstance(model, Graph):
             graph, owner = model, None
         elif isinstance(model, JitFunction):
@@ -279,9 +279,6 @@ class SummaryWriter:
 
 def _trace(model: Any, inputs: Any) -> Any:
     """The jit graph of ``model(*inputs)`` (without autograd: a forward graph only)."""
-    from ember.autograd import no_grad
-    from ember.jit import jit
-
     if inputs is None:
         raise ValueError("add_graph: input_to_model is needed to trace a model")
     args = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
