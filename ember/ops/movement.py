@@ -490,7 +490,10 @@ def repeat(x: Any, *repeats: Any) -> Any:
     big = []
     for r, n in zip(reps, shape):
         big += [r, n]
-    return x.reshape(inter).expand(*big).reshape(*(r * n for r, n in zip(reps, shape)))
+    tiled = x.reshape(inter).expand(*big).reshape(*(r * n for r, n in zip(reps, shape)))
+    # the reshape may return a view of x (all repeats 1) or of the broadcast (read-only
+    # memory); repeat always gives fresh memory, as torch's does
+    return tiled.clone() if tiled._base is not None else tiled
 
 
 def tile(x: Any, dims: Sequence[int]) -> Any:

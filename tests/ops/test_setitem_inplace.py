@@ -198,3 +198,26 @@ def test_writing_through_a_view_in_autograd_is_refused_not_wrong() -> None:
     y = ember.randn(3, 4, requires_grad=True) * 1
     with pytest.raises(RuntimeError, match="in-place modification of a view"):
         y[0][1] = 5.0
+
+
+@pytest.mark.parametrize(
+    ("shape", "reps"),
+    [
+        ((2, 3), (1, 1)),
+        ((1, 4), (3, 1)),
+        ((2, 3), (2, 1)),
+        ((3,), (2, 1, 1)),
+        ((1, 3, 1, 1), (1, 1, 2, 2)),
+    ],
+)
+def test_repeat_gives_fresh_writable_memory_like_torch(shape, reps) -> None:
+    """An in-place op on ``repeat``'s result works and leaves the source alone (it once
+    returned a view of the source, or of read-only broadcast memory)."""
+    torch = pytest.importorskip("torch")
+    values = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    x, t = ember.tensor(values), torch.tensor(values)
+    y, u = x.repeat(*reps), t.repeat(*reps)
+    y.div_(255.0)
+    u.div_(255.0)
+    np.testing.assert_array_equal(y.numpy(), u.numpy())
+    np.testing.assert_array_equal(x.numpy(), values)
