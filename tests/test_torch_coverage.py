@@ -172,3 +172,12 @@ def test_report_percentages_leave_out_reasoned_names() -> None:
     text = render(["# t"], [(summary, rows)])
     assert "| `fake` | 3 | 66.7% | 33.3% | **33.3%** | ≥ 90% | 1 |" in text
     assert "| `d` | quantized |" in text
+
+
+def test_private_and_deprecated_torch_parameters_are_not_compared() -> None:
+    theirs = _sig(lambda input, target, size_average=None, reduce=None, reduction="mean": 0)
+    assert differences(theirs, _sig(lambda input, target, reduction="mean": 0)) == []
+    assert (
+        differences(_sig(lambda input, dim=None, _stacklevel=3: 0), _sig(lambda input, dim=None: 0))
+        == []
+    )

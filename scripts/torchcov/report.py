@@ -46,6 +46,18 @@ class Summary:
         )
 
 
+_COUNTS = ("measured", "in_ember", "signature_ok", "covered", "left_out")
+
+
+def total(summaries: list[Summary]) -> Summary:
+    """All namespaces together (no target of its own)."""
+    return Summary(
+        "all",
+        *(sum(getattr(s, f) for s in summaries) for f in _COUNTS),
+        0.0,
+    )
+
+
 def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "—"
 
@@ -92,7 +104,8 @@ def namespace_section(namespace: str, rows: list[Row]) -> list[str]:
 
 
 def render(header: list[str], sections: list[tuple[Summary, list[Row]]]) -> str:
-    lines = list(header) + [""] + summary_table(s for s, _ in sections) + [""]
+    summaries = [s for s, _ in sections]
+    lines = list(header) + [""] + summary_table([*summaries, total(summaries)]) + [""]
     for summary, rows in sections:
         lines += namespace_section(summary.namespace, rows)
     return "\n".join(lines)

@@ -13,6 +13,8 @@ from typing import Any
 
 P = inspect.Parameter
 POSITIONAL = (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)
+# torch's losses still take these before ``reduction``; its docs mark them deprecated in its favour
+DEPRECATED = frozenset({"size_average", "reduce"})
 
 
 def _callable_of(obj: Any) -> Any:
@@ -70,8 +72,13 @@ def _same(a: Any, b: Any) -> bool:
 
 def differences(torch_sig: inspect.Signature, ember_sig: inspect.Signature) -> list[str]:
     """How ember's parameters depart from torch's: names and order of positional parameters,
-    keyword names, defaults, and parameters ember requires that torch does not."""
-    ref = list(torch_sig.parameters.values())
+    keyword names, defaults, and parameters ember requires that torch does not. torch's
+    private (``_stacklevel``) and deprecated parameters are not compared."""
+    ref = [
+        p
+        for p in torch_sig.parameters.values()
+        if not p.name.startswith("_") and p.name not in DEPRECATED
+    ]
     ours = ember_sig.parameters
     our_pos = [p for p in ours.values() if p.kind in POSITIONAL]
     var_pos = any(p.kind is P.VAR_POSITIONAL for p in ours.values())
