@@ -50,7 +50,7 @@ def _infer_dtype(arr: np.ndarray, given: Any, from_python: bool) -> dtypes.dtype
     if given is not None:
         return dtypes.as_dtype(given)
     kind = arr.dtype.kind
-    if kind == "f":
+    if arr.dtype in dtypes.FLOATING or arr.dtype.name == "bfloat16":  # (ml_dtypes not loaded)
         return dtypes.get_default_dtype() if from_python else dtypes.from_numpy_dtype(arr.dtype)
     if kind in "iu":
         return dtypes.int64 if from_python else dtypes.from_numpy_dtype(arr.dtype)

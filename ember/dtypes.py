@@ -2,11 +2,15 @@
 
 ember dtypes are thin named wrappers over NumPy dtypes so that they print like
 PyTorch's (``ember.float32``) and compare equal to the NumPy dtype they stand for.
+``bfloat16`` is the NumPy dtype of the optional ``ml_dtypes`` package (the ``bf16`` extra),
+loaded the first time a bfloat16 tensor is made, so that ``import ember`` does not need it.
+See docs/dtypes.md for the promotion and low-precision accumulation rules.
 """
 
 from __future__ import annotations
 
 import builtins
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +40,9 @@ __all__ = [
     "result_type",
     "as_dtype",
     "promote_types",
+    "finfo",
+    "is_floating",
+    "LOW_PRECISION",
 ]
 
 
@@ -79,14 +86,60 @@ int64 = dtype("int64", np.int64, 1)
 float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
-bfloat16 = float32  # NumPy has no bfloat16; documented alias so model code still runs
+
+
+class _OptionalDtype(dtype):
+    """A dtype whose NumPy dtype comes from ``ml_dtypes``, imported on first use."""
+
+    __slots__ = ("_np",)
+
+    def __init__(self, name: str, kind: builtins_int, itemsize: builtins_int) -> None:
+        self.name, self._kind, self.itemsize, self._np = name, kind, itemsize, None
+        self.is_floating_point, self.is_signed = kind == 2, True
+
+    @property  # type: ignore[override]
+    def np(self) -> np.dtype:  # noqa: F811 - replaces the base class's slot
+        if self._np is None:
+            try:
+                import ml_dtypes
+            except ImportError:
+                raise ImportError(
+                    f"ember.{self.name} needs the ml_dtypes package, which gives NumPy a "
+                    f"{self.name} dtype: pip install 'ember[bf16]' (or pip install ml_dtypes)"
+                ) from None
+            self._np = np.dtype(getattr(ml_dtypes, self.name))
+            _BY_NP[self._np] = self
+            FLOATING.add(self._np)
+            LOW_PRECISION.add(self._np)
+        return self._np
+
+    def __eq__(self, other: object) -> bool:
+        try:
+            return super().__eq__(other)
+        except ImportError:  # ml_dtypes is missing: no NumPy dtype can be bfloat16
+            return False
+
+    def __hash__(self) -> builtins_int:
+        return hash(self.name)
+
+
+bfloat16 = _OptionalDtype("bfloat16", 2, 2)
 half, float, double = float16, float32, float64  # noqa: A001 - PyTorch aliases
 short, int, long = int16, int32, int64  # noqa: A001
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
-_BY_NP = {d.np: d for d in ALL}
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+_BY_NP = {d.np: d for d in ALL if d is not bfloat16}
 _BY_NAME = {d.name: d for d in ALL}
+# NumPy dtypes of floating tensors, and of those computed in float32 and rounded once (float16,
+# bfloat16: see ``ember.ops.core.widened``); bfloat16's joins when ml_dtypes is loaded
+FLOATING = {float16.np, float32.np, float64.np}
+LOW_PRECISION = {float16.np}
 _default_float = float32
+
+
+def is_floating(np_dtype: np.dtype) -> builtins_bool:
+    """Whether arrays of this NumPy dtype hold floating-point values (bfloat16 included)."""
+    return np_dtype in FLOATING
 
 
 def from_numpy_dtype(np_dtype: np.dtype) -> dtype:
@@ -94,10 +147,16 @@ def from_numpy_dtype(np_dtype: np.dtype) -> dtype:
     try:
         return _BY_NP[np_dtype]
     except KeyError:
-        raise TypeError(
-            f"ember: unsupported array dtype {np_dtype}: expected one of "
-            f"{', '.join(d.name for d in ALL)}"
-        ) from None
+        if getattr(np_dtype, "name", None) == bfloat16.name:  # ml_dtypes made it: load ours
+            return bfloat16 if bfloat16.np == np_dtype else _unsupported(np_dtype)
+        return _unsupported(np_dtype)
+
+
+def _unsupported(np_dtype: object) -> dtype:
+    raise TypeError(
+        f"ember: unsupported array dtype {np_dtype}: expected one of "
+        f"{', '.join(d.name for d in ALL)}"
+    )
 
 
 def as_dtype(d: object) -> dtype:
@@ -130,6 +189,36 @@ def set_default_dtype(d: dtype) -> None:
     if not d.is_floating_point:
         raise TypeError(f"set_default_dtype: expected a floating dtype, got {d}")
     _default_float = d
+
+
+class finfo:  # noqa: N801 - PyTorch spells it lowercase
+    """Machine limits of a floating dtype (``ember.finfo(ember.bfloat16).eps``), as PyTorch's."""
+
+    __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+
+    def __init__(self, type: object = None) -> None:  # noqa: A002 - PyTorch's name
+        d = get_default_dtype() if type is None else as_dtype(type)
+        if not d.is_floating_point:
+            raise TypeError(f"finfo: expected a floating dtype, got {d}; use numpy.iinfo for ints")
+        if d is bfloat16:
+            import ml_dtypes  # importable: bfloat16.np loaded it (or raised its clear error)
+
+            info: Any = ml_dtypes.finfo(d.np)
+        else:
+            info = np.finfo(d.np)
+        self.bits = d.itemsize * 8
+        self.eps, self.max = builtins_float(info.eps), builtins_float(info.max)
+        self.min = -self.max
+        self.tiny = self.smallest_normal = builtins_float(info.smallest_normal)
+        self.resolution = 10.0 ** -builtins_int(info.precision)  # decimal digits, exactly
+        self.dtype = d.name
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+            f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, "
+            f"dtype={self.dtype})"
+        )
 
 
 def promote_types(a: dtype, b: dtype) -> dtype:

@@ -44,6 +44,7 @@ _STORAGE_DTYPES = {
     "FloatStorage": dtypes.float32,
     "DoubleStorage": dtypes.float64,
     "HalfStorage": dtypes.float16,
+    "BFloat16Storage": dtypes.bfloat16,  # raw 2-byte values; ember.bfloat16 needs ml_dtypes
     "CharStorage": dtypes.int8,
     "ShortStorage": dtypes.int16,
     "IntStorage": dtypes.int32,
@@ -53,7 +54,7 @@ _STORAGE_DTYPES = {
     "UntypedStorage": dtypes.uint8,  # a raw byte storage: its numel counts bytes
 }
 _STORAGE_NAMES = {d: name for name, d in _STORAGE_DTYPES.items() if name != "UntypedStorage"}
-# torch.<name> dtype globals; bfloat16 maps to ember's documented alias (a dtype value, not data)
+# torch.<name> dtype globals
 _DTYPE_NAMES = {
     **{d.name: d for d in dtypes.ALL},
     "half": dtypes.float16,
@@ -62,7 +63,6 @@ _DTYPE_NAMES = {
     "short": dtypes.int16,
     "int": dtypes.int32,
     "long": dtypes.int64,
-    "bfloat16": dtypes.bfloat16,
 }
 
 
@@ -372,14 +372,8 @@ class _Unpickler(pickle.Unpickler):
             return found
         if module == "torch" and name.endswith("Storage"):
             kind = name[: -len("Storage")] or name
-            detail = (
-                "ember has no bfloat16 dtype (ember.bfloat16 is an alias of float32); convert "
-                "the tensors with .float() in PyTorch before saving"
-                if kind == "BFloat16"
-                else "ember has no such dtype"
-            )
             raise pickle.UnpicklingError(
-                f"ember.load: cannot load {kind} tensors (torch.{name}): {detail}"
+                f"ember.load: cannot load {kind} tensors (torch.{name}): ember has no such dtype"
             )
         raise pickle.UnpicklingError(
             f"ember.load: refusing to load global {module}.{name}: ember only rebuilds tensors, "

@@ -22,7 +22,6 @@ from ember.ops.reduce import ReduceMethods
 
 __all__ = ["Tensor", "is_tensor"]
 
-_float_kinds = frozenset("f")
 _new = object.__new__
 _DTYPES = dtypes._BY_NP
 
@@ -156,7 +155,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
         return bool(self._data.flags.c_contiguous)
 
     def is_floating_point(self) -> bool:
-        return self._data.dtype.kind == "f"
+        return self._data.dtype in dtypes.FLOATING
 
     def data_ptr(self) -> int:
         return (
@@ -179,7 +178,8 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
 
     # -- conversion -------------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
-        """The data as a NumPy array (shares memory on CPU)."""
+        """The data as a NumPy array (shares memory on CPU); a bfloat16 tensor gives an array
+        of ml_dtypes' bfloat16 (PyTorch raises there: ember's data already is one)."""
         if self.requires_grad and not force:
             raise RuntimeError(
                 "numpy: can't call numpy() on a Tensor that requires grad\n"
@@ -306,6 +306,9 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
     def half(self) -> Tensor:
         return self.to(dtypes.float16)
 
+    def bfloat16(self) -> Tensor:
+        return self.to(dtypes.bfloat16)
+
     def long(self) -> Tensor:
         return self.to(dtypes.int64)
 
@@ -337,7 +340,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
                     "hint: use detach() to get a tensor that does not require grad"
                 )
             return self
-        if requires_grad and self._data.dtype.kind not in _float_kinds:
+        if requires_grad and self._data.dtype not in dtypes.FLOATING:
             raise RuntimeError(
                 f"requires_grad_: only Tensors of floating point dtype can require gradients, "
                 f"got {self.dtype.name}"
@@ -474,7 +477,7 @@ class _Formatter:
     """PyTorch's number formatting: one style and one right-aligned width for all elements."""
 
     def __init__(self, values: np.ndarray) -> None:
-        self.floating = values.dtype.kind == "f"
+        self.floating = values.dtype in dtypes.FLOATING
         self.style = "plain"
         values = values.ravel()
         if not self.floating:

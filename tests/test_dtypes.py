@@ -9,7 +9,18 @@ import torch
 
 import ember
 
-NAMES = ["int32", "int64", "float16", "float32", "float64", "bool"]
+NAMES = [
+    "bool",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+]
 SCALARS = [True, 3, 2.5]
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from ember.arrays import backend_of
 from ember.autograd.grad_mode import STATE
+from ember.dtypes import FLOATING
 from ember.train.callbacks import Callback
 
 __all__ = [
@@ -176,7 +177,7 @@ class GradientMonitor(Callback):
 
     def _record_activation(self, idx: int, out: Any) -> None:
         a = getattr(out, "_data", None)
-        if a is None or a.size == 0 or a.dtype.kind != "f":
+        if a is None or a.size == 0 or a.dtype not in FLOATING:
             return
         name, _, kind = self._modules[idx]
         dead = sat = math.nan

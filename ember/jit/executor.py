@@ -29,7 +29,7 @@ from ember.jit import native
 from ember.jit.fusion import Group, fuse
 from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
-from ember.ops.core import ELEMENTWISE
+from ember.ops.core import ELEMENTWISE, widened, widened_write, widening
 from ember.tensor import Tensor
 
 __all__ = ["Executor", "resolve"]
@@ -300,15 +300,17 @@ class Executor:
             node = graph.nodes[item]
             ins = tuple(slot[v] for v in node.inputs)
             out = node.out
+            low = widening(node.prim, [graph.avals[v].dtype.np for v in node.inputs])
             if kind == INTO and (out in plan.buffer or out in in_target):
-                fn = node.prim.write
+                fn = node.prim.write if low is None else widened_write(node.prim.forward, low)
                 shape = graph.avals[out].shape
                 like = tuple(k for k, v in enumerate(node.inputs) if graph.avals[v].shape == shape)
                 if like and node.prim.kind == ELEMENTWISE:  # (a matmul reads any strides)
                     fn = _keep_layout(fn, like, out in plan.buffer)
                 self.steps.append((INTO, fn, ins, node.params, slot[out], free))
             else:
-                self.steps.append((ALLOC, node.prim.forward, ins, node.params, slot[out], free))
+                fn = node.prim.forward if low is None else widened(node.prim.forward, low)
+                self.steps.append((ALLOC, fn, ins, node.params, slot[out], free))
         self.in_place = len(plan.target)
         self.outputs = [slot[v] for v in graph.outputs]
         owned: set[int] = set()

@@ -17,7 +17,7 @@ import numpy as np
 
 from ember.arrays import backend_of
 from ember.jit.graph import Graph, Node
-from ember.ops.core import Aval
+from ember.ops.core import Aval, widened, widening
 from ember.ops.elementwise import Copy
 from ember.ops.linalg import MatMul
 from ember.ops.movement import Permute
@@ -88,8 +88,12 @@ def fold_constants(graph: Graph) -> None:
         if node.inputs and all(v in graph.constants for v in node.inputs):
             arrays = [graph.constants[v] for v in node.inputs]
             xp = backend_of(arrays[0]).xp
+            forward = node.prim.forward
+            low = widening(node.prim, [a.dtype for a in arrays])
+            if low is not None:  # as ``apply`` runs it
+                forward = widened(forward, low)
             with np.errstate(all="ignore"):
-                out = node.prim.forward(xp, *arrays, **node.params)
+                out = forward(xp, *arrays, **node.params)
             graph.constants[node.out] = xp.asarray(out)
         else:
             kept.append(node)

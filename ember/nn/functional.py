@@ -226,6 +226,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
     return _maybe_inplace(input, inplace, lambda x: elu(x, _SELU_ALPHA) * _SELU_SCALE, "selu")
 
 
+@core.in_float32
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Φ(x) (exact, with erf) or its tanh approximation."""
     _check_tensor("gelu", input)
@@ -239,7 +240,10 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (a.k.a. swish)."""
-    return _maybe_inplace(input, inplace, lambda x: x * sigmoid(x), "silu")
+    return _maybe_inplace(input, inplace, _silu, "silu")
+
+
+_silu = core.in_float32(lambda x: x * sigmoid(x))
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -486,6 +490,7 @@ def _norm_shape(normalized_shape: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in normalized_shape)
 
 
+@core.in_float32
 def layer_norm(
     input: Tensor,
     normalized_shape: Sequence[int] | int,
@@ -510,6 +515,7 @@ def layer_norm(
     return out
 
 
+@core.in_float32
 def group_norm(
     input: Tensor,
     num_groups: int,

@@ -509,6 +509,9 @@ class Module:
     def half(self) -> Module:
         return self._cast_floats(dtypes.float16)
 
+    def bfloat16(self) -> Module:
+        return self._cast_floats(dtypes.bfloat16)
+
     def cpu(self) -> Module:
         return self.to("cpu")
 

@@ -7,6 +7,7 @@ for backward; while ``ember.jit`` traces, the active tracer records it into a gr
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NamedTuple
@@ -17,6 +18,7 @@ from ember import dtypes
 from ember.arrays import backend_of
 from ember.autograd.grad_mode import STATE
 from ember.autograd.node import Node
+from ember.dtypes import FLOATING, LOW_PRECISION
 
 __all__ = [
     "Aval",
@@ -34,6 +36,10 @@ __all__ = [
     "broadcast_shapes",
     "c_literal",
     "ufunc_writer",
+    "widened",
+    "widened_write",
+    "widening",
+    "in_float32",
 ]
 
 ELEMENTWISE, REDUCTION, VIEW, OPAQUE = "elementwise", "reduction", "view", "opaque"
@@ -105,10 +111,15 @@ class Primitive:
     cuda: ClassVar[str | None] = None
     libm: ClassVar[bool] = False
     no_lowering: ClassVar[str] = ""
+    # float16/bfloat16 inputs are computed on in float32 and the result rounded once
+    # (``widened``); off for views (they must share memory) and where the kernel sets the dtype
+    widens: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.name = cls.__name__
+        if cls.kind is VIEW:
+            cls.widens = False
         if "c" in cls.__dict__ and "cuda" not in cls.__dict__:
             cls.cuda = cls.c
         if not cls.__dict__.get("abstract", False):
@@ -144,6 +155,63 @@ class Primitive:
         return template.format(*operands, **{k: c_literal(v) for k, v in params.items()})
 
 
+_WIDER = frozenset({np.dtype(np.float64)})  # inputs that make ``widened`` step aside
+
+
+def widened(kernel: Callable[..., Any], low: Any) -> Callable[..., Any]:
+    """``kernel`` run as PyTorch runs float16/bfloat16 ops on CPU: on inputs of the low
+    precision dtype ``low`` upcast to float32, with a float32 result rounded once to ``low``.
+
+    Reductions and matrix products then accumulate in float32 (NumPy would add bfloat16 terms
+    in bfloat16: ten thousand ones sum to 256), and kernels made of several NumPy calls round
+    once instead of after each. float32 inputs (the scalar of a mul or div, which PyTorch
+    reads in float32) join as they are; with a float64 one, the kernel runs as is.
+    """
+
+    def run(xp: Any, *arrays: Any, **params: Any) -> Any:
+        if any(a.dtype != low and a.dtype in _WIDER for a in arrays):
+            return kernel(xp, *arrays, **params)
+        out = kernel(xp, *[a.astype(np.float32) if a.dtype == low else a for a in arrays], **params)
+        return out.astype(low) if out.dtype == np.float32 else out
+
+    run.__name__ = getattr(kernel, "__name__", "kernel")
+    return run
+
+
+def widening(prim: type[Primitive], np_dtypes: Sequence[Any]) -> Any:
+    """The float16/bfloat16 dtype among the inputs' NumPy ``np_dtypes`` that ``prim`` computes
+    in float32 for (as ``apply`` does: see ``widened``); None when it runs as it is."""
+    if not prim.widens:
+        return None
+    return next((d for d in np_dtypes if d in LOW_PRECISION), None)
+
+
+def widened_write(kernel: Callable[..., Any], low: Any) -> Callable[..., Any]:
+    """A ``write`` lowering (into a given buffer) of ``widened(kernel, low)``."""
+    forward = widened(kernel, low)
+
+    def write(xp: Any, *arrays: Any, out: Any, **params: Any) -> Any:
+        out[...] = forward(xp, *arrays, **params)
+        return out
+
+    return write
+
+
+def in_float32(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator for a composite op (several primitives) whose first argument is a tensor: on
+    float16/bfloat16 it runs in float32 and its result is rounded once, as PyTorch's CPU
+    kernels for softmax, layer_norm, gelu… compute (each primitive would round otherwise)."""
+
+    @functools.wraps(fn)
+    def run(x: Any, *args: Any, **kwargs: Any) -> Any:
+        data = getattr(x, "_data", None)  # (not a tensor: ``fn`` raises its clear error)
+        if data is None or data.dtype not in LOW_PRECISION:
+            return fn(x, *args, **kwargs)
+        return fn(x.to(dtypes.float32), *args, **kwargs).to(x.dtype)
+
+    return run
+
+
 def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
     """Run ``prim`` on tensors ``inputs`` (the one choke point; see the module docstring)."""
     # the hot path of eager mode: locals over globals, no generators (see benchmarks/overhead)
@@ -155,12 +223,18 @@ def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
     xp = np if type(first) is np.ndarray else backend_of(first).xp
     if prim.check_eagerly:
         prim.infer(*[t.aval for t in inputs], **params)
+    forward = prim.forward
+    if prim.widens:
+        for a in arrays:
+            if a.dtype in LOW_PRECISION:
+                forward = widened(forward, a.dtype)
+                break
     try:
         if prim.quiet:
             with np.errstate(all="ignore"):
-                out = prim.forward(xp, *arrays, **params)
+                out = forward(xp, *arrays, **params)
         else:
-            out = prim.forward(xp, *arrays, **params)
+            out = forward(xp, *arrays, **params)
     except (ValueError, TypeError, IndexError) as exc:
         _check_same_device(prim, inputs)
         prim.infer(*[t.aval for t in inputs], **params)  # raises the clear error, if any
@@ -172,7 +246,7 @@ def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
         base = inputs[0]
         result._vc = base._vc
         result._base = base if base._base is None else base._base
-    if state.grad_enabled and prim.differentiable and out.dtype.kind == "f":
+    if state.grad_enabled and prim.differentiable and out.dtype in FLOATING:
         for t in inputs:
             if t.requires_grad:
                 record(prim, inputs, params, result)

@@ -114,8 +114,10 @@ def _backend_xp(like: Any) -> Any:
     return backend_of(like._data).xp
 
 
-def promote(op: str, *operands: Any) -> tuple:
-    """Operands (tensors or Python numbers) as tensors of their PyTorch result dtype."""
+def promote(op: str, *operands: Any, float32_scalars: bool = False) -> tuple:
+    """Operands (tensors or Python numbers) as tensors of their PyTorch result dtype; with
+    ``float32_scalars``, scalars beside a float16/bfloat16 result stay float32 (a mul or div:
+    see ``_low_partner``)."""
     T = core._Tensor
     like = next((x for x in operands if isinstance(x, T)), None)
     if like is None:
@@ -133,14 +135,26 @@ def promote(op: str, *operands: Any) -> tuple:
             f"{op}: unsupported operand types "
             f"{', '.join(type(x).__name__ for x in operands)}: expected Tensors or numbers"
         ) from None
+    if float32_scalars and dt.np in dtypes.LOW_PRECISION:
+        return tuple(as_tensor_like(x, _low_partner(x, dt), like) for x in operands)
     return tuple(as_tensor_like(x, dt, like) for x in operands)
+
+
+def _low_partner(x: Any, low: dtypes.dtype) -> dtypes.dtype:
+    """The dtype operand ``x`` of a mul or div takes beside a ``low`` precision (float16/bfloat16)
+    result: a Python number or a 0-d tensor of another dtype becomes float32, as PyTorch's CPU
+    mul and div read such scalars in the float32 they compute in (``core.widened``; add, sub
+    and the rest round them to ``low`` first); the rest ``low``."""
+    if isinstance(x, core._Tensor) and (x._data.ndim or x._data.dtype == low.np):
+        return low
+    return dtypes.float32
 
 
 def _float_operand(op: str, x: Any) -> Any:
     """Integer/bool tensors become the default float dtype (PyTorch's int → float ops)."""
     if not isinstance(x, core._Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    if x._data.dtype.kind != "f":
+    if x._data.dtype not in dtypes.FLOATING:
         return cast(x, dtypes.get_default_dtype())
     return x
 
@@ -174,9 +188,20 @@ class Binary(Primitive):
 
     @classmethod
     def infer(cls, a: Aval, b: Aval, **params: Any) -> Aval:  # type: ignore[override]
+        dtype = a.dtype
         if a.dtype is not b.dtype:
-            raise TypeError(f"{cls.name}: dtypes {a.dtype.name} and {b.dtype.name} differ")
-        return Aval(broadcast_shapes(cls.name.lower(), a.shape, b.shape), a.dtype)
+            dtype = _scalar_partner(a, b) or _scalar_partner(b, a)
+            if dtype is None:
+                raise TypeError(f"{cls.name}: dtypes {a.dtype.name} and {b.dtype.name} differ")
+        return Aval(broadcast_shapes(cls.name.lower(), a.shape, b.shape), dtype)
+
+
+def _scalar_partner(x: Aval, scalar: Aval) -> dtypes.dtype | None:
+    """``x``'s dtype when ``scalar`` is the float32 0-d form of a Python number beside a
+    float16/bfloat16 ``x`` in a mul or div (see ``_low_partner``), else None."""
+    if scalar.shape == () and scalar.dtype is dtypes.float32 and x.dtype.itemsize == 2:
+        return x.dtype if x.dtype.is_floating_point else None
+    return None
 
 
 class Compare(Binary):
@@ -718,6 +743,7 @@ class Cast(Unary):
     """Convert to another dtype; the gradient is cast back."""
 
     no_lowering = "changes the dtype, and a fused group computes in one dtype"
+    widens = False  # the result's dtype is the ``dtype`` param, whatever the inputs
 
     @staticmethod
     def infer(x: Aval, *, dtype: dtypes.dtype) -> Aval:  # type: ignore[override]
@@ -754,6 +780,7 @@ class ToDevice(Unary):
     """Move to another backend's memory; gradient moves back."""
 
     no_lowering = "moves memory between devices: a transfer, not a kernel"
+    widens = False  # a copy: no arithmetic to round
 
     @staticmethod
     def forward(xp, x, *, backend):
@@ -1299,22 +1326,26 @@ def _binary(prim: type[Primitive], a: Any, b: Any, op: str) -> Any:
         if isinstance(b, T):
             if a._data.dtype == b._data.dtype:
                 return apply(prim, a, b)
-        elif type(b) in _NUMBERS and a._data.dtype.kind == "f":
-            return apply(prim, a, _scalar_like(b, a))
-    elif type(a) in _NUMBERS and isinstance(b, T) and b._data.dtype.kind == "f":
-        return apply(prim, _scalar_like(a, b), b)
-    a, b = promote(op, a, b)
+        elif type(b) in _NUMBERS and a._data.dtype in dtypes.FLOATING:
+            return apply(prim, a, _scalar_like(b, a, prim))
+    elif type(a) in _NUMBERS and isinstance(b, T) and b._data.dtype in dtypes.FLOATING:
+        return apply(prim, _scalar_like(a, b, prim), b)
+    a, b = promote(op, a, b, float32_scalars=prim in _FLOAT32_SCALARS)
     return apply(prim, a, b)
 
 
 _NUMBERS = (int, float)
+_FLOAT32_SCALARS = (Mul, Div)  # see ``_low_partner``
 
 
-def _scalar_like(value: int | float, like: Any) -> Any:
-    """A Python number as a 0-d tensor of ``like``'s (floating) dtype and device."""
+def _scalar_like(value: int | float, like: Any, prim: Any) -> Any:
+    """A Python number as a 0-d tensor of ``like``'s (floating) dtype and device; float32
+    beside float16/bfloat16 for a mul or div (see ``_low_partner``)."""
     data = like._data
     xp = np if type(data) is np.ndarray else _backend_xp(like)
-    return core._Tensor._wrap(xp.asarray(value, dtype=data.dtype))
+    low = prim in _FLOAT32_SCALARS and data.dtype in dtypes.LOW_PRECISION
+    dtype = np.float32 if low else data.dtype
+    return core._Tensor._wrap(xp.asarray(value, dtype=dtype))
 
 
 def add(a: Any, b: Any, *, alpha: Any = 1) -> Any:
@@ -1358,8 +1389,8 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Any:
         raise ValueError(
             f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
         )
-    a, b = promote("div", a, b)
-    if a._data.dtype.kind != "f":
+    a, b = promote("div", a, b, float32_scalars=True)
+    if a._data.dtype not in dtypes.FLOATING:
         a, b = _float_operand("div", a), _float_operand("div", b)
     return apply(Div, a, b)
 

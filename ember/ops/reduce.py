@@ -11,7 +11,15 @@ from typing import Any
 
 from ember import dtypes
 from ember.ops import core
-from ember.ops.core import REDUCTION, Aval, Primitive, apply, normalize_dim, normalize_dims
+from ember.ops.core import (
+    REDUCTION,
+    Aval,
+    Primitive,
+    apply,
+    in_float32,
+    normalize_dim,
+    normalize_dims,
+)
 
 __all__ = [
     "sum",
@@ -247,7 +255,7 @@ def sum(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) ->
 
 
 def _require_float(x: Any, op: str) -> None:
-    if x._data.dtype.kind != "f":
+    if x._data.dtype not in dtypes.FLOATING:
         raise TypeError(
             f"{op}: could not infer output dtype: input dtype must be floating point, got "
             f"{x.dtype.name}\nhint: convert first, e.g. x.float().{op}()"
@@ -266,6 +274,7 @@ def mean(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -
     return sum(x, dims, keepdim) / count if count else sum(x, dims, keepdim) * float("nan")
 
 
+@in_float32
 def var(
     x: Any,
     dim: Any = None,
@@ -286,6 +295,7 @@ def var(
     return sum(centered * centered, dims, keepdim) / builtins.max(count - correction, 0)
 
 
+@in_float32
 def std(
     x: Any,
     dim: Any = None,
@@ -414,6 +424,7 @@ def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     return _arg(ArgMin, x, dim, keepdim, "argmin")
 
 
+@in_float32
 def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Any:
     """log(sum(exp(x))) over ``dim``, without overflow."""
     from ember.ops.elementwise import where
@@ -487,6 +498,11 @@ def _softmax_input(op: str, input: Any, dim: int | None, dtype: Any) -> tuple[An
 def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     """exp(x) / sum(exp(x)) along ``dim``; the max is subtracted first, so ±1e4 is fine."""
     x, dim = _softmax_input("softmax", input, dim, dtype)
+    return _softmax(x, dim)
+
+
+@in_float32
+def _softmax(x: Any, dim: int) -> Any:
     if x.ndim == 0:
         return (x - x.detach()).exp()
     e = (x - amax(x, dim, keepdim=True).detach()).exp()
@@ -496,6 +512,11 @@ def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
 def log_softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     """x - logsumexp(x) along ``dim`` (stable for extreme logits)."""
     x, dim = _softmax_input("log_softmax", input, dim, dtype)
+    return _log_softmax(x, dim)
+
+
+@in_float32
+def _log_softmax(x: Any, dim: int) -> Any:
     if x.ndim == 0:
         return x - x.detach()
     return x - logsumexp(x, dim, keepdim=True)

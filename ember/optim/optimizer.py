@@ -27,7 +27,7 @@ from ember.arrays import backend_of
 from ember.autograd import enable_grad, no_grad
 from ember.autograd.grad_mode import STATE
 from ember.creation import tensor, zeros
-from ember.dtypes import float32
+from ember.dtypes import FLOATING, LOW_PRECISION, float32
 from ember.tensor import Tensor
 
 __all__ = ["Optimizer", "required", "step_counter", "scalar_state", "decayed_grad"]
@@ -289,7 +289,7 @@ def _arrays_match(p: Tensor, grad: Tensor, state: dict[str, Any]) -> bool:
     """
     data = p._data
     kind, dtype, shape = type(data), data.dtype, data.shape
-    if dtype.kind != "f" or not shape:
+    if dtype not in FLOATING or dtype in LOW_PRECISION or not shape:  # half: the op path
         return False
     for key, t in (("grad", grad), *state.items()):
         if isinstance(t, Tensor) and key != "step":  # the step count is a 0-d tensor
