@@ -5,10 +5,10 @@ before the optimizer step, skips steps whose gradients overflowed and adapts the
 ``device="cuda"`` without a GPU it warns and disables itself (every method passes through),
 as PyTorch does.
 
-``autocast`` is a documented no-op: ember has no per-op precision policy, and
-``ember.bfloat16`` is an alias of float32 (NumPy has no bfloat16), so the region always runs
-in the tensors' own dtypes. An enabled autocast warns once that it changes nothing; pass
-``enabled=False`` (or cast the model with ``.half()``) to silence it.
+``autocast`` is a documented no-op: ember has no per-op precision policy (PyTorch's lists
+of ops that autocast casts), so the region runs in the tensors' own dtypes. An enabled
+autocast warns once that it changes nothing; cast the model with ``.bfloat16()`` or
+``.half()`` for low precision compute (docs/dtypes.md), or pass ``enabled=False``.
 """
 
 from __future__ import annotations
@@ -206,15 +206,11 @@ class autocast:  # noqa: N801 - PyTorch's spelling
             enabled = False
         self._enabled = enabled
         if enabled:
-            why = (
-                "ember.bfloat16 is float32 (NumPy has no bfloat16)"
-                if self.fast_dtype is bfloat16
-                else "ember has no per-op precision policy"
-            )
             warnings.warn(
                 f"ember.autocast({device_type!r}, dtype={self.fast_dtype}) changes nothing: "
-                f"{why}, so the region runs in the tensors' own dtypes\nhint: cast the model "
-                "with .half() for float16 compute, or pass enabled=False",
+                "ember has no per-op precision policy, so the region runs in the tensors' own "
+                "dtypes\nhint: cast the model with .bfloat16() or .half() for low precision "
+                "compute, or pass enabled=False",
                 stacklevel=2,
             )
 
