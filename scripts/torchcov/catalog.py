@@ -22,7 +22,7 @@ class Namespace:
     target: float
 
     def names(self) -> list[str]:
-        return sorted(self.select(self.torch_obj))
+        return sorted(set(self.select(self.torch_obj)))  # torch.__all__ repeats a few names
 
     def torch_attr(self, name: str) -> Any:
         """The raw object: for a class namespace the descriptor, not the bound result."""
