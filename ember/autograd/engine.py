@@ -12,6 +12,7 @@ from typing import Any
 
 from ember.autograd.grad_mode import STATE
 from ember.autograd.node import Node, freed_graph_error
+from ember.dtypes import FLOATING
 
 __all__ = ["LazyGrad", "run_backward", "unbroadcast"]
 
@@ -211,7 +212,7 @@ def _check_anomaly(node: Node, index: int, g: Any) -> None:
     from ember.arrays import backend_of
 
     data = g._data
-    if data.dtype.kind == "f" and bool(backend_of(data).xp.isnan(data).any()):
+    if data.dtype in FLOATING and bool(backend_of(data).xp.isnan(data).any()):
         trace = "".join(node.stack) if node.stack else "(not recorded: the forward pass ran "
         trace = trace if node.stack else trace + "outside detect_anomaly)\n"
         raise RuntimeError(
