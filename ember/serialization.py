@@ -99,7 +99,8 @@ class _Storage:
 
 
 class _Pickler(pickle._Pickler):
-    """Pickles ember objects as torch.save does; refuses what torch's weights_only can't read.
+    """Pickles ember objects as torch.save does: tensors into storages, containers and plain
+    values as torch's weights_only loader reads them, other objects by class reference.
 
     The pure-Python pickler is used because it lets ``torch.*`` globals be written by name:
     the C pickler would import torch to check them.
@@ -138,12 +139,9 @@ class _Pickler(pickle._Pickler):
             return _TORCH_SIZE, (tuple(obj),)
         if isinstance(obj, Device):
             return _TORCH_DEVICE, (str(obj),)
-        raise pickle.PicklingError(
-            f"ember.save: cannot save a {type(obj).__module__}.{type(obj).__qualname__}: "
-            "only tensors, parameters, dicts, OrderedDicts, lists, tuples, numbers, strings, "
-            "bytes, None, dtypes, ember.Size and devices are saved (what torch.load(..., "
-            "weights_only=True) reads)"
-        )
+        # anything else (a whole nn.Module, a set) is pickled by reference to its class, as
+        # torch.save does; only ember.load(..., weights_only=False) reads it back
+        return NotImplemented
 
     def _reduce_tensor(self, t: Tensor) -> tuple:
         from ember.nn.parameter import Parameter
@@ -245,8 +243,10 @@ def _write_record(zf: zipfile.ZipFile, out: Any, name: str, data: Any) -> None:
 
 
 def save(obj: Any, f: FileLike) -> None:
-    """Save ``obj`` (a state_dict, an optimizer state_dict, nested containers of tensors and
-    plain values) in ``torch.save``'s zip format; ``torch.load(f, weights_only=True)`` reads it.
+    """Save ``obj`` in ``torch.save``'s zip format. A state_dict, an optimizer state_dict or
+    nested containers of tensors and plain values are read by ``torch.load(f)`` and
+    ``ember.load(f)`` (weights only); other objects, a whole ``nn.Module`` say, are pickled by
+    reference to their classes and need ``ember.load(f, weights_only=False)``, as in torch.
 
     Tensors that view one memory are saved as views of one storage, as torch does.
     """
@@ -360,11 +360,15 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 
 
 class _Unpickler(pickle.Unpickler):
-    """Resolves only the allow-listed globals; storages come from the archive's records."""
+    """Resolves the allow-listed globals (torch's tensor-rebuilding names map to ember's) and,
+    only when ``weights_only`` is off, any other global; storages come from the archive."""
 
-    def __init__(self, data: IO[bytes], load_storage: Callable[[tuple], Tensor]) -> None:
+    def __init__(
+        self, data: IO[bytes], load_storage: Callable[[tuple], Tensor], weights_only: bool
+    ) -> None:
         super().__init__(data)
         self._load_storage = load_storage
+        self._weights_only = weights_only
 
     def find_class(self, module: str, name: str) -> Any:
         found = _ALLOWED.get((module, name))
@@ -375,9 +379,14 @@ class _Unpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(
                 f"ember.load: cannot load {kind} tensors (torch.{name}): ember has no such dtype"
             )
+        if not self._weights_only:
+            return super().find_class(module, name)
         raise pickle.UnpicklingError(
-            f"ember.load: refusing to load global {module}.{name}: ember only rebuilds tensors, "
-            "parameters, containers and dtypes, and never runs code from a checkpoint"
+            f"ember.load: refusing to load global {module}.{name}: with weights_only=True "
+            "ember only rebuilds tensors, parameters, containers and dtypes, and never runs "
+            "code from a checkpoint\nhint: a file holding a whole object (torch.save(model, "
+            "f)) loads with ember.load(f, weights_only=False), which runs code from the file: "
+            "only for files you trust"
         )
 
     def persistent_load(self, pid: Any) -> Tensor:
@@ -462,16 +471,12 @@ def load(
 
     ``map_location`` is a device (``"cpu"``, ``ember.device``, a ``torch.device``), a dict
     mapping saved locations to devices, or ``fn(storage, location)`` returning a 1-D storage
-    tensor (or None for the default). Only ``weights_only`` loading exists: ember never
-    unpickles arbitrary objects, because that runs code from the file. ``mmap`` is accepted
-    for compatibility; the data is read into memory.
+    tensor (or None for the default). ``weights_only`` (the default, as in torch) rebuilds
+    only tensors, containers and plain values and never runs code from the file;
+    ``weights_only=False`` unpickles any object (a whole ``nn.Module``), which imports and runs
+    what the file names: only for files you trust. ``mmap`` is accepted for compatibility;
+    the data is read into memory.
     """
-    if weights_only is False:
-        raise ValueError(
-            "ember.load: weights_only=False is not supported: ember never unpickles arbitrary "
-            "objects (that runs code from the file); it loads tensors, containers and plain "
-            "values only"
-        )
     zf, prefix, name = _open_archive(f)
     with zf:
         names = set(zf.namelist())
@@ -528,4 +533,4 @@ def load(
             return storage
 
         with zf.open(prefix + "data.pkl") as pkl:
-            return _Unpickler(pkl, load_storage).load()
+            return _Unpickler(pkl, load_storage, weights_only is not False).load()

@@ -184,9 +184,23 @@ def test_plain_values_and_containers(tmp_path):
     assert back == obj and type(back["od"]) is OrderedDict and back["dtype"] is ember.float16
 
 
-def test_save_refuses_other_objects(tmp_path):
-    with pytest.raises(pickle.PicklingError, match="cannot save a builtins.set"):
-        ember.save({"s": {1, 2}}, tmp_path / "x.pt")
+def test_a_whole_module_saves_and_loads_only_with_weights_only_false(tmp_path):
+    """``torch.save(model, f)`` pickles the object by class reference: both frameworks
+    refuse it by default and load it with ``weights_only=False``."""
+    model = ember.nn.Sequential(ember.nn.Linear(3, 4), ember.nn.ReLU(), ember.nn.Linear(4, 2))
+    model.eval()
+    ember.save({"model": model, "tags": {1, 2}}, tmp_path / "m.pt")
+    with pytest.raises(pickle.UnpicklingError, match=r"weights_only=False\), which runs code"):
+        ember.load(tmp_path / "m.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(tmp_path / "m.pt", weights_only=True)
+    back = ember.load(tmp_path / "m.pt", weights_only=False)
+    assert back["tags"] == {1, 2} and not back["model"].training
+    x = ember.randn(5, 3)
+    np.testing.assert_array_equal(back["model"](x).detach().numpy(), model(x).detach().numpy())
+    loaded = back["model"].state_dict()
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(loaded[key].numpy(), value.numpy())
 
 
 def test_file_objects_and_map_location(tmp_path):
@@ -264,12 +278,6 @@ def test_not_a_torch_zip(tmp_path):
         zf.writestr("readme.txt", "hi")
     with pytest.raises(RuntimeError, match="without a <prefix>/data.pkl"):
         ember.load(tmp_path / "other.zip")
-
-
-def test_weights_only_false_is_refused(tmp_path):
-    ember.save({}, tmp_path / "e.pt")
-    with pytest.raises(ValueError, match="never unpickles arbitrary"):
-        ember.load(tmp_path / "e.pt", weights_only=False)
 
 
 # -- malicious files --------------------------------------------------------------------------
