@@ -390,6 +390,21 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
             hooks = self.node.hooks
         return _HookHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Any:
+        """Call ``hook(self)`` after each backward has accumulated into this leaf's ``.grad``."""
+        from ember.autograd.engine import register_post_accumulate_grad_hook
+
+        if self.node is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: cannot register a hook on a tensor that "
+                "doesn't require gradient"
+            )
+        return _HookHandle(register_post_accumulate_grad_hook(self, hook), hook)
+
     def backward(
         self,
         gradient: Tensor | None = None,

@@ -14,7 +14,11 @@ from ember.autograd.grad_mode import STATE
 from ember.autograd.node import Node, freed_graph_error
 from ember.dtypes import FLOATING
 
-__all__ = ["LazyGrad", "run_backward", "unbroadcast"]
+__all__ = ["LazyGrad", "run_backward", "unbroadcast", "register_post_accumulate_grad_hook"]
+
+# id(leaf) -> (weak reference to the leaf, its post-accumulate-grad hooks); kept outside the
+# Tensor so that the hot Tensor constructor stays as it is (few tensors ever have such hooks)
+_POST_HOOKS: dict[int, tuple[Any, list]] = {}
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
@@ -47,8 +51,9 @@ def _check_versions(node: Node) -> None:
             )
 
 
-def _collect(roots: Sequence[Node], held: list) -> dict[Node, int]:
-    """Every node reachable from ``roots`` with its number of consumers (graph edges).
+def _collect(roots: Sequence[Node], held: list, leaf_deps: dict[int, int]) -> dict[Node, int]:
+    """Every node reachable from ``roots`` with its number of consumers (graph edges); the
+    number of edges into each leaf goes to ``leaf_deps`` (by id).
 
     The input tuples of the visited nodes are appended to ``held``: nodes are freed as the
     walk passes them, and the tensors must outlive that because a node reaches its own output
@@ -70,6 +75,8 @@ def _collect(roots: Sequence[Node], held: list) -> dict[Node, int]:
                 deps[child] = deps.get(child, 0) + 1
                 if child not in seen:
                     stack.append(child)
+            elif child is not None:
+                leaf_deps[id(child)] = leaf_deps.get(id(child), 0) + 1
     return deps
 
 
@@ -122,7 +129,9 @@ def run_backward(
 
     Without ``capture`` the gradients of leaves are accumulated into their ``.grad``
     (``Tensor.backward``); with it, the gradients of the ``capture`` tensors are returned
-    instead and no ``.grad`` is touched (``autograd.grad``).
+    instead and no ``.grad`` is touched (``autograd.grad``). A leaf is finished (hooks, then
+    ``.grad``, then post-accumulate hooks) as soon as its last gradient arrives, while the
+    walk goes on: DistributedDataParallel starts all-reducing it then.
     """
     node_grads: dict[Node, Any] = {}
     leaf_grads: dict[int, list] = {}
@@ -141,7 +150,24 @@ def run_backward(
     handed_out: set[int] = set()
     root_nodes = list(dict.fromkeys(r.node for r in roots if r.node is not None))
     held: list = []
-    deps = _collect(root_nodes, held)
+    leaf_deps: dict[int, int] = {}
+    deps = _collect(root_nodes, held, leaf_deps)
+
+    def finish(entry: list) -> None:
+        leaf, g = entry
+        if g is None:
+            return
+        g = _run_hooks(leaf._hooks, _dense(g))
+        if capture_ids is not None:
+            if id(leaf) in capture_ids:
+                captured[capture_ids[id(leaf)]] = g
+            return
+        _store_grad(leaf, g, create_graph, handed_out)
+        post = _POST_HOOKS.get(id(leaf))
+        if post is not None and post[0]() is leaf:
+            for hook in list(post[1]):
+                hook(leaf)
+
     ready = [n for n in root_nodes if deps.get(n, 0) == 0]
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
@@ -166,20 +192,17 @@ def run_backward(
                     deps[child] -= 1
                     if deps[child] == 0:
                         ready.append(child)
+                elif child is not None:
+                    leaf_deps[id(child)] -= 1
+                    if leaf_deps[id(child)] == 0 and id(child) in leaf_grads:
+                        finish(leaf_grads.pop(id(child)))
             if not retain_graph:
                 node.free()
     finally:
         STATE.grad_enabled = prev_mode
 
-    for leaf, g in leaf_grads.values():
-        if g is None:
-            continue
-        g = _run_hooks(leaf._hooks, _dense(g))
-        if capture_ids is not None:
-            if id(leaf) in capture_ids:
-                captured[capture_ids[id(leaf)]] = g
-        else:
-            _store_grad(leaf, g, create_graph, handed_out)
+    for entry in leaf_grads.values():  # leaves that are roots themselves
+        finish(entry)
     return captured if capture is not None else None
 
 
@@ -220,6 +243,19 @@ def _check_anomaly(node: Node, index: int, g: Any) -> None:
             f"Traceback of the forward call that caused the error:\n{trace}"
             "hint: look for log/sqrt/div of values at or outside their domain in that line"
         )
+
+
+def register_post_accumulate_grad_hook(leaf: Any, hook: Any) -> Any:
+    """Call ``hook(leaf)`` each time backward has accumulated a gradient into ``leaf.grad``."""
+    import weakref
+
+    key = id(leaf)
+    entry = _POST_HOOKS.get(key)
+    if entry is None or entry[0]() is not leaf:
+        forget = _POST_HOOKS.pop  # bound now: module globals are gone at interpreter exit
+        entry = _POST_HOOKS[key] = (weakref.ref(leaf, lambda _: forget(key, None)), [])
+    entry[1].append(hook)
+    return entry[1]
 
 
 def _run_hooks(hooks: list | None, g: Any) -> Any:
