@@ -146,8 +146,8 @@ def _group(g: Any) -> ProcessGroup | None:
     if g is GroupMember.NON_GROUP_MEMBER:
         return None
     if g is None:
-        if GroupMember.WORLD is None:
-            raise RuntimeError(
+        if GroupMember.WORLD is None:  # a ValueError, as in torch 2.13
+            raise ValueError(
                 "ember.distributed: the default process group is not initialized\n"
                 "hint: call ember.distributed.init_process_group('gloo') first"
             )

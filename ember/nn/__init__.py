@@ -50,7 +50,7 @@ from ember.nn.layers.transformer import (
 )
 from ember.nn.layers.upsampling import Upsample
 from ember.nn.module import Module, RemovableHandle
-from ember.nn.parallel import DataParallel
+from ember.nn.parallel import DataParallel, SyncBatchNorm
 from ember.nn.parameter import Buffer, Parameter
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "modules",
     "parallel",
     "DataParallel",
+    "SyncBatchNorm",
     "Module",
     "RemovableHandle",
     "Parameter",

@@ -57,6 +57,6 @@ def test_epochs_reshuffle_the_same_way_on_every_rank() -> None:
 def test_errors_and_aliases() -> None:
     with pytest.raises(ValueError, match="invalid rank 2"):
         DistributedSampler(range(4), 2, 2)
-    with pytest.raises(RuntimeError, match="not initialized"):
+    with pytest.raises(ValueError, match="not initialized"):
         DistributedSampler(range(4))
     assert eud.DistributedSampler is DistributedSampler

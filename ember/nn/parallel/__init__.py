@@ -2,9 +2,8 @@
 
 ``DataParallel`` is a pass-through: ember runs a module on the one device its parameters are
 on, so wrapping changes nothing but the names (``module.`` before every state_dict key, as in
-PyTorch). ``DistributedDataParallel`` needs a process group, which ember does not have yet
-(it comes with the distributed issue): constructing one raises ``NotAvailableError``. It is a
-class all the same, so ``isinstance(model, DistributedDataParallel)`` checks work.
+PyTorch). ``DistributedDataParallel`` (ember.nn.parallel.distributed) averages gradients
+across the ranks of ember.distributed.
 """
 
 from __future__ import annotations
@@ -15,8 +14,9 @@ from typing import Any
 from ember._unavailable import not_available
 from ember.arrays import Device, cuda_available
 from ember.nn.module import Module
+from ember.nn.parallel.distributed import DistributedDataParallel, SyncBatchNorm
 
-__all__ = ["DataParallel", "DistributedDataParallel"]
+__all__ = ["DataParallel", "DistributedDataParallel", "SyncBatchNorm"]
 
 
 class DataParallel(Module):
@@ -50,14 +50,3 @@ class DataParallel(Module):
 
 def _index(device: int | str | Device) -> int:
     return device if isinstance(device, int) else (Device(device).index or 0)
-
-
-class DistributedDataParallel(Module):
-    """Placeholder: constructing it raises until ember has ``ember.distributed``."""
-
-    def __init__(self, module: Module, *args: Any, **kwargs: Any) -> None:
-        not_available(
-            "ember.nn.parallel.DistributedDataParallel",
-            "ember has no distributed backend (ember.distributed); train in one process, "
-            "with the module itself or ember.nn.DataParallel",
-        )
