@@ -67,6 +67,8 @@ __all__ = [
 ]
 
 _DEFAULT_TIMEOUT = timedelta(minutes=10)
+_GRACE_S = 1.0  # a failed rank waits this long before exiting: the launcher may then stop
+# the others, which are printing their own errors
 _SPIN_S = 0.002  # poll without sleeping this long: small collectives finish within it
 
 
@@ -318,6 +320,7 @@ def _guard_exit() -> None:
         if _State.broken and world is not None and world.size() > 1:
             sys.stdout.flush()
             sys.stderr.flush()
+            time.sleep(_GRACE_S)
             os._exit(1)
         _stop_failure_signal()
 
