@@ -81,18 +81,43 @@ def _softplus_neg(x: Tensor) -> Tensor:
 
 
 # -- regression losses ----------------------------------------------------------------------
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Mean squared error: (input - target)²."""
+def _elementwise_weighted(
+    loss: Tensor, weight: Tensor | None, reduction: str, op: str, *, by_weight: bool
+) -> Tensor:
+    """Reduce ``loss * weight`` (``weight`` of the input's shape); with ``by_weight`` 'mean'
+    divides by the total weight (l1/mse), otherwise by the element count (huber), as torch."""
+    if weight is None:
+        return _reduce(loss, reduction, op)
+    _check_tensor(weight, "weight", op)
+    if tuple(weight.shape) != tuple(loss.shape):
+        raise ValueError(
+            f"{op}: weight must have the input's shape: {tuple(weight.shape)} vs "
+            f"{tuple(loss.shape)}"
+        )
+    loss = loss * weight
+    if reduction == "mean" and by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction, op)
+
+
+def mse_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None
+) -> Tensor:
+    """Mean squared error: (input - target)², optionally weighted per element."""
     _check_same_shape(input, target, "mse_loss")
     _check_reduction(reduction, "mse_loss")
-    return _reduce((input - target).square(), reduction, "mse_loss")
+    loss = (input - target).square()
+    return _elementwise_weighted(loss, weight, reduction, "mse_loss", by_weight=True)
 
 
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Mean absolute error: |input - target|."""
+def l1_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None
+) -> Tensor:
+    """Mean absolute error: |input - target|, optionally weighted per element."""
     _check_same_shape(input, target, "l1_loss")
     _check_reduction(reduction, "l1_loss")
-    return _reduce((input - target).abs(), reduction, "l1_loss")
+    loss = (input - target).abs()
+    return _elementwise_weighted(loss, weight, reduction, "l1_loss", by_weight=True)
 
 
 def smooth_l1_loss(
@@ -111,7 +136,11 @@ def smooth_l1_loss(
 
 
 def huber_loss(
-    input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """Quadratic (0.5 d²) below ``delta``, linear (delta (d - 0.5 delta)) above."""
     _check_same_shape(input, target, "huber_loss")
@@ -120,7 +149,7 @@ def huber_loss(
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     d = (input - target).abs()
     loss = where(d < delta, d.square() * 0.5, (d - 0.5 * delta) * delta)
-    return _reduce(loss, reduction, "huber_loss")
+    return _elementwise_weighted(loss, weight, reduction, "huber_loss", by_weight=False)
 
 
 # -- classification losses ------------------------------------------------------------------

@@ -68,9 +68,9 @@ def noncontiguous(a: np.ndarray) -> np.ndarray:
 
 
 def all_specs() -> list[OpSpec]:
-    from tests.ops.specs import elementwise, fused, index, linalg, movement, reduce
+    from tests.ops.specs import elementwise, fused, index, linalg, movement, nn_functional, reduce
 
-    modules = [elementwise, reduce, movement, index, linalg, fused]
+    modules = [elementwise, reduce, movement, index, linalg, fused, nn_functional]
     try:
         from tests.ops.specs import conv  # noqa: F401
 

@@ -1,0 +1,193 @@
+"""Op database: ``nn.functional`` activations, losses and shape ops, called by their public names.
+
+Each entry compares ``ember.nn.functional.<name>`` with ``torch.nn.functional.<name>`` (forward,
+backward, float64 finite differences and the jit stage come from tests/ops/test_ops.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch.nn.functional as TF
+
+import ember.nn.functional as EF
+from tests.ops.specs import OpSpec, Sample, positive, rand
+
+
+def spec(name: str, samples: Callable, **options: object) -> OpSpec:
+    """An entry (``F_<name>``) comparing the functional ``name`` of both libraries."""
+    return OpSpec(f"F_{name}", getattr(EF, name), getattr(TF, name), samples, **options)
+
+
+def keyword_arrays(fn: Callable, n_positional: int, *names: str) -> Callable:
+    """``fn`` taking the arrays after the first ``n_positional`` as the keywords ``names``
+    (sample keywords are not turned into tensors, positional arrays are)."""
+
+    def call(*args: object, **kwargs: object) -> object:
+        extra = dict(zip(names, args[n_positional:]))
+        return fn(*args[:n_positional], **extra, **kwargs)
+
+    return call
+
+
+def keyword_spec(name: str, suffix: str, samples: Callable, n: int, *names: str) -> OpSpec:
+    """Like ``spec``, with trailing positional arrays passed as the keywords ``names``."""
+    e, t = getattr(EF, name), getattr(TF, name)
+    return OpSpec(
+        f"F_{name}_{suffix}", keyword_arrays(e, n, *names), keyword_arrays(t, n, *names), samples
+    )
+
+
+def with_kwargs(*variants: dict, shape: tuple = (3, 4), low: float = -3.0, high: float = 3.0):
+    """Samples of one random input per keyword set."""
+
+    def samples(rng: np.random.Generator) -> list[Sample]:
+        return [Sample((rand(rng, *shape, low=low, high=high),), kw) for kw in variants]
+
+    return samples
+
+
+def _binary(rng: np.random.Generator, *shape: int) -> tuple[np.ndarray, np.ndarray]:
+    return rand(rng, *shape), rand(rng, *shape)
+
+
+def _regression(*variants: dict):
+    """(input, target) pairs under each keyword set."""
+
+    def samples(rng: np.random.Generator) -> list[Sample]:
+        return [Sample(_binary(rng, 3, 4), kw) for kw in variants]
+
+    return samples
+
+
+def _weighted_regression(rng: np.random.Generator) -> list[Sample]:
+    """(input, target, elementwise weight) under each reduction."""
+    return [
+        Sample((*_binary(rng, 3, 4), positive(rng, 3, 4)), {"reduction": r})
+        for r in ("mean", "sum", "none")
+    ]
+
+
+def _smooth_l1(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample(_binary(rng, 3, 4)),
+        Sample(_binary(rng, 5), {"beta": 0.5, "reduction": "sum"}),
+        Sample(_binary(rng, 2, 3), {"beta": 0.0, "reduction": "none"}),
+    ]
+
+
+def _kl_div(rng: np.random.Generator) -> list[Sample]:
+    logp = np.log(rng.dirichlet(np.ones(5), size=3))
+    q = rng.dirichlet(np.ones(5), size=3)
+    return [
+        Sample((logp, q), {"reduction": "batchmean"}),
+        Sample((logp, q), {"reduction": "sum"}),
+        Sample((logp, np.log(q)), {"reduction": "none", "log_target": True}),
+    ]
+
+
+def _nll(rng: np.random.Generator) -> list[Sample]:
+    logp = np.log(rng.dirichlet(np.ones(4), size=5))
+    t = np.array([0, 3, 1, 2, 3])
+    return [
+        Sample((logp, t)),
+        Sample((logp, t, positive(rng, 4)), {"ignore_index": 3}, nograd=(2,)),
+        Sample((logp, t), {"reduction": "none"}),
+        Sample((rand(rng, 2, 4, 3), np.array([[0, 1, 3], [2, 2, 0]])), {"reduction": "sum"}),
+    ]
+
+
+def _bce(rng: np.random.Generator) -> list[Sample]:
+    p, t = rng.uniform(0.05, 0.95, (3, 4)), rng.uniform(0, 1, (3, 4))
+    return [
+        Sample((p, t)),
+        Sample((p, t, positive(rng, 3, 4)), {"reduction": "sum"}, nograd=(2,)),
+    ]
+
+
+def _bce_logits(rng: np.random.Generator) -> list[Sample]:
+    x, t = rand(rng, 3, 4), rng.uniform(0, 1, (3, 4))
+    return [
+        Sample((x, t)),
+        Sample((x, t, positive(rng, 3, 4)), {"reduction": "sum"}, nograd=(2,)),
+    ]
+
+
+def _bce_pos_weight(rng: np.random.Generator) -> list[Sample]:
+    x, t = rand(rng, 3, 4), rng.uniform(0, 1, (3, 4))
+    # torch does not differentiate pos_weight
+    return [Sample((x, t, positive(rng, 4)), {"reduction": r}, (2,)) for r in ("mean", "none")]
+
+
+def _instance_norm(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((rand(rng, 2, 3, 5),)), Sample((rand(rng, 2, 3, 4),), {"eps": 0.1})]
+
+
+def _instance_norm_affine(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((rand(rng, 2, 3, 4, 3), positive(rng, 3), rand(rng, 3)))]
+
+
+def _pixel_shuffle(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((rand(rng, 1, 8, 2, 3), 2)), Sample((rand(rng, 9, 2, 2), 3))]
+
+
+def _pixel_unshuffle(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((rand(rng, 1, 2, 4, 6), 2)), Sample((rand(rng, 1, 3, 3), 3))]
+
+
+def _glu(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((rand(rng, 3, 4),)), Sample((rand(rng, 4, 3),), {"dim": 0})]
+
+
+def _threshold(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((rand(rng, 3, 4), 0.5, -1.0)), Sample((rand(rng, 5), -0.2, 2.0))]
+
+
+def _softmin(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((rand(rng, 3, 4),), {"dim": 1}), Sample((rand(rng, 2, 3, 2),), {"dim": 0})]
+
+
+_WEIGHTED = ("l1_loss", "mse_loss", "huber_loss")
+
+SPECS = [
+    # activations
+    spec("gelu", with_kwargs({}, {"approximate": "tanh"})),
+    spec("elu", with_kwargs({}, {"alpha": 0.5})),
+    spec("celu", with_kwargs({}, {"alpha": 2.0})),
+    spec("selu", with_kwargs({})),
+    spec("leaky_relu", with_kwargs({}, {"negative_slope": 0.2})),
+    spec("hardtanh", with_kwargs({}, {"min_val": -0.5, "max_val": 1.5})),
+    spec("relu6", with_kwargs({}, low=-3.0, high=9.0)),
+    # float32 only: torch's float64 gradient uses a float32 1/6 (ember's is exact)
+    spec("hardsigmoid", with_kwargs({}, low=-5.0, high=5.0), dtypes=("float32",)),
+    spec("hardswish", with_kwargs({}, low=-5.0, high=5.0)),
+    spec("silu", with_kwargs({})),
+    spec("mish", with_kwargs({})),
+    spec("softplus", with_kwargs({}, {"beta": 2.0, "threshold": 3.0})),
+    spec("softsign", with_kwargs({})),
+    spec("logsigmoid", with_kwargs({})),
+    spec("sigmoid", with_kwargs({})),
+    spec("tanh", with_kwargs({})),
+    spec("glu", _glu),
+    spec("threshold", _threshold),
+    spec("softmin", _softmin),
+    # losses
+    spec("l1_loss", _regression({}, {"reduction": "sum"}, {"reduction": "none"})),
+    spec("mse_loss", _regression({"reduction": "none"})),
+    spec("huber_loss", _regression({}, {"delta": 0.7, "reduction": "sum"})),
+    *(keyword_spec(n, "weight", _weighted_regression, 2, "weight") for n in _WEIGHTED),
+    spec("smooth_l1_loss", _smooth_l1),
+    spec("kl_div", _kl_div),
+    spec("nll_loss", _nll),
+    spec("binary_cross_entropy", _bce),
+    spec("binary_cross_entropy_with_logits", _bce_logits),
+    keyword_spec(
+        "binary_cross_entropy_with_logits", "pos_weight", _bce_pos_weight, 2, "pos_weight"
+    ),
+    # normalisation and shape
+    spec("instance_norm", _instance_norm),
+    keyword_spec("instance_norm", "affine", _instance_norm_affine, 1, "weight", "bias"),
+    spec("pixel_shuffle", _pixel_shuffle),
+    spec("pixel_unshuffle", _pixel_unshuffle),
+]
