@@ -407,3 +407,18 @@ def test_compiled_training_forward_runs_eagerly_with_a_warning() -> None:
 )
 def test_tensor_device_flags_match_torch(name: str) -> None:
     assert getattr(ember.zeros(1), name) is getattr(torch.zeros(1), name)
+
+
+def test_utils_data_submodules_hold_torchs_names() -> None:
+    """minGPT and makemore import ``DataLoader`` from ``torch.utils.data.dataloader``."""
+    import importlib
+
+    for sub in ("dataloader", "dataset", "sampler", "distributed"):
+        ours = importlib.import_module(f"ember.utils.data.{sub}")
+        theirs = importlib.import_module(f"torch.utils.data.{sub}")
+        for name in ours.__all__:
+            assert getattr(ours, name) is getattr(ember.utils.data, name), (sub, name)
+            assert hasattr(theirs, name), (sub, name)
+    from ember.utils.data.dataloader import DataLoader
+
+    assert DataLoader is ember.data.DataLoader

@@ -1,14 +1,16 @@
 """``torch.utils.data`` spelled for ember: the datasets, samplers and DataLoader of
-``ember.data`` (the same objects), so ``from torch.utils.data import DataLoader`` code runs."""
+``ember.data`` (the same objects), so ``from torch.utils.data import DataLoader`` code runs,
+and so do imports from torch's submodules (``torch.utils.data.dataloader``, ``.dataset``,
+``.sampler``, ``.distributed``)."""
 
 from __future__ import annotations
 
 from ember.data import (
     BatchSampler,
-    DistributedSampler,
     ConcatDataset,
     DataLoader,
     Dataset,
+    DistributedSampler,
     IterableDataset,
     RandomSampler,
     Sampler,
@@ -19,6 +21,8 @@ from ember.data import (
     default_collate,
     random_split,
 )
+from ember.utils.data import dataloader, dataset, distributed, sampler  # noqa: F401 (attributes, as in torch)
+from ember.utils.data.dataloader import get_worker_info
 
 __all__ = [
     "Dataset",
@@ -37,9 +41,3 @@ __all__ = [
     "default_collate",
     "get_worker_info",
 ]
-
-
-def get_worker_info() -> None:
-    """None: ember's DataLoader loads every batch in the calling process (``num_workers`` is
-    accepted but starts no workers), which is what PyTorch returns outside a worker."""
-    return None
