@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ember.cli import main
@@ -84,9 +85,11 @@ def test_train_diagnose_then_doctor(tmp_path, monkeypatch, capsys):
     make_idx_dataset(root / "fashion-mnist", n_train=200, n_test=20)
     monkeypatch.setenv("EMBER_DATA", str(root))
     out = tmp_path / "mlp"
-    argv = ["train", "mlp", "--epochs", "1", "--limit", "64", "--batch-size", "16", "--quiet"]
-    assert main([*argv, "--diagnose", "--out", str(out)]) == 0
-    assert (out / "diagnostics.npz").exists()
+    argv = ["train", "mlp", "--epochs", "1", "--limit", "64", "--batch-size", "4"]
+    assert main([*argv, "--diagnose", "--out", str(out)]) == 0  # compiled steps by default
+    assert "running the step eagerly: --diagnose records" in capsys.readouterr().out
+    recorded = np.load(out / "diagnostics.npz")["grad_norm"]
+    assert recorded.shape[0] == 2  # steps 0 and 10 of 16 (every 10): not only the first
     assert main(["doctor", str(out)]) == 0
     assert "monitor: " in capsys.readouterr().out  # the gradient statistics were read
 

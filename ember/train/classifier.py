@@ -148,10 +148,12 @@ def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
         }
 
     callbacks: list[Any] = []
+    eager_because = None
     if cfg["diagnose"]:
         from ember.diagnostics import GradientMonitor
 
         callbacks.append(GradientMonitor(net, every=10, run_dir=out))
+        eager_because = "--diagnose records activations and updates inside each step"
     return Job(
         train_step(net, F.cross_entropy, opt),
         plan,
@@ -162,6 +164,7 @@ def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
         callbacks=callbacks,
         after_resume=after_resume,
         summarize=summarize,
+        eager_because=eager_because,
     )
 
 

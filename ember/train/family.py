@@ -76,6 +76,8 @@ class Job:
     after_resume: Callable[[], None] = lambda: None
     # the summary's family-specific entries (test accuracy, FID…), from the finished History
     summarize: Callable[[History], dict[str, Any]] = lambda history: {}
+    # why this run's step must run eagerly (a callback records inside it), or None
+    eager_because: str | None = None
 
 
 @dataclass(frozen=True)

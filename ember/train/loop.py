@@ -117,6 +117,7 @@ def fit(
         model.to(device)
     state = FitState(model, optimizer, scheduler, history or History(), extra=dict(extra or {}))
     state.epoch = initial_epoch
+
     def validate() -> dict[str, float]:
         return evaluate(model, loss_fn, val_loader, metrics, device, prefix="val_")
 

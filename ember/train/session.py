@@ -132,6 +132,10 @@ def train(
     loggers: list[Callback] = []
     if tensorboard:
         loggers.append(TensorBoard(run.path, sources=job.callbacks))
+    if jit and job.eager_because:
+        jit = False  # a compiled step would replay without the recording
+        if not quiet:
+            print(f"running the step eagerly: {job.eager_because}", flush=True)
     trainer = Trainer(
         job.step,
         job.plan,
