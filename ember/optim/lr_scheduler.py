@@ -3,6 +3,8 @@
 Call ``scheduler.step()`` after ``optimizer.step()``. Schedules are computed in closed form from
 ``last_epoch`` and the groups' ``initial_lr``, so they never drift and can be resumed from a
 ``state_dict``; ``ReduceLROnPlateau`` instead reacts to a metric passed to ``step``.
+``ChainedScheduler`` composes schedulers through their chainable (recursive) forms, which scale
+the groups' current rates as PyTorch's do; ``MultiplicativeLR`` is recursive by nature.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ __all__ = [
     "OneCycleLR",
     "SequentialLR",
     "ReduceLROnPlateau",
+    "ConstantLR",
+    "PolynomialLR",
+    "MultiplicativeLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "ChainedScheduler",
 ]
 
 
@@ -70,16 +78,27 @@ class LRScheduler:
         """The learning rate of every param group at ``last_epoch``."""
         raise NotImplementedError
 
+    def _chained_lr(self) -> list[float]:
+        """The rates at ``last_epoch`` derived from the groups' current ones, so that schedulers
+        compose in a ``ChainedScheduler``; schedules that set absolute rates use ``get_lr``."""
+        return self.get_lr()
+
     def get_last_lr(self) -> list[float]:
         """The learning rates set by the latest ``step``."""
         return self._last_lr
 
+    def _set_lrs(self, lrs: list[float]) -> None:
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or jump to ``epoch``) and set the groups' learning rates."""
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._set_lrs(self.get_lr())
+
+    def _lrs(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
         """Everything but the optimizer (PyTorch's format)."""
@@ -106,25 +125,36 @@ class LambdaLR(LRScheduler):
 
     def state_dict(self) -> dict[str, Any]:
         """Plain functions are not saved (like PyTorch); callable objects save their __dict__."""
-        state = super().state_dict()
-        state["lr_lambdas"] = [
-            None if _is_function(f) else dict(f.__dict__) for f in self.lr_lambdas
-        ]
-        return state
+        return _save_callables(super().state_dict(), "lr_lambdas")
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        saved = state.pop("lr_lambdas")
-        super().load_state_dict(state)
-        for f, s in zip(self.lr_lambdas, saved):
-            if s is not None:
-                f.__dict__.update(s)
+        _load_callables(self, state_dict, "lr_lambdas")
 
 
 def _is_function(f: Any) -> bool:
     return isinstance(f, (FunctionType, MethodType, BuiltinFunctionType)) or not hasattr(
         f, "__dict__"
     )
+
+
+def _callable_state(f: Any) -> dict[str, Any] | None:
+    """What a state_dict keeps of a user callable: a callable object's __dict__, else None."""
+    return None if f is None or _is_function(f) else dict(f.__dict__)
+
+
+def _save_callables(state: dict[str, Any], key: str) -> dict[str, Any]:
+    state[key] = [_callable_state(f) for f in state[key]]
+    return state
+
+
+def _load_callables(scheduler: LRScheduler, state_dict: dict[str, Any], key: str) -> None:
+    """Restore everything but the callables under ``key``, which get their saved __dict__."""
+    state = dict(state_dict)
+    saved = state.pop(key)
+    LRScheduler.load_state_dict(scheduler, state)
+    for f, s in zip(getattr(scheduler, key), saved):
+        if s is not None:
+            f.__dict__.update(s)
 
 
 class StepLR(LRScheduler):
@@ -138,6 +168,11 @@ class StepLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+
+    def _chained_lr(self) -> list[float]:
+        e = self.last_epoch
+        factor = self.gamma if e and e % self.step_size == 0 else 1.0
+        return [lr * factor for lr in self._lrs()]
 
 
 class MultiStepLR(LRScheduler):
@@ -158,6 +193,10 @@ class MultiStepLR(LRScheduler):
         n = bisect_right(sorted(self.milestones.elements()), self.last_epoch)
         return [base * self.gamma**n for base in self.base_lrs]
 
+    def _chained_lr(self) -> list[float]:
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [lr * factor for lr in self._lrs()]
+
 
 class ExponentialLR(LRScheduler):
     """lr = initial_lr * gamma ** epoch."""
@@ -168,6 +207,9 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return [base * self.gamma**self.last_epoch for base in self.base_lrs]
+
+    def _chained_lr(self) -> list[float]:
+        return [lr * (self.gamma if self.last_epoch else 1.0) for lr in self._lrs()]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -182,6 +224,18 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base - self.eta_min) * c for base in self.base_lrs]
+
+    def _chained_lr(self) -> list[float]:
+        e, t = self.last_epoch, self.T_max
+        if e == 0:
+            return self._lrs()
+        if (e - 1 - t) % (2 * t) == 0:  # leaving a minimum, where the ratio below is 0/0
+            step = (1 - math.cos(math.pi / t)) / 2
+            return [
+                lr + (base - self.eta_min) * step for lr, base in zip(self._lrs(), self.base_lrs)
+            ]
+        ratio = (1 + math.cos(math.pi * e / t)) / (1 + math.cos(math.pi * (e - 1) / t))
+        return [self.eta_min + (lr - self.eta_min) * ratio for lr in self._lrs()]
 
 
 class LinearLR(LRScheduler):
@@ -206,6 +260,16 @@ class LinearLR(LRScheduler):
         frac = min(self.total_iters, self.last_epoch) / self.total_iters
         factor = self.start_factor + (self.end_factor - self.start_factor) * frac
         return [base * factor for base in self.base_lrs]
+
+    def _chained_lr(self) -> list[float]:
+        e, slope = self.last_epoch, self.end_factor - self.start_factor
+        if e == 0:
+            factor = self.start_factor
+        elif e > self.total_iters:
+            factor = 1.0
+        else:  # the ratio of consecutive linear factors
+            factor = 1 + slope / (self.total_iters * self.start_factor + (e - 1) * slope)
+        return [lr * factor for lr in self._lrs()]
 
 
 class OneCycleLR(LRScheduler):
@@ -314,7 +378,24 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-class SequentialLR(LRScheduler):
+class _Composite(LRScheduler):
+    """A scheduler driving others: its state holds theirs."""
+
+    _schedulers: list[LRScheduler]
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        for s, saved in zip(self._schedulers, state.pop("_schedulers")):
+            s.load_state_dict(saved)
+        self.__dict__.update(state)
+
+
+class SequentialLR(_Composite):
     """Run ``schedulers[i]`` between ``milestones[i-1]`` and ``milestones[i]``, each from 0."""
 
     def __init__(
@@ -362,17 +443,6 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        for s, saved in zip(self._schedulers, state.pop("_schedulers")):
-            s.load_state_dict(saved)
-        self.__dict__.update(state)
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -438,3 +508,297 @@ class ReduceLROnPlateau(LRScheduler):
                     group["lr"] = new_lr
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+class ConstantLR(LRScheduler):
+    """lr = initial_lr * factor for the first ``total_iters`` epochs, then initial_lr."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        factor: float = 1.0 / 3,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        factor = self.factor if self.last_epoch < self.total_iters else 1.0
+        return [base * factor for base in self.base_lrs]
+
+    def _chained_lr(self) -> list[float]:
+        e = self.last_epoch
+        factor = self.factor if e == 0 else 1 / self.factor if e == self.total_iters else 1.0
+        return [lr * factor for lr in self._lrs()]
+
+
+class PolynomialLR(LRScheduler):
+    """lr = initial_lr * (1 - min(epoch, total_iters) / total_iters) ** power."""
+
+    def __init__(
+        self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
+    ) -> None:
+        if total_iters <= 0:
+            raise ValueError(f"PolynomialLR: total_iters must be positive, got {total_iters}")
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def _remaining(self, epoch: int) -> float:
+        return 1 - min(epoch, self.total_iters) / self.total_iters
+
+    def get_lr(self) -> list[float]:
+        factor = self._remaining(self.last_epoch) ** self.power
+        return [base * factor for base in self.base_lrs]
+
+    def _chained_lr(self) -> list[float]:
+        e = self.last_epoch
+        if e == 0 or e > self.total_iters:
+            return self._lrs()
+        factor = (self._remaining(e) / self._remaining(e - 1)) ** self.power
+        return [lr * factor for lr in self._lrs()]
+
+
+class MultiplicativeLR(LRScheduler):
+    """lr = previous lr * lr_lambda(epoch) for epoch > 0 (one function, or one per group)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        self.lr_lambdas = _per_group(lr_lambda, optimizer, "lr_lambda")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch <= 0:
+            return self._lrs()
+        return [lr * f(self.last_epoch) for f, lr in zip(self.lr_lambdas, self._lrs())]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain functions are not saved (like PyTorch); callable objects save their __dict__."""
+        return _save_callables(super().state_dict(), "lr_lambdas")
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _load_callables(self, state_dict, "lr_lambdas")
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing from initial_lr to eta_min over T_i epochs, then a restart (SGDR);
+    each period is T_mult times the previous one. ``step(epoch)`` accepts fractional epochs."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        if not isinstance(T_0, int) or T_0 <= 0:
+            raise ValueError(
+                f"CosineAnnealingWarmRestarts: expected a positive integer T_0, got {T_0}"
+            )
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(
+                f"CosineAnnealingWarmRestarts: expected an integer T_mult >= 1, got {T_mult}"
+            )
+        self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
+        self.T_cur: float = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        c = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+        return [self.eta_min + (base - self.eta_min) * c for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:  # type: ignore[override]
+        """Advance one epoch, or jump to a (possibly fractional) ``epoch``."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur -= self.T_i
+                self.T_i *= self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(
+                    f"CosineAnnealingWarmRestarts: expected a non-negative epoch, got {epoch}"
+                )
+            self.T_cur, self.T_i = self._position(epoch)
+        self.last_epoch = math.floor(epoch)
+        self._set_lrs(self.get_lr())
+
+    def _position(self, epoch: float) -> tuple[float, int]:
+        """(epochs into the current period, its length) at ``epoch``."""
+        if epoch < self.T_0:
+            return epoch, self.T_0
+        if self.T_mult == 1:
+            return epoch % self.T_0, self.T_0
+        # periods T_0 * T_mult**k end at T_0 (T_mult**n - 1) / (T_mult - 1)
+        n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+        start = self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+        return epoch - start, self.T_0 * self.T_mult**n
+
+
+_CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+class CyclicLR(LRScheduler):
+    """Cycle each rate between base_lr and max_lr (Smith, 2017), stepping per batch.
+
+    Modes scale the amplitude: 'triangular' keeps it, 'triangular2' halves it every cycle,
+    'exp_range' multiplies it by ``gamma ** iteration``; a custom ``scale_fn`` replaces them,
+    called with the cycle number or the iteration as ``scale_mode`` says.
+    With ``cycle_momentum`` the momentum (or Adam's beta1) moves opposite to the rate.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr: float | Sequence[float],
+        max_lr: float | Sequence[float],
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable[[float], float] | None = None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.8,
+        max_momentum: float | Sequence[float] = 0.9,
+        last_epoch: int = -1,
+    ) -> None:
+        _check_optimizer(optimizer, "CyclicLR")
+        if scale_fn is None and mode not in _CYCLIC_MODES:
+            raise ValueError(f"CyclicLR: mode must be one of {_CYCLIC_MODES}, got {mode!r}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(
+                f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}"
+            )
+        up = float(step_size_up)
+        down = up if step_size_down is None else float(step_size_down)
+        if up <= 0 or down < 0:
+            raise ValueError(
+                f"CyclicLR: step sizes must be positive, got up={step_size_up}, "
+                f"down={step_size_down}"
+            )
+        base_lrs = _per_group(base_lr, optimizer, "base_lr")
+        if last_epoch == -1:
+            for group, lr in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = lr
+        self.max_lrs = _per_group(max_lr, optimizer, "max_lr")
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if scale_fn is None:  # the modes fix the scale's argument
+            scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        self.mode, self.gamma, self.scale_mode = mode, gamma, scale_mode
+        self._scale_fn_custom = scale_fn
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    "CyclicLR: optimizer must support momentum or beta1 with the "
+                    "cycle_momentum option enabled\nhint: pass cycle_momentum=False"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group(base_momentum, optimizer, "base_momentum")
+            self.max_momentums = _per_group(max_momentum, optimizer, "max_momentum")
+            if last_epoch == -1:
+                for group, high, low in zip(
+                    optimizer.param_groups, self.max_momentums, self.base_momentums
+                ):
+                    self._set_momentum(group, high)
+                    group["max_momentum"], group["base_momentum"] = high, low
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _set_momentum(self, group: dict[str, Any], value: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude scale at cycle (or iteration) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma**x
+
+    def get_lr(self) -> list[float]:
+        e = self.last_epoch
+        cycle = math.floor(1 + e / self.total_size)
+        x = 1.0 + e / self.total_size - cycle  # position within the cycle, in [0, 1)
+        if x <= self.step_ratio:
+            height = x / self.step_ratio
+        else:
+            height = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else e) * height
+        if self.cycle_momentum:
+            for group, low, high in zip(
+                self.optimizer.param_groups, self.base_momentums, self.max_momentums
+            ):
+                self._set_momentum(group, high - (high - low) * scale)
+        return [low + (high - low) * scale for low, high in zip(self.base_lrs, self.max_lrs)]
+
+    def state_dict(self) -> dict[str, Any]:
+        """A custom ``scale_fn`` is saved only as a callable object's __dict__ (like PyTorch)."""
+        state = super().state_dict()
+        state["_scale_fn_custom"] = _callable_state(self._scale_fn_custom)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved = state.pop("_scale_fn_custom")
+        super().load_state_dict(state)
+        if saved is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(saved)
+
+
+class ChainedScheduler(_Composite):
+    """Step several schedulers of one optimizer together, each scaling the rates the previous
+    ones set (their chainable forms), e.g. a ConstantLR warm-up times an ExponentialLR decay.
+
+    Build it right after the schedulers: it replays their first step chained.
+    """
+
+    def __init__(
+        self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None
+    ) -> None:
+        if not schedulers:
+            raise ValueError("ChainedScheduler: expects at least one scheduler, got none")
+        optimizer = schedulers[0].optimizer if optimizer is None else optimizer
+        _check_optimizer(optimizer, "ChainedScheduler")
+        for i, s in enumerate(schedulers):
+            if isinstance(s, ReduceLROnPlateau) or not isinstance(s, LRScheduler):
+                raise TypeError(
+                    f"ChainedScheduler: scheduler {i} must be an epoch-based LRScheduler, got "
+                    f"{type(s).__name__}"
+                )
+            if s.optimizer is not optimizer:
+                raise ValueError(
+                    f"ChainedScheduler: all schedulers must belong to the same optimizer: "
+                    f"scheduler {i} ({type(s).__name__}) has another one"
+                )
+        self.optimizer = optimizer
+        self._schedulers = list(schedulers)
+        for group, base in zip(optimizer.param_groups, self._schedulers[0].base_lrs):
+            group["lr"] = base
+        for s in self._schedulers:  # each constructor set its own epoch-0 rate: chain them
+            s._set_lrs(s._chained_lr())
+        self._last_lr = self._lrs()
+
+    def step(self) -> None:  # type: ignore[override]
+        """Advance every scheduler one epoch, in order."""
+        for s in self._schedulers:
+            s.last_epoch += 1
+            s._set_lrs(s._chained_lr())
+        self._last_lr = self._lrs()

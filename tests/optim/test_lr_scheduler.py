@@ -87,6 +87,83 @@ SCHEDULES: list[tuple[str, str, Any, str]] = [
         lambda m, o: _cosine_then_linear("torch" if m is TS else "ember", o),
         "lr",
     ),
+    ("constant", "SGD", lambda m, o: m.ConstantLR(o, factor=0.4, total_iters=9), "lr"),
+    ("polynomial", "SGD", lambda m, o: m.PolynomialLR(o, total_iters=25, power=2.5), "lr"),
+    (
+        "multiplicative",
+        "SGD",
+        lambda m, o: m.MultiplicativeLR(o, [lambda e: 0.95, lambda e: 1 - 0.01 * (e % 3)]),
+        "lr",
+    ),
+    (
+        "warm-restarts",
+        "SGD",
+        lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=7, eta_min=0.01),
+        "lr",
+    ),
+    (
+        "warm-restarts-mult",
+        "SGD",
+        lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2),
+        "lr",
+    ),
+    ("cyclic", "SGD", lambda m, o: m.CyclicLR(o, 0.01, [0.2, 0.1], step_size_up=4), "momentum"),
+    (
+        "cyclic-triangular2",
+        "SGD",
+        lambda m, o: m.CyclicLR(o, 0.01, 0.3, 3, 6, mode="triangular2", base_momentum=0.7),
+        "momentum",
+    ),
+    (
+        "cyclic-exp-range-adam",
+        "Adam",
+        lambda m, o: m.CyclicLR(o, [0.01, 0.02], 0.1, 5, mode="exp_range", gamma=0.97),
+        "betas",
+    ),
+    (
+        "cyclic-custom",
+        "Adagrad",
+        lambda m, o: m.CyclicLR(
+            o,
+            0.01,
+            0.1,
+            4,
+            scale_fn=lambda x: 0.9**x,
+            scale_mode="iterations",
+            cycle_momentum=False,
+        ),
+        "lr",
+    ),  # fmt: skip
+    (
+        "chained",
+        "SGD",
+        lambda m, o: m.ChainedScheduler(
+            [m.ConstantLR(o, factor=0.1, total_iters=6), m.ExponentialLR(o, gamma=0.9)]
+        ),
+        "lr",
+    ),
+    (
+        "chained-four",
+        "SGD",
+        lambda m, o: m.ChainedScheduler(
+            [
+                m.LinearLR(o, start_factor=0.2, total_iters=8),
+                m.MultiStepLR(o, milestones=[10, 30], gamma=0.5),
+                m.CosineAnnealingLR(o, T_max=6, eta_min=0.001),
+                m.PolynomialLR(o, total_iters=30, power=0.5),
+            ],
+            optimizer=o,
+        ),
+        "lr",
+    ),
+    (
+        "chained-step",
+        "SGD",
+        lambda m, o: m.ChainedScheduler(
+            [m.StepLR(o, 4, 0.7), m.MultiplicativeLR(o, lambda e: 0.99)]
+        ),
+        "lr",
+    ),
 ]
 
 
@@ -174,6 +251,63 @@ def test_sequential_state_dict_round_trip() -> None:
         assert other.get_last_lr() == sched.get_last_lr()
 
 
+RESUMABLE = {name: (opt, make) for name, opt, make, _ in SCHEDULES}
+
+
+@pytest.mark.parametrize(
+    "name", ["constant", "polynomial", "warm-restarts-mult", "cyclic-exp-range-adam", "chained"]
+)
+def test_new_schedulers_state_dict_round_trip(name: str) -> None:
+    """A scheduler rebuilt from a state_dict (and the optimizer's) continues the same lrs."""
+    opt_name, make = RESUMABLE[name]
+    opt = _optimizer("ember", opt_name)
+    sched = make(S, opt)
+    for _ in range(11):
+        opt.step()
+        sched.step()
+    opt2 = _optimizer("ember", opt_name)
+    other = make(S, opt2)
+    opt2.load_state_dict(opt.state_dict())
+    other.load_state_dict(sched.state_dict())
+    for _ in range(15):
+        sched.step()
+        other.step()
+        assert other.get_last_lr() == sched.get_last_lr()
+    assert [g["lr"] for g in opt2.param_groups] == [g["lr"] for g in opt.param_groups]
+
+
+def test_warm_restarts_fractional_epochs_match_torch() -> None:
+    epochs = [0.5, 1.25, 3.0, 6.9, 7.0, 10.5, 22.0, 45.3, 2.0]
+    seqs = []
+    for lib, mod in (("ember", S), ("torch", TS)):
+        opt = _optimizer(lib)
+        sched = mod.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.001)
+        seq = []
+        for e in epochs:
+            sched.step(e)
+            seq.append((list(sched.get_last_lr()), sched.last_epoch))
+        seqs.append(seq)
+    for (lr, e), (lr_ref, e_ref) in zip(*seqs):
+        np.testing.assert_allclose(lr, lr_ref, rtol=1e-12)
+        assert e == e_ref
+
+
+class _HalfEveryThird(S.LRScheduler):
+    def get_lr(self) -> list[float]:
+        return [base * 0.5 ** (self.last_epoch // 3) for base in self.base_lrs]
+
+
+class _TorchHalfEveryThird(TS.LRScheduler):
+    def get_lr(self) -> list[float]:
+        return [base * 0.5 ** (self.last_epoch // 3) for base in self.base_lrs]
+
+
+def test_custom_lr_scheduler_subclass_matches_torch() -> None:
+    ours = _sequence("ember", "SGD", lambda m, o: _HalfEveryThird(o), "lr")
+    ref = _sequence("torch", "SGD", lambda m, o: _TorchHalfEveryThird(o), "lr")
+    np.testing.assert_allclose([lr for lr, _ in ours], [lr for lr, _ in ref], rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     "make, exc, match",
     [
@@ -189,6 +323,27 @@ def test_sequential_state_dict_round_trip() -> None:
             lambda o: S.SequentialLR(o, [S.StepLR(o, 3)], milestones=[2]),
             ValueError,
             "one milestone fewer",
+        ),
+        (lambda o: S.ConstantLR(o, factor=1.5), ValueError, "factor must be in"),
+        (lambda o: S.PolynomialLR(o, total_iters=0), ValueError, "total_iters must be positive"),
+        (lambda o: S.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "positive integer T_0"),
+        (lambda o: S.CosineAnnealingWarmRestarts(o, 2, T_mult=0), ValueError, "T_mult >= 1"),
+        (lambda o: S.CyclicLR(o, 0.1, 1.0, mode="sine"), ValueError, "mode must be one of"),
+        (
+            lambda o: S.CyclicLR(ember.optim.Adagrad(o.param_groups[0]["params"]), 0.1, 1.0),
+            ValueError,
+            "must support momentum",
+        ),
+        (lambda o: S.ChainedScheduler([]), ValueError, "at least one scheduler"),
+        (
+            lambda o: S.ChainedScheduler([S.ReduceLROnPlateau(o)]),
+            TypeError,
+            "epoch-based LRScheduler",
+        ),
+        (
+            lambda o: S.ChainedScheduler([S.StepLR(o, 2), S.StepLR(_optimizer("ember"), 2)]),
+            ValueError,
+            "same optimizer",
         ),
     ],
 )
