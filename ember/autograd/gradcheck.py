@@ -31,15 +31,15 @@ def numerical_jacobian(fn: Callable, inputs: Sequence[Any], eps: float = 1e-6) -
             if not getattr(x, "requires_grad", False):
                 jac.append(None)
                 continue
-            flat = x._data.reshape(-1)  # a view: perturb in place
+            data = x._data  # perturbed in place by index: reshape(-1) copies a strided array
             cols = []
-            for k in range(flat.size):
-                orig = flat[k].item()
-                flat[k] = orig + eps
+            for k in np.ndindex(data.shape):
+                orig = data[k].item()
+                data[k] = orig + eps
                 plus = [o._data.astype(np.float64).ravel() for o in _flat_outputs(fn, inputs)]
-                flat[k] = orig - eps
+                data[k] = orig - eps
                 minus = [o._data.astype(np.float64).ravel() for o in _flat_outputs(fn, inputs)]
-                flat[k] = orig
+                data[k] = orig
                 cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
             jac.append(np.stack(cols, axis=1) if cols else np.zeros((n_out, 0)))
     return jac
