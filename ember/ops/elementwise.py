@@ -93,6 +93,22 @@ __all__ = [
     "atan",
     "sinh",
     "cosh",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arctan2",
+    "fix",
+    "greater",
+    "greater_equal",
+    "less",
+    "less_equal",
+    "not_equal",
+    "clamp_min",
+    "clamp_max",
+    "isclose",
+    "allclose",
+    "addcmul",
+    "addcdiv",
     "ElementwiseMethods",
     "as_tensor_like",
     "promote",
@@ -1300,6 +1316,16 @@ def clamp(x: Any, min: Any = None, max: Any = None) -> Any:  # noqa: A002
 clip = clamp
 
 
+def clamp_min(input: Any, min: Any) -> Any:  # noqa: A002
+    """max(input, min): ``clamp`` with only a lower bound."""
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Any, max: Any) -> Any:  # noqa: A002
+    """min(input, max): ``clamp`` with only an upper bound."""
+    return clamp(input, max=max)
+
+
 def cast(x: Any, dtype: Any) -> Any:
     """x converted to ``dtype``."""
     dtype = dtypes.as_dtype(dtype)
@@ -1430,6 +1456,9 @@ def atan2(a: Any, b: Any) -> Any:
     return apply(Atan2, _float_operand("atan2", a), _float_operand("atan2", b))
 
 
+arcsin, arccos, arctan, arctan2, fix = asin, acos, atan, atan2, trunc
+
+
 def maximum(a: Any, b: Any) -> Any:
     """Elementwise maximum (NaN propagates)."""
     return _binary(Maximum, a, b, "maximum")
@@ -1497,6 +1526,9 @@ def ge(a: Any, b: Any) -> Any:
     return _compare(Ge, a, b, "ge")
 
 
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
 def equal(a: Any, b: Any) -> bool:
     """True when a and b have the same shape and elements."""
     return tuple(a.shape) == tuple(b.shape) and bool(eq(a, b)._data.all())
@@ -1535,6 +1567,57 @@ def isinf(x: Any) -> Any:
 def isfinite(x: Any) -> Any:
     """True where x is neither NaN nor ±inf."""
     return apply(IsFinite, x)
+
+
+def isclose(
+    input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> Any:
+    """Where ``|input - other| <= atol + rtol * |other|`` (equal values, infinities included,
+    are always close; NaNs only with ``equal_nan``). Both must be tensors of one dtype."""
+    T = core._Tensor
+    if not isinstance(input, T) or not isinstance(other, T):
+        bad = other if isinstance(input, T) else input
+        raise TypeError(f"isclose: expected Tensors, got {type(bad).__name__}")
+    if input.dtype is not other.dtype:
+        raise RuntimeError(
+            f"isclose: expected both inputs to have the same dtype, got {input.dtype.name} "
+            f"and {other.dtype.name}"
+        )
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"isclose: rtol and atol must be non-negative, got {rtol} and {atol}")
+    close = eq(input, other)
+    if input.dtype is dtypes.bool_:
+        return close
+    if input.is_floating_point():
+        if equal_nan:
+            close = logical_or(close, logical_and(isnan(input), isnan(other)))
+        finite = logical_and(isfinite(input), isfinite(other))
+        # non-finite pairs are close only when equal: keep them out of the arithmetic
+        input, other = where(finite, input, 0.0), where(finite, other, 0.0)
+        close = logical_or(close, logical_and(finite, _within(input, other, rtol, atol)))
+        return close
+    return logical_or(close, _within(input, other, rtol, atol))
+
+
+def _within(input: Any, other: Any, rtol: float, atol: float) -> Any:
+    return le(abs(sub(input, other)), add(mul(abs(other), rtol), atol))
+
+
+def allclose(
+    input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
+    """True when every element of ``input`` is close to ``other`` (see ``isclose``)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Any:
+    """input + value * tensor1 * tensor2 (``value`` may be a 0-d tensor, as optimizers pass)."""
+    return add(input, mul(mul(tensor1, tensor2), value))
+
+
+def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Any:
+    """input + value * tensor1 / tensor2 (``value`` may be a 0-d tensor)."""
+    return add(input, mul(div(tensor1, tensor2), value))
 
 
 def _bitwise_or_logical(op: str, a: Any, b: Any) -> Any:
@@ -1631,7 +1714,7 @@ class ElementwiseMethods:
     asin = arcsin = asin
     acos = arccos = acos
     atan = arctan = atan
-    atan2 = atan2
+    atan2 = arctan2 = atan2
     sinh = sinh
     cosh = cosh
     tanh = tanh
@@ -1642,15 +1725,21 @@ class ElementwiseMethods:
     sign = sign
     floor = floor
     ceil = ceil
-    trunc = trunc
+    trunc = fix = trunc
     round = round
     reciprocal = reciprocal
     clamp = clip = clamp
+    clamp_min = clamp_min
+    clamp_max = clamp_max
+    isclose = isclose
+    allclose = allclose
+    addcmul = addcmul
+    addcdiv = addcdiv
     maximum = maximum
     minimum = minimum
     lerp = lerp
     eq = eq
-    ne = ne
+    ne = not_equal = ne
     lt = less = lt
     le = less_equal = le
     gt = greater = gt
@@ -1689,19 +1778,50 @@ class ElementwiseMethods:
     maximum_ = _inplace_method(maximum, "maximum_")
     remainder_ = _inplace_method(remainder, "remainder_")
     lerp_ = _inplace_method(lerp, "lerp_")
+    exp2_ = _inplace_method(exp2, "exp2_")
+    expm1_ = _inplace_method(expm1, "expm1_")
+    log2_ = _inplace_method(log2, "log2_")
+    log10_ = _inplace_method(log10, "log10_")
+    log1p_ = _inplace_method(log1p, "log1p_")
+    rsqrt_ = _inplace_method(rsqrt, "rsqrt_")
+    square_ = _inplace_method(square, "square_")
+    sin_ = _inplace_method(sin, "sin_")
+    cos_ = _inplace_method(cos, "cos_")
+    tan_ = _inplace_method(tan, "tan_")
+    asin_ = arcsin_ = _inplace_method(asin, "asin_")
+    acos_ = arccos_ = _inplace_method(acos, "acos_")
+    atan_ = arctan_ = _inplace_method(atan, "atan_")
+    atan2_ = arctan2_ = _inplace_method(atan2, "atan2_")
+    sinh_ = _inplace_method(sinh, "sinh_")
+    cosh_ = _inplace_method(cosh, "cosh_")
+    erf_ = _inplace_method(erf, "erf_")
+    sign_ = _inplace_method(sign, "sign_")
+    trunc_ = fix_ = _inplace_method(trunc, "trunc_")
+    absolute_ = abs_
+    negative_ = neg_
+    true_divide_ = div_
+    floor_divide_ = _inplace_method(floor_divide, "floor_divide_")
+    fmod_ = _inplace_method(fmod, "fmod_")
+    clamp_min_ = _inplace_method(clamp_min, "clamp_min_")
+    clamp_max_ = _inplace_method(clamp_max, "clamp_max_")
+    eq_ = _inplace_method(eq, "eq_")
+    ne_ = not_equal_ = _inplace_method(ne, "ne_")
+    lt_ = less_ = _inplace_method(lt, "lt_")
+    le_ = less_equal_ = _inplace_method(le, "le_")
+    gt_ = greater_ = _inplace_method(gt, "gt_")
+    ge_ = greater_equal_ = _inplace_method(ge, "ge_")
+    logical_and_ = _inplace_method(logical_and, "logical_and_")
+    logical_or_ = _inplace_method(logical_or, "logical_or_")
+    logical_xor_ = _inplace_method(logical_xor, "logical_xor_")
+    logical_not_ = _inplace_method(logical_not, "logical_not_")
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
     __ipow__ = pow_
 
-    def addcmul_(self, t1: Any, t2: Any, *, value: Any = 1) -> Any:
-        """self += value * t1 * t2."""
-        return inplace(self, lambda x: x + t1 * t2 * value, "addcmul_")
-
-    def addcdiv_(self, t1: Any, t2: Any, *, value: Any = 1) -> Any:
-        """self += value * t1 / t2."""
-        return inplace(self, lambda x: x + t1 / t2 * value, "addcdiv_")
+    addcmul_ = _inplace_method(addcmul, "addcmul_")
+    addcdiv_ = _inplace_method(addcdiv, "addcdiv_")
 
     def zero_(self) -> Any:
         """Fill with zeros."""

@@ -10,7 +10,23 @@ import numpy as np
 from ember.ops import core
 from ember.ops.core import OPAQUE, Aval, Primitive, apply, broadcast_shapes, ufunc_writer
 
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "einsum", "LinalgMethods"]
+__all__ = [
+    "matmul",
+    "mm",
+    "bmm",
+    "mv",
+    "dot",
+    "outer",
+    "ger",
+    "einsum",
+    "addmm",
+    "addmv",
+    "addr",
+    "baddbmm",
+    "addbmm",
+    "kron",
+    "LinalgMethods",
+]
 
 
 class MatMul(Primitive):
@@ -271,6 +287,63 @@ def einsum(equation: str, *operands: Any) -> Any:
     return apply(Einsum, *operands, equation=eq)
 
 
+ger = outer
+
+
+def _scaled_sum(op: str, input: Any, product: Any, beta: Any, alpha: Any) -> Any:
+    """beta * input + alpha * product, with ``input`` broadcast to the product's shape; with
+    beta = 0 the input is ignored (its NaNs do not propagate), as in BLAS."""
+    if not isinstance(input, core._Tensor):
+        raise TypeError(f"{op}: expected input to be a Tensor, got {type(input).__name__}")
+    _check_same_dtype(op, input, product)
+    if broadcast_shapes(tuple(input.shape), tuple(product.shape)) != tuple(product.shape):
+        raise ValueError(
+            f"{op}: input of shape {tuple(input.shape)} does not broadcast to the product's "
+            f"shape {tuple(product.shape)}"
+        )
+    out = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return out
+    return out + (input if beta == 1 else input * beta)
+
+
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
+    """beta * input + alpha * (mat1 @ mat2)."""
+    return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
+    """beta * input + alpha * (mat @ vec)."""
+    return _scaled_sum("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def addr(input: Any, vec1: Any, vec2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
+    """beta * input + alpha * outer(vec1, vec2)."""
+    return _scaled_sum("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
+    """beta * input + alpha * (batch1 @ batch2), batch by batch."""
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
+    """beta * input + alpha * the sum over the batch of batch1[i] @ batch2[i]."""
+    return _scaled_sum("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def kron(input: Any, other: Any) -> Any:
+    """Kronecker product: every element of ``input`` times a block ``other``."""
+    nd = max(input.ndim, other.ndim)
+    a = input.reshape(*(1,) * (nd - input.ndim), *input.shape)
+    b = other.reshape(*(1,) * (nd - other.ndim), *other.shape)
+    # interleave the dims (a0, 1, a1, 1, ...) and (1, b0, 1, b1, ...) so the product tiles
+    wide = a.reshape(*(s for d in a.shape for s in (d, 1))) * b.reshape(
+        *(s for d in b.shape for s in (1, d))
+    )
+    return wide.reshape(*(m * n for m, n in zip(a.shape, b.shape)))
+
+
 class LinalgMethods:
     """Tensor methods of the linear-algebra family."""
 
@@ -285,4 +358,10 @@ class LinalgMethods:
     bmm = bmm
     mv = mv
     dot = dot
-    outer = outer
+    outer = ger = outer
+    addmm = addmm
+    addmv = addmv
+    addr = addr
+    baddbmm = baddbmm
+    addbmm = addbmm
+    kron = kron

@@ -46,6 +46,20 @@ __all__ = [
     "pad",
     "tril",
     "triu",
+    "swapdims",
+    "moveaxis",
+    "ravel",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "tensor_split",
+    "hsplit",
+    "vsplit",
+    "dsplit",
+    "dstack",
+    "column_stack",
+    "rot90",
+    "diff",
     "MovementMethods",
 ]
 
@@ -408,7 +422,7 @@ def transpose(x: Any, dim0: int, dim1: int) -> Any:
     return permute(x, *dims)
 
 
-swapaxes = transpose
+swapaxes = swapdims = transpose
 
 
 def movedim(x: Any, source: Any, destination: Any) -> Any:
@@ -700,6 +714,149 @@ def triu(x: Any, diagonal: int = 0) -> Any:
     return apply(Triu, x, diagonal=int(diagonal))
 
 
+moveaxis = movedim
+
+
+def ravel(input: Any) -> Any:
+    """The elements as a 1-D tensor (a view when the layout allows)."""
+    return reshape(input, -1)
+
+
+def _atleast(tensors: tuple, ndim: int) -> Any:
+    """``atleast_Nd``: one tensor in, one out; several (or a sequence) in, a tuple out."""
+    one = len(tensors) == 1 and isinstance(tensors[0], core._Tensor)
+    items = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    out = []
+    for t in items:
+        if not isinstance(t, core._Tensor):
+            raise TypeError(f"atleast_{ndim}d: expected Tensors, got {type(t).__name__}")
+        if t.ndim == 0:
+            t = reshape(t, *(1,) * ndim)
+        elif t.ndim < ndim:  # (n,) -> (1, n) or (1, n, 1); (m, n) -> (m, n, 1), as NumPy
+            t = reshape(t, *(1, *t.shape, 1)[:ndim] if t.ndim == 1 else (*t.shape, 1))
+        out.append(t)
+    return out[0] if one else tuple(out)
+
+
+def atleast_1d(*tensors: Any) -> Any:
+    """Each tensor viewed with at least one dimension."""
+    return _atleast(tensors, 1)
+
+
+def atleast_2d(*tensors: Any) -> Any:
+    """Each tensor viewed with at least two dimensions (a vector becomes a row)."""
+    return _atleast(tensors, 2)
+
+
+def atleast_3d(*tensors: Any) -> Any:
+    """Each tensor viewed with at least three dimensions (as PyTorch and NumPy pad them)."""
+    return _atleast(tensors, 3)
+
+
+def tensor_split(input: Any, indices_or_sections: Any, dim: int = 0) -> tuple:
+    """Views of ``input`` split along ``dim`` into n nearly equal parts (the first ones one
+    longer), or at the given indices (sliced like Python lists: negative ones count from the
+    end, and out-of-order ones give empty parts)."""
+    d = normalize_dim(dim, input.ndim, "tensor_split")
+    n = input.shape[d]
+    arg = indices_or_sections
+    if isinstance(arg, core._Tensor):
+        if arg.dtype.is_floating_point or arg.ndim > 1:
+            raise TypeError(
+                "tensor_split: indices_or_sections must be a 0-d or 1-D integer tensor, got a "
+                f"{arg.ndim}-D {arg.dtype.name} tensor"
+            )
+        arg = arg.item() if arg.ndim == 0 else arg.tolist()
+    if isinstance(arg, (int, np.integer)):
+        if arg <= 0:
+            raise ValueError(f"tensor_split: number of sections must be positive, got {arg}")
+        size, extra = divmod(n, int(arg))
+        cuts = [i * size + min(i, extra) for i in range(1, int(arg))]
+    else:
+        cuts = [int(i) for i in arg]
+    bounds = [None, *cuts, None]
+    lead = (slice(None),) * d
+    return tuple(input[(*lead, slice(a, b))] for a, b in zip(bounds[:-1], bounds[1:]))
+
+
+def _even_split(op: str, input: Any, sections: Any, dim: int, min_ndim: int) -> tuple:
+    if input.ndim < min_ndim:
+        raise ValueError(
+            f"{op}: requires a tensor with at least {min_ndim} dimension(s), but got a tensor "
+            f"with {input.ndim} dimension(s)"
+        )
+    if isinstance(sections, int) and (sections <= 0 or input.shape[dim] % sections):
+        raise ValueError(
+            f"{op}: attempted to split along dimension {dim}, but the size of the dimension "
+            f"{input.shape[dim]} is not divisible by the split_size {sections}"
+        )
+    return tensor_split(input, sections, dim)
+
+
+def hsplit(input: Any, indices_or_sections: Any) -> tuple:
+    """``tensor_split`` along dim 1 (dim 0 for a vector), in equal parts when given a count."""
+    return _even_split("hsplit", input, indices_or_sections, 0 if input.ndim == 1 else 1, 1)
+
+
+def vsplit(input: Any, indices_or_sections: Any) -> tuple:
+    """``tensor_split`` along dim 0 of a tensor with at least 2 dimensions."""
+    return _even_split("vsplit", input, indices_or_sections, 0, 2)
+
+
+def dsplit(input: Any, indices_or_sections: Any) -> tuple:
+    """``tensor_split`` along dim 2 of a tensor with at least 3 dimensions."""
+    return _even_split("dsplit", input, indices_or_sections, 2, 3)
+
+
+def dstack(tensors: Sequence[Any]) -> Any:
+    """Concatenate along dim 2, after making each tensor at least 3-D."""
+    return cat(atleast_3d(tuple(tensors)), 2)
+
+
+def column_stack(tensors: Sequence[Any]) -> Any:
+    """Concatenate along dim 1; 0-d and 1-D tensors become columns."""
+    return cat([reshape(t, -1, 1) if t.ndim <= 1 else t for t in tensors], 1)
+
+
+def rot90(input: Any, k: int = 1, dims: Sequence[int] = (0, 1)) -> Any:
+    """Rotate by 90 degrees ``k`` times in the plane of ``dims``, from the first towards the
+    second."""
+    if len(dims) != 2:
+        raise ValueError(f"rot90: expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise ValueError(f"rot90: expected total dims >= 2, but got total dims = {input.ndim}")
+    a, b = (normalize_dim(d, input.ndim, "rot90") for d in dims)
+    if a == b:
+        raise ValueError(f"rot90: expected rotation dims to be different, but got {a} and {b}")
+    k %= 4
+    if k == 1:
+        return transpose(flip(input, (b,)), a, b)
+    if k == 2:
+        return flip(input, (a, b))
+    if k == 3:
+        return flip(transpose(input, a, b), (b,))
+    return input.clone()
+
+
+def diff(input: Any, n: int = 1, dim: int = -1, prepend: Any = None, append: Any = None) -> Any:
+    """The ``n``-th forward difference along ``dim`` (``!=`` for bool tensors), after joining
+    ``prepend`` and ``append`` on."""
+    from ember.ops.elementwise import ne, sub
+
+    d = normalize_dim(dim, input.ndim, "diff")
+    if n < 0:
+        raise ValueError(f"diff: order must be non-negative but got {n}")
+    parts = [t for t in (prepend, input, append) if t is not None]
+    x = cat(parts, d) if len(parts) > 1 else input
+    step = ne if x.dtype.name == "bool" else sub
+    for _ in range(n):
+        length = x.shape[d]
+        if length == 0:
+            break
+        x = step(narrow(x, d, 1, length - 1), narrow(x, d, 0, length - 1))
+    return x
+
+
 class MovementMethods:
     """Tensor methods of the movement family."""
 
@@ -712,8 +869,15 @@ class MovementMethods:
     unsqueeze = unsqueeze
     permute = permute
     transpose = transpose
-    swapaxes = swapaxes
-    movedim = movedim
+    swapaxes = swapdims = swapaxes
+    movedim = moveaxis = movedim
+    ravel = ravel
+    tensor_split = tensor_split
+    hsplit = hsplit
+    vsplit = vsplit
+    dsplit = dsplit
+    rot90 = rot90
+    diff = diff
     expand = expand
     expand_as = expand_as
     broadcast_to = broadcast_to
@@ -732,6 +896,14 @@ class MovementMethods:
     roll = roll
     tril = tril
     triu = triu
+
+    def tril_(self, diagonal: int = 0) -> Any:
+        """In-place tril."""
+        return core.inplace(self, lambda x: tril(x, diagonal), "tril_")
+
+    def triu_(self, diagonal: int = 0) -> Any:
+        """In-place triu."""
+        return core.inplace(self, lambda x: triu(x, diagonal), "triu_")
 
     def view_as(self, other: Any) -> Any:
         return reshape(self, *other.shape)

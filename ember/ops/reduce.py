@@ -43,6 +43,8 @@ __all__ = [
     "any",
     "cumsum",
     "count_nonzero",
+    "nansum",
+    "nanmean",
     "ReduceMethods",
 ]
 
@@ -272,6 +274,25 @@ def mean(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -
     for d in dims:
         count *= x.shape[d]
     return sum(x, dims, keepdim) / count if count else sum(x, dims, keepdim) * float("nan")
+
+
+def nansum(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Any:
+    """Sum over ``dim`` counting NaNs as zero."""
+    from ember.ops.elementwise import isnan, where
+
+    if input.is_floating_point():
+        input = where(isnan(input), 0.0, input)
+    return sum(input, dim, keepdim, dtype=dtype)
+
+
+def nanmean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Any:
+    """Mean over ``dim`` of the elements that are not NaN (NaN where all of them are)."""
+    from ember.ops.elementwise import isnan, logical_not
+
+    if dtype is not None:
+        input = input.to(dtype)
+    _require_float(input, "nanmean")
+    return nansum(input, dim, keepdim) / sum(logical_not(isnan(input)), dim, keepdim)
 
 
 @in_float32
@@ -545,3 +566,9 @@ class ReduceMethods:
     any = any
     cumsum = cumsum
     count_nonzero = count_nonzero
+    nansum = nansum
+    nanmean = nanmean
+
+    def cumsum_(self, dim: int, *, dtype: Any = None) -> Any:
+        """In-place cumsum."""
+        return core.inplace(self, lambda x: cumsum(x, dim, dtype=dtype), "cumsum_")

@@ -69,6 +69,7 @@ def noncontiguous(a: np.ndarray) -> np.ndarray:
 
 def all_specs() -> list[OpSpec]:
     from tests.ops.specs import elementwise, fused, index, linalg, movement, nn_functional, reduce
+    from tests.ops.specs.forms import forms_of
 
     modules = [elementwise, reduce, movement, index, linalg, fused, nn_functional]
     try:
@@ -78,6 +79,7 @@ def all_specs() -> list[OpSpec]:
     except ImportError:
         pass
     specs = [s for m in modules for s in m.SPECS]
+    specs += forms_of(specs)
     names = [s.name for s in specs]
     dupes = {n for n in names if names.count(n) > 1}
     assert not dupes, f"duplicate op spec names: {dupes}"

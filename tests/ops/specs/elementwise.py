@@ -135,6 +135,34 @@ def _special_values(rng):
     return [Sample((x,), nograd=(0,))]
 
 
+def _isclose_samples(rng):
+    x = rand(rng, 3, 4)
+    y = x + rng.choice([0.0, 1e-9, 1e-6, 1e-3], size=(3, 4))
+    special = np.array([np.inf, -np.inf, np.nan, np.inf, 1.0, np.nan])
+    other = np.array([np.inf, np.inf, np.nan, 1e30, np.nan, 1.0])
+    ints = rng.integers(0, 4, size=(5,))
+    return [
+        Sample((x, y)),
+        Sample((x, y), {"rtol": 0.0, "atol": 1e-7}),
+        Sample((x, y[0])),
+        Sample((special, other)),
+        Sample((special, other), {"equal_nan": True}),
+        Sample((ints, ints + rng.integers(0, 2, size=(5,))), {"atol": 1}),
+        Sample((rng.random(4) > 0.5, rng.random(4) > 0.5)),
+    ]
+
+
+def _addc_samples(rng):
+    return [
+        Sample((rand(rng, 3, 4), rand(rng, 3, 4), nonzero_rand(rng, 4))),
+        Sample((rand(rng, 4), rand(rng, 3, 1), nonzero_rand(rng, 3, 4)), {"value": -0.5}),
+    ]
+
+
+def _bound_samples(rng):
+    return [Sample((rand(rng, 3, 4), 0.3)), Sample((rand(rng, 3, 4), rand(rng, 4)))]
+
+
 SPECS = [
     unary("neg", "Neg"),
     unary("exp", "Exp"),
@@ -224,4 +252,10 @@ SPECS = [
     _logical("logical_and", "LogicalAnd"),
     _logical("logical_or", "LogicalOr"),
     _logical("logical_xor", "LogicalXor"),
+    OpSpec("isclose", ember.isclose, torch.isclose, _isclose_samples, grad=False),
+    OpSpec("allclose", ember.allclose, torch.allclose, _isclose_samples, grad=False),
+    OpSpec("addcmul", ember.addcmul, torch.addcmul, _addc_samples, second_order=True),
+    OpSpec("addcdiv", ember.addcdiv, torch.addcdiv, _addc_samples, second_order=True),
+    OpSpec("clamp_min", ember.clamp_min, torch.clamp_min, _bound_samples),
+    OpSpec("clamp_max", ember.clamp_max, torch.clamp_max, _bound_samples),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 import ember
@@ -45,6 +46,37 @@ def _same(name: str) -> tuple:
     return getattr(ember, name), getattr(torch, name)
 
 
+def _scaled_samples(input_shape, *operand_shapes):
+    """(input, operand, operand) samples with default, scaled and beta = 0 coefficients; the
+    last keeps a NaN input that beta = 0 must ignore (without gradient through it)."""
+
+    def make(rng):
+        def args(shape):
+            return (rand(rng, *shape), *(rand(rng, *s) for s in operand_shapes))
+
+        nan_input = np.full(input_shape, np.nan)
+        return [
+            Sample(args(input_shape)),
+            Sample(args(input_shape[-1:]), {"beta": 0.5, "alpha": -2.0}),
+            Sample((nan_input, *args(input_shape)[1:]), {"beta": 0}, nograd=(0,)),
+        ]
+
+    return make
+
+
+def _torch_kron(a, b):
+    """torch.kron fails on some strided inputs (it calls view): give it contiguous ones."""
+    return torch.kron(a.contiguous(), b.contiguous())
+
+
+def _kron_samples(rng):
+    return [
+        Sample((rand(rng, 2, 3), rand(rng, 3, 2))),
+        Sample((rand(rng, 3), rand(rng, 2, 2))),
+        Sample((rand(rng, 2, 1, 2), rand(rng, 2))),
+    ]
+
+
 SPECS = [
     OpSpec(
         "matmul",
@@ -77,4 +109,10 @@ SPECS = [
         prims=("MatMul",),
     ),
     OpSpec("einsum", *_same("einsum"), _einsum_samples, prims=("Einsum",), second_order=True),
+    OpSpec("addmm", *_same("addmm"), _scaled_samples((3, 2), (3, 4), (4, 2))),
+    OpSpec("addmv", *_same("addmv"), _scaled_samples((3,), (3, 4), (4,))),
+    OpSpec("addr", *_same("addr"), _scaled_samples((3, 4), (3,), (4,))),
+    OpSpec("baddbmm", *_same("baddbmm"), _scaled_samples((2, 3, 2), (2, 3, 4), (2, 4, 2))),
+    OpSpec("addbmm", *_same("addbmm"), _scaled_samples((3, 2), (2, 3, 4), (2, 4, 2))),
+    OpSpec("kron", ember.kron, _torch_kron, _kron_samples, second_order=True),
 ]

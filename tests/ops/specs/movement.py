@@ -317,6 +317,75 @@ def _t(lib, name):
     return lambda *xs, **k: getattr(lib, name)(list(xs), **k)
 
 
+def _atleast_samples(rng):
+    return [Sample((rand(rng, *s),)) for s in [(), (3,), (2, 3), (2, 3, 2)]] + [
+        Sample((rand(rng), rand(rng, 3), rand(rng, 2, 3)), label="several")
+    ]
+
+
+def _tensor_split_samples(rng):
+    x = rand(rng, 7, 4)
+    return [
+        Sample((x, 3)),
+        Sample((x, [2, -2, 9])),
+        Sample((x, (3, 1), 0)),
+        Sample((x, 4), {"dim": 1}),
+        Sample((x, 2, -1)),
+    ]
+
+
+def _even_split_samples(min_ndim):
+    def make(rng):
+        x = rand(rng, *(4, 4, 6)[: max(min_ndim, 2)])
+        return [Sample((x, 2)), Sample((x, [1, 3]))] + (
+            [Sample((rand(rng, 6), 3))] if min_ndim == 1 else []
+        )
+
+    return make
+
+
+def _stack3_samples(rng):
+    return [
+        Sample((rand(rng, 3), rand(rng, 3))),
+        Sample((rand(rng, 2, 3), rand(rng, 2, 3))),
+        Sample((rand(rng, 2, 3, 2), rand(rng, 2, 3, 1))),
+        Sample((rand(rng), rand(rng))),
+    ]
+
+
+def _column_stack_samples(rng):
+    return [
+        Sample((rand(rng, 3), rand(rng, 3, 2))),
+        Sample((rand(rng), rand(rng, 1))),
+        Sample((rand(rng, 2, 3), rand(rng, 2))),
+    ]
+
+
+def _rot90_samples(rng):
+    x = rand(rng, 2, 3, 4)
+    return [Sample((x,))] + [Sample((x, k, d)) for k, d in [(2, (1, 2)), (-1, (0, 2)), (4, (2, 0))]]
+
+
+def _diff_samples(rng):
+    x = rand(rng, 3, 5)
+    return [
+        Sample((x,)),
+        Sample((x, 2, 0)),
+        Sample((x, 1, -1, rand(rng, 3, 2), rand(rng, 3, 1))),  # prepend and append
+        Sample((x, 6)),
+        Sample((rng.integers(-5, 6, size=(4,)),)),
+        Sample((rng.random(5) > 0.5,)),
+    ]
+
+
+def _ravel_samples(rng):
+    return [Sample((rand(rng, 2, 3),)), Sample((rand(rng),)), Sample((rand(rng, 3, 2).T,))]
+
+
+def _star(lib, name):
+    return lambda *xs, **k: getattr(lib, name)(*xs, **k)
+
+
 SPECS = [
     OpSpec(
         "reshape",
@@ -412,4 +481,24 @@ SPECS = [
         samples=_triangle_samples,
         **_both(lambda x, *d: x.tril(*d)),
     ),
+    *(
+        OpSpec(
+            f"atleast_{n}d",
+            _star(ember, f"atleast_{n}d"),
+            _star(torch, f"atleast_{n}d"),
+            _atleast_samples,
+        )
+        for n in (1, 2, 3)
+    ),  # fmt: skip
+    OpSpec("tensor_split", ember.tensor_split, torch.tensor_split, _tensor_split_samples),
+    OpSpec("hsplit", ember.hsplit, torch.hsplit, _even_split_samples(1)),
+    OpSpec("vsplit", ember.vsplit, torch.vsplit, _even_split_samples(2)),
+    OpSpec("dsplit", ember.dsplit, torch.dsplit, _even_split_samples(3)),
+    OpSpec("dstack", _t(ember, "dstack"), _t(torch, "dstack"), _stack3_samples),
+    OpSpec(
+        "column_stack", _t(ember, "column_stack"), _t(torch, "column_stack"), _column_stack_samples
+    ),
+    OpSpec("rot90", ember.rot90, torch.rot90, _rot90_samples),
+    OpSpec("diff", ember.diff, torch.diff, _diff_samples),
+    OpSpec("ravel", ember.ravel, torch.ravel, _ravel_samples),
 ]

@@ -248,6 +248,28 @@ def _method(name):
     return lambda x, *a, **k: getattr(x, name)(*a, **k)
 
 
+def _with_nans(rng, *shape):
+    x = rand(rng, *shape)
+    x[rng.random(shape) < 0.3] = np.nan
+    return x
+
+
+def _nan_samples(rng):
+    x = _with_nans(rng, 3, 4)
+    x[0], x[:, 0] = rand(rng, 4), rand(rng, 3)  # every row and column has a number
+    all_nan_row = x.copy()
+    all_nan_row[1] = np.nan
+    return [
+        Sample((x,)),
+        Sample((x, 1)),
+        Sample((x, 0), {"keepdim": True}),
+        Sample((x, (0, 1))),
+        # torch's gradient is NaN on an all-NaN slice and ember's 0: only the values compare
+        Sample((all_nan_row, 1), nograd=(0,)),
+        Sample((rand(rng, 2, 3), -1)),
+    ]
+
+
 SPECS = [
     reduction("sum", "Sum"),
     OpSpec("sum_int", ember.sum, torch.sum, _int_samples, prims=("Sum",), grad=False),
@@ -348,4 +370,7 @@ SPECS = [
         prims=("Sum",),
         second_order=True,
     ),
+    OpSpec("nansum", ember.nansum, torch.nansum, _nan_samples, gradcheck=False),
+    OpSpec("nanmean", ember.nanmean, torch.nanmean, _nan_samples, gradcheck=False),
+    OpSpec("nansum_int", ember.nansum, torch.nansum, _int_samples, grad=False),
 ]
