@@ -12,8 +12,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from ember import dtypes
 from ember.autograd import no_grad
+from ember.creation import as_tensor, from_dlpack
 from ember.nn.parameter import Buffer, Parameter
 from ember.tensor import Tensor
 
@@ -56,6 +59,18 @@ def _indent(text: str, spaces: int) -> str:
     """Indent every line of ``text`` but the first (for nested module reprs)."""
     first, *rest = text.split("\n")
     return "\n".join([first] + [" " * spaces + line for line in rest])
+
+
+def _state_tensor(value: Any) -> Tensor | None:
+    """A state-dict value as an ember Tensor (NumPy arrays and DLPack producers such as
+    ``torch.Tensor`` share their memory), or None for anything else."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (np.ndarray, np.generic)):
+        return as_tensor(np.asarray(value))
+    if hasattr(value, "__dlpack__"):
+        return from_dlpack(value)
+    return None
 
 
 def _holds_modules(value: Any) -> bool:
@@ -354,8 +369,14 @@ class Module:
     ) -> _IncompatibleKeys:
         """Copy tensors from ``state_dict`` into this module's parameters and buffers.
 
+        It takes what ``state_dict()`` gives here or in PyTorch: ``ember.load`` of a file that
+        ``torch.save`` wrote, ``ember.io.load_file`` of safetensors, or NumPy arrays and DLPack
+        producers (a ``torch.Tensor``) as values. Copying converts dtypes as ``copy_`` does;
+        ``assign=True`` keeps the checkpoint's tensors (their memory and dtype) instead.
+
         Returns the missing and unexpected keys; with ``strict`` those are errors. Shape
-        mismatches are always errors (they name the key and both shapes).
+        mismatches and values that are not tensors are always errors. All errors are reported
+        at once, worded as PyTorch's, and nothing is loaded when there is one.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(
@@ -365,46 +386,45 @@ class Module:
         expected = self.state_dict(keep_vars=True)
         missing = [k for k in expected if k not in state_dict]
         unexpected = [k for k in state_dict if k not in expected]
-        mismatched = []
+        errors, sources = [], {}
         for key, target in expected.items():
             if key not in state_dict:
                 continue
-            source = state_dict[key]
-            if not isinstance(source, Tensor):
-                raise TypeError(
-                    f"load_state_dict: value of {key!r} is {type(source).__name__}, "
-                    "expected an ember.Tensor"
+            source = _state_tensor(state_dict[key])
+            if source is None:
+                errors.append(
+                    f'While copying the parameter named "{key}", expected ember.Tensor or '
+                    f"Tensor-like object from checkpoint but received {type(state_dict[key])}"
                 )
-            if tuple(source.shape) != tuple(target.shape):
-                mismatched.append(
-                    f"size mismatch for {key}: copying a param with shape "
-                    f"{tuple(source.shape)} from checkpoint, the shape in current model is "
-                    f"{tuple(target.shape)}."
+            elif source.shape != target.shape:
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {source.shape!r} from "
+                    f"checkpoint, the shape in current model is {target.shape!r}."
                 )
-        errors = []
+            elif assign and target.requires_grad and not source.dtype.is_floating_point:
+                errors.append(
+                    f'While assigning the parameter named "{key}", the checkpoint holds '
+                    f"{source.dtype.name} but a parameter that requires grad must be floating "
+                    f"point: load with assign=False to convert it to {target.dtype.name}"
+                )
+            else:
+                sources[key] = source
         if strict:
-            if unexpected:
-                errors.append(
-                    "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected)
-                )
-            if missing:
-                errors.append(
-                    "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing)
-                )
-        errors += mismatched
+            for what, keys in (("Unexpected", unexpected), ("Missing", missing)):
+                if keys:
+                    names = ", ".join(f'"{k}"' for k in keys)
+                    errors.insert(0, f"{what} key(s) in state_dict: {names}. ")
         if errors:
             raise RuntimeError(
                 f"load_state_dict: Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                 + "\n\t".join(errors)
             )
         with no_grad():
-            for key, target in expected.items():
-                if key in state_dict:
-                    source = state_dict[key]
-                    if assign:
-                        self._assign(key, source)
-                    else:
-                        target.copy_(source)
+            for key, source in sources.items():
+                if assign:
+                    self._assign(key, source)
+                else:
+                    expected[key].copy_(source)
         return _IncompatibleKeys(missing, unexpected)
 
     def _assign(self, key: str, value: Tensor) -> None:

@@ -141,8 +141,8 @@ def test_state_dict_round_trip_and_load_errors() -> None:
     state = dict(sd)
     state["head.1.weight"] = ember.ones(3, 16)
     with pytest.raises(RuntimeError, match=r"size mismatch for head\.1\.weight: copying a param "
-                       r"with shape \(3, 16\) from checkpoint, the shape in current model is "
-                       r"\(5, 16\)"):  # fmt: skip
+                       r"with shape ember\.Size\(\[3, 16\]\) from checkpoint, the shape in current "
+                       r"model is ember\.Size\(\[5, 16\]\)"):  # fmt: skip
         b.load_state_dict(state, strict=False)
 
 
