@@ -352,8 +352,7 @@ def meshgrid(*tensors: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
         view = [1] * len(ts)
         view[i] = -1
         out.append(t.reshape(*view).expand(*shape))
-    if indexing == "xy" and len(out) >= 2:
-        out = [o.transpose(0, 1) for o in out]
+    if indexing == "xy" and len(out) >= 2:  # the first two inputs swapped back: (y, x, ...)
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 

@@ -206,3 +206,43 @@ def test_from_numpy_of_a_memmap_slice_shares_memory_like_torch(tmp_path) -> None
     e[0, 0] = 100.0
     assert mm[1, 0] == 100.0 == t[0, 0].item()
     assert ember.as_tensor(mm).device.type == "cpu" and (ember.as_tensor(mm) + 1).shape == (4, 3)
+
+
+CREATION_CALLS = {
+    "logspace": lambda lib: lib.logspace(0, 2, 5, dtype=lib.float64),
+    "logspace_base": lambda lib: lib.logspace(-1, 1, 3, base=2.0, dtype=lib.float64),
+    "scalar_tensor": lambda lib: lib.scalar_tensor(3),
+    "as_tensor": lambda lib: lib.as_tensor([1, 2], dtype=lib.float64),
+    "asarray": lambda lib: lib.asarray([[1.5, 2.0]]),
+    "tril_indices": lambda lib: lib.tril_indices(3, 4, 1),
+    "triu_indices": lambda lib: lib.triu_indices(4, 3, -1),
+    "concatenate": lambda lib: lib.concatenate([lib.ones(2), lib.zeros(1)]),
+    "equal": lambda lib: lib.tensor(lib.equal(lib.ones(2), lib.ones(2))),
+}
+
+
+@pytest.mark.parametrize("name", CREATION_CALLS)
+def test_more_creation_functions_match_torch(name: str) -> None:
+    _same(CREATION_CALLS[name](ember), CREATION_CALLS[name](torch))
+
+
+@pytest.mark.parametrize("indexing", ["ij", "xy"])
+def test_meshgrid_matches_torch(indexing: str) -> None:
+    e = ember.meshgrid(ember.arange(3), ember.arange(2), ember.arange(4), indexing=indexing)
+    t = torch.meshgrid(torch.arange(3), torch.arange(2), torch.arange(4), indexing=indexing)
+    for a, b in zip(e, t, strict=True):
+        _same(a, b)
+
+
+def test_global_settings_match_torch() -> None:
+    assert str(ember.get_default_dtype()) == str(torch.get_default_dtype()).replace(
+        "torch", "ember"
+    )
+    assert ember.is_grad_enabled() == torch.is_grad_enabled()
+    assert ember.is_tensor(ember.ones(1)) and torch.is_tensor(torch.ones(1))
+    assert isinstance(ember.get_num_threads(), int) and isinstance(torch.get_num_threads(), int)
+    n = torch.get_num_threads()
+    ember.set_num_threads(1)
+    torch.set_num_threads(1)
+    assert ember.get_num_threads() == 1 == torch.get_num_threads()
+    torch.set_num_threads(n)
