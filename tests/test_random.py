@@ -101,3 +101,45 @@ def test_like_variants() -> None:
     assert ember.rand_like(x).dtype is ember.float64 and ember.randn_like(x).shape == (2, 3)
     r = ember.randint_like(ember.zeros(4, dtype=ember.int32), 0, 3)
     assert r.dtype is ember.int32 and r.shape == (4,)
+
+
+# draws differ by design (ember's generator is not torch's): shapes, dtypes and the support agree
+RANDOM_CALLS = {
+    "rand": lambda lib: lib.rand(2, 3, dtype=lib.float64),
+    "randn": lambda lib: lib.randn((4,)),
+    "randint": lambda lib: lib.randint(0, 1, (2, 2)),
+    "randint_high": lambda lib: lib.randint(1, (3,), dtype=lib.int32),
+    "rand_like": lambda lib: lib.rand_like(lib.zeros(2, dtype=lib.float64)),
+    "randn_like": lambda lib: lib.randn_like(lib.zeros(1, 2)),
+    "randint_like": lambda lib: lib.randint_like(lib.zeros(3, dtype=lib.int32), 5, 6),
+    "randperm": lambda lib: lib.randperm(1),
+    "normal": lambda lib: lib.normal(0.0, 0.0, (2, 3)),
+    "normal_tensor": lambda lib: lib.normal(lib.ones(3), lib.zeros(3)),
+    "bernoulli": lambda lib: lib.bernoulli(lib.tensor([[0.0, 1.0]])),
+    "multinomial": lambda lib: lib.multinomial(lib.tensor([[0.0, 1.0], [1.0, 0.0]]), 1),
+}
+
+
+@pytest.mark.parametrize("name", RANDOM_CALLS)
+def test_random_shapes_dtypes_and_degenerate_values_match_torch(name: str) -> None:
+    """Each call's distribution is degenerate (one possible value) or only its shape and dtype
+    are compared."""
+    import torch
+
+    e, t = RANDOM_CALLS[name](ember), RANDOM_CALLS[name](torch)
+    assert (tuple(e.shape), e.dtype.name) == (tuple(t.shape), str(t.dtype).split(".")[-1])
+    if not name.startswith(("rand_", "randn")) and name != "rand":
+        np.testing.assert_array_equal(e.numpy(), t.numpy())
+
+
+def test_seed_functions_behave_like_torch() -> None:
+    import torch
+
+    for lib in (ember, torch):
+        lib.manual_seed(5)
+        assert lib.initial_seed() == 5
+        state = lib.get_rng_state()
+        a = lib.rand(3)
+        lib.set_rng_state(state)
+        np.testing.assert_array_equal(lib.rand(3).numpy(), a.numpy())
+        assert isinstance(lib.seed(), int)

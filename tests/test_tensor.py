@@ -244,3 +244,66 @@ def test_type_as_and_flip_varargs_match_torch() -> None:
     assert e.type_as(e) is e
     for args, kwargs in [((0, 1), {}), (((0, 1),), {}), (([1],), {}), ((), {"dims": (0,)})]:
         np.testing.assert_array_equal(e.flip(*args, **kwargs).numpy(), t.flip(*args, **kwargs))
+
+
+def _plain(v: object) -> object:
+    """A value comparable across libraries: tensors as arrays, dtypes and devices by name."""
+    if isinstance(v, (ember.Tensor, torch.Tensor)):
+        return (str(v.dtype).split(".")[-1], np.asarray(v.detach()).tolist())
+    if isinstance(v, (ember.dtype, torch.dtype)):
+        return str(v).split(".")[-1]
+    if isinstance(v, (ember.Size, torch.Size)):
+        return tuple(v)
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+# one call per Tensor protocol or metadata accessor, made on equal tensors of both libraries
+PROTOCOL_CALLS = {
+    "__array__": lambda t, lib: np.asarray(t).tolist(),
+    "__bool__": lambda t, lib: bool(t[0, 0]),
+    "__index__": lambda t, lib: [10, 20, 30][t.long()[0, 1]],
+    "__int__": lambda t, lib: int(t[1, 2]),
+    "__len__": lambda t, lib: len(t),
+    "__iter__": lambda t, lib: [r.sum().item() for r in t],
+    "__dlpack__": lambda t, lib: np.from_dlpack(t).tolist(),
+    "__dlpack_device__": lambda t, lib: tuple(int(v) for v in t.__dlpack_device__()),
+    "dim": lambda t, lib: (t.dim(), t.ndim, t.ndimension()),
+    "numel": lambda t, lib: (t.numel(), t.nelement()),
+    "element_size": lambda t, lib: (t.element_size(), t.itemsize, t.nbytes),
+    "is_contiguous": lambda t, lib: (t.is_contiguous(), t.t().is_contiguous()),
+    "data_ptr": lambda t, lib: t[1:].data_ptr() - t.data_ptr(),
+    "device": lambda t, lib: (t.device.type, t.cpu().device.type),
+    "is_nested": lambda t, lib: t.is_nested,
+    "autograd": lambda t, lib: (
+        t.is_leaf,
+        t.grad_fn is None,
+        (t.double().requires_grad_() * 2).is_leaf,
+        (t.double().requires_grad_() * 2).grad_fn is None,
+    ),
+    "retains_grad": lambda t, lib: (lambda y: (y.retains_grad, y.retain_grad(), y.retains_grad))(
+        t.double().requires_grad_() * 2
+    ),
+    "detach_": lambda t, lib: (lambda y: (y.detach_().requires_grad, y.is_leaf))(
+        t.double().requires_grad_() * 2
+    ),
+    "type": lambda t, lib: t.type(lib.float64),
+    "bfloat16": lambda t, lib: t.bfloat16().float(),
+    "view_as": lambda t, lib: t.view_as(t.reshape(3, 2)),
+    "equal": lambda t, lib: (t.equal(t.clone()), t.equal(t + 1)),
+    "where": lambda t, lib: t.where(t > 2, -t),
+    "fill_": lambda t, lib: (t.clone().fill_(2.5), t.clone().zero_()),
+    "new_zeros": lambda t, lib: (t.new_zeros(2, 3), t.new_zeros((1,), dtype=lib.int32)),
+    "new_ones": lambda t, lib: (t.new_ones(3), t.new_ones((2, 2), dtype=lib.float64)),
+    "new_full": lambda t, lib: (t.new_full((2,), 7), t.new_full((1, 2), 1.5)),
+    "new_empty": lambda t, lib: (t.new_empty(2, 3).shape, t.new_empty((4,)).dtype),
+    "new_tensor": lambda t, lib: (t.new_tensor([1, 2]), t.new_tensor([[0.5]])),
+}
+
+
+@pytest.mark.parametrize("name", PROTOCOL_CALLS)
+def test_protocols_and_metadata_match_torch(name: str) -> None:
+    data = np.arange(6, dtype=np.float32).reshape(2, 3)
+    call = PROTOCOL_CALLS[name]
+    assert _plain(call(ember.tensor(data), ember)) == _plain(call(torch.tensor(data), torch))
