@@ -4,6 +4,9 @@ The ``Trainer`` asks a plan for the length of each epoch, calls ``begin`` when a
 starts, ``get(i)`` for each batch and ``end`` when it is over. ``state_dict`` is what a
 checkpoint stores so that a resumed run (at an epoch boundary or in the middle of an epoch)
 draws exactly the batches the uninterrupted run would have drawn.
+
+``shard(rank, world)`` makes a plan data-parallel (``ember train --distributed``): every rank
+builds the same plan, seeded alike, draws the same global batches and keeps its slice of each.
 """
 
 from __future__ import annotations
@@ -20,6 +23,27 @@ __all__ = ["BatchPlan", "ShuffledBatches", "RandomBatches", "LoaderBatches"]
 
 class BatchPlan:
     """The interface the ``Trainer`` uses (see the module docstring)."""
+
+    rank, world = 0, 1
+
+    def shard(self, rank: int, world: int) -> None:
+        """From now on, ``get`` returns rank ``rank``'s share of each global batch."""
+        self.rank, self.world = rank, world
+
+    def take(self, rows: Any) -> Any:
+        """This rank's equal share of the global batch ``rows`` (an index array, a tensor, or
+        a tuple/list of them, split along the first axis). A batch that does not split evenly
+        (an epoch's short last batch) is first padded by repeating its rows from the start,
+        as ``DistributedSampler`` pads an epoch, so that every rank's share weighs the same."""
+        if self.world == 1:
+            return rows
+        if isinstance(rows, (tuple, list)):
+            return type(rows)(self.take(part) for part in rows)
+        n = len(rows)
+        share = -(-n // self.world)
+        if n % self.world:
+            rows = rows[np.resize(np.arange(n), share * self.world)]
+        return rows[self.rank * share : (self.rank + 1) * share]
 
     def epoch_length(self, epoch: int, step: int) -> int:
         """Batches in ``epoch``, which starts at global step ``step``."""
@@ -74,7 +98,7 @@ class ShuffledBatches(BatchPlan):
     def get(self, index: int) -> Any:
         assert self._order is not None, "ShuffledBatches.get before begin"
         b = self.batch_size
-        return self.fetch(self._order[index * b : (index + 1) * b])
+        return self.fetch(self.take(self._order[index * b : (index + 1) * b]))
 
     def end(self) -> None:
         self._start, self._order = None, None
@@ -101,7 +125,7 @@ class RandomBatches(BatchPlan):
         return max(0, min(self.per_epoch, self.total - step))
 
     def get(self, index: int) -> Any:
-        return self.draw(self.generator)
+        return self.take(self.draw(self.generator))
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}
@@ -129,7 +153,7 @@ class LoaderBatches(BatchPlan):
 
     def get(self, index: int) -> Any:
         assert self._it is not None, "LoaderBatches.get before begin"
-        return next(self._it)
+        return self.take(next(self._it))
 
     def end(self) -> None:
         self._it = None

@@ -19,7 +19,7 @@ from ember.io import safetensors
 from ember.random import get_rng_state, set_rng_state
 from ember.tensor import Tensor
 
-__all__ = ["save", "load", "read", "FORMAT"]
+__all__ = ["save", "load", "read", "restore", "FORMAT"]
 
 FORMAT = "ember-checkpoint-1"
 
@@ -104,12 +104,24 @@ def load(
     restore_rng: bool = True,
 ) -> dict[str, Any]:
     """Restore the given objects (and the global RNG) from ``path``; return the checkpoint."""
-    ckpt = read(path)
+    return restore(read(path), model, optimizer, scheduler, restore_rng, where=os.fspath(path))
+
+
+def restore(
+    ckpt: dict[str, Any],
+    model: Any = None,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    restore_rng: bool = True,
+    where: str = "the checkpoint",
+) -> dict[str, Any]:
+    """``load`` from a checkpoint already ``read`` (a distributed run reads it on rank 0 and
+    hands it to the other ranks, which may not see the file)."""
     for name, target in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler)):
         if target is None:
             continue
         if ckpt[name] is None:
-            raise ValueError(f"checkpoint: {os.fspath(path)} holds no {name} state")
+            raise ValueError(f"checkpoint: {where} holds no {name} state")
         target.load_state_dict(ckpt[name])
     if restore_rng and ckpt["rng"] is not None:
         set_rng_state(ckpt["rng"])
