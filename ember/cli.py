@@ -74,6 +74,12 @@ def _add_train(sub: Any, families: Sequence[Family], common: argparse.ArgumentPa
                 action="store_false",
                 help="run the training step eagerly (default: compiled by ember.jit)",
             )
+            run.add_argument(
+                "--distributed",
+                action="store_true",
+                help="one rank of `ember run -n N` (or mpiexec): each rank trains on 1/N of "
+                "every batch",
+            )
             p.set_defaults(run=_train, family=family)
 
 
@@ -81,9 +87,13 @@ def _train(args: argparse.Namespace) -> int:
     from ember.train.session import train
 
     run_keys = {"run", "family", "command", "model", "debug", "out", "resume", "force", "quiet",
-                "threads", "jit", "tensorboard"}  # fmt: skip
+                "threads", "jit", "tensorboard", "distributed"}  # fmt: skip
     options = {k: v for k, v in vars(args).items() if k not in run_keys}
     keep_freed_memory()  # long runs: recycle large arrays (ember.allocator)
+    if args.distributed:
+        from ember.train.parallel import join
+
+        args.quiet = args.quiet or join()[0] > 0  # only rank 0 prints
     _set_threads(args.threads, args.quiet)
     train(
         args.model,
@@ -94,6 +104,7 @@ def _train(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         jit=args.jit,
         tensorboard=args.tensorboard,
+        distributed=args.distributed,
     )
     return 0
 

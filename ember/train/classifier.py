@@ -31,6 +31,7 @@ from ember.train.family import (
     positive_int,
 )
 from ember.train.loop import ClassifierMeter, evaluate, train_step
+from ember.train.parallel import data_parallel
 
 __all__ = [
     "Recipe",
@@ -128,6 +129,7 @@ def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
         train_set = Subset(train_set, np.arange(min(cfg["limit"], len(train_set))))
     test_loader = DataLoader(test_set, batch_size=1000)
     net = models.create(cfg["model"], **cfg["model_kwargs"])
+    replica = data_parallel(net)  # what the step calls: the model itself unless --distributed
     opt = build_optimizer(cfg["optimizer"], net.parameters(), cfg["lr"], cfg["weight_decay"])
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
     plan = ShuffledBatches(
@@ -155,7 +157,7 @@ def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
         callbacks.append(GradientMonitor(net, every=10, run_dir=out))
         eager_because = "--diagnose records activations and updates inside each step"
     return Job(
-        train_step(net, F.cross_entropy, opt),
+        train_step(replica, F.cross_entropy, opt),
         plan,
         FitState(net, opt, sched, History()),
         cfg["epochs"],

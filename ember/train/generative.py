@@ -35,6 +35,7 @@ from ember.train.batches import ShuffledBatches
 from ember.train.callbacks import Callback, FitState, History
 from ember.train.classifier import IMAGE_OPTIONS, recipe_config
 from ember.train.family import Family, Job, Option, fraction, nonnegative_int, positive_int
+from ember.train.parallel import data_parallel
 
 __all__ = [
     "GenRecipe",
@@ -341,6 +342,11 @@ def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
     test = _images(cfg["dataset"], False, cfg["limit"])
     cfg["model_kwargs"] = _model_kwargs(cfg)
     net = build_model(cfg)
+    # --distributed: the steps call the models' loss methods, not forward, so the gradient
+    # hooks of DistributedDataParallel alone average across ranks; one wrapper per network
+    # that steps on its own (a VAE's summed loss gets 1/N of the gradient: Adam is invariant)
+    for part in (net.generator, net.discriminator) if model == "dcgan" else (net,):
+        data_parallel(part)
     net.train()
     opts = Optimizers(model, net, cfg)
     plan = ShuffledBatches(

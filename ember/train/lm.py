@@ -42,6 +42,7 @@ from ember.train.family import (
     positive_float,
     positive_int,
 )
+from ember.train.parallel import data_parallel
 
 __all__ = [
     "LM_RECIPES",
@@ -186,6 +187,7 @@ def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
     registry, model_kwargs = model_spec(cfg, tok.vocab_size)
     cfg.update(registry=registry, model_kwargs=model_kwargs)
     net = models.create(registry, **model_kwargs)
+    replica = data_parallel(net)  # what the step calls: the model itself unless --distributed
     opt = lm_optimizer(cfg, net)
     sched = optim.lr_scheduler.LambdaLR(opt, lambda it: lr_at(it, cfg) / cfg["lr"])
     net.train()
@@ -198,7 +200,7 @@ def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
         )
 
     def step(batch: Any) -> dict[str, Any]:
-        _, loss = net(*batch)
+        _, loss = replica(*batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         clip_grad_norm_(net.parameters(), cfg["grad_clip"])

@@ -4,7 +4,8 @@ Flow: the options given → the family's run config → the run directory checke
 writable, an existing run without ``--resume``/``--force``: refused now) → on ``--resume`` the
 checkpoint's config, with the options given checked against it (conflicts refused; a longer
 ``--epochs``/``--iters`` stretches the schedule) → the family's ``Job`` → the ``Trainer``
-with the checkpoint and metrics callbacks → ``summary.json``.
+with the checkpoint and metrics callbacks → ``summary.json``. With ``distributed`` the same
+flow runs on every rank of an MPI job (ember.train.parallel).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from ember.train.classifier import CLASSIFIERS
 from ember.train.family import Family
 from ember.train.generative import GENERATIVE
 from ember.train.lm import LANGUAGE_MODELS
+from ember.train.parallel import GlobalMeter, join, leave, on_rank0
 from ember.train.progress import format_duration
 from ember.train.rundir import RunDir
-from ember.train.trainer import Trainer, TrainingInterrupted
+from ember.train.trainer import MeanMeter, Trainer, TrainingInterrupted
 
 __all__ = ["FAMILIES", "family_of", "train", "RunInterrupted"]
 
@@ -91,6 +93,18 @@ def _resumed_config(
     return cfg
 
 
+def _open(run: RunDir, resume: bool, force: bool, quiet: bool) -> dict[str, Any] | None:
+    """Check the run directory and return the checkpoint to resume (None: a new run, for
+    which the directory is claimed)."""
+    run.prepare()
+    saved = checkpoint.read(run.checkpoint) if resume and run.checkpoint.exists() else None
+    if resume and saved is None and not quiet:
+        print(f"no checkpoint in {run.path}; starting a new run", flush=True)
+    if saved is None:
+        run.claim(force)
+    return saved
+
+
 def train(
     model: str,
     options: dict[str, Any] | None = None,
@@ -101,36 +115,46 @@ def train(
     quiet: bool = False,
     jit: bool = True,
     tensorboard: bool = False,
+    distributed: bool = False,
 ) -> dict[str, Any]:
     """Train ``model`` with the ``options`` given (by dest; the rest come from its recipe)
     into the run directory ``out``; return the summary (also written to summary.json).
-    ``tensorboard``: also log the run as TensorBoard event files in ``out``."""
+    ``tensorboard``: also log the run as TensorBoard event files in ``out``.
+    ``distributed``: this process is one rank of an MPI job that trains the run together,
+    each rank on its share of every global batch (ember.train.parallel); rank 0 alone writes
+    and prints, and the other ranks return the summary without the final evaluation."""
     if tensorboard:  # before the run directory is touched: the package is optional
         from ember.train.tensorboard import TensorBoard
+    rank, world = join() if distributed else (0, 1)
+    quiet = quiet or rank > 0
     options = dict(options or {})
     family = family_of(model)
     fresh = family.config(model, options)
     run = RunDir(out or family.default_out(fresh))
-    run.prepare()
-    saved = checkpoint.read(run.checkpoint) if resume and run.checkpoint.exists() else None
-    if resume and saved is None and not quiet:
-        print(f"no checkpoint in {run.path}; starting a new run", flush=True)
-    if saved is None:
-        run.claim(force)
-        cfg = fresh
-    else:
-        cfg = _resumed_config(family, model, saved, options, fresh, quiet)
-    family.prepare(cfg, quiet)
+    saved = on_rank0(lambda: _open(run, resume, force, quiet))
+    cfg = fresh if saved is None else _resumed_config(family, model, saved, options, fresh, quiet)
+    if cfg["batch_size"] % world:
+        raise ValueError(
+            f"--distributed: a global batch of {cfg['batch_size']} does not split into {world} "
+            f"equal shares, one per rank; hint: a --batch-size divisible by {world}"
+        )
+    if rank == 0:  # what the final evaluation needs: rank 0 alone evaluates
+        family.prepare(cfg, quiet)
     manual_seed(cfg["seed"])
     job = family.build(cfg, run.path, quiet)
     state = job.state
     state.extra = {"config": cfg}
     if saved is not None:
-        checkpoint.load(run.checkpoint, state.model, state.optimizer, state.scheduler)
+        checkpoint.restore(saved, state.model, state.optimizer, state.scheduler)
         state.history = History(saved["extra"]["history"])
         job.after_resume()
+    if rank > 0:  # rank 0 keeps the one-process random stream; the others draw their own
+        manual_seed(hash((cfg["seed"], rank, saved["extra"]["position"]["step"] if saved else 0)))
+    if world > 1:
+        job.plan.shard(rank, world)
+        job.eager_because = job.eager_because or "ember.jit cannot trace DistributedDataParallel"
     loggers: list[Callback] = []
-    if tensorboard:
+    if tensorboard and rank == 0:
         loggers.append(TensorBoard(run.path, sources=job.callbacks))
     if jit and job.eager_because:
         jit = False  # a compiled step would replay without the recording
@@ -148,9 +172,13 @@ def train(
             *loggers,
             ModelCheckpoint(run.checkpoint),
             CSVLogger(run.metrics),
-        ],
-        meter=job.meter,
-        evaluate=job.evaluate,
+        ]
+        if rank == 0
+        else [],
+        meter=GlobalMeter(job.meter or MeanMeter()) if world > 1 else job.meter,
+        # rank 0 evaluates for all: the families' evaluations (a test loader, fixed random
+        # blocks) are not shardable as they stand, and every rank needs the same logs
+        evaluate=job.evaluate and (lambda: on_rank0(job.evaluate)),
         scheduler_interval=job.scheduler_interval,
         unit=job.unit,
         jit=jit,
@@ -175,6 +203,8 @@ def train(
             f"could not write to {run.path}: {exc.strerror or exc} ({intact}); "
             f"free space, then continue with: {resume_cmd}",
         ) from exc
+    if distributed:
+        leave()
     wall = time.perf_counter() - start
     summary = {
         "model": model,
@@ -182,9 +212,11 @@ def train(
         family.length: cfg[family.length],
         "wall_time_s": wall,  # this invocation (a resumed run's earlier epochs are in history)
         "train_time_s": sum(r.get("time", 0.0) for r in history.rows),
-        **job.summarize(history),
+        **(job.summarize(history) if rank == 0 else {}),
         "config": cfg,
     }
+    if rank > 0:
+        return summary
     atomic_write_bytes(run.summary, json.dumps(summary, indent=2).encode())
     if not quiet:
         results = [f"{k} {v:.4f}" for k, v in summary.items() if k.startswith("test_")]
