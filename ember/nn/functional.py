@@ -19,13 +19,24 @@ from ember.creation import arange, from_host, ones, zeros
 from ember.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
     cross_entropy,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
     huber_loss,
     kl_div,
     l1_loss,
+    margin_ranking_loss,
     mse_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
     nll_loss,
+    poisson_nll_loss,
     smooth_l1_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
 )
 from ember.ops import core
 from ember.ops.conv import (
@@ -79,16 +90,37 @@ __all__ = [
     "softmax",
     "softmin",
     "log_softmax",
+    "hardshrink",
+    "softshrink",
+    "tanhshrink",
+    "rrelu",
+    "elu_",
+    "celu_",
+    "selu_",
+    "leaky_relu_",
+    "hardtanh_",
+    "threshold_",
+    "rrelu_",
+    "gumbel_softmax",
     # dropout
     "dropout",
     "dropout1d",
     "dropout2d",
+    "dropout3d",
+    "alpha_dropout",
+    "feature_alpha_dropout",
     # normalisation
     "batch_norm",
     "layer_norm",
     "group_norm",
     "instance_norm",
     "normalize",
+    "rms_norm",
+    "local_response_norm",
+    "pairwise_distance",
+    "pdist",
+    "channel_shuffle",
+    "native_channel_shuffle",
     # sparse / misc
     "embedding",
     "one_hot",
@@ -111,6 +143,16 @@ __all__ = [
     "adaptive_avg_pool2d",
     "unfold",
     "fold",
+    "max_pool1d_with_indices",
+    "max_pool2d_with_indices",
+    "lp_pool1d",
+    "lp_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices",
+    "max_unpool1d",
+    "max_unpool2d",
     # losses (ember.nn.losses)
     "mse_loss",
     "l1_loss",
@@ -121,6 +163,17 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "kl_div",
+    "margin_ranking_loss",
+    "hinge_embedding_loss",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+    "cosine_embedding_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "poisson_nll_loss",
+    "gaussian_nll_loss",
 ]
 
 
@@ -849,3 +902,370 @@ def scaled_dot_product_attention(
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p)
     return weights @ value
+
+
+# -- more activations -----------------------------------------------------------------------
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0."""
+    _check_tensor("hardshrink", input)
+    return where(input.abs() > lambd, input, 0.0)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd above lambd, x + lambd below -lambd, else 0 (soft thresholding)."""
+    _check_tensor("softshrink", input)
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x)."""
+    _check_tensor("tanhshrink", input)
+    return input - tanh(input)
+
+
+def rrelu(
+    input: Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+) -> Tensor:
+    """Leaky ReLU whose negative slope is drawn from U(lower, upper) per element when
+    training, and is (lower + upper) / 2 otherwise."""
+    _check_tensor("rrelu", input)
+    if not 0 <= lower <= upper:
+        raise ValueError(f"rrelu: expected 0 <= lower <= upper, got lower={lower}, upper={upper}")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    dtype = input.dtype.np
+    shape = tuple(input.shape)
+    slope = random.sample(
+        lambda rng: rng.uniform(lower, upper, shape).astype(dtype), device=input.device
+    )
+    return _maybe_inplace(input, inplace, lambda x: where(x >= 0, x, x * slope), "rrelu")
+
+
+def _inplace_form(fn: Any, name: str) -> Any:
+    """``fn(input, *args, inplace=True)`` under the name ``name`` (PyTorch's ``F.<op>_``)."""
+
+    def inplace_fn(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return fn(input, *args, **kwargs, inplace=True)
+
+    inplace_fn.__name__ = inplace_fn.__qualname__ = name
+    inplace_fn.__doc__ = f"In-place {fn.__name__}: writes the result into ``input``."
+    return inplace_fn
+
+
+elu_ = _inplace_form(elu, "elu_")
+celu_ = _inplace_form(celu, "celu_")
+selu_ = _inplace_form(selu, "selu_")
+leaky_relu_ = _inplace_form(leaky_relu, "leaky_relu_")
+hardtanh_ = _inplace_form(hardtanh, "hardtanh_")
+threshold_ = _inplace_form(threshold, "threshold_")
+rrelu_ = _inplace_form(rrelu, "rrelu_")
+
+
+def gumbel_softmax(
+    logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1
+) -> Tensor:
+    """softmax((logits + Gumbel noise) / tau); with ``hard`` the one-hot of its argmax in the
+    forward pass and the soft sample's gradient (straight-through)."""
+    _check_tensor("gumbel_softmax", logits)
+    if eps != 1e-10:
+        warnings.warn("gumbel_softmax: eps is deprecated and has no effect", UserWarning, 2)
+    shape, dtype = tuple(logits.shape), logits.dtype.np
+    gumbels = random.sample(
+        lambda rng: -np.log(rng.exponential(size=shape)).astype(dtype), device=logits.device
+    )
+    soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return soft
+    index = soft.argmax(dim, keepdim=True)
+    one_hot_ = zeros(*shape, dtype=logits.dtype, device=logits.device).scatter(dim, index, 1.0)
+    return one_hot_ - soft.detach() + soft
+
+
+# -- more dropout ---------------------------------------------------------------------------
+def dropout3d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability ``p``."""
+    return _channel_dropout("dropout3d", input, p, training, inplace, 3)
+
+
+_ALPHA = _SELU_ALPHA * _SELU_SCALE  # SELU's negative saturation value is -_ALPHA
+
+
+def _alpha_dropout(
+    op: str, x: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple
+) -> Tensor:
+    """Dropped units are set to SELU's saturation value, then an affine map restores the
+    mean and variance of a standard-normal input (self-normalising networks)."""
+    _check_tensor(op, x)
+    _check_p(op, p)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return _maybe_inplace(x, inplace, lambda t: t * 0.0, op)
+    a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+    keep = _keep_mask(x, mask_shape, p) * (1 - p)  # 1 kept, 0 dropped
+    shift = (keep - 1.0) * (_ALPHA * a) + _ALPHA * a * p
+    return _maybe_inplace(x, inplace, lambda t: t * (keep * a) + shift, op)
+
+
+def alpha_dropout(
+    input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    """Dropout for SELU networks: keeps the input's mean and variance (training only)."""
+    return _alpha_dropout("alpha_dropout", input, p, training, inplace, tuple(input.shape))
+
+
+def feature_alpha_dropout(
+    input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    """Alpha dropout of whole channels (dim 1) of (N, C, *) input."""
+    _check_tensor("feature_alpha_dropout", input)
+    if input.ndim < 2:
+        raise ValueError(
+            "feature_alpha_dropout: expected an input with at least 2 dims (N, C, *), got "
+            f"shape {tuple(input.shape)}"
+        )
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    return _alpha_dropout("feature_alpha_dropout", input, p, training, inplace, shape)
+
+
+# -- distances and more normalisation -------------------------------------------------------
+def pairwise_distance(
+    x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
+) -> Tensor:
+    """‖x1 - x2 + eps‖_p along the last dim (inputs broadcast)."""
+    _check_tensor("pairwise_distance", x1)
+    _check_tensor("pairwise_distance", x2)
+    dim = -1 if max(x1.ndim, x2.ndim) else None
+    return (x1 - x2 + eps).norm(p, dim, keepdim=keepdim)
+
+
+def pdist(input: Tensor, p: float = 2.0) -> Tensor:
+    """The p-norm distance of every pair of rows i < j of an (N, M) input, as N(N-1)/2 values."""
+    _check_tensor("pdist", input)
+    if input.ndim != 2:
+        raise ValueError(f"pdist: expected a 2-D input, got shape {tuple(input.shape)}")
+    i, j = np.triu_indices(input.shape[0], 1)
+    rows_i = index_select(input, 0, from_host(i.astype(np.int64), device=input.device))
+    rows_j = index_select(input, 0, from_host(j.astype(np.int64), device=input.device))
+    return (rows_i - rows_j).norm(p, -1)
+
+
+def rms_norm(
+    input: Tensor,
+    normalized_shape: Sequence[int] | int,
+    weight: Tensor | None = None,
+    eps: float | None = None,
+) -> Tensor:
+    """x / sqrt(mean(x²) + eps) over the trailing ``normalized_shape`` dims, times ``weight``;
+    ``eps`` defaults to the dtype's machine epsilon."""
+    _check_tensor("rms_norm", input)
+    shape = _norm_shape(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k :]) != shape:
+        raise ValueError(
+            f"rms_norm: input of shape {tuple(input.shape)} does not end with "
+            f"normalized_shape {shape}"
+        )
+    eps = float(np.finfo(input.dtype.np).eps) if eps is None else eps
+    dims = tuple(range(input.ndim - k, input.ndim))
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """x / (k + alpha * mean of x² over ``size`` neighbouring channels) ** beta (AlexNet)."""
+    _check_tensor("local_response_norm", input)
+    if input.ndim < 3:
+        raise ValueError(
+            f"local_response_norm: expected an input of at least 3 dims (N, C, *), got shape "
+            f"{tuple(input.shape)}"
+        )
+    c = input.shape[1]
+    sq = (input * input).movedim(1, -1)
+    padded = pad(sq, (size // 2, (size - 1) // 2))
+    window = sum(padded[..., o : o + c] for o in range(size)) / size
+    return input / (window.movedim(-1, 1) * alpha + k) ** beta
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Interleave the channels (dim 1) of ``groups`` groups: (N, g·k, *) read as (N, k, g, *)."""
+    _check_tensor("channel_shuffle", input)
+    if groups <= 0 or input.ndim < 3 or input.shape[1] % groups:
+        raise ValueError(
+            f"channel_shuffle: expected an (N, C, *) input with C divisible by groups={groups}, "
+            f"got shape {tuple(input.shape)}"
+        )
+    n, c, *rest = input.shape
+    x = input.reshape(n, groups, c // groups, *rest).transpose(1, 2)
+    return x.reshape(n, c, *rest)
+
+
+native_channel_shuffle = channel_shuffle
+
+
+# -- pooling with indices, Lp, adaptive max and unpooling -----------------------------------
+def max_pool1d_with_indices(input: Tensor, *args: Any, **kwargs: Any) -> tuple[Tensor, Tensor]:
+    """``max_pool1d(..., return_indices=True)``: values and flat indices of the maxima."""
+    return max_pool1d(input, *args, **{**kwargs, "return_indices": True})
+
+
+def max_pool2d_with_indices(input: Tensor, *args: Any, **kwargs: Any) -> tuple[Tensor, Tensor]:
+    """``max_pool2d(..., return_indices=True)``: values and flat indices of the maxima."""
+    return max_pool2d(input, *args, **{**kwargs, "return_indices": True})
+
+
+def _lp_pool(
+    op: str, nd: int, input: Tensor, norm_type: float, kernel_size: Any, stride: Any, ceil: bool
+) -> Tensor:
+    """(sum over each window of x ** p) ** (1 / p)."""
+    _check_tensor(op, input)
+    kernel = (kernel_size,) * nd if isinstance(kernel_size, int) else tuple(kernel_size)
+    pool = avg_pool1d if nd == 1 else avg_pool2d
+    mean = pool(input.pow(norm_type), kernel, stride, 0, ceil)
+    return (mean * math.prod(kernel)).pow(1.0 / norm_type)
+
+
+def lp_pool1d(
+    input: Tensor, norm_type: float, kernel_size: int, stride: Any = None, ceil_mode: bool = False
+) -> Tensor:
+    """Power-average pooling over (N, C, L): p = inf is max pooling, p = 1 sum pooling."""
+    return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(
+    input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False
+) -> Tensor:
+    """Power-average pooling over (N, C, H, W)."""
+    return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _adaptive_windows(n: int, m: int) -> np.ndarray:
+    """(m, widest) input indices of PyTorch's adaptive windows [floor(i n/m), ceil((i+1) n/m)),
+    short windows padded with their own last index (a repeat never changes a max)."""
+    i = np.arange(m)
+    start, end = (i * n) // m, -((-(i + 1) * n) // m)
+    offsets = np.arange(int((end - start).max()))
+    return np.minimum(start[:, None] + offsets, end[:, None] - 1)
+
+
+def _adaptive_max(op: str, nd: int, input: Tensor, output_size: Any, return_indices: bool) -> Any:
+    _check_tensor(op, input)
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{op}: expected a {nd + 1}-D or {nd + 2}-D input, got shape {tuple(input.shape)}"
+        )
+    spatial = tuple(input.shape[-nd:])
+    sizes = (output_size,) * nd if isinstance(output_size, int) else tuple(output_size)
+    sizes = tuple(n if m is None else int(m) for n, m in zip(spatial, sizes))
+    if len(sizes) != nd or min(sizes) <= 0:
+        raise ValueError(f"{op}: output_size must be {nd} positive sizes, got {output_size}")
+    windows = [_adaptive_windows(n, m) for n, m in zip(spatial, sizes)]
+    # flat index into the plane of every (output position, window element), then gather
+    flat = windows[0]
+    if nd == 2:
+        flat = (windows[0][:, None, :, None] * spatial[1] + windows[1][None, :, None, :]).reshape(
+            sizes[0], sizes[1], -1
+        )
+    lead = tuple(input.shape[:-nd])
+    idx = from_host(flat.astype(np.int64), device=input.device)
+    gathered = input.reshape(*lead, -1)[..., idx]  # (*lead, *out, window)
+    values, arg = gathered.max(-1)
+    if not return_indices:
+        return values
+    return values, idx.expand(*lead, *idx.shape).gather(-1, arg.unsqueeze(-1)).squeeze(-1)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over PyTorch's adaptive windows of (N, C, L) input, to ``output_size``."""
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over PyTorch's adaptive windows of (N, C, H, W) input (None keeps a size)."""
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:
+    """``adaptive_max_pool1d`` with the flat indices of the maxima."""
+    return adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:
+    """``adaptive_max_pool2d`` with the flat indices of the maxima."""
+    return adaptive_max_pool2d(input, output_size, return_indices=True)
+
+
+def _max_unpool(
+    op: str,
+    nd: int,
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    output_size: Any,
+) -> Tensor:
+    """Scatter each value to its flat ``indices`` position in a zero plane (the inverse of
+    max pooling with ``return_indices``)."""
+    _check_tensor(op, input)
+    _check_indices(op, indices)
+    if tuple(indices.shape) != tuple(input.shape) or input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{op}: expected a {nd + 1}-D or {nd + 2}-D input with indices of its shape, got "
+            f"{tuple(input.shape)} and {tuple(indices.shape)}"
+        )
+
+    def tup(v: Any) -> tuple[int, ...]:
+        return (int(v),) * nd if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
+
+    kernel = tup(kernel_size)
+    strides = kernel if stride is None else tup(stride)
+    pads = tup(padding)
+    spatial = tuple(input.shape[-nd:])
+    default = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(spatial, strides, pads, kernel))
+    size = default if output_size is None else tuple(int(s) for s in output_size)[-nd:]
+    if any(abs(s - d) >= st for s, d, st in zip(size, default, strides)):
+        raise ValueError(
+            f"{op}: output_size {size} must be within one stride of the default size {default}"
+        )
+    lead = tuple(input.shape[:-nd])
+    flat_in, flat_idx = input.reshape(*lead, -1), indices.reshape(*lead, -1)
+    plane = math.prod(size)
+    if flat_idx.numel() and (int(flat_idx.min()) < 0 or int(flat_idx.max()) >= plane):
+        raise ValueError(f"{op}: an index lies outside the output plane of size {size}")
+    out = zeros(*lead, plane, dtype=input.dtype, device=input.device)
+    return out.scatter(-1, flat_idx, flat_in).reshape(*lead, *size)
+
+
+def max_unpool1d(
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    output_size: Any = None,
+) -> Tensor:
+    """Partial inverse of ``max_pool1d``: the maxima at their positions, zeros elsewhere."""
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    output_size: Any = None,
+) -> Tensor:
+    """Partial inverse of ``max_pool2d``: the maxima at their positions, zeros elsewhere."""
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)

@@ -7,12 +7,16 @@ them finite for extreme logits (±1e4).
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from ember import dtypes
 from ember.autograd.grad_mode import STATE
+from ember.creation import from_host, full_like
 from ember.nn import functional as F  # functional re-exports these losses: use it at call time
-from ember.ops.elementwise import exp, log, maximum, where
+from ember.ops.elementwise import exp, log, maximum, minimum, where
 from ember.ops.fused import binary_cross_entropy_elementwise, cross_entropy_rows
 from ember.tensor import Tensor
 
@@ -26,6 +30,17 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "kl_div",
+    "margin_ranking_loss",
+    "hinge_embedding_loss",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+    "cosine_embedding_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "poisson_nll_loss",
+    "gaussian_nll_loss",
 ]
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -373,4 +388,252 @@ def kl_div(
         loss = where(positive, target * where(positive, target, 1.0).log(), 0.0) - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction, op)
+
+
+# -- margin and embedding losses ------------------------------------------------------------
+def margin_ranking_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
+    """max(0, -target (input1 - input2) + margin): target 1 ranks input1 higher, -1 lower."""
+    op = "margin_ranking_loss"
+    _check_reduction(reduction, op)
+    _check_same_shape(input1, input2, op)
+    _check_same_shape(input1, target, op)
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction, op)
+
+
+def hinge_embedding_loss(
+    input: Tensor, target: Tensor, margin: float = 1.0, reduction: str = "mean"
+) -> Tensor:
+    """x where target is 1, max(0, margin - x) where it is -1 (both terms for other values)."""
+    op = "hinge_embedding_loss"
+    _check_reduction(reduction, op)
+    _check_same_shape(input, target, op)
+    below_margin = where(target != 1, (margin - input).clamp(min=0.0), 0.0)
+    itself = where(target != -1, input, 0.0)
+    return _reduce(below_margin + itself, reduction, op)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-target x)): a smooth hinge for targets ±1."""
+    op = "soft_margin_loss"
+    _check_reduction(reduction, op)
+    _check_same_shape(input, target, op)
+    return _reduce(_softplus_neg(target * input), reduction, op)
+
+
+def multilabel_soft_margin_loss(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
+) -> Tensor:
+    """Per-class binary cross entropy of logits against 0/1 targets, averaged over the classes
+    (the last dim); ``weight`` scales each class."""
+    op = "multilabel_soft_margin_loss"
+    _check_reduction(reduction, op)
+    _check_same_shape(input, target, op)
+    loss = target * _softplus_neg(input) + (1 - target) * _softplus_neg(-input)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.mean(-1), reduction, op)
+
+
+def cosine_embedding_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1; the
+    cosine is taken along the last dim of (N, D) or (D) inputs."""
+    op = "cosine_embedding_loss"
+    _check_reduction(reduction, op)
+    _check_same_shape(input1, input2, op)
+    _check_tensor(target, "target", op)
+    if input1.ndim not in (1, 2) or tuple(target.shape) != tuple(input1.shape[:-1]):
+        raise ValueError(
+            f"{op}: expected (N, D) or (D) inputs and a target of shape (N) or (): inputs "
+            f"{tuple(input1.shape)} vs target {tuple(target.shape)}"
+        )
+    eps = 1e-12  # keeps zero vectors finite
+    dot = (input1 * input2).sum(-1)
+    norms = ((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)
+    cos = dot / norms.sqrt()
+    loss = where(target == 1, 1 - cos, 0.0) + where(
+        target == -1, (cos - margin).clamp(min=0.0), 0.0
+    )
+    return _reduce(loss, reduction, op)
+
+
+def triplet_margin_with_distance_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    *,
+    distance_function: Any = None,
+    margin: float = 1.0,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """max(0, d(anchor, positive) - d(anchor, negative) + margin) for a distance ``d``
+    (pairwise_distance by default); ``swap`` uses d(positive, negative) when it is smaller."""
+    op = "triplet_margin_with_distance_loss"
+    _check_reduction(reduction, op)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    for name, x in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        _check_tensor(x, name, op)
+    dist = F.pairwise_distance if distance_function is None else distance_function
+    d_pos, d_neg = dist(anchor, positive), dist(anchor, negative)
+    if swap:
+        d_neg = minimum(d_neg, dist(positive, negative))
+    return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction, op)
+
+
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2.0,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """The triplet loss with the p-norm ``pairwise_distance`` (inputs (N, D) or (D))."""
+    op = "triplet_margin_loss"
+    ndims = {anchor.ndim, positive.ndim, negative.ndim}
+    if len(ndims) != 1 or ndims.pop() not in (1, 2):
+        raise ValueError(
+            f"{op}: expected anchor, positive and negative all (N, D) or all (D), got "
+            f"{tuple(anchor.shape)}, {tuple(positive.shape)}, {tuple(negative.shape)}"
+        )
+    return triplet_margin_with_distance_loss(
+        anchor,
+        positive,
+        negative,
+        distance_function=lambda a, b: F.pairwise_distance(a, b, p, eps),
+        margin=margin,
+        swap=swap,
+        reduction=reduction,
+    )
+
+
+def multi_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Multi-class hinge: sum over classes i != y of max(0, margin - x[y] + x[i]) ** p / C,
+    scaled by ``weight[y]``; input (N, C) or (C), target class indices (N) or ()."""
+    op = "multi_margin_loss"
+    _check_reduction(reduction, op)
+    if p not in (1, 2):
+        raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p}")
+    _check_tensor(input, "input", op)
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{op}: expected a (N, C) or (C) input, got {tuple(input.shape)}")
+    _check_class_target(input, target, -100, op)
+    weight = _check_weight(input, weight, op)
+    cdim = input.ndim - 1
+    picked = input.gather(cdim, target.unsqueeze(cdim))
+    hinge = (input - picked + margin).clamp(min=0.0)
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * weight.take(target).unsqueeze(cdim)
+    others = F.one_hot(target, input.shape[cdim]) == 0
+    loss = where(others, hinge, 0.0).sum(cdim) / input.shape[cdim]
+    return _reduce(loss, reduction, op)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Multi-label hinge: for each target class j (``target`` lists them, ended by -1) and each
+    non-target class i, max(0, 1 - (x[j] - x[i])), summed and divided by C."""
+    op = "multilabel_margin_loss"
+    _check_reduction(reduction, op)
+    _check_tensor(input, "input", op)
+    _check_tensor(target, "target", op)
+    if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"{op}: expected a (N, C) or (C) input and an integer target of its shape: "
+            f"{tuple(input.shape)} vs {tuple(target.shape)}"
+        )
+    if target.dtype.is_floating_point or target.dtype is dtypes.bool_:
+        raise TypeError(f"{op}: expected an integer target, got {target.dtype.name}")
+    labels = target.numpy().reshape(-1, input.shape[-1])
+    c = labels.shape[1]
+    if labels.size and (labels.max() >= c or labels.min() < -1):
+        raise IndexError(
+            f"{op}: target values must lie in [-1, {c}), got {labels.min()}..{labels.max()}"
+        )
+    counts = np.zeros(labels.shape, dtype=input.dtype.np)  # how often each class is a target
+    for row, lab in zip(counts, labels):
+        ends = np.flatnonzero(lab == -1)
+        np.add.at(row, lab[: ends[0] if ends.size else c], 1)
+    counts_t = from_host(counts.reshape(input.shape), device=input.device)
+    x = input.unsqueeze(-1)  # pairs (j, i): x[j] - x[i]
+    hinge = (1 - (x - input.unsqueeze(-2))).clamp(min=0.0)
+    pairs = counts_t.unsqueeze(-1) * (counts_t == 0).to(input.dtype).unsqueeze(-2)
+    return _reduce((hinge * pairs).sum((-2, -1)) / c, reduction, op)
+
+
+# -- likelihood losses ----------------------------------------------------------------------
+def poisson_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    log_input: bool = True,
+    full: bool = False,
+    eps: float = 1e-8,
+    reduction: str = "mean",
+) -> Tensor:
+    """Poisson negative log-likelihood of ``target`` counts given the rate ``input`` (its log
+    when ``log_input``); ``full`` adds the Stirling term for targets above 1."""
+    op = "poisson_nll_loss"
+    _check_reduction(reduction, op)
+    _check_tensor(input, "input", op)
+    _check_tensor(target, "target", op)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        safe = where(target > 1, target, 2.0)
+        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
+        loss = loss + where(target > 1, stirling, 0.0)
+    return _reduce(loss, reduction, op)
+
+
+def gaussian_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    var: Tensor | float,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Tensor:
+    """Gaussian negative log-likelihood 0.5 (log var + (input - target)² / var), var held at
+    least ``eps`` (without blocking its gradient); ``var`` may be a float, the input's shape,
+    or it with the last dim 1 or dropped (one variance per sample)."""
+    op = "gaussian_nll_loss"
+    _check_reduction(reduction, op)
+    _check_tensor(input, "input", op)
+    _check_tensor(target, "target", op)
+    if not isinstance(var, Tensor):
+        var = full_like(input, float(var))
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (
+            tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.ndim and var.shape[-1] == 1
+        ):
+            raise ValueError(
+                f"{op}: var of shape {tuple(var.shape)} does not fit input {tuple(input.shape)}"
+            )
+    if STATE.tracer is None and var.numel() and (var < 0).any().item():
+        raise ValueError(f"{op}: var has negative entry/entries")
+    lift = var.detach().clamp(min=eps) - var.detach()  # a constant: the gradient stays var's
+    var = var + lift
+    loss = 0.5 * (var.log() + (input - target).square() / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction, op)

@@ -148,6 +148,206 @@ def _softmin(rng: np.random.Generator) -> list[Sample]:
     return [Sample((rand(rng, 3, 4),), {"dim": 1}), Sample((rand(rng, 2, 3, 2),), {"dim": 0})]
 
 
+def _pm(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    """Targets of ±1."""
+    return rng.choice([-1.0, 1.0], size=shape)
+
+
+def _margin_ranking(rng: np.random.Generator) -> list[Sample]:
+    a, b = _binary(rng, 6)
+    return [
+        Sample((a, b, _pm(rng, 6)), nograd=(2,)),
+        Sample((a, b, _pm(rng, 6)), {"margin": 0.5, "reduction": "sum"}, (2,)),
+    ]
+
+
+def _hinge(rng: np.random.Generator) -> list[Sample]:
+    t = np.array([[1.0, -1.0, 1.0], [-1.0, 0.5, 2.0]])
+    return [
+        Sample((rand(rng, 2, 3), t), nograd=(1,)),
+        Sample((rand(rng, 2, 3), t), {"margin": 0.4, "reduction": "none"}, (1,)),
+    ]
+
+
+def _soft_margin(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((rand(rng, 3, 4), _pm(rng, 3, 4)), {"reduction": r}, (1,)) for r in ("mean", "none")
+    ]
+
+
+def _multilabel_soft(rng: np.random.Generator) -> list[Sample]:
+    t = rng.integers(0, 2, (3, 4)).astype(float)
+    return [
+        Sample((rand(rng, 3, 4), t), nograd=(1,)),
+        Sample((rand(rng, 3, 4), t, positive(rng, 4)), {"reduction": "none"}, (1, 2)),
+        Sample((rand(rng, 4), t[0]), nograd=(1,)),
+    ]
+
+
+def _cosine_embedding(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((*_binary(rng, 4, 5), _pm(rng, 4)), nograd=(2,)),
+        Sample((*_binary(rng, 4, 5), _pm(rng, 4)), {"margin": 0.2, "reduction": "none"}, (2,)),
+    ]
+
+
+def _triplet(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((rand(rng, 4, 3), rand(rng, 4, 3), rand(rng, 4, 3))),
+        Sample((rand(rng, 4, 3), rand(rng, 4, 3), rand(rng, 4, 3)), {"margin": 2.0, "p": 1.0}),
+        Sample((rand(rng, 5), rand(rng, 5), rand(rng, 5)), {"swap": True, "reduction": "none"}),
+    ]
+
+
+def _triplet_distance(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((rand(rng, 4, 3), rand(rng, 4, 3), rand(rng, 4, 3)), {"swap": True, "margin": 3.0}),
+        Sample((rand(rng, 4, 3), rand(rng, 4, 3), rand(rng, 4, 3)), {"reduction": "sum"}),
+    ]
+
+
+def _multi_margin(rng: np.random.Generator) -> list[Sample]:
+    t = np.array([0, 2, 3, 1, 2])
+    return [
+        Sample((rand(rng, 5, 4), t)),
+        Sample((rand(rng, 5, 4), t, 2, 0.7, positive(rng, 4)), {"reduction": "none"}, (4,)),
+        Sample((rand(rng, 4), np.array(2)), {"reduction": "sum"}),
+    ]
+
+
+def _multilabel_margin(rng: np.random.Generator) -> list[Sample]:
+    t = np.array([[3, 0, -1, 1], [1, 2, 3, -1], [0, 0, 2, -1]])
+    return [Sample((rand(rng, 3, 4), t)), Sample((rand(rng, 4), t[1]), {"reduction": "sum"})]
+
+
+def _poisson(rng: np.random.Generator) -> list[Sample]:
+    counts = rng.integers(0, 5, (3, 4)).astype(float)
+    return [
+        Sample((rand(rng, 3, 4), counts), nograd=(1,)),
+        Sample((positive(rng, 3, 4), counts), {"log_input": False, "full": True}, (1,)),
+        Sample((rand(rng, 3, 4), counts), {"full": True, "reduction": "none"}, (1,)),
+    ]
+
+
+def _gaussian(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((*_binary(rng, 3, 4), positive(rng, 3, 4))),
+        Sample((*_binary(rng, 3, 4), positive(rng, 3, 1), True), {"reduction": "sum"}),
+        Sample((*_binary(rng, 3, 4), positive(rng, 3)), {"reduction": "none", "eps": 0.7}),
+        Sample((*_binary(rng, 3, 4), 0.5)),
+    ]
+
+
+def _shrink(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((rand(rng, 3, 4),)), Sample((rand(rng, 3, 4), 1.2))]
+
+
+def _distance(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample(_binary(rng, 4, 3)),
+        Sample(_binary(rng, 4, 3), {"p": 1.0, "keepdim": True}),
+        Sample((rand(rng, 2, 5), rand(rng, 5)), {"p": 3.0, "eps": 0.0}),
+    ]
+
+
+def _pdist(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((rand(rng, 4, 3),)), Sample((rand(rng, 5, 2), 1.0))]
+
+
+def _rms_norm(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((rand(rng, 2, 3, 4), [4])),
+        Sample((rand(rng, 2, 3, 4), (3, 4), positive(rng, 3, 4), 1e-3)),
+    ]
+
+
+def _lrn(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((rand(rng, 2, 5, 3), 3)),
+        Sample((rand(rng, 1, 6, 2, 3), 4, 0.01, 0.5, 2.0)),
+    ]
+
+
+def _channel_shuffle(rng: np.random.Generator) -> list[Sample]:
+    return [Sample((rand(rng, 2, 6, 3), 3)), Sample((rand(rng, 1, 4, 2, 2), 2))]
+
+
+def _distinct(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    """Values spaced apart, so that max windows have no near-ties."""
+    return rng.permutation(int(np.prod(shape))).reshape(shape) * 0.25 - 3.0
+
+
+def _pool1d(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((_distinct(rng, 2, 3, 8), 2)),
+        Sample((_distinct(rng, 1, 2, 9), 3, 2, 1), {"ceil_mode": True}),
+    ]
+
+
+def _pool2d(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((_distinct(rng, 1, 2, 6, 6), 2)),
+        Sample((_distinct(rng, 2, 5, 7), (3, 2), 2, 1)),
+    ]
+
+
+def _lp1d(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((positive(rng, 2, 3, 8), 2.0, 3)),
+        Sample((positive(rng, 1, 2, 9), 3.0, 2, 3, True)),
+    ]
+
+
+def _lp2d(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((positive(rng, 1, 2, 6, 6), 2.0, 2)),
+        Sample((positive(rng, 2, 5, 7), 1.5, (3, 2), (2, 1))),
+    ]
+
+
+def _adaptive_max1d(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((_distinct(rng, 2, 3, 7), 3)),
+        Sample((_distinct(rng, 3, 8), 5), {"return_indices": True}),
+    ]
+
+
+def _adaptive_max2d(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((_distinct(rng, 1, 2, 7, 6), (3, 4))),
+        Sample((_distinct(rng, 2, 5, 5), (2, None)), {"return_indices": True}),
+    ]
+
+
+def _with_indices(samples: Callable) -> Callable:
+    """The samples without ``return_indices`` (the _with_indices forms always return them)."""
+
+    def strip(rng: np.random.Generator) -> list[Sample]:
+        return [Sample(s.args, {}, s.nograd) for s in samples(rng)]
+
+    return strip
+
+
+def _unpool(pool: Callable, nd: int) -> Callable:
+    """max_unpool of ``pool``'s output and indices (computed by torch: the same either way)."""
+    import torch
+
+    def samples(rng: np.random.Generator) -> list[Sample]:
+        out = []
+        for shape, k, stride, size in (
+            ((2, 2) + (6,) * nd, 2, None, None),
+            ((1, 2) + (6,) * nd, 3, 3, None),
+            ((1, 2) + (7,) * nd, 2, 2, (1, 2) + (7,) * nd),
+        ):
+            x = torch.from_numpy(_distinct(rng, *shape))
+            values, idx = pool(x, k, stride, return_indices=True)
+            kw = {} if size is None else {"output_size": size}
+            out.append(Sample((values.numpy(), idx.numpy(), k, stride), kw))
+        return out
+
+    return samples
+
+
 _WEIGHTED = ("l1_loss", "mse_loss", "huber_loss")
 
 SPECS = [
@@ -185,6 +385,40 @@ SPECS = [
     keyword_spec(
         "binary_cross_entropy_with_logits", "pos_weight", _bce_pos_weight, 2, "pos_weight"
     ),
+    spec("margin_ranking_loss", _margin_ranking),
+    spec("hinge_embedding_loss", _hinge),
+    spec("soft_margin_loss", _soft_margin),
+    spec("multilabel_soft_margin_loss", _multilabel_soft),
+    spec("cosine_embedding_loss", _cosine_embedding),
+    spec("triplet_margin_loss", _triplet),
+    spec("triplet_margin_with_distance_loss", _triplet_distance),
+    spec("multi_margin_loss", _multi_margin),
+    spec("multilabel_margin_loss", _multilabel_margin),
+    spec("poisson_nll_loss", _poisson),
+    keyword_spec("gaussian_nll_loss", "var", _gaussian, 2, "var"),
+    # more activations
+    spec("hardshrink", _shrink),
+    spec("softshrink", _shrink),
+    spec("tanhshrink", with_kwargs({})),
+    spec("rrelu", with_kwargs({}, {"lower": 0.05, "upper": 0.5})),
+    # distances, normalisation and shape
+    spec("pairwise_distance", _distance),
+    spec("pdist", _pdist),
+    spec("rms_norm", _rms_norm),
+    spec("local_response_norm", _lrn),
+    spec("channel_shuffle", _channel_shuffle, grad=False),  # torch's has no autograd formula
+    spec("native_channel_shuffle", _channel_shuffle, grad=False),
+    # pooling
+    spec("max_pool1d_with_indices", _pool1d),
+    spec("max_pool2d_with_indices", _pool2d),
+    spec("lp_pool1d", _lp1d),
+    spec("lp_pool2d", _lp2d),
+    spec("adaptive_max_pool1d", _adaptive_max1d),
+    spec("adaptive_max_pool2d", _adaptive_max2d),
+    spec("adaptive_max_pool1d_with_indices", _with_indices(_adaptive_max1d)),
+    spec("adaptive_max_pool2d_with_indices", _with_indices(_adaptive_max2d)),
+    spec("max_unpool1d", _unpool(TF.max_pool1d, 1)),
+    spec("max_unpool2d", _unpool(TF.max_pool2d, 2)),
     # normalisation and shape
     spec("instance_norm", _instance_norm),
     keyword_spec("instance_norm", "affine", _instance_norm_affine, 1, "weight", "bias"),
