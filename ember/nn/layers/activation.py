@@ -308,3 +308,65 @@ class LogSoftmax(_SoftmaxLike):
     """log(softmax(x)) along ``dim``, computed stably."""
 
     _fn = staticmethod(F.log_softmax)
+
+
+class Tanhshrink(_Plain):
+    """x - tanh(x)."""
+
+    _fn = staticmethod(F.tanhshrink)
+
+
+class _Shrink(Module):
+    """A shrinkage activation with threshold ``lambd``."""
+
+    _fn: Any
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self)._fn(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Hardshrink(_Shrink):
+    """x where |x| > lambd, else 0."""
+
+    _fn = staticmethod(F.hardshrink)
+
+
+class Softshrink(_Shrink):
+    """x moved towards 0 by lambd, 0 inside [-lambd, lambd]."""
+
+    _fn = staticmethod(F.softshrink)
+
+
+class RReLU(Module):
+    """Leaky ReLU with a random slope in [lower, upper] while training, their mean in eval."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}{_inplace_suffix(self.inplace)}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) of (N, C, H, W) or (C, H, W) input."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected a 3-D or 4-D input, got shape {tuple(input.shape)}"
+            )
+        return F.softmax(input, -3)
+
+
+__all__ += ["Tanhshrink", "Hardshrink", "Softshrink", "RReLU", "Softmax2d"]

@@ -6,6 +6,9 @@ positions are not reproduced, so a positional ``reduction`` fails loudly instead
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ember.nn import losses as L
 from ember.nn.module import Module
 from ember.tensor import Tensor
@@ -168,3 +171,177 @@ class KLDivLoss(_Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return L.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class _MarginLoss(_Loss):
+    """A loss with a ``margin``."""
+
+    _fn: Any
+    _default_margin = 0.0
+
+    def __init__(self, margin: float | None = None, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+        self.margin = self._default_margin if margin is None else margin
+
+    def forward(self, *tensors: Tensor) -> Tensor:
+        return type(self)._fn(*tensors, margin=self.margin, reduction=self.reduction)
+
+
+class MarginRankingLoss(_MarginLoss):
+    """Ranking hinge. Shape: input1, input2 and target (*) with target ±1."""
+
+    _fn = staticmethod(L.margin_ranking_loss)
+
+
+class CosineEmbeddingLoss(_MarginLoss):
+    """Cosine-similarity hinge. Shape: inputs (N, D) or (D), target (N) or () of ±1."""
+
+    _fn = staticmethod(L.cosine_embedding_loss)
+
+
+class HingeEmbeddingLoss(_MarginLoss):
+    """x for target 1, max(0, margin - x) for -1. Shape: input and target (*)."""
+
+    _fn = staticmethod(L.hinge_embedding_loss)
+    _default_margin = 1.0
+
+
+class SoftMarginLoss(_Loss):
+    """log(1 + exp(-target x)). Shape: input and target (*)."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """Per-class logistic loss, averaged over classes. Shape: input and target (N, C) or (C)."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.multilabel_soft_margin_loss(
+            input, target, weight=self.weight, reduction=self.reduction
+        )
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge. Shape: input (N, C) or (C), target of its shape ended by -1."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """Multi-class hinge. Shape: input (N, C) or (C), target (N) or () class indices."""
+
+    def __init__(
+        self,
+        p: int = 1,
+        margin: float = 1.0,
+        weight: Tensor | None = None,
+        *,
+        reduction: str = "mean",
+    ) -> None:
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got {p}")
+        super().__init__(weight, reduction=reduction)
+        self.p, self.margin = p, margin
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return L.multi_margin_loss(
+            input, target, self.p, self.margin, weight=self.weight, reduction=self.reduction
+        )
+
+
+class TripletMarginLoss(_Loss):
+    """Triplet hinge with the p-norm distance. Shape: anchor, positive, negative (N, D) or (D)."""
+
+    def __init__(
+        self,
+        margin: float = 1.0,
+        p: float = 2.0,
+        eps: float = 1e-6,
+        swap: bool = False,
+        *,
+        reduction: str = "mean",
+    ) -> None:
+        if margin <= 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+        super().__init__(reduction=reduction)
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return L.triplet_margin_loss(
+            anchor, positive, negative, self.margin, self.p, self.eps, self.swap, self.reduction
+        )
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """Triplet hinge with any distance (pairwise_distance by default)."""
+
+    def __init__(
+        self,
+        *,
+        distance_function: Callable[[Tensor, Tensor], Tensor] | None = None,
+        margin: float = 1.0,
+        swap: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction=reduction)
+        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return L.triplet_margin_with_distance_loss(
+            anchor,
+            positive,
+            negative,
+            distance_function=self.distance_function,
+            margin=self.margin,
+            swap=self.swap,
+            reduction=self.reduction,
+        )
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood. Shape: input and target (*)."""
+
+    def __init__(
+        self,
+        log_input: bool = True,
+        full: bool = False,
+        *,
+        eps: float = 1e-8,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction=reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
+        return L.poisson_nll_loss(
+            log_input, target, self.log_input, self.full, self.eps, self.reduction
+        )
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood. Shape: input and target (N, *), var like input or with
+    its last dim 1 or dropped."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+        self.full, self.eps = full, eps
+
+    def forward(self, input: Tensor, target: Tensor, var: Tensor | float) -> Tensor:
+        return L.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+
+__all__ += [
+    "MarginRankingLoss",
+    "CosineEmbeddingLoss",
+    "HingeEmbeddingLoss",
+    "SoftMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiLabelMarginLoss",
+    "MultiMarginLoss",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
+    "PoissonNLLLoss",
+    "GaussianNLLLoss",
+]
