@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return float(((pred - y) ** 2).mean())
 
     rows, fits = [], {}
-    for degree in (3, 9):
+    for degree in (1, 3, 9):
         p = fit_polynomial(degree, x_train, y_train)
         fits[f"degree {degree}"] = p(grid)
         rows.append(

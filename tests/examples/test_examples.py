@@ -35,7 +35,7 @@ def run(name: str, tmp_path: Path) -> object:
 
 def test_every_example_is_tested() -> None:
     tested = {"quickstart", "vanishing_gradients", "overfitting", "regularisation"}
-    tested |= {"activations_losses", "eager_vs_graph"}
+    tested |= {"activations_losses", "eager_vs_graph", "tensors", "perceptron", "forward_backward"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} - {"common"} == tested
 
 
@@ -53,7 +53,8 @@ def test_vanishing_gradients_sigmoid_starves_the_first_layer(tmp_path: Path) -> 
 
 def test_overfitting_degree_9_memorises_degree_3_generalises(tmp_path: Path) -> None:
     rows = {name: (train, test) for name, train, test in run("overfitting", tmp_path)["rows"]}
-    deg3, deg9 = rows["polynomial degree 3"], rows["polynomial degree 9"]
+    deg1, deg3, deg9 = (rows[f"polynomial degree {d}"] for d in (1, 3, 9))
+    assert deg1[0] > deg3[0] and deg1[1] > deg3[1]  # the straight line underfits
     assert deg9[0] < deg3[0]  # lower training error ...
     assert deg9[1] > deg3[1]  # ... higher test error
 
@@ -99,3 +100,25 @@ def test_eager_vs_graph_same_losses(tmp_path: Path) -> None:
     assert row["error"] is None
     assert row["max_rel_loss_diff"] < 1e-5
     assert row["eager_ms"] > 0 and row["jit_ms"] > 0
+
+
+def test_tensors_views_share_memory_and_broadcasting_matches_the_loop(tmp_path: Path) -> None:
+    result = run("tensors", tmp_path)
+    assert result["view_shares_memory"]
+    assert tuple(result["grid"].shape) == (3, 4)
+    assert all(r["max_diff"] < 1e-5 for r in result["rows"])
+
+
+def test_perceptron_separates_clusters_not_xor_and_a_hidden_layer_does(tmp_path: Path) -> None:
+    clusters, xor, mlp = run("perceptron", tmp_path)["rows"]
+    assert clusters["converged"] and clusters["accuracy"] == 1.0
+    assert not xor["converged"] and xor["accuracy"] < 0.8
+    assert mlp["accuracy"] > 0.95
+
+
+def test_forward_backward_by_hand_equals_autograd(tmp_path: Path) -> None:
+    result = run("forward_backward", tmp_path)
+    assert max(result["diffs"].values()) < 1e-12
+    assert result["gradcheck"] is True
+    assert result["ops"][0] == "MatMul" and "Tanh" in result["ops"]
+    assert result["tangent_error"] < 1e-2  # the loss is nearly linear over a step of 0.01
