@@ -127,9 +127,10 @@ def _set_threads(threads: int | None, quiet: bool) -> None:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from ember.models.gpt2 import is_hf_checkpoint
     from ember.train.generative import is_generative_checkpoint
 
-    if is_generative_checkpoint(args.checkpoint):
+    if not is_hf_checkpoint(args.checkpoint) and is_generative_checkpoint(args.checkpoint):
         from ember.train.generative import sample_checkpoint
 
         seed = 0 if args.seed is None else args.seed
@@ -207,7 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="text from a gpt/lstm checkpoint, or an image grid from a generative one",
     )
-    smp.add_argument("checkpoint")
+    smp.add_argument(
+        "checkpoint",
+        help="an `ember train` checkpoint, or a GPT-2 directory in Hugging Face's layout "
+        "(config.json, model.safetensors, vocab.json, merges.txt)",
+    )
     smp.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     smp.add_argument("--tokens", type=positive_int, default=200, help="tokens to generate")
     smp.add_argument("--temperature", type=float, default=1.0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
@@ -60,6 +61,10 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     bias: bool = True  # biases in the Linear and LayerNorm layers
+    # GPT-2's own checkpoints (ember.models.gpt2) need "tanh": its GELU is the tanh approximation
+    gelu_approximate: str = "none"
+    layer_norm_eps: float = 1e-5
+    tie_weights: bool = True  # the output head shares the token embedding's matrix
 
 
 @family
@@ -129,7 +134,7 @@ def gpt_family(torch: ModuleType) -> SimpleNamespace:
         def __init__(self, config: GPTConfig) -> None:
             super().__init__()
             self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-            self.gelu = nn.GELU()
+            self.gelu = nn.GELU(approximate=config.gelu_approximate)
             self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
             self.dropout = nn.Dropout(config.dropout)
 
@@ -141,9 +146,9 @@ def gpt_family(torch: ModuleType) -> SimpleNamespace:
 
         def __init__(self, config: GPTConfig) -> None:
             super().__init__()
-            self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+            self.ln_1 = nn.LayerNorm(config.n_embd, config.layer_norm_eps, bias=config.bias)
             self.attn = CausalSelfAttention(config)
-            self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+            self.ln_2 = nn.LayerNorm(config.n_embd, config.layer_norm_eps, bias=config.bias)
             self.mlp = MLP(config)
 
         def forward(self, x: Any, cache: Any = None) -> Any:
@@ -166,12 +171,12 @@ def gpt_family(torch: ModuleType) -> SimpleNamespace:
                     "wpe": nn.Embedding(c.block_size, c.n_embd),
                     "drop": nn.Dropout(c.dropout),
                     "h": nn.ModuleList([Block(c) for _ in range(c.n_layer)]),
-                    "ln_f": nn.LayerNorm(c.n_embd, bias=c.bias),
+                    "ln_f": nn.LayerNorm(c.n_embd, c.layer_norm_eps, bias=c.bias),
                 }
             )
             self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
-            # Weight tying (Press & Wolf, 2017): one (vocab, C) matrix embeds and un-embeds.
-            self.lm_head.weight = self.transformer.wte.weight
+            if c.tie_weights:  # (Press & Wolf, 2017): one (vocab, C) matrix embeds and un-embeds
+                self.lm_head.weight = self.transformer.wte.weight
             if gpt2_init:
                 self._init_gpt2()
 
@@ -308,6 +313,14 @@ class GPT(_gpt.GPT):
     def __init__(self, config: GPTConfig | None = None, gpt2_init: bool = True) -> None:
         super().__init__(config, gpt2_init)
         self._decoding: CompiledDecoding | None = None  # generate(jit=True)'s compiled steps
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, device: Any = None) -> GPT:
+        """A GPT-2 checkpoint directory in Hugging Face's layout (``config.json`` and
+        ``model.safetensors``): see ``ember.models.gpt2.from_pretrained``."""
+        from ember.models.gpt2 import from_pretrained
+
+        return from_pretrained(path, device)
 
     def __getstate__(self) -> dict[str, Any]:
         """Copies and pickles leave the compiled decoding behind: it holds loaded kernels and
