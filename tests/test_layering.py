@@ -32,6 +32,7 @@ LAYERS = {
     "ember.data": 8,
     "ember.utils": 8,
     "ember.utils.tensorboard": 10,  # a logger like diagnostics: traces with jit, writes PNGs
+    "ember.onnx": 10,  # an exporter: lowers jit's traced graphs to ONNX
     "ember.jit": 9,
     "ember.models": 10,
     "ember.train": 10,
