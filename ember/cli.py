@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ember.bench import add_arguments as bench_arguments
     from ember.diagnostics.doctor import add_arguments as doctor_arguments
     from ember.distributed.launch import add_arguments as run_arguments
+    from ember.onnx.cli import add_arguments as export_arguments
     from ember.playground.server import add_arguments as playground_arguments
     from ember.train.session import FAMILIES
 
@@ -242,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", parents=[common], help="time the reference workloads")
     bench_arguments(bench)
     bench.set_defaults(run=_delegate("ember.bench"))
+
+    onnx = sub.add_parser("export", parents=[common], help="a checkpoint's model as an ONNX file")
+    export_arguments(onnx)
+    onnx.set_defaults(run=_delegate("ember.onnx.cli"))
 
     launch = sub.add_parser(
         "run", parents=[common], help="start N ranks of a command: ember run -n 2 -- ember train …"
