@@ -8,6 +8,14 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
+from ember._dlpack import (
+    CPU,
+    CUDA_DEVICES,
+    DEVICE_NAMES,
+    CapsuleProducer,
+    is_capsule,
+    writable,
+)
 from ember.arrays import backend_of, get_backend
 from ember.tensor import Tensor
 
@@ -138,11 +146,22 @@ def from_numpy(arr: np.ndarray) -> Tensor:
 
 
 def from_dlpack(obj: Any) -> Tensor:
-    """A tensor sharing memory with any DLPack producer (NumPy, PyTorch, CuPy …)."""
-    device_type = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else 1
-    if device_type == 1:  # kDLCPU
-        return Tensor._wrap(np.from_dlpack(obj))
-    return Tensor._wrap(get_backend("cuda").xp.from_dlpack(obj))
+    """A tensor sharing memory with any DLPack producer (NumPy, PyTorch, CuPy …) or DLPack
+    capsule (``to_dlpack``'s): host memory becomes a CPU tensor, CUDA memory a CuPy one."""
+    capsule = is_capsule(obj)
+    if capsule:
+        obj = CapsuleProducer(obj)
+    device_type = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else CPU
+    if device_type == CPU:
+        arr = np.from_dlpack(obj)
+        return Tensor._wrap(writable(arr) if capsule else arr)
+    if device_type in CUDA_DEVICES:
+        return Tensor._wrap(get_backend("cuda").xp.from_dlpack(obj))
+    name = DEVICE_NAMES.get(int(device_type), "unknown")
+    raise BufferError(
+        f"from_dlpack: memory on DLPack device type {int(device_type)} ({name}) is not "
+        f"supported: ember takes CPU ({CPU}) and CUDA ({CUDA_DEVICES[0]}) memory"
+    )
 
 
 def _filled(

@@ -242,9 +242,17 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, L
     __hash__ = object.__hash__
 
     def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        """A DLPack capsule of this tensor's memory (shared, not copied), for
+        ``torch.from_dlpack``, ``np.from_dlpack``, ``cupy.from_dlpack`` …"""
+        if self.requires_grad:
+            raise RuntimeError(
+                "__dlpack__: can't export a tensor that requires grad: the consumer would "
+                "bypass autograd\nhint: export tensor.detach(), which shares the memory"
+            )
         return self._data.__dlpack__(*args, **kwargs)
 
-    def __dlpack_device__(self) -> Any:
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """(DLPack device type, device id): (1, 0) on the CPU, (2, id) on a CUDA GPU."""
         return self._data.__dlpack_device__()
 
     def __reduce_ex__(self, protocol: Any) -> Any:

@@ -68,8 +68,8 @@ def _state_tensor(value: Any) -> Tensor | None:
         return value
     if isinstance(value, (np.ndarray, np.generic)):
         return as_tensor(np.asarray(value))
-    if hasattr(value, "__dlpack__"):
-        return from_dlpack(value)
+    if hasattr(value, "__dlpack__"):  # a parameter of torch's exports only detached
+        return from_dlpack(value.detach() if getattr(value, "requires_grad", False) else value)
     return None
 
 

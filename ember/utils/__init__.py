@@ -6,6 +6,6 @@ is imported only on request: ``from ember.utils.tensorboard import SummaryWriter
 
 from __future__ import annotations
 
-from ember.utils import data
+from ember.utils import data, dlpack
 
-__all__ = ["data"]
+__all__ = ["data", "dlpack"]
