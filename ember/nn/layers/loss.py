@@ -177,11 +177,10 @@ class _MarginLoss(_Loss):
     """A loss with a ``margin``."""
 
     _fn: Any
-    _default_margin = 0.0
 
-    def __init__(self, margin: float | None = None, *, reduction: str = "mean") -> None:
+    def __init__(self, margin: float = 0.0, *, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
-        self.margin = self._default_margin if margin is None else margin
+        self.margin = margin
 
     def forward(self, *tensors: Tensor) -> Tensor:
         return type(self)._fn(*tensors, margin=self.margin, reduction=self.reduction)
@@ -203,7 +202,9 @@ class HingeEmbeddingLoss(_MarginLoss):
     """x for target 1, max(0, margin - x) for -1. Shape: input and target (*)."""
 
     _fn = staticmethod(L.hinge_embedding_loss)
-    _default_margin = 1.0
+
+    def __init__(self, margin: float = 1.0, *, reduction: str = "mean") -> None:
+        super().__init__(margin, reduction=reduction)
 
 
 class SoftMarginLoss(_Loss):
