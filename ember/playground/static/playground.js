@@ -371,9 +371,26 @@ function render() {
   drawGraph(snap);
 }
 
+// Settings in the address, as the course's links give them (?activation=sigmoid&depth=10),
+// configure the session once the page has loaded; the server checks them like any change.
+async function applyAddress(settings) {
+  const query = new URLSearchParams(location.search);
+  if (query.size === 0) return;
+  const bools = new Set(settings.filter((s) => s.kind === "bool").map((s) => s.name));
+  const changes = {};
+  for (const [name, value] of query) {
+    changes[name] = bools.has(name) && ["true", "false"].includes(value) ? value === "true" : value;
+  }
+  const reply = await post("configure", changes);
+  if (!reply) return;
+  syncControls(reply.config);
+  synced = true;  // an older snapshot still in flight must not reset the controls
+}
+
 async function main() {
   const settings = await (await fetch("/api/settings")).json();
   buildControls(settings);
+  await applyAddress(settings);
   for (const action of ["start", "pause", "step", "reset"]) {
     $(action).addEventListener("click", () => post(action));
   }
