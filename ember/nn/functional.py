@@ -42,15 +42,20 @@ from ember.ops import core
 from ember.ops.conv import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
     avg_pool1d,
     avg_pool2d,
+    avg_pool3d,
     conv1d,
     conv2d,
+    conv3d,
     conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
     fold,
     max_pool1d,
     max_pool2d,
+    max_pool3d,
     unfold,
 )
 from ember.ops.elementwise import erf, sigmoid, tanh, where
@@ -133,26 +138,36 @@ __all__ = [
     # convolution and pooling (ember.ops.conv)
     "conv1d",
     "conv2d",
+    "conv3d",
     "conv_transpose1d",
     "conv_transpose2d",
+    "conv_transpose3d",
     "max_pool1d",
     "max_pool2d",
+    "max_pool3d",
     "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
     "unfold",
     "fold",
     "max_pool1d_with_indices",
     "max_pool2d_with_indices",
+    "max_pool3d_with_indices",
     "lp_pool1d",
     "lp_pool2d",
+    "lp_pool3d",
     "adaptive_max_pool1d",
     "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
     "adaptive_max_pool1d_with_indices",
     "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d_with_indices",
     "max_unpool1d",
     "max_unpool2d",
+    "max_unpool3d",
     # losses (ember.nn.losses)
     "mse_loss",
     "l1_loss",
@@ -1124,13 +1139,18 @@ def max_pool2d_with_indices(input: Tensor, *args: Any, **kwargs: Any) -> tuple[T
     return max_pool2d(input, *args, **{**kwargs, "return_indices": True})
 
 
+def max_pool3d_with_indices(input: Tensor, *args: Any, **kwargs: Any) -> tuple[Tensor, Tensor]:
+    """``max_pool3d(..., return_indices=True)``: values and flat indices of the maxima."""
+    return max_pool3d(input, *args, **{**kwargs, "return_indices": True})
+
+
 def _lp_pool(
     op: str, nd: int, input: Tensor, norm_type: float, kernel_size: Any, stride: Any, ceil: bool
 ) -> Tensor:
     """(sum over each window of x ** p) ** (1 / p)."""
     _check_tensor(op, input)
     kernel = (kernel_size,) * nd if isinstance(kernel_size, int) else tuple(kernel_size)
-    pool = avg_pool1d if nd == 1 else avg_pool2d
+    pool = {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}[nd]
     mean = pool(input.pow(norm_type), kernel, stride, 0, ceil)
     return (mean * math.prod(kernel)).pow(1.0 / norm_type)
 
@@ -1147,6 +1167,13 @@ def lp_pool2d(
 ) -> Tensor:
     """Power-average pooling over (N, C, H, W)."""
     return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(
+    input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False
+) -> Tensor:
+    """Power-average pooling over (N, C, D, H, W)."""
+    return _lp_pool("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 def _adaptive_windows(n: int, m: int) -> np.ndarray:
@@ -1170,12 +1197,14 @@ def _adaptive_max(op: str, nd: int, input: Tensor, output_size: Any, return_indi
     if len(sizes) != nd or min(sizes) <= 0:
         raise ValueError(f"{op}: output_size must be {nd} positive sizes, got {output_size}")
     windows = [_adaptive_windows(n, m) for n, m in zip(spatial, sizes)]
-    # flat index into the plane of every (output position, window element), then gather
-    flat = windows[0]
-    if nd == 2:
-        flat = (windows[0][:, None, :, None] * spatial[1] + windows[1][None, :, None, :]).reshape(
-            sizes[0], sizes[1], -1
-        )
+    # flat index into the plane of every (output position, window element), then gather:
+    # dim i's windows broadcast along output axis i and window axis nd + i
+    flat = np.zeros((1,) * 2 * nd, dtype=np.int64)
+    for i, (n, w) in enumerate(zip(spatial, windows)):
+        shape = [1] * 2 * nd
+        shape[i], shape[nd + i] = w.shape
+        flat = flat * n + w.reshape(shape)
+    flat = flat.reshape(*sizes, -1)
     lead = tuple(input.shape[:-nd])
     idx = from_host(flat.astype(np.int64), device=input.device)
     gathered = input.reshape(*lead, -1)[..., idx]  # (*lead, *out, window)
@@ -1195,6 +1224,11 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
 
 
+def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max over PyTorch's adaptive windows of (N, C, D, H, W) input (None keeps a size)."""
+    return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices)
+
+
 def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:
     """``adaptive_max_pool1d`` with the flat indices of the maxima."""
     return adaptive_max_pool1d(input, output_size, return_indices=True)
@@ -1203,6 +1237,11 @@ def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any) -> tuple[T
 def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:
     """``adaptive_max_pool2d`` with the flat indices of the maxima."""
     return adaptive_max_pool2d(input, output_size, return_indices=True)
+
+
+def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:
+    """``adaptive_max_pool3d`` with the flat indices of the maxima."""
+    return adaptive_max_pool3d(input, output_size, return_indices=True)
 
 
 def _max_unpool(
@@ -1269,3 +1308,15 @@ def max_unpool2d(
 ) -> Tensor:
     """Partial inverse of ``max_pool2d``: the maxima at their positions, zeros elsewhere."""
     return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    output_size: Any = None,
+) -> Tensor:
+    """Partial inverse of ``max_pool3d``: the maxima at their positions, zeros elsewhere."""
+    return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding, output_size)

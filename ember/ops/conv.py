@@ -33,14 +33,19 @@ from ember.ops.core import Aval, Primitive, apply
 __all__ = [
     "conv1d",
     "conv2d",
+    "conv3d",
     "conv_transpose1d",
     "conv_transpose2d",
+    "conv_transpose3d",
     "max_pool1d",
     "max_pool2d",
+    "max_pool3d",
     "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
     "unfold",
     "fold",
 ]
@@ -703,6 +708,19 @@ def conv2d(
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+def conv3d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+) -> Any:
+    """3-D convolution over (N, C, D, H, W) or (C, D, H, W) input (``F.conv3d``)."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
 def _conv_transpose(
     op: str,
     nd: int,
@@ -810,6 +828,31 @@ def conv_transpose2d(
     return _conv_transpose(
         "conv_transpose2d",
         2,
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+    )
+
+
+def conv_transpose3d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Any:
+    """3-D transposed convolution (``torch.nn.functional.conv_transpose3d``)."""
+    return _conv_transpose(
+        "conv_transpose3d",
+        3,
         input,
         weight,
         bias,
@@ -935,6 +978,21 @@ def max_pool2d(
     )
 
 
+def max_pool3d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """3-D max pooling (padding counts as -inf); ties go to the first maximum."""
+    return _max_pool(
+        "max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
 def _avg_divisor(
     size: tuple, kernel: tuple, stride: tuple, pads: tuple, count_include_pad: bool
 ) -> np.ndarray:
@@ -1013,6 +1071,29 @@ def avg_pool2d(
     )
 
 
+def avg_pool3d(
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Any:
+    """3-D average pooling (``torch.nn.functional.avg_pool3d``)."""
+    return _avg_pool(
+        "avg_pool3d",
+        3,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
+
+
 def _adaptive_matrix(n: int, m: int) -> np.ndarray:
     """(m, n) averaging matrix over PyTorch's windows [floor(i*n/m), ceil((i+1)*n/m))."""
     i = np.arange(m)
@@ -1050,6 +1131,11 @@ def adaptive_avg_pool1d(input: Any, output_size: Any) -> Any:
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
     """2-D adaptive average pooling to ``output_size`` (an int, or a pair with None = keep)."""
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def adaptive_avg_pool3d(input: Any, output_size: Any) -> Any:
+    """3-D adaptive average pooling to ``output_size`` (an int, or a triple with None = keep)."""
+    return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size)
 
 
 # -- unfold / fold --------------------------------------------------------------------------

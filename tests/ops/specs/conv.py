@@ -62,6 +62,19 @@ def _conv1d_samples(rng):
     ]
 
 
+def _conv3d_samples(rng):
+    def case(x, w, bias=True, **kw):
+        args = (rand(rng, *x), rand(rng, *w)) + ((rand(rng, w[0]),) if bias else ())
+        return Sample(args, kw, label=f"x{x} w{w} bias={bias}")
+
+    return [
+        case((2, 2, 4, 4, 3), (3, 2, 2, 2, 2)),
+        case((1, 2, 5, 4, 4), (2, 2, 3, 2, 2), bias=False, stride=(2, 1, 2), padding=1),
+        case((1, 2, 4, 4, 4), (2, 1, 2, 2, 2), padding="same", dilation=(1, 2, 1), groups=2),
+        case((2, 3, 4, 3), (2, 2, 2, 2, 2)),  # unbatched
+    ]
+
+
 def _conv_transpose2d_samples(rng):
     def case(x, w, bias=True, **kw):
         args = (rand(rng, *x), rand(rng, *w))
@@ -90,6 +103,21 @@ def _conv_transpose1d_samples(rng):
         case((2, 3, 5), (3, 2, 3)),
         case((1, 4, 5), (4, 2, 3), bias=False, stride=3, padding=1, output_padding=2, groups=2),
         case((2, 4), (2, 3, 2), dilation=2),
+    ]
+
+
+def _conv_transpose3d_samples(rng):
+    def case(x, w, bias=True, **kw):
+        args = (rand(rng, *x), rand(rng, *w))
+        if bias:
+            args += (rand(rng, w[1] * kw.get("groups", 1)),)
+        return Sample(args, kw, label=f"x{x} w{w} bias={bias}")
+
+    return [
+        case((1, 2, 3, 2, 3), (2, 2, 2, 2, 2)),
+        case((1, 2, 2, 3, 2), (2, 1, 2, 2, 3), stride=(2, 1, 2), output_padding=(1, 0, 1)),
+        case((1, 4, 2, 2, 2), (4, 1, 2, 2, 2), bias=False, groups=2, padding=1, dilation=2),
+        case((2, 2, 3, 2), (2, 2, 2, 2, 2), stride=2),  # unbatched
     ]
 
 
@@ -124,6 +152,18 @@ def _max_pool1d_samples(rng):
     ]
 
 
+def _max_pool3d_samples(rng):
+    def case(x, **kw):
+        return Sample((_distinct(rng, *x),), kw, label=f"x{x}")
+
+    return [
+        case((2, 2, 4, 4, 4), kernel_size=2),
+        case((1, 2, 5, 4, 5), kernel_size=(3, 2, 3), stride=2, padding=1, ceil_mode=True),
+        case((1, 1, 5, 5, 4), kernel_size=2, stride=1, dilation=(2, 1, 2), return_indices=True),
+        case((2, 4, 3, 4), kernel_size=2, return_indices=True),  # unbatched
+    ]
+
+
 def _max_pool_ties_samples(rng):
     x = rng.integers(0, 3, size=(2, 2, 6, 6)).astype(np.float64)
     return [
@@ -151,6 +191,19 @@ def _avg_pool2d_samples(rng):
         ),
         case((1, 2, 5, 5), kernel_size=2, stride=1, divisor_override=3),
         case((2, 5, 6), kernel_size=2),  # unbatched
+    ]
+
+
+def _avg_pool3d_samples(rng):
+    def case(x, **kw):
+        return Sample((rand(rng, *x),), kw, label=f"x{x}")
+
+    return [
+        case((2, 2, 4, 4, 4), kernel_size=2),
+        case((1, 2, 5, 4, 5), kernel_size=3, stride=2, padding=1, count_include_pad=False),
+        case((1, 1, 5, 4, 4), kernel_size=(3, 2, 2), stride=2, padding=1, ceil_mode=True),
+        case((1, 2, 4, 4, 3), kernel_size=2, stride=1, divisor_override=3),
+        case((2, 4, 3, 4), kernel_size=2),  # unbatched
     ]
 
 
@@ -185,6 +238,15 @@ def _adaptive1d_samples(rng):
     ]
 
 
+def _adaptive3d_samples(rng):
+    x = rand(rng, 2, 2, 5, 4, 3)
+    return [
+        Sample((x, 2)),
+        Sample((x, (3, None, 2))),
+        Sample((rand(rng, 2, 4, 5, 3), (2, 3, 3))),  # unbatched
+    ]
+
+
 def _unfold_samples(rng):
     return [
         Sample((rand(rng, 2, 2, 5, 5), 2)),
@@ -207,6 +269,7 @@ SPECS = [
         "conv2d", E.conv2d, _quiet(F.conv2d), _conv2d_samples, prims=PRIMS_CONV, second_order=True
     ),
     OpSpec("conv1d", E.conv1d, _quiet(F.conv1d), _conv1d_samples, prims=PRIMS_CONV),
+    OpSpec("conv3d", E.conv3d, _quiet(F.conv3d), _conv3d_samples, prims=PRIMS_CONV),
     OpSpec(
         "conv_transpose2d",
         E.conv_transpose2d,
@@ -223,6 +286,13 @@ SPECS = [
         prims=PRIMS_TRANSPOSED,
     ),
     OpSpec(
+        "conv_transpose3d",
+        E.conv_transpose3d,
+        F.conv_transpose3d,
+        _conv_transpose3d_samples,
+        prims=PRIMS_TRANSPOSED,
+    ),
+    OpSpec(
         "max_pool2d",
         E.max_pool2d,
         F.max_pool2d,
@@ -231,6 +301,7 @@ SPECS = [
         second_order=True,
     ),
     OpSpec("max_pool1d", E.max_pool1d, F.max_pool1d, _max_pool1d_samples, prims=PRIMS_MAX),
+    OpSpec("max_pool3d", E.max_pool3d, F.max_pool3d, _max_pool3d_samples, prims=PRIMS_MAX),
     OpSpec(
         "max_pool2d_ties",
         E.max_pool2d,
@@ -241,6 +312,7 @@ SPECS = [
     ),
     OpSpec("avg_pool2d", E.avg_pool2d, F.avg_pool2d, _avg_pool2d_samples, prims=PRIMS_WINDOWS),
     OpSpec("avg_pool1d", E.avg_pool1d, F.avg_pool1d, _avg_pool1d_samples, prims=PRIMS_WINDOWS),
+    OpSpec("avg_pool3d", E.avg_pool3d, F.avg_pool3d, _avg_pool3d_samples, prims=PRIMS_WINDOWS),
     OpSpec(
         "adaptive_avg_pool2d",
         E.adaptive_avg_pool2d,
@@ -252,6 +324,12 @@ SPECS = [
         E.adaptive_avg_pool1d,
         F.adaptive_avg_pool1d,
         _adaptive1d_samples,
+    ),
+    OpSpec(
+        "adaptive_avg_pool3d",
+        E.adaptive_avg_pool3d,
+        F.adaptive_avg_pool3d,
+        _adaptive3d_samples,
     ),
     OpSpec("unfold", E.unfold, F.unfold, _unfold_samples, prims=PRIMS_WINDOWS, second_order=True),
     OpSpec("fold", E.fold, F.fold, _fold_samples, prims=("Col2Im",), second_order=True),

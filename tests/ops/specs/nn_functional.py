@@ -291,6 +291,13 @@ def _pool2d(rng: np.random.Generator) -> list[Sample]:
     ]
 
 
+def _pool3d(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((_distinct(rng, 1, 2, 4, 4, 4), 2)),
+        Sample((_distinct(rng, 2, 5, 4, 3), (3, 2, 2), 2, 1), {"ceil_mode": True}),
+    ]
+
+
 def _lp1d(rng: np.random.Generator) -> list[Sample]:
     return [
         Sample((positive(rng, 2, 3, 8), 2.0, 3)),
@@ -305,6 +312,13 @@ def _lp2d(rng: np.random.Generator) -> list[Sample]:
     ]
 
 
+def _lp3d(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((positive(rng, 1, 2, 4, 4, 4), 2.0, 2)),
+        Sample((positive(rng, 2, 5, 4, 3), 1.5, (3, 2, 2), (2, 1, 1), True)),
+    ]
+
+
 def _adaptive_max1d(rng: np.random.Generator) -> list[Sample]:
     return [
         Sample((_distinct(rng, 2, 3, 7), 3)),
@@ -316,6 +330,13 @@ def _adaptive_max2d(rng: np.random.Generator) -> list[Sample]:
     return [
         Sample((_distinct(rng, 1, 2, 7, 6), (3, 4))),
         Sample((_distinct(rng, 2, 5, 5), (2, None)), {"return_indices": True}),
+    ]
+
+
+def _adaptive_max3d(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((_distinct(rng, 1, 2, 5, 4, 3), (2, 3, 2))),
+        Sample((_distinct(rng, 2, 4, 3, 5), (3, None, 2)), {"return_indices": True}),
     ]
 
 
@@ -411,14 +432,19 @@ SPECS = [
     # pooling
     spec("max_pool1d_with_indices", _pool1d),
     spec("max_pool2d_with_indices", _pool2d),
+    spec("max_pool3d_with_indices", _pool3d),
     spec("lp_pool1d", _lp1d),
     spec("lp_pool2d", _lp2d),
+    spec("lp_pool3d", _lp3d),
     spec("adaptive_max_pool1d", _adaptive_max1d),
     spec("adaptive_max_pool2d", _adaptive_max2d),
+    spec("adaptive_max_pool3d", _adaptive_max3d),
     spec("adaptive_max_pool1d_with_indices", _with_indices(_adaptive_max1d)),
     spec("adaptive_max_pool2d_with_indices", _with_indices(_adaptive_max2d)),
+    spec("adaptive_max_pool3d_with_indices", _with_indices(_adaptive_max3d)),
     spec("max_unpool1d", _unpool(TF.max_pool1d, 1)),
     spec("max_unpool2d", _unpool(TF.max_pool2d, 2)),
+    spec("max_unpool3d", _unpool(TF.max_pool3d, 3)),
     # normalisation and shape
     spec("instance_norm", _instance_norm),
     keyword_spec("instance_norm", "affine", _instance_norm_affine, 1, "weight", "bias"),
