@@ -41,6 +41,8 @@ from ember.dtypes import (
 )
 from ember.ops.elementwise import *  # noqa: F403
 from ember.ops.elementwise import __all__ as _elementwise_all
+from ember.ops.extra import *  # noqa: F403
+from ember.ops.extra import __all__ as _extra_all
 from ember.ops.index import *  # noqa: F403
 from ember.ops.index import __all__ as _index_all
 from ember.ops.linalg import *  # noqa: F403
@@ -140,6 +142,7 @@ __all__ = sorted(
         ]
         + _public(_creation_all)
         + _public(_elementwise_all)
+        + _public(_extra_all)
         + _public(_index_all)
         + _public(_linalg_all)
         + _public(_movement_all)

@@ -15,6 +15,7 @@ from ember import dtypes
 from ember.arrays import backend_of, get_backend
 from ember.ops import core
 from ember.ops.elementwise import ElementwiseMethods, cast
+from ember.ops.extra import ExtraMethods
 from ember.ops.index import IndexMethods
 from ember.ops.linalg import LinalgMethods
 from ember.ops.movement import MovementMethods
@@ -26,7 +27,9 @@ _new = object.__new__
 _DTYPES = dtypes._BY_NP
 
 
-class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexMethods, LinalgMethods):
+class Tensor(
+    ElementwiseMethods, ExtraMethods, ReduceMethods, MovementMethods, IndexMethods, LinalgMethods
+):
     """A multi-dimensional array that records operations for automatic differentiation."""
 
     __slots__ = ("_data", "grad", "requires_grad", "node", "_vc", "_base", "_hooks", "__weakref__")

@@ -1621,12 +1621,12 @@ def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Any:
 
 
 def _bitwise_or_logical(op: str, a: Any, b: Any) -> Any:
+    """``&``, ``|``, ``^``: logical on bool tensors, bitwise on integer ones."""
     a, b = promote(op, a, b)
     if a.dtype is not dtypes.bool_:
-        raise TypeError(
-            f"{op}: bitwise operators are only supported on bool tensors in ember, "
-            f"got {a.dtype.name}"
-        )
+        from ember.ops import extra
+
+        return getattr(extra, f"bitwise_{op}")(a, b)
     return {"and": logical_and, "or": logical_or, "xor": logical_xor}[op](a, b)
 
 
@@ -1675,7 +1675,9 @@ class ElementwiseMethods:
 
     def __invert__(self) -> Any:
         if self.dtype is not dtypes.bool_:  # type: ignore[attr-defined]
-            raise TypeError("~: bitwise not is only supported on bool tensors in ember")
+            from ember.ops.extra import bitwise_not
+
+            return bitwise_not(self)
         return logical_not(self)
 
     def __and__(self, other: Any) -> Any:

@@ -68,10 +68,19 @@ def noncontiguous(a: np.ndarray) -> np.ndarray:
 
 
 def all_specs() -> list[OpSpec]:
-    from tests.ops.specs import elementwise, fused, index, linalg, movement, nn_functional, reduce
+    from tests.ops.specs import (
+        elementwise,
+        extra,
+        fused,
+        index,
+        linalg,
+        movement,
+        nn_functional,
+        reduce,
+    )
     from tests.ops.specs.forms import forms_of
 
-    modules = [elementwise, reduce, movement, index, linalg, fused, nn_functional]
+    modules = [elementwise, extra, reduce, movement, index, linalg, fused, nn_functional]
     try:
         from tests.ops.specs import conv  # noqa: F401
 

@@ -134,10 +134,43 @@ FORMS: dict[str, str] = {
     "ravel": ".ravel",
     "nansum": ".nansum",
     "nanmean": ".nanmean",
+    "acosh": ".acosh arccosh .arccosh",
+    "asinh": ".asinh arcsinh .arcsinh",
+    "atanh": ".atanh arctanh .arctanh",
+    "deg2rad": ".deg2rad .deg2rad_",
+    "rad2deg": ".rad2deg .rad2deg_",
+    "frac": ".frac .frac_",
+    "sinc": ".sinc .sinc_",
+    "logaddexp": ".logaddexp",
+    "logaddexp2": ".logaddexp2",
+    "hypot": ".hypot .hypot_",
+    "xlogy": ".xlogy .xlogy_",
+    "heaviside": ".heaviside .heaviside_",
+    "float_power": ".float_power",
+    "fmax": ".fmax",
+    "fmin": ".fmin",
+    "positive": ".positive",
+    "sgn": ".sgn .sgn_",
+    "logit": ".logit .logit_",
+    "nan_to_num": ".nan_to_num .nan_to_num_",
+    "isposinf": ".isposinf",
+    "isneginf": ".isneginf",
+    "cumprod": ".cumprod .cumprod_",
+    "cummax": ".cummax",
+    "cummin": ".cummin",
+    "logcumsumexp": ".logcumsumexp",
+    "bitwise_and": ".bitwise_and .bitwise_and_ .__and__ .__rand__ .__iand__",
+    "bitwise_or": ".bitwise_or .bitwise_or_ .__or__ .__ror__ .__ior__",
+    "bitwise_xor": ".bitwise_xor .bitwise_xor_ .__xor__ .__rxor__ .__ixor__",
+    "bitwise_not": ".bitwise_not .bitwise_not_ .__invert__",
+    "bitwise_left_shift": ".bitwise_left_shift .bitwise_left_shift_ .__lshift__ .__rlshift__ "
+    ".__ilshift__",
+    "bitwise_right_shift": ".bitwise_right_shift .bitwise_right_shift_ .__rshift__ .__rrshift__ "
+    ".__irshift__",
 }
 
 
-_OPERATORS = "add|sub|mul|truediv|floordiv|mod|pow|matmul|and|or|xor"
+_OPERATORS = "add|sub|mul|truediv|floordiv|mod|pow|matmul|and|or|xor|lshift|rshift"
 
 
 def _kind(form: str) -> str:
@@ -180,7 +213,9 @@ def _fits(form: str, sample: Sample) -> bool:
             grows = np.broadcast_shapes(shape, *others) != shape
         except ValueError:  # operands that do not broadcast: an indexing op, shaped by args[0]
             grows = False
-        return args[0].dtype.kind in "fb" and not grows
+        arrays = [a for a in args if isinstance(a, np.ndarray)]
+        integral = all(a.dtype.kind in "iu" for a in arrays)  # integer ops stay integer
+        return (args[0].dtype.kind in "fb" or integral) and not grows
     return True
 
 
