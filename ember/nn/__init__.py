@@ -12,10 +12,27 @@ from ember.nn.containers import ModuleDict, ModuleList, ParameterDict, Parameter
 from ember.nn.layers.activation import *  # noqa: F403
 from ember.nn.layers.activation import __all__ as _activation_all
 from ember.nn.layers.attention import MultiheadAttention
-from ember.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
+from ember.nn.layers.channelshuffle import ChannelShuffle
+from ember.nn.layers.conv import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
+from ember.nn.layers.distance import CosineSimilarity, PairwiseDistance
+from ember.nn.layers.dropout import (
+    AlphaDropout,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    FeatureAlphaDropout,
+)
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.flatten import Flatten, Unflatten
+from ember.nn.layers.fold import Fold, Unfold
 from ember.nn.layers.linear import Bilinear, Identity, Linear
 from ember.nn.layers.loss import *  # noqa: F403
 from ember.nn.layers.loss import __all__ as _loss_all
@@ -26,19 +43,16 @@ from ember.nn.layers.normalization import (
     GroupNorm,
     InstanceNorm1d,
     InstanceNorm2d,
+    InstanceNorm3d,
     LayerNorm,
+    LocalResponseNorm,
+    RMSNorm,
 )
 from ember.nn.layers.padding import *  # noqa: F403
 from ember.nn.layers.padding import __all__ as _padding_all
 from ember.nn.layers.pixelshuffle import PixelShuffle, PixelUnshuffle
-from ember.nn.layers.pooling import (
-    AdaptiveAvgPool1d,
-    AdaptiveAvgPool2d,
-    AvgPool1d,
-    AvgPool2d,
-    MaxPool1d,
-    MaxPool2d,
-)
+from ember.nn.layers.pooling import *  # noqa: F403
+from ember.nn.layers.pooling import __all__ as _pooling_all
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from ember.nn.layers.regularization import ActivityRegularizer, GaussianNoise
 from ember.nn.layers.transformer import (
@@ -48,7 +62,7 @@ from ember.nn.layers.transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
-from ember.nn.layers.upsampling import Upsample
+from ember.nn.layers.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from ember.nn.module import Module, RemovableHandle
 from ember.nn.parallel import DataParallel, SyncBatchNorm
 from ember.nn.parameter import Buffer, Parameter
@@ -77,28 +91,37 @@ __all__ = [
     "Unflatten",
     "Conv1d",
     "Conv2d",
+    "Conv3d",
     "ConvTranspose1d",
     "ConvTranspose2d",
-    "MaxPool1d",
-    "MaxPool2d",
-    "AvgPool1d",
-    "AvgPool2d",
-    "AdaptiveAvgPool1d",
-    "AdaptiveAvgPool2d",
+    "ConvTranspose3d",
+    "Fold",
+    "Unfold",
+    "CosineSimilarity",
+    "PairwiseDistance",
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
     "InstanceNorm1d",
     "InstanceNorm2d",
+    "InstanceNorm3d",
     "LayerNorm",
     "GroupNorm",
+    "RMSNorm",
+    "LocalResponseNorm",
     "Dropout",
     "Dropout1d",
     "Dropout2d",
+    "Dropout3d",
+    "AlphaDropout",
+    "FeatureAlphaDropout",
     "Embedding",
     "Upsample",
+    "UpsamplingNearest2d",
+    "UpsamplingBilinear2d",
     "PixelShuffle",
     "PixelUnshuffle",
+    "ChannelShuffle",
     "RNN",
     "LSTM",
     "GRU",
@@ -116,4 +139,5 @@ __all__ = [
     *_activation_all,
     *_loss_all,
     *_padding_all,
+    *_pooling_all,
 ]

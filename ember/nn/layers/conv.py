@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d."""
+"""Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ember.nn.layers._factory import new_parameter, ntuple
 from ember.nn.module import Module
 from ember.tensor import Tensor
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -155,7 +155,7 @@ class _Conv(_ConvNd):
         )
 
     def _conv(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        fn = F.conv1d if self._nd == 1 else F.conv2d
+        fn = (F.conv1d, F.conv2d, F.conv3d)[self._nd - 1]
         if self.padding_mode != "zeros":
             padded = F.pad(input, self._mode_padding, mode=self.padding_mode)
             return fn(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
@@ -180,6 +180,12 @@ class Conv2d(_Conv):
     """
 
     _nd = 2
+
+
+class Conv3d(_Conv):
+    """3-D convolution. Shape: (N, C_in, D, H, W) → (N, C_out, D_out, H_out, W_out)."""
+
+    _nd = 3
 
 
 class _ConvTranspose(_ConvNd):
@@ -255,7 +261,7 @@ class _ConvTranspose(_ConvNd):
         return tuple(pads)
 
     def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
-        fn = F.conv_transpose1d if self._nd == 1 else F.conv_transpose2d
+        fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._nd - 1]
         output_padding = self._output_padding(input, output_size)
         return fn(
             input,
@@ -279,3 +285,9 @@ class ConvTranspose2d(_ConvTranspose):
     """2-D transposed convolution. Shape: (N, C_in, H, W) → (N, C_out, H_out, W_out)."""
 
     _nd = 2
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """3-D transposed convolution. Shape: (N, C_in, D, H, W) → (N, C_out, D_out, H_out, W_out)."""
+
+    _nd = 3

@@ -22,6 +22,9 @@ __all__ = [
     "ConstantPad1d",
     "ConstantPad2d",
     "ConstantPad3d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "CircularPad3d",
 ]
 
 
@@ -61,6 +64,10 @@ class _ReflectionPad(_PadNd):
 
 class _ReplicationPad(_PadNd):
     _mode = "replicate"
+
+
+class _CircularPad(_PadNd):
+    _mode = "circular"
 
 
 class _ConstantPad(_PadNd):
@@ -150,5 +157,23 @@ class ConstantPad2d(_ConstantPad):
 
 class ConstantPad3d(_ConstantPad):
     """Pads the last 3 dims with ``value``."""
+
+    _dims = 3
+
+
+class CircularPad1d(_CircularPad):
+    """Pads the last dim by wrapping around: the left pad is taken from the right end."""
+
+    _dims = 1
+
+
+class CircularPad2d(_CircularPad):
+    """Pads the last 2 dims by wrapping around (periodic boundary)."""
+
+    _dims = 2
+
+
+class CircularPad3d(_CircularPad):
+    """Pads the last 3 dims by wrapping around (periodic boundary)."""
 
     _dims = 3

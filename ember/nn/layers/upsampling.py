@@ -1,4 +1,5 @@
-"""Upsample: resizes spatial dims with ``F.interpolate``."""
+"""Upsample, UpsamplingNearest2d, UpsamplingBilinear2d: resize spatial dims with
+``F.interpolate``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from ember.nn import functional as F
 from ember.nn.module import Module
 from ember.tensor import Tensor
 
-__all__ = ["Upsample"]
+__all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
 
 class Upsample(Module):
@@ -45,3 +46,17 @@ class Upsample(Module):
         else:
             info = f"size={self.size!r}"
         return info + f", mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """``Upsample(mode='nearest')`` for (N, C, H, W) input, kept for older programs."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None) -> None:
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """``Upsample(mode='bilinear', align_corners=True)`` for (N, C, H, W) input."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None) -> None:
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)

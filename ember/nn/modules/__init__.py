@@ -6,10 +6,13 @@ from __future__ import annotations
 from ember.nn.modules import (
     activation,
     batchnorm,
+    channelshuffle,
     container,
     conv,
+    distance,
     dropout,
     flatten,
+    fold,
     instancenorm,
     linear,
     loss,
@@ -24,10 +27,13 @@ from ember.nn.modules import (
 )
 from ember.nn.modules.activation import *  # noqa: F403
 from ember.nn.modules.batchnorm import *  # noqa: F403
+from ember.nn.modules.channelshuffle import *  # noqa: F403
 from ember.nn.modules.container import *  # noqa: F403
 from ember.nn.modules.conv import *  # noqa: F403
+from ember.nn.modules.distance import *  # noqa: F403
 from ember.nn.modules.dropout import *  # noqa: F403
 from ember.nn.modules.flatten import *  # noqa: F403
+from ember.nn.modules.fold import *  # noqa: F403
 from ember.nn.modules.instancenorm import *  # noqa: F403
 from ember.nn.modules.linear import *  # noqa: F403
 from ember.nn.modules.loss import *  # noqa: F403
@@ -44,10 +50,13 @@ from ember.nn.modules.upsampling import *  # noqa: F403
 _SUBMODULES = (
     activation,
     batchnorm,
+    channelshuffle,
     container,
     conv,
+    distance,
     dropout,
     flatten,
+    fold,
     instancenorm,
     linear,
     loss,

@@ -1,7 +1,7 @@
-"""``torch.nn.modules.instancenorm``: InstanceNorm1d/2d (the same classes as ``ember.nn``)."""
+"""``torch.nn.modules.instancenorm``: InstanceNorm1d/2d/3d (the same classes as ``ember.nn``)."""
 
 from __future__ import annotations
 
-from ember.nn.layers.normalization import InstanceNorm1d, InstanceNorm2d
+from ember.nn.layers.normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 
-__all__ = ["InstanceNorm1d", "InstanceNorm2d"]
+__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
