@@ -30,7 +30,7 @@ from ember.nn.layers.dropout import (
     Dropout3d,
     FeatureAlphaDropout,
 )
-from ember.nn.layers.embedding import Embedding
+from ember.nn.layers.embedding import Embedding, EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
 from ember.nn.layers.fold import Fold, Unfold
 from ember.nn.layers.linear import Bilinear, Identity, Linear
@@ -116,6 +116,7 @@ __all__ = [
     "AlphaDropout",
     "FeatureAlphaDropout",
     "Embedding",
+    "EmbeddingBag",
     "Upsample",
     "UpsamplingNearest2d",
     "UpsamplingBilinear2d",

@@ -128,6 +128,7 @@ __all__ = [
     "native_channel_shuffle",
     # sparse / misc
     "embedding",
+    "embedding_bag",
     "one_hot",
     "pad",
     "interpolate",
@@ -725,6 +726,101 @@ def embedding(
         keep = (input != padding_idx).unsqueeze(-1)
         out = where(keep, out, out.detach())
     return out
+
+
+def _bag_layout(
+    op: str, input: Tensor, offsets: Tensor | None, include_last_offset: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(flat indices, (bags, longest bag) positions into them, -1 past a bag's end) of
+    2-D input (one bag per row) or 1-D input cut at ``offsets``."""
+    values = input.numpy().astype(np.int64)
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: offsets must be None for 2-D input, got {offsets!r}")
+        return values.reshape(-1), np.arange(values.size).reshape(values.shape)
+    if input.ndim != 1 or offsets is None or offsets.ndim != 1:
+        raise ValueError(
+            f"{op}: expected 2-D input, or 1-D input with 1-D offsets, got input of shape "
+            f"{tuple(input.shape)} and offsets {None if offsets is None else tuple(offsets.shape)}"
+        )
+    _check_indices(op, offsets)
+    bounds = offsets.numpy().astype(np.int64)
+    if not include_last_offset:
+        bounds = np.append(bounds, values.size)
+    if bounds.size < 2 or bounds[0] != 0 or bounds[-1] > values.size or (np.diff(bounds) < 0).any():
+        raise ValueError(
+            f"{op}: offsets must start at 0 and not decrease, within the input's length "
+            f"{values.size}; got {offsets.tolist()}"
+        )
+    lengths = np.diff(bounds)
+    steps = np.arange(int(lengths.max(initial=0)))
+    positions = bounds[:-1, None] + steps
+    return values, np.where(steps < lengths[:, None], positions, -1)
+
+
+def embedding_bag(
+    input: Tensor,
+    weight: Tensor,
+    offsets: Tensor | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights: Tensor | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+) -> Tensor:
+    """Sum, mean or max of the ``weight`` rows of each bag of indices, without materialising
+    the per-index embeddings of ``embedding``: (bags, embedding_dim). Bags are the rows of
+    2-D input, or 1-D input cut at ``offsets``; ``padding_idx`` entries are skipped and
+    empty bags give zeros."""
+    op = "embedding_bag"
+    _check_indices(op, input)
+    if scale_grad_by_freq or sparse:
+        raise ValueError(f"{op}: scale_grad_by_freq and sparse are not supported by ember")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise ValueError(f"{op}: per_sample_weights is only supported for mode='sum'")
+        if tuple(per_sample_weights.shape) != tuple(input.shape):
+            raise ValueError(
+                f"{op}: per_sample_weights must have the input's shape {tuple(input.shape)}, "
+                f"got {tuple(per_sample_weights.shape)}"
+            )
+    if weight.ndim != 2:
+        raise ValueError(f"{op}: weight must be 2-D, got shape {tuple(weight.shape)}")
+    num = weight.shape[0]
+    flat, positions = _bag_layout(op, input, offsets, include_last_offset)
+    if flat.size and (flat.min() < 0 or flat.max() >= num):
+        raise IndexError(f"{op}: an index is outside the {num} rows of weight")
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(f"{op}: padding_idx must be within num_embeddings: {padding_idx}")
+        padding_idx %= num
+    if max_norm is not None:
+        _renorm_rows(weight, input, max_norm, norm_type)
+    taken = positions >= 0
+    if padding_idx is not None:
+        taken &= flat[np.maximum(positions, 0)] != padding_idx
+    rows = from_host(flat[np.maximum(positions, 0)], device=weight.device)
+    gathered = weight[rows]  # (bags, longest, dim)
+    mask = from_host(taken[..., None], device=weight.device)
+    if mode == "max":
+        out = where(mask, gathered, -math.inf).amax(1) if positions.shape[1] else gathered.sum(1)
+        return where(from_host(taken.any(1)[:, None], device=weight.device), out, 0.0)
+    scale = from_host(taken.astype(weight.dtype.np), device=weight.device)
+    if mode == "mean":
+        scale = scale / from_host(
+            np.maximum(taken.sum(1, keepdims=True), 1).astype(weight.dtype.np), device=weight.device
+        )
+    if per_sample_weights is not None:
+        psw = per_sample_weights.reshape(-1)[
+            from_host(np.maximum(positions, 0), device=weight.device)
+        ]
+        scale = scale * psw
+    return (gathered * scale.unsqueeze(-1)).sum(1)
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:

@@ -250,3 +250,47 @@ def test_parameter_containers_and_buffers_like_torch() -> None:
     t_out.sum().backward()
     for (name, e), (_, t) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-12, err_msg=name)
+
+
+BAGS = [
+    ("mean", {}, [np.array([[1, 2, 4], [5, 4, 3]])]),
+    ("sum-offsets", {"mode": "sum"}, [np.array([1, 2, 4, 5, 4, 3]), np.array([0, 2, 2])]),
+    ("max-padding", {"mode": "max", "padding_idx": 4}, [np.array([[1, 4], [4, 4], [3, 0]])]),
+    (
+        "sum-weighted-last-offset",
+        {"mode": "sum", "include_last_offset": True, "max_norm": 1.5},
+        [np.array([1, 2, 4, 5, 3]), np.array([0, 3, 5]), _rand(5)],
+    ),
+]
+
+
+@pytest.mark.parametrize("kwargs, inputs", [b[1:] for b in BAGS], ids=[b[0] for b in BAGS])
+def test_embedding_bag_matches_torch(kwargs: dict, inputs: list) -> None:
+    ours, theirs = compare_module(
+        lambda: ember.nn.EmbeddingBag(6, 3, **kwargs),
+        lambda: torch.nn.EmbeddingBag(6, 3, **kwargs),
+        inputs,
+        "float64",
+    )
+    assert repr(ours) == repr(theirs)
+    np.testing.assert_array_equal(ours.weight.detach().numpy(), theirs.weight.detach().numpy())
+
+
+def test_embedding_bag_from_pretrained_and_errors() -> None:
+    w = _rand(4, 2)
+    ours = ember.nn.EmbeddingBag.from_pretrained(ember.tensor(w), mode="max", padding_idx=1)
+    theirs = torch.nn.EmbeddingBag.from_pretrained(torch.tensor(w), mode="max", padding_idx=1)
+    assert repr(ours) == repr(theirs) and not ours.weight.requires_grad
+    idx = np.array([[0, 1], [3, 2]])
+    np.testing.assert_array_equal(
+        ours(ember.tensor(idx)).numpy(), theirs(torch.tensor(idx)).detach().numpy()
+    )
+    bag = ember.nn.EmbeddingBag(4, 2)
+    with pytest.raises(ValueError, match="offsets must start at 0"):
+        bag(ember.tensor([0, 1, 2]), ember.tensor([1, 2]))
+    with pytest.raises(ValueError, match="offsets must be None for 2-D input"):
+        bag(ember.tensor([[0, 1]]), ember.tensor([0]))
+    with pytest.raises(ValueError, match="only supported for mode='sum'"):
+        bag(ember.tensor([[0, 1]]), per_sample_weights=ember.ones(1, 2))
+    with pytest.raises(ValueError, match="mode must be"):
+        ember.nn.EmbeddingBag(4, 2, mode="min")

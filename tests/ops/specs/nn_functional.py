@@ -369,6 +369,33 @@ def _unpool(pool: Callable, nd: int) -> Callable:
     return samples
 
 
+def _embedding_bag(rng: np.random.Generator) -> list[Sample]:
+    """Bags as rows of 2-D input or cut at offsets (an empty bag included), each mode, with
+    per-sample weights (sum only) and skipped padding entries."""
+    flat = np.array([1, 2, 4, 5, 4, 3, 0])
+    offsets = np.array([0, 2, 2, 5])
+    out = []
+    for mode in ("sum", "mean", "max"):
+        out += [
+            Sample((flat, rand(rng, 6, 3), offsets), {"mode": mode}),
+            Sample((flat[:6].reshape(2, 3), rand(rng, 6, 3)), {"mode": mode, "padding_idx": -2}),
+            Sample(
+                (flat, rand(rng, 6, 3), np.append(offsets, 7)),
+                {"mode": mode, "include_last_offset": True, "padding_idx": 4},
+            ),
+        ]
+    return out
+
+
+def _embedding_bag_weighted(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((np.array([1, 2, 4, 5, 4, 3]), rand(rng, 6, 3), np.array([0, 3]), rand(rng, 6)),
+               {"mode": "sum"}),
+        Sample((np.array([[1, 5], [4, 0], [2, 2]]), rand(rng, 6, 3), None, rand(rng, 3, 2)),
+               {"mode": "sum", "padding_idx": 5}),
+    ]  # fmt: skip
+
+
 _WEIGHTED = ("l1_loss", "mse_loss", "huber_loss")
 
 SPECS = [
@@ -445,6 +472,8 @@ SPECS = [
     spec("max_unpool1d", _unpool(TF.max_pool1d, 1)),
     spec("max_unpool2d", _unpool(TF.max_pool2d, 2)),
     spec("max_unpool3d", _unpool(TF.max_pool3d, 3)),
+    spec("embedding_bag", _embedding_bag),
+    keyword_spec("embedding_bag", "weighted", _embedding_bag_weighted, 3, "per_sample_weights"),
     # normalisation and shape
     spec("instance_norm", _instance_norm),
     keyword_spec("instance_norm", "affine", _instance_norm_affine, 1, "weight", "bias"),
