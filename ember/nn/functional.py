@@ -38,6 +38,7 @@ from ember.nn.losses import (
     triplet_margin_loss,
     triplet_margin_with_distance_loss,
 )
+from ember.nn.sampling import affine_grid, grid_sample
 from ember.ops import core
 from ember.ops.conv import (
     adaptive_avg_pool1d,
@@ -132,6 +133,8 @@ __all__ = [
     "one_hot",
     "pad",
     "interpolate",
+    "grid_sample",
+    "affine_grid",
     "pixel_shuffle",
     "pixel_unshuffle",
     "cosine_similarity",

@@ -396,6 +396,36 @@ def _embedding_bag_weighted(rng: np.random.Generator) -> list[Sample]:
     ]  # fmt: skip
 
 
+def _affine_grid(rng: np.random.Generator) -> list[Sample]:
+    return [
+        Sample((rand(rng, 2, 2, 3), (2, 1, 3, 4)), {"align_corners": True}),
+        Sample((rand(rng, 1, 2, 3), (1, 2, 1, 5)), {"align_corners": False}),
+        Sample((rand(rng, 2, 3, 4), (2, 1, 2, 3, 2)), {"align_corners": False}),
+    ]
+
+
+def _grid_sample(rng: np.random.Generator) -> list[Sample]:
+    """Every padding mode, both corner conventions, 2-D and 5-D (trilinear) input; the grid
+    reaches past [-1, 1] so that padding matters. Nearest gives the grid no gradient."""
+    out = []
+    for padding, align in (("zeros", False), ("border", True), ("reflection", False)):
+        for mode in ("bilinear", "nearest"):
+            kw = {"mode": mode, "padding_mode": padding, "align_corners": align}
+            nograd = (1,) if mode == "nearest" else ()
+            out.append(
+                Sample(
+                    (rand(rng, 2, 2, 3, 4), rand(rng, 2, 3, 2, 2, low=-1.5, high=1.5)), kw, nograd
+                )
+            )
+    out.append(
+        Sample(
+            (rand(rng, 1, 2, 2, 3, 3), rand(rng, 1, 2, 2, 1, 3, low=-1.3, high=1.3)),
+            {"padding_mode": "reflection", "align_corners": True},
+        )
+    )
+    return out
+
+
 _WEIGHTED = ("l1_loss", "mse_loss", "huber_loss")
 
 SPECS = [
@@ -474,6 +504,8 @@ SPECS = [
     spec("max_unpool3d", _unpool(TF.max_pool3d, 3)),
     spec("embedding_bag", _embedding_bag),
     keyword_spec("embedding_bag", "weighted", _embedding_bag_weighted, 3, "per_sample_weights"),
+    spec("affine_grid", _affine_grid),
+    spec("grid_sample", _grid_sample),
     # normalisation and shape
     spec("instance_norm", _instance_norm),
     keyword_spec("instance_norm", "affine", _instance_norm_affine, 1, "weight", "bias"),
