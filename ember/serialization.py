@@ -31,7 +31,14 @@ from ember import dtypes
 from ember.arrays import Device, backend_of, cuda_available
 from ember.tensor import Size, Tensor
 
-__all__ = ["save", "load"]
+__all__ = [
+    "save",
+    "load",
+    "add_safe_globals",
+    "get_safe_globals",
+    "clear_safe_globals",
+    "safe_globals",
+]
 
 FileLike = Union[str, os.PathLike, IO[bytes]]
 MapLocation = Union[None, str, Device, dict, Callable[[Tensor, str], Any], Any]
@@ -351,12 +358,59 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("collections", "OrderedDict"): OrderedDict,
+    ("builtins", "set"): set,  # as torch's weights-only loader (protocol 2 names it __builtin__)
+    ("__builtin__", "set"): set,
     ("torch", "Size"): Size,
     ("torch", "device"): Device,
     ("_codecs", "encode"): _encode,
     **{("torch", name): st for name, st in _STORAGE_TYPES.items()},
     **{("torch", name): d for name, d in _DTYPE_NAMES.items()},
 }
+
+
+_SAFE_GLOBALS: list[Any] = []  # added by the program (add_safe_globals, safe_globals)
+
+
+def add_safe_globals(safe: list[Any]) -> None:
+    """Let weights-only loading also rebuild these classes and functions (or ``(obj, name)``
+    pairs, matched by the name the file uses), as ``torch.serialization.add_safe_globals``:
+    for files of your own that hold objects of your own classes."""
+    _SAFE_GLOBALS.extend(safe)
+
+
+def get_safe_globals() -> list[Any]:
+    """The globals ``add_safe_globals`` allowed so far."""
+    return list(_SAFE_GLOBALS)
+
+
+def clear_safe_globals() -> None:
+    """Forget every global ``add_safe_globals`` allowed."""
+    _SAFE_GLOBALS.clear()
+
+
+class safe_globals:
+    """``with ember.serialization.safe_globals([...]):`` allows globals for the block only."""
+
+    def __init__(self, safe: list[Any]) -> None:
+        self.safe = list(safe)
+
+    def __enter__(self) -> None:
+        self._before = len(_SAFE_GLOBALS)
+        add_safe_globals(self.safe)
+
+    def __exit__(self, *exc: Any) -> None:
+        del _SAFE_GLOBALS[self._before :]
+
+
+def _safe_global(module: str, name: str) -> Any:
+    """The program-allowed global the file names ``module.name``, or None."""
+    for entry in _SAFE_GLOBALS:
+        obj, full = entry if isinstance(entry, tuple) else (entry, None)
+        if full is None:
+            full = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+        if full == f"{module}.{name}":
+            return obj
+    return None
 
 
 class _Unpickler(pickle.Unpickler):
@@ -371,7 +425,7 @@ class _Unpickler(pickle.Unpickler):
         self._weights_only = weights_only
 
     def find_class(self, module: str, name: str) -> Any:
-        found = _ALLOWED.get((module, name))
+        found = _ALLOWED.get((module, name)) or _safe_global(module, name)
         if found is not None:
             return found
         if module == "torch" and name.endswith("Storage"):
@@ -385,8 +439,9 @@ class _Unpickler(pickle.Unpickler):
             f"ember.load: refusing to load global {module}.{name}: with weights_only=True "
             "ember only rebuilds tensors, parameters, containers and dtypes, and never runs "
             "code from a checkpoint\nhint: a file holding a whole object (torch.save(model, "
-            "f)) loads with ember.load(f, weights_only=False), which runs code from the file: "
-            "only for files you trust"
+            "f)) loads with ember.serialization.safe_globals([its classes]) around the load, or "
+            "with ember.load(f, weights_only=False), which runs code from the file: only for "
+            "files you trust"
         )
 
     def persistent_load(self, pid: Any) -> Tensor:

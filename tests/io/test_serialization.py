@@ -385,3 +385,41 @@ def test_loads_torch_file_without_torch(tmp_path):
     back = torch.load(tmp_path / "e.pt", weights_only=True)
     assert back["row"].tolist() == [30, 4, 5]
     assert back["row"].untyped_storage().data_ptr() == back["w"].untyped_storage().data_ptr()
+
+
+class _Scaled(ember.nn.Module):
+    """A program's own module class, for the safe-globals tests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = ember.nn.Linear(3, 2)
+
+
+def test_safe_globals_let_weights_only_loading_rebuild_named_classes(tmp_path):
+    """word_language_model loads its whole model inside ``torch.serialization.safe_globals``."""
+    model = _Scaled()
+    ember.save(model, tmp_path / "m.pt")
+    with pytest.raises(pickle.UnpicklingError, match="safe_globals"):
+        ember.load(tmp_path / "m.pt")
+    allowed = [_Scaled, ember.nn.Linear]
+    with ember.serialization.safe_globals(allowed):
+        assert ember.serialization.get_safe_globals() == allowed
+        back = ember.load(tmp_path / "m.pt")
+    assert ember.serialization.get_safe_globals() == []  # only inside the block
+    np.testing.assert_array_equal(
+        back.lin.weight.detach().numpy(), model.lin.weight.detach().numpy()
+    )
+    ember.serialization.add_safe_globals([(_Scaled, f"{__name__}._Scaled"), ember.nn.Linear])
+    try:
+        assert isinstance(ember.load(tmp_path / "m.pt"), _Scaled)
+    finally:
+        ember.serialization.clear_safe_globals()
+    with pytest.raises(pickle.UnpicklingError):
+        ember.load(tmp_path / "m.pt")
+
+
+def test_attention_projects_through_torchs_class_name():
+    out_proj = ember.nn.MultiheadAttention(4, 2).out_proj
+    assert type(out_proj).__name__ == type(torch.nn.MultiheadAttention(4, 2).out_proj).__name__
+    assert isinstance(out_proj, ember.nn.Linear)
+    assert ember.nn.modules.linear.NonDynamicallyQuantizableLinear is type(out_proj)

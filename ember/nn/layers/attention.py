@@ -18,7 +18,7 @@ from ember.creation import zeros
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.layers._factory import new_parameter
-from ember.nn.layers.linear import Linear
+from ember.nn.layers.linear import NonDynamicallyQuantizableLinear
 from ember.nn.module import Module
 from ember.ops.movement import cat, pad
 from ember.tensor import Tensor
@@ -259,7 +259,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = new_parameter(3 * embed_dim, **kw)
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, **kw)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, **kw)
         if add_bias_kv:
             self.bias_k = new_parameter(1, 1, embed_dim, **kw)
             self.bias_v = new_parameter(1, 1, embed_dim, **kw)

@@ -113,3 +113,8 @@ class Bilinear(Module):
             f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
             f"out_features={self.out_features}, bias={self.bias is not None}"
         )
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """``Linear`` under the name PyTorch gives attention's output projection (its quantisation
+    tooling tells the two apart; ember has none): programs name it in ``safe_globals`` lists."""
