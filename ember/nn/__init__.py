@@ -33,6 +33,8 @@ from ember.nn.layers.dropout import (
 from ember.nn.layers.embedding import Embedding, EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
 from ember.nn.layers.fold import Fold, Unfold
+from ember.nn.layers.lazy import *  # noqa: F403
+from ember.nn.layers.lazy import __all__ as _lazy_all
 from ember.nn.layers.linear import Bilinear, Identity, Linear
 from ember.nn.layers.loss import *  # noqa: F403
 from ember.nn.layers.loss import __all__ as _loss_all
@@ -141,4 +143,5 @@ __all__ = [
     *_loss_all,
     *_padding_all,
     *_pooling_all,
+    *_lazy_all,
 ]
