@@ -40,7 +40,8 @@ from ember.train import checkpoint
 
 __all__ = ["FeatureExtractor", "FIDResult", "feature_statistics", "frechet_distance", "fid"]
 
-MEAN, STD = 0.2860, 0.3530  # the normalisation the classifier was trained with (ember.train.classifier)
+# the normalisation the classifier was trained with (ember.train.classifier)
+MEAN, STD = 0.2860, 0.3530
 CLASSIFIER_EPOCHS = 3
 
 

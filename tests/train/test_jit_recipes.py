@@ -98,4 +98,3 @@ def test_twenty_jitted_steps_equal_twenty_eager_steps(model, data, tmp_path, mon
     for name, value in eager_w.items():
         bound = max(4 * _strays(nudged_w[name], value), 1e-4 + 1e-3 * np.max(np.abs(value)))
         assert _strays(jit_w[name], value) <= bound, name
-
