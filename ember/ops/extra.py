@@ -35,6 +35,7 @@ from ember.ops.elementwise import (
     sqrt,
     where,
 )
+from ember.ops.index import _check_index_tensor, index_put, masked_fill
 from ember.ops.reduce import values_indices
 
 __all__ = [
@@ -72,6 +73,9 @@ __all__ = [
     "bitwise_not",
     "bitwise_left_shift",
     "bitwise_right_shift",
+    "index_fill",
+    "index_copy",
+    "masked_scatter",
     "ExtraMethods",
 ]
 
@@ -498,6 +502,84 @@ def bitwise_not(input: Any) -> Any:
     return apply(BitwiseNot, input)
 
 
+# -- filling and copying by index or mask -----------------------------------------------------
+def _row_index(op: str, x: Any, dim: int, index: Any) -> tuple[int, Any]:
+    """(dim, index) checked as PyTorch does: an int64 index of at most one dimension."""
+    _check_index_tensor(op, index)
+    if index.dtype is not dtypes.int64:
+        raise IndexError(f"{op}(): Expected dtype int64 for index, got {index.dtype.name}")
+    if index.ndim > 1:
+        raise RuntimeError(f"{op}: index has to be a vector or a scalar, got shape {index.shape}")
+    return normalize_dim(dim, x.ndim, op), index.reshape(-1)
+
+
+def _out_of_bounds(op: str, index: Any, d: int, n: int, low: int) -> None:
+    bad = index._data[(index._data < low) | (index._data >= n)]
+    if bad.size:
+        raise IndexError(
+            f"{op}: index {int(bad[0])} is out of bounds for dimension {d} with size {n}"
+        )
+
+
+def index_fill(input: Any, dim: int, index: Any, value: Any) -> Any:
+    """``input`` with ``value`` in the entries ``index`` of dimension ``dim`` (negative indices
+    count from the end); a mask along ``dim``, so ``value`` gets each entry's gradient once."""
+    from ember.creation import arange
+
+    d, index = _row_index("index_fill", input, dim, index)
+    n = input.shape[d]
+    _out_of_bounds("index_fill", index, d, n, -n)
+    hits = (index.reshape(-1, 1) % n == arange(n, device=input.device)).any(0)
+    mask = hits.reshape((n,) + (1,) * (input.ndim - d - 1))
+    return masked_fill(input, mask, value)
+
+
+def index_copy(input: Any, dim: int, index: Any, source: Any) -> Any:
+    """``input`` with the entries ``index`` of dimension ``dim`` replaced by ``source``."""
+    d, index = _row_index("index_copy", input, dim, index)
+    n = input.shape[d]
+    expected = tuple(input.shape[:d]) + (index.shape[0],) + tuple(input.shape[d + 1 :])
+    if tuple(source.shape) != expected:
+        raise IndexError(
+            f"index_copy: source shape {tuple(source.shape)} vs expected {expected} "
+            f"(input {tuple(input.shape)} with dimension {d} of size len(index))"
+        )
+    if source.dtype is not input.dtype:
+        raise RuntimeError(
+            f"index_copy: input and source must have the same dtype, got {input.dtype.name} "
+            f"and {source.dtype.name}"
+        )
+    _out_of_bounds("index_copy", index, d, n, 0)
+    return index_put(input, (slice(None),) * d + (index,), source)
+
+
+def masked_scatter(input: Any, mask: Any, source: Any) -> Any:
+    """``input`` with the elements of ``source``, in order, where the bool ``mask`` is True.
+
+    Each True picks the source element at its running count, so the result is a gather and a
+    select with the shapes known up front (no data-dependent sizes)."""
+    if not isinstance(mask, core._Tensor) or mask.dtype is not dtypes.bool_:
+        got = mask.dtype.name if isinstance(mask, core._Tensor) else type(mask).__name__
+        raise TypeError(f"masked_scatter: only supports boolean masks, got {got}")
+    if source.dtype is not input.dtype:
+        raise RuntimeError(
+            f"masked_scatter: input and source must have the same dtype, got "
+            f"{input.dtype.name} and {source.dtype.name}"
+        )
+    shape = core.broadcast_shapes("masked_scatter", tuple(input.shape), tuple(mask.shape))
+    mask = mask.expand(*shape)
+    count = int(mask._data.sum())
+    if count > source.numel():
+        raise RuntimeError(
+            f"masked_scatter: the mask has {count} True elements but source only "
+            f"{source.numel()} elements"
+        )
+    if count == 0:
+        return input.expand(*shape).clone()
+    position = (mask.reshape(-1).to(dtypes.int64).cumsum(0) - 1).clamp(min=0)
+    return where(mask, source.reshape(-1)[position].reshape(shape), input)
+
+
 def _rev(fn: Any) -> Any:
     return lambda self, other: fn(other, self)
 
@@ -541,6 +623,9 @@ class ExtraMethods:
     __rshift__ = bitwise_right_shift
     __rlshift__ = _rev(bitwise_left_shift)
     __rrshift__ = _rev(bitwise_right_shift)
+    index_fill = index_fill
+    index_copy = index_copy
+    masked_scatter = masked_scatter
 
     acosh_ = arccosh_ = _inplace_method(acosh, "acosh_")
     asinh_ = arcsinh_ = _inplace_method(asinh, "asinh_")
@@ -564,6 +649,9 @@ class ExtraMethods:
     bitwise_right_shift_ = __irshift__ = _inplace_method(
         bitwise_right_shift, "bitwise_right_shift_"
     )
+    index_fill_ = _inplace_method(index_fill, "index_fill_")
+    index_copy_ = _inplace_method(index_copy, "index_copy_")
+    masked_scatter_ = _inplace_method(masked_scatter, "masked_scatter_")
 
     def float_power_(self, exponent: Any) -> Any:
         """In-place float_power: only a float64 tensor can hold the float64 result."""

@@ -99,6 +99,26 @@ def _inplace_nograd(name, base):
     )
 
 
+def _index_fill_samples(rng):
+    rows = np.array([3, 0, -1])  # -1 repeats 3: filled once
+    return [
+        Sample((rand(rng, 3, 4), 1, rows, 1.5)),
+        Sample((rand(rng, 4, 2), 0, np.array(2), np.array(0.7))),  # a 0-d value gets a gradient
+    ]
+
+
+def _index_copy_samples(rng):
+    return [Sample((rand(rng, 3, 4), 1, np.array([3, 0]), rand(rng, 3, 2)))]
+
+
+def _masked_scatter_samples(rng):
+    x = rand(rng, 3, 4)
+    return [
+        Sample((x, np.array([True, False, True, True]), rand(rng, 10))),  # source longer
+        Sample((x, x > 0, rand(rng, 3, 4))),
+    ]
+
+
 def _bitwise(name, samples):
     return spec(name, samples, prims=("Bitwise",), grad=False, gradcheck=False)
 
@@ -151,4 +171,7 @@ SPECS: list[OpSpec] = [
     _bitwise("bitwise_left_shift", _shift_pair),
     _bitwise("bitwise_right_shift", _shift_pair),
     spec("bitwise_not", _ints, prims=("BitwiseNot",), grad=False, gradcheck=False),
+    spec("index_fill", _index_fill_samples),
+    spec("index_copy", _index_copy_samples),
+    spec("masked_scatter", _masked_scatter_samples),
 ]

@@ -163,6 +163,9 @@ FORMS: dict[str, str] = {
     "bitwise_or": ".bitwise_or .bitwise_or_ .__or__ .__ror__ .__ior__",
     "bitwise_xor": ".bitwise_xor .bitwise_xor_ .__xor__ .__rxor__ .__ixor__",
     "bitwise_not": ".bitwise_not .bitwise_not_ .__invert__",
+    "index_fill": ".index_fill .index_fill_",
+    "index_copy": ".index_copy .index_copy_",
+    "masked_scatter": ".masked_scatter .masked_scatter_",
     "bitwise_left_shift": ".bitwise_left_shift .bitwise_left_shift_ .__lshift__ .__rlshift__ "
     ".__ilshift__",
     "bitwise_right_shift": ".bitwise_right_shift .bitwise_right_shift_ .__rshift__ .__rrshift__ "
