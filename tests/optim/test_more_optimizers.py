@@ -1,5 +1,5 @@
-"""Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop and LBFGS vs PyTorch: trajectories and state in
-float64 and float32, state_dict round trips, argument errors, and jit == eager."""
+"""Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop, LBFGS and Adafactor vs PyTorch: trajectories
+and state in float64 and float32, state_dict round trips, argument errors, and jit == eager."""
 
 from __future__ import annotations
 
@@ -44,14 +44,33 @@ IDS = [base._id(o) for o in OPTIONS]
 TOLERANCE = {"float64": dict(rtol=1e-12, atol=1e-13), "float32": dict(rtol=2e-5, atol=2e-6)}
 
 
-def _run(lib: str, name: str, kwargs: dict, group_lrs: tuple | None, dtype: str) -> tuple:
+def _run(
+    lib: str,
+    name: str,
+    kwargs: dict,
+    group_lrs: tuple | None,
+    dtype: str,
+    shapes: list[tuple[int, ...]] | None = None,
+) -> tuple:
     """Parameters after each of ``STEPS`` steps on the shared gradients, and the final state
-    (numpy arrays and numbers, keyed by parameter index)."""
+    (numpy arrays and numbers, keyed by parameter index). ``shapes`` replaces the shared
+    parameters' shapes (the gradients follow the same pattern: the second is skipped every
+    third step)."""
     mod = torch if lib == "torch" else ember
-    params = [mod.tensor(a.astype(dtype), requires_grad=True) for a in base._init()]
+    if shapes is None:
+        inits, grads = base._init(), base._grad_sequence()
+    else:
+        rng = np.random.default_rng(0)
+        inits = [rng.standard_normal(s) for s in shapes]
+        rng = np.random.default_rng(1)
+        grads = [
+            [rng.standard_normal(s) if (i != 1 or t % 3) else None for i, s in enumerate(shapes)]
+            for t in range(base.STEPS)
+        ]
+    params = [mod.tensor(a.astype(dtype), requires_grad=True) for a in inits]
     opt = getattr(mod.optim, name)(base._groups(mod, params, group_lrs), **kwargs)
     out = []
-    for step_grads in base._grad_sequence():
+    for step_grads in grads:
         for p, g in zip(params, step_grads):
             p.grad = None if g is None else mod.tensor(g.astype(dtype))
         opt.step()
@@ -105,7 +124,7 @@ def test_state_dict_round_trip(option: tuple) -> None:
     base.test_state_dict_round_trip(option)
 
 
-@pytest.mark.parametrize("name", sorted({o[0] for o in OPTIONS}))
+@pytest.mark.parametrize("name", sorted({o[0] for o in OPTIONS} | {"Adafactor"}))
 def test_jitted_step_equals_eager(name: str) -> None:
     """Ten compiled steps of an MLP (lr from a scheduler) equal ten eager ones: one graph,
     the same parameters and optimizer state."""
@@ -324,6 +343,12 @@ ERRORS = [
     ("Rprop", dict(etas=(1.5, 1.2)), "Invalid eta values: 1.5, 1.2"),
     ("Rprop", dict(etas=(0.5, 0.9)), "Invalid eta values: 0.5, 0.9"),
     ("LBFGS", dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    ("Adafactor", dict(lr=-1.0), "Learning rate should be >= 0 but is: -1.0"),
+    ("Adafactor", dict(beta2_decay=0.5), "beta2_decay should be <= 0 but is: 0.5"),
+    ("Adafactor", dict(eps=(-1.0, 1e-3)), "epsilon1 should be >= 0 but is: -1.0"),
+    ("Adafactor", dict(eps=(None, -0.1)), "epsilon2 should be >= 0 but is: -0.1"),
+    ("Adafactor", dict(d=0.5), "Clipping threshold d should be >= 1 but is: 0.5"),
+    ("Adafactor", dict(weight_decay=-0.1), "weight_decay should be >= 0 but is: -0.1"),
 ]
 
 
@@ -341,3 +366,100 @@ def test_bad_hyperparameters_raise_like_torch(name: str, kwargs: dict, match: st
 def test_differentiable_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match=f"{name}: differentiable=True is not supported"):
         getattr(optim, name)([W], differentiable=True)
+
+
+# -- Adafactor --------------------------------------------------------------------------------
+# a matrix and a 3-D parameter (factored over their last two dimensions), a vector skipped
+# every third step and a scalar (both with the full second moment)
+ADAFACTOR_SHAPES = [(3, 4), (5,), (2, 3, 4), ()]
+ADAFACTOR_OPTIONS: list[tuple[str, dict, tuple | None]] = [
+    ("Adafactor", dict(), None),
+    ("Adafactor", dict(lr=0.5), None),  # the relative step 1 / sqrt(t) is below lr from t = 5
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, weight_decay=0.1), None),
+    ("Adafactor", dict(eps=(0.3, 1.5)), None),  # both epsilons bind
+    ("Adafactor", dict(d=2.0, maximize=True), (0.3,)),  # no clipping, per-group lr
+    ("Adafactor", dict(eps=(1e-6, 1e-3), weight_decay=0.2, foreach=True), (0.02,)),
+]
+ADAFACTOR_IDS = [base._id(o) for o in ADAFACTOR_OPTIONS]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("option", ADAFACTOR_OPTIONS, ids=ADAFACTOR_IDS)
+def test_adafactor_matches_torch(option: tuple, dtype: str) -> None:
+    """20 steps: parameters every step and the final state (``row_var`` and ``col_var`` of the
+    factored parameters, ``variance`` of the others, ``step``)."""
+    name, kwargs, group_lrs = option
+    ours, our_state = _run("ember", name, kwargs, group_lrs, dtype, ADAFACTOR_SHAPES)
+    ref, ref_state = _run("torch", name, kwargs, group_lrs, dtype, ADAFACTOR_SHAPES)
+    for t, (a, b) in enumerate(zip(ours, ref)):
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert x.dtype == y.dtype
+            np.testing.assert_allclose(x, y, **TOLERANCE[dtype], err_msg=f"step {t} param {i}")
+    _assert_states_equal(our_state, ref_state, **TOLERANCE[dtype])
+    assert our_state[2]["row_var"].shape == (2, 3, 1)
+    assert our_state[2]["col_var"].shape == (2, 1, 4)
+
+
+def test_adafactor_clips_and_scales() -> None:
+    """One step whose factored estimate is far from the gradient: the update is scaled to an
+    RMS of d and applied with alpha = max(eps2, RMS(p)) * min(lr, 1 / sqrt(1))."""
+    p = ember.tensor(np.ones((2, 2)), requires_grad=True)
+    opt = optim.Adafactor([p], lr=0.5, d=1.0)
+    p.grad = ember.tensor([[1.0, 0.0], [0.0, 1e-3]], dtype=ember.float64)
+    opt.step()  # a factored estimate far from the gradient: RMS(update) > 1, clipped to 1
+    # alpha = max(1e-3, RMS(p) = 1) * min(0.5, 1) = 0.5; the clipped update has RMS 1
+    change = 1 - p.detach().numpy()
+    assert np.sqrt((change**2).mean()) == pytest.approx(0.5, rel=1e-12)
+
+
+@pytest.mark.parametrize("option", ADAFACTOR_OPTIONS[1::2], ids=ADAFACTOR_IDS[1::2])
+def test_adafactor_state_dict_round_trip(option: tuple) -> None:
+    base.test_state_dict_round_trip(option)
+
+
+def test_adafactor_loads_torch_state() -> None:
+    """A state_dict saved by torch's Adafactor (as numpy) resumes the same run in ember."""
+    name, kwargs, _ = ADAFACTOR_OPTIONS[2]
+    grads = base._grad_sequence()
+    runs = {}
+    for lib, mod in (("torch", torch), ("ember", ember)):
+        params = [mod.tensor(a, requires_grad=True) for a in base._init()]
+        runs[lib] = params, getattr(mod.optim, name)(params, **kwargs)
+    params, opt = runs["torch"]
+    for step_grads in grads[:10]:
+        for p, g in zip(params, step_grads):
+            p.grad = None if g is None else torch.tensor(g)
+        opt.step()
+    saved = opt.state_dict()
+    ours, fresh = runs["ember"]
+    for q, p in zip(ours, params):
+        q.detach().copy_(ember.tensor(p.detach().numpy()))
+    fresh.load_state_dict(
+        {
+            "state": {
+                i: {k: ember.tensor(v.numpy()) for k, v in s.items()}
+                for i, s in saved["state"].items()
+            },
+            "param_groups": saved["param_groups"],
+        }
+    )
+    assert fresh.state[ours[0]]["step"].dtype == ember.float32
+    for lib, mod in (("torch", torch), ("ember", ember)):
+        for step_grads in grads[10:]:
+            for p, g in zip(runs[lib][0], step_grads):
+                p.grad = None if g is None else mod.tensor(g)
+            runs[lib][1].step()
+    for q, p in zip(ours, params):
+        np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_adafactor_bad_lr_tensor_and_flags() -> None:
+    with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
+        torch.optim.Adafactor([TW], lr=torch.tensor([0.1, 0.2]))
+    with pytest.raises(ValueError, match="Adafactor: Tensor lr must be 1-element"):
+        optim.Adafactor([W], lr=ember.tensor([0.1, 0.2]))
+    for kwarg in ("capturable", "differentiable", "amsgrad"):  # not Adafactor's (nor torch's)
+        with pytest.raises(TypeError):
+            torch.optim.Adafactor([TW], **{kwarg: True})
+        with pytest.raises(TypeError):
+            optim.Adafactor([W], **{kwarg: True})
