@@ -76,6 +76,8 @@ __all__ = [
     "index_fill",
     "index_copy",
     "masked_scatter",
+    "searchsorted",
+    "bucketize",
     "ExtraMethods",
 ]
 
@@ -578,6 +580,81 @@ def masked_scatter(input: Any, mask: Any, source: Any) -> Any:
         return input.expand(*shape).clone()
     position = (mask.reshape(-1).to(dtypes.int64).cumsum(0) - 1).clamp(min=0)
     return where(mask, source.reshape(-1)[position].reshape(shape), input)
+
+
+# -- searching sorted sequences -------------------------------------------------------------
+def _sorted_by(op: str, boundaries: Any, sorter: Any) -> Any:
+    """``boundaries`` reordered by ``sorter`` along the last dimension."""
+    if not isinstance(sorter, core._Tensor) or sorter.dtype is not dtypes.int64:
+        got = sorter.dtype.name if isinstance(sorter, core._Tensor) else type(sorter).__name__
+        raise RuntimeError(f"{op}: sorter must be a tensor of long dtype but got {got}")
+    if sorter.shape != boundaries.shape:
+        raise RuntimeError(
+            f"{op}: boundary and sorter must have the same size, but got boundary tensor "
+            f"{list(boundaries.shape)} and sorter tensor {list(sorter.shape)}"
+        )
+    n = boundaries.shape[-1]
+    if sorter.numel() and (int(sorter._data.min()) < 0 or int(sorter._data.max()) >= n):
+        raise RuntimeError(f"{op}: sorter index out of range")
+    return boundaries.gather(-1, sorter)
+
+
+def searchsorted(
+    sorted_sequence: Any,
+    input: Any,
+    *,
+    out_int32: bool = False,
+    right: bool = False,
+    side: str | None = None,
+    sorter: Any = None,
+) -> Any:
+    """Where each value of ``input`` would be inserted in the last dimension of
+    ``sorted_sequence`` to keep it sorted: the first such place, or the last with ``right``.
+
+    The index is the count of boundaries below the value (at or below it with ``right``),
+    counted as "not >=" so that a NaN value lands after every boundary, as in PyTorch.
+    Not differentiable; int64, or int32 with ``out_int32``."""
+    op = "searchsorted"
+    if side not in (None, "left", "right"):
+        raise RuntimeError(f"{op}: side can only be 'left' or 'right' but got {side!r}")
+    if side == "left" and right:
+        raise RuntimeError(
+            f"{op}: side and right can't be set to opposites, got side of left while right was True"
+        )
+    right = right or side == "right"
+    seq = sorted_sequence
+    if seq.ndim == 0:
+        raise RuntimeError(f"{op}: boundaries tensor should have positive dimension, got 0")
+    if sorter is not None:
+        seq = _sorted_by(op, seq, sorter)
+    if not isinstance(input, core._Tensor):
+        if seq.ndim != 1:
+            raise RuntimeError(
+                f"{op}: a scalar value needs a 1-D boundaries tensor, got {seq.ndim} dimensions"
+            )
+        values = input
+    elif seq.ndim == 1:
+        values = input.unsqueeze(-1)
+    elif seq.shape[:-1] == input.shape[:-1]:
+        seq, values = seq.unsqueeze(-2), input.unsqueeze(-1)
+    else:
+        raise RuntimeError(
+            f"{op}: boundaries tensor should be 1 dimension or the first N-1 dimensions of "
+            f"boundaries tensor and input value tensor must match, but we got boundaries tensor "
+            f"{list(sorted_sequence.shape)} and input value tensor {list(input.shape)}"
+        )
+    below = ~(seq > values) if right else ~(seq >= values)
+    return below.sum(-1).to(dtypes.int32 if out_int32 else dtypes.int64)
+
+
+def bucketize(input: Any, boundaries: Any, *, out_int32: bool = False, right: bool = False) -> Any:
+    """The bucket of each value of ``input`` among the 1-D sorted ``boundaries``: ``i`` with
+    boundaries[i-1] < x <= boundaries[i] (boundaries[i-1] <= x < boundaries[i] with ``right``)."""
+    if boundaries.ndim != 1:
+        raise RuntimeError(
+            f"bucketize: boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})"
+        )
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
 def _rev(fn: Any) -> Any:

@@ -119,6 +119,41 @@ def _masked_scatter_samples(rng):
     ]
 
 
+_BOUNDS = np.array([-1.0, 0.0, 0.0, 1.5, 2.0])  # a repeated boundary: left and right differ
+_VALUES = np.array([[0.0, np.nan, -3.0], [2.0, 2.5, 0.5]])
+
+
+def _contiguous(fn):
+    """torch's ``fn`` on contiguous copies (it warns about strided inputs)."""
+    return lambda *args, **kw: fn(
+        *(a.contiguous() if isinstance(a, torch.Tensor) else a for a in args), **kw
+    )
+
+
+def _searchsorted(fn):
+    """``fn`` with ``sorter`` passed by position, so that the sample turns it into a tensor."""
+    return lambda seq, values, sorter=None, **kw: fn(seq, values, sorter=sorter, **kw)
+
+
+def _searchsorted_samples(rng):
+    shuffled = np.array([1.5, -1.0, 2.0, 0.0])
+    return [
+        Sample((_BOUNDS, _VALUES)),
+        Sample((_BOUNDS, _VALUES), {"right": True}),
+        Sample((_BOUNDS, 0.0), {"side": "right", "out_int32": True}),
+        Sample((np.sort(rand(rng, 2, 4), -1), rand(rng, 2, 3))),
+        Sample((shuffled, _VALUES, np.argsort(shuffled))),
+    ]
+
+
+def _bucketize_samples(rng):
+    return [
+        Sample((_VALUES, _BOUNDS)),
+        Sample((_VALUES, _BOUNDS), {"right": True, "out_int32": True}),
+        Sample((1.5, _BOUNDS)),
+    ]
+
+
 def _bitwise(name, samples):
     return spec(name, samples, prims=("Bitwise",), grad=False, gradcheck=False)
 
@@ -174,4 +209,20 @@ SPECS: list[OpSpec] = [
     spec("index_fill", _index_fill_samples),
     spec("index_copy", _index_copy_samples),
     spec("masked_scatter", _masked_scatter_samples),
+    OpSpec(
+        "searchsorted",
+        _searchsorted(ember.searchsorted),
+        _searchsorted(_contiguous(torch.searchsorted)),
+        _searchsorted_samples,
+        grad=False,
+        gradcheck=False,
+    ),
+    OpSpec(
+        "bucketize",
+        ember.bucketize,
+        _contiguous(torch.bucketize),
+        _bucketize_samples,
+        grad=False,
+        gradcheck=False,
+    ),
 ]
