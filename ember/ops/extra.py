@@ -9,6 +9,7 @@ friends) or where the op is a scan or integer-only.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,9 @@ __all__ = [
     "masked_scatter",
     "searchsorted",
     "bucketize",
+    "diag_embed",
+    "cartesian_prod",
+    "cross",
     "ExtraMethods",
 ]
 
@@ -657,6 +661,77 @@ def bucketize(input: Any, boundaries: Any, *, out_int32: bool = False, right: bo
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
+# -- building matrices and products of vectors -------------------------------------------------
+def diag_embed(input: Any, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Any:
+    """Each last-dimension vector of ``input`` on the diagonal ``offset`` of a zero matrix
+    spanning dimensions ``dim1`` and ``dim2`` of the result (one dimension more than
+    ``input``); an ``index_put``, so the gradient is the diagonal of the incoming one."""
+    from ember.creation import arange
+
+    d1 = normalize_dim(dim1, input.ndim + 1, "diag_embed")
+    d2 = normalize_dim(dim2, input.ndim + 1, "diag_embed")
+    if d1 == d2:
+        raise RuntimeError(f"diag_embed: diagonal dimensions cannot be identical {dim1}, {dim2}")
+    m = input.shape[-1]
+    n = m + max(offset, -offset)  # abs is ember.abs here
+    steps = arange(m, device=input.device)
+    rows, cols = steps + max(-offset, 0), steps + max(offset, 0)
+    out = index_put(input.new_zeros(*input.shape[:-1], n, n), (Ellipsis, rows, cols), input)
+    return out.movedim((-2, -1), (d1, d2))
+
+
+def cartesian_prod(*tensors: Any) -> Any:
+    """Every combination of one element from each 1-D tensor, one per row (the rows in
+    lexicographic order); a single tensor is returned as it is."""
+    from ember.creation import meshgrid
+    from ember.ops.movement import stack
+
+    if not tensors:
+        raise RuntimeError("cartesian_prod: expected at least one tensor")
+    for t in tensors:
+        if t.ndim != 1:
+            raise RuntimeError(f"cartesian_prod: expected 1-D tensors, got shape {list(t.shape)}")
+    if len({t.dtype for t in tensors}) > 1:
+        raise RuntimeError("cartesian_prod: expected all tensors to have the same dtype")
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def cross(input: Any, other: Any, dim: int | None = None) -> Any:
+    """Cross product of the 3-vectors along ``dim`` of ``input`` and ``other`` (broadcast).
+
+    ``dim=None`` takes the first dimension of size 3, with PyTorch's deprecation warning.
+    Component i is a[i+1] b[i+2] - a[i+2] b[i+1] (indices mod 3), i.e. products of rolls."""
+    _tensors("cross", input, other)
+    if input.dtype is not other.dtype:
+        raise RuntimeError(
+            f"cross: expected both inputs to have the same dtype, got {input.dtype.name} "
+            f"and {other.dtype.name}"
+        )
+    ndim = max(input.ndim, other.ndim)
+    aligned = [(1,) * (ndim - t.ndim) + tuple(t.shape) for t in (input, other)]
+    if dim is None:
+        if 3 not in aligned[0]:
+            raise RuntimeError(f"cross: no dimension of size 3 in input of shape {aligned[0]}")
+        warnings.warn(
+            "Using torch.cross without specifying the dim arg is deprecated; pass dim "
+            "explicitly or use linalg.cross",
+            UserWarning,
+            stacklevel=2,
+        )
+        dim = aligned[0].index(3)
+    d = normalize_dim(dim, ndim, "cross")
+    if aligned[0][d] != 3 or aligned[1][d] != 3:
+        raise RuntimeError(
+            f"cross: inputs dimension {d} must have length 3. Got {aligned[0][d]} and "
+            f"{aligned[1][d]}"
+        )
+    shape = core.broadcast_shapes("cross", aligned[0], aligned[1])
+    a, b = input.expand(*shape), other.expand(*shape)
+    return a.roll(-1, d) * b.roll(-2, d) - a.roll(-2, d) * b.roll(-1, d)
+
+
 def _rev(fn: Any) -> Any:
     return lambda self, other: fn(other, self)
 
@@ -703,6 +778,8 @@ class ExtraMethods:
     index_fill = index_fill
     index_copy = index_copy
     masked_scatter = masked_scatter
+    diag_embed = diag_embed
+    cross = cross
 
     acosh_ = arccosh_ = _inplace_method(acosh, "acosh_")
     asinh_ = arcsinh_ = _inplace_method(asinh, "asinh_")

@@ -154,6 +154,26 @@ def _bucketize_samples(rng):
     ]
 
 
+def _diag_embed_samples(rng):
+    x = rand(rng, 2, 3)
+    return [Sample((x,)), Sample((x, 1, 0, 2)), Sample((rand(rng, 3), -1))]
+
+
+def _cartesian_prod_samples(rng):
+    return [
+        Sample((rand(rng, 2), rand(rng, 3))),
+        Sample((rand(rng, 2), rand(rng, 1), rand(rng, 2))),
+        Sample((rand(rng, 3),)),
+    ]
+
+
+def _cross_samples(rng):
+    return [
+        Sample((rand(rng, 4, 3), rand(rng, 4, 3), 1)),
+        Sample((rand(rng, 3, 2), rand(rng, 3, 1)), {"dim": -2}),  # broadcast
+    ]
+
+
 def _bitwise(name, samples):
     return spec(name, samples, prims=("Bitwise",), grad=False, gradcheck=False)
 
@@ -225,4 +245,7 @@ SPECS: list[OpSpec] = [
         grad=False,
         gradcheck=False,
     ),
+    spec("diag_embed", _diag_embed_samples, second_order=True),
+    spec("cartesian_prod", _cartesian_prod_samples),
+    spec("cross", _cross_samples, second_order=True),
 ]

@@ -166,6 +166,8 @@ FORMS: dict[str, str] = {
     "index_fill": ".index_fill .index_fill_",
     "index_copy": ".index_copy .index_copy_",
     "masked_scatter": ".masked_scatter .masked_scatter_",
+    "diag_embed": ".diag_embed",
+    "cross": ".cross",
     "bitwise_left_shift": ".bitwise_left_shift .bitwise_left_shift_ .__lshift__ .__rlshift__ "
     ".__ilshift__",
     "bitwise_right_shift": ".bitwise_right_shift .bitwise_right_shift_ .__rshift__ .__rrshift__ "
