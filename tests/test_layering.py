@@ -55,6 +55,8 @@ LAZY_UPWARD = {
     ("ember.tensor", "ember.creation"),
     # a jit graph's draw() hands its DOT text to the same renderer draw_graph uses
     ("ember.jit.graph", "ember.diagnostics.graph"),
+    # index_fill, diag_embed and cartesian_prod build their index grids with arange/meshgrid
+    ("ember.ops.extra", "ember.creation"),
 }
 
 FORBIDDEN = [("ember.jit", "ember.nn")]
