@@ -14,17 +14,14 @@ import pytest
 from ember.cli import main
 from ember.io import safetensors
 from ember.train import checkpoint
-from tests.data.idx_helpers import make_idx_dataset
+from tests.data.idx_helpers import fake_fashion_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    root = tmp_path / "data"
-    make_idx_dataset(root / "fashion-mnist", n_train=400, n_test=40)
-    monkeypatch.setenv("EMBER_DATA", str(root))
-    return root
+    return fake_fashion_mnist(tmp_path, monkeypatch, n_train=400, n_test=40)
 
 
 def test_train_eval_end_to_end(data_dir, tmp_path, capsys):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ember.cli import main
-from tests.data.idx_helpers import make_idx_dataset
+from tests.data.idx_helpers import fake_fashion_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = "to be, or not to be, that is the question:\nwhether 'tis nobler in the mind\n" * 40
@@ -81,9 +81,7 @@ def test_train_lstm_resume_and_errors(text_file, tmp_path, capsys):
 
 
 def test_train_diagnose_then_doctor(tmp_path, monkeypatch, capsys):
-    root = tmp_path / "data"
-    make_idx_dataset(root / "fashion-mnist", n_train=200, n_test=20)
-    monkeypatch.setenv("EMBER_DATA", str(root))
+    fake_fashion_mnist(tmp_path, monkeypatch, n_train=200, n_test=20)
     out = tmp_path / "mlp"
     argv = ["train", "mlp", "--epochs", "1", "--limit", "64", "--batch-size", "4"]
     assert main([*argv, "--diagnose", "--out", str(out)]) == 0  # compiled steps by default

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,3 +21,12 @@ def make_idx_dataset(folder: Path, n_train: int = 64, n_test: int = 32, seed: in
         write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
         write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
     return folder
+
+
+def fake_fashion_mnist(tmp_path: Path, monkeypatch: Any, n_train: int, n_test: int) -> Path:
+    """A tiny Fashion-MNIST under ``tmp_path/data``, where ``ember train`` finds it (EMBER_DATA
+    for this test only); returns that data root."""
+    root = tmp_path / "data"
+    make_idx_dataset(root / "fashion-mnist", n_train=n_train, n_test=n_test)
+    monkeypatch.setenv("EMBER_DATA", str(root))
+    return root

@@ -16,7 +16,7 @@ import pytest
 from ember.cli import main
 from ember.io import safetensors
 from ember.train.classifier import RECIPES
-from tests.data.idx_helpers import make_idx_dataset
+from tests.data.idx_helpers import fake_fashion_mnist
 from tests.distributed.launch import ROOT, needs_mpi
 
 PROGRAM = Path(__file__).with_name("train_rank.py")
@@ -24,11 +24,8 @@ PROGRAM = Path(__file__).with_name("train_rank.py")
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    root = tmp_path / "data"
-    make_idx_dataset(root / "fashion-mnist", n_train=96, n_test=16)
-    monkeypatch.setenv("EMBER_DATA", str(root))
     monkeypatch.setattr(RECIPES["mlp"], "model_kwargs", {})  # as train_rank.py: no dropout
-    return root
+    return fake_fashion_mnist(tmp_path, monkeypatch, n_train=96, n_test=16)
 
 
 def _mlp(out: Path, *flags: str) -> list[str]:

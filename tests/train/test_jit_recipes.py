@@ -22,7 +22,7 @@ import pytest
 from ember.cli import main
 from ember.io import safetensors
 from ember.train.trainer import Trainer
-from tests.data.idx_helpers import make_idx_dataset
+from tests.data.idx_helpers import fake_fashion_mnist
 
 TEXT = "to be, or not to be, that is the question:\nwhether 'tis nobler in the mind\n" * 40
 IMAGES = ["--epochs", "1", "--limit", "160", "--batch-size", "8"]  # 20 steps
@@ -58,9 +58,7 @@ def _nudge_every_weight(monkeypatch):
 
 @pytest.fixture
 def data(tmp_path, monkeypatch):
-    root = tmp_path / "data"
-    make_idx_dataset(root / "fashion-mnist", n_train=160, n_test=16)
-    monkeypatch.setenv("EMBER_DATA", str(root))
+    fake_fashion_mnist(tmp_path, monkeypatch, n_train=160, n_test=16)
     text = tmp_path / "text.txt"
     text.write_text(TEXT, encoding="utf-8")
     return text

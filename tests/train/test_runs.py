@@ -15,17 +15,14 @@ from ember.cli import main
 from ember.io import safetensors
 from ember.train import checkpoint
 from ember.train.trainer import Trainer
-from tests.data.idx_helpers import make_idx_dataset
+from tests.data.idx_helpers import fake_fashion_mnist
 
 TEXT = "to be, or not to be, that is the question:\nwhether 'tis nobler in the mind\n" * 40
 
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    root = tmp_path / "data"
-    make_idx_dataset(root / "fashion-mnist", n_train=96, n_test=16)
-    monkeypatch.setenv("EMBER_DATA", str(root))
-    return root
+    return fake_fashion_mnist(tmp_path, monkeypatch, n_train=96, n_test=16)
 
 
 @pytest.fixture

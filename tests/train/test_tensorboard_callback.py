@@ -12,17 +12,14 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from ember.cli import main
 from ember.utils.tensorboard import SummaryWriter
-from tests.data.idx_helpers import make_idx_dataset
+from tests.data.idx_helpers import fake_fashion_mnist
 
 STEPS = 6  # 96 images in batches of 16: steps per epoch
 
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    root = tmp_path / "data"
-    make_idx_dataset(root / "fashion-mnist", n_train=96, n_test=16)
-    monkeypatch.setenv("EMBER_DATA", str(root))
-    return root
+    return fake_fashion_mnist(tmp_path, monkeypatch, n_train=96, n_test=16)
 
 
 def _read(run):

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
 
 from ember.cli import main
-from tests.data.idx_helpers import make_idx_dataset
+from tests.data.idx_helpers import fake_fashion_mnist
 
 
 def _serve(logdir, log) -> tuple[subprocess.Popen, str]:
@@ -42,8 +42,7 @@ def _get(url: str) -> dict:
 
 
 def test_tensorboard_lists_the_runs_scalar_tags(tmp_path, monkeypatch):
-    make_idx_dataset(tmp_path / "data" / "fashion-mnist", n_train=32, n_test=16)
-    monkeypatch.setenv("EMBER_DATA", str(tmp_path / "data"))
+    fake_fashion_mnist(tmp_path, monkeypatch, n_train=32, n_test=16)
     run = tmp_path / "runs" / "mlp"
     args = ["train", "mlp", "--epochs", "1", "--limit", "32", "--batch-size", "16", "--quiet"]
     assert main([*args, "--out", str(run), "--tensorboard"]) == 0
