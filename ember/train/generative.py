@@ -35,7 +35,7 @@ from ember.train.batches import ShuffledBatches
 from ember.train.callbacks import Callback, FitState, History
 from ember.train.classifier import IMAGE_OPTIONS, recipe_config
 from ember.train.family import Family, Job, Option, fraction, nonnegative_int, positive_int
-from ember.train.parallel import data_parallel
+from ember.train.parallel import data_parallel, world_size
 
 __all__ = [
     "GenRecipe",
@@ -236,9 +236,13 @@ class Optimizers:
             opt.load_state_dict(state[k])
 
 
-def _step_fn(name: str, model: Any, opts: Optimizers) -> Callable[[Tensor], dict[str, Tensor]]:
+def _step_fn(
+    name: str, model: Any, opts: Optimizers, ranks: int = 1
+) -> Callable[[Tensor], dict[str, Tensor]]:
     """One optimisation step on a batch; returns the logged losses (detached 0-d tensors, so
-    that ``ember.jit`` can compile the step)."""
+    that ``ember.jit`` can compile the step). ``ranks``: the data-parallel world size, by
+    which a loss summed over the batch is scaled before backward, since DDP averages the
+    ranks' gradients: N ranks x B rows then step as one process does on N x B rows."""
     if name == "dcgan":
         opt_g, opt_d = opts.by_name["generator"], opts.by_name["discriminator"]
 
@@ -257,11 +261,12 @@ def _step_fn(name: str, model: Any, opts: Optimizers) -> Callable[[Tensor], dict
         return gan_step
     opt = opts.by_name["model"]
     per_image = name == "vae"  # the VAE's loss is a batch sum; log it per image
+    scale = ranks if per_image else 1
 
     def step(x: Tensor) -> dict[str, Tensor]:
         opt.zero_grad()
         loss = model.loss(x)
-        loss.backward()
+        (loss * scale if scale != 1 else loss).backward()
         opt.step()
         return {"loss": loss.detach() / (x.shape[0] if per_image else 1)}
 
@@ -344,7 +349,7 @@ def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
     net = build_model(cfg)
     # --distributed: the steps call the models' loss methods, not forward, so the gradient
     # hooks of DistributedDataParallel alone average across ranks; one wrapper per network
-    # that steps on its own (a VAE's summed loss gets 1/N of the gradient: Adam is invariant)
+    # that steps on its own (the step scales the VAE's summed loss by the world size)
     for part in (net.generator, net.discriminator) if model == "dcgan" else (net,):
         data_parallel(part)
     net.train()
@@ -357,7 +362,7 @@ def _build(cfg: dict[str, Any], out: Path, quiet: bool) -> Job:
         drop_last=True,
     )
     return Job(
-        _step_fn(model, net, opts),
+        _step_fn(model, net, opts, world_size()),
         plan,
         FitState(net, opts, None, History()),
         cfg["epochs"],

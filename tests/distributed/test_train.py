@@ -15,16 +15,20 @@ import pytest
 
 from ember.cli import main
 from ember.io import safetensors
+from ember.models.vae import VAE
 from ember.train.classifier import RECIPES
 from tests.data.idx_helpers import fake_fashion_mnist
 from tests.distributed.launch import ROOT, needs_mpi
+from tests.distributed.train_rank import noiseless
 
 PROGRAM = Path(__file__).with_name("train_rank.py")
 
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(RECIPES["mlp"], "model_kwargs", {})  # as train_rank.py: no dropout
+    # as train_rank.py: no dropout, no VAE noise
+    monkeypatch.setattr(RECIPES["mlp"], "model_kwargs", {})
+    monkeypatch.setattr(VAE, "reparameterize", staticmethod(noiseless))
     return fake_fashion_mnist(tmp_path, monkeypatch, n_train=96, n_test=16)
 
 
@@ -80,6 +84,21 @@ def test_two_ranks_train_as_one_process_and_only_rank_0_prints(data_dir, tmp_pat
     assert sum(x.startswith("epoch ") for x in lines) == 2
     assert sum(x.startswith("mlp: test_accuracy") for x in lines) == 1
     assert result.stderr == ""
+
+
+@needs_mpi
+def test_two_ranks_train_the_vae_as_one_process(data_dir, tmp_path):
+    # the VAE's loss is a sum over the batch: each rank's is over half the rows, so the step
+    # scales it by the world size before DDP averages the gradients
+    one, two = tmp_path / "one", tmp_path / "two"
+    vae = ["train", "vae", "--limit", "96", "--batch-size", "32", "--epochs", "2"]
+    assert main([*vae, "--out", str(one), "--quiet", "--no-jit"]) == 0
+    result = _ranks(2, [*vae, "--out", str(two), "--quiet", "--distributed"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    expect, found = _weights(one), _weights(two)
+    assert found.keys() == expect.keys()
+    for key, value in expect.items():  # Adam's moments hold the summed gradients' scale
+        np.testing.assert_allclose(found[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
 
 
 @needs_mpi
