@@ -97,9 +97,14 @@ def train_gflop(workload: str) -> float:
     return 3 * fwd() / 1e9
 
 
-def generate_gflop_per_token(window: int = 64) -> float:
-    """Forward GFLOP of the gpt model on one [1, window] padded window (gpt-generate)."""
-    return _gpt_fwd(b=1, t=window) / 1e9
+def generate_gflop_per_token(block: int = 64) -> float:
+    """Forward GFLOP of one KV-cached gpt decode step (gpt-generate), averaged over a sequence
+    of ``block`` tokens: one position through every layer, its query against the keys and
+    values of the 1…block positions so far (mean (block + 1) / 2)."""
+    c, layers, v = 128, 4, 65
+    per_layer = matmul(1, 3 * c, c) + matmul(1, c, c) + matmul(1, 4 * c, c) + matmul(1, c, 4 * c)
+    per_layer += 2 * matmul(1, 1, c) * (block + 1) / 2  # q·k and att·v over the cached keys
+    return (layers * per_layer + matmul(1, v, c)) / 1e9
 
 
 def infer_gflop(batch: int) -> float:

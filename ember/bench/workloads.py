@@ -283,11 +283,13 @@ def _build_dcgan(fw: Framework, zoo: Any, data: dict[str, Any], compile_fn: Call
 
 
 def build_generate(fw: Framework, compile_fn: Callable = lambda f: f, zoo: Any = None) -> Built:
-    """gpt-generate: ``step()`` samples the next token (top-k 10, temperature 1, no KV cache).
+    """gpt-generate: ``step()`` samples the next token (top-k 10, temperature 1) with the
+    model's KV cache.
 
-    Every token is a full forward pass (compiled by ``compile_fn``) over a zero-padded [1, 64]
-    window of the last ≤ 64 tokens; causal attention makes the logits at position L-1 exact.
-    The window's shape never changes, so a compiled forward is traced once.
+    Each step is one ``GPT.decode_step`` (compiled by ``compile_fn``): the last token goes in
+    at the cache's position, over fixed-size key/value buffers (``StaticKVCache``), so the step
+    has one shape and both frameworks run the same algorithm. When the cache is full
+    (``block_size`` tokens) the sequence starts again from token 0.
     """
     torch, zoo = fw.mod, zoo or model_zoo(fw.mod)
     F = torch.nn.functional
@@ -296,22 +298,25 @@ def build_generate(fw: Framework, compile_fn: Callable = lambda f: f, zoo: Any =
     model.eval()
     _on_device(fw, model)
     gen = torch.Generator(device=fw.device).manual_seed(7)  # torch samples on its device
-    forward = compile_fn(model)
+    decode = compile_fn(model.decode_step)
+    cache = model.new_static_cache(1)
+    block = model.config.block_size
     seq = [0]
-    window = np.zeros((1, 64), dtype=np.int64)
 
     def step() -> int:
-        ctx = seq[-64:]
-        window[0, : len(ctx)] = ctx
+        if len(seq) > block:  # the cache is full: a new sequence
+            seq[:] = [0]
+            cache[0].pos.zero_()
         with fw.no_grad():
-            logits = forward(fw.tensor(window))[0][0, len(ctx) - 1]
+            token = fw.tensor(np.array([[seq[-1]]], dtype=np.int64))
+            logits = decode(token, cache)[0]
             v, ix = torch.topk(logits, TOPK)
             p = F.softmax(v / 1.0, dim=-1)
             token = int(ix[torch.multinomial(p, 1, generator=gen)].item())
         seq.append(token)
         return token
 
-    return Built(_nparams(model), step, ["no KV cache"])
+    return Built(_nparams(model), step, ["KV cache: one token per step over a static cache"])
 
 
 def build_cnn_infer(

@@ -12,11 +12,12 @@ the last ``block_size`` tokens from scratch (refilling the cache), exactly what 
 generation does. Cached and uncached generation therefore give the same logits at every step.
 
 The model, its cache and sampling are written once for any framework (``gpt_family(torch)``,
-see ``ember.models.neutral``). ember's ``GPT`` adds compiled generation
-(``generate(..., jit=True)``): ``decode_step`` feeds one token into a ``StaticKVCache``
-(fixed-size buffers, the position in a 0-d tensor), so every step has the same shapes and
-``ember.jit`` compiles it once; past ``block_size`` a compiled full-window forward (also one
-shape) takes over. The graphs live on the model and are reused by later calls.
+see ``ember.models.neutral``), and so is ``decode_step``, which feeds one token into a
+``StaticKVCache`` (fixed-size buffers, the position in a 0-d tensor): every step has the same
+shapes, and the bench times this one algorithm on both sides. ember's ``GPT`` adds compiled
+generation (``generate(..., jit=True)``): ``ember.jit`` compiles ``decode_step`` once; past
+``block_size`` a compiled full-window forward (also one shape) takes over. The graphs live on
+the model and are reused by later calls.
 """
 
 from __future__ import annotations
@@ -30,13 +31,10 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import ember
-from ember import dtypes
 from ember.autograd import no_grad
-from ember.creation import arange, zeros
 from ember.jit import JitFunction
 from ember.models.neutral import family, publish
 from ember.models.sampling import check_temperature, sampling
-from ember.ops.elementwise import where
 from ember.tensor import Tensor
 
 __all__ = [
@@ -98,6 +96,31 @@ def gpt_family(torch: ModuleType) -> SimpleNamespace:
         def clear(self) -> None:
             self.k = self.v = None
 
+    class StaticKVCache:
+        """Keys and values in fixed-size buffers (B, n_head, block_size, head_size), written at
+        the position held in the 0-d int64 tensor ``pos`` (one tensor shared by all layers).
+
+        Each step has the same shapes whatever the position, so ``ember.jit`` compiles decoding
+        once; attention masks out the slots after ``pos``.
+        """
+
+        def __init__(self, k: Any, v: Any, pos: Any) -> None:
+            self.k, self.v, self.pos = k, v, pos
+
+        def update(self, k: Any, v: Any) -> tuple[Any, Any, Any]:
+            """Write one position's key and value (B, n_head, 1, head_size) at ``pos``; all
+            buffers and the (1, block_size) mask of the slots written so far."""
+            if k.shape[2] != 1:
+                raise ValueError(
+                    f"GPT: a StaticKVCache takes one token per step: {k.shape[2]} vs 1\n"
+                    "hint: feed the prompt one token at a time (generate(..., jit=True) does)"
+                )
+            slots = torch.arange(self.k.shape[2], device=k.device)
+            here = (slots == self.pos).view(-1, 1)  # (block_size, 1): the slot to write
+            self.k.copy_(torch.where(here, k, self.k))
+            self.v.copy_(torch.where(here, v, self.v))
+            return self.k, self.v, (slots <= self.pos).view(1, -1)
+
     class CausalSelfAttention(nn.Module):
         """Multi-head self-attention where position t attends to positions ≤ t."""
 
@@ -113,7 +136,7 @@ def gpt_family(torch: ModuleType) -> SimpleNamespace:
             self.resid_dropout = nn.Dropout(config.dropout)
 
         def forward(self, x: Any, cache: Any = None) -> Any:
-            """``cache``: this layer's KVCache (or ember's StaticKVCache), extended here."""
+            """``cache``: this layer's KVCache or StaticKVCache, extended here."""
             B, T, C = x.shape
             q, k, v = self.c_attn(x).split(C, dim=2)
             q, k, v = (
@@ -258,6 +281,26 @@ def gpt_family(torch: ModuleType) -> SimpleNamespace:
             cache = self.new_cache() if use_cache else None
             return functools.partial(self.next_token_logits, cache=cache)
 
+        def new_static_cache(self, batch: int) -> list[StaticKVCache]:
+            """Zeroed fixed-size caches for ``decode_step``, one per block, at position 0."""
+            c, weight = self.config, self.lm_head.weight
+            shape = (batch, c.n_head, c.block_size, c.n_embd // c.n_head)
+            pos = torch.zeros((), dtype=torch.int64, device=weight.device)
+
+            def buffer() -> Any:
+                return torch.zeros(shape, dtype=weight.dtype, device=weight.device)
+
+            return [StaticKVCache(buffer(), buffer(), pos) for _ in range(c.n_layer)]
+
+        def decode_step(self, token: Any, cache: list[StaticKVCache]) -> Any:
+            """Logits (B, vocab) of the token after ``token`` (B, 1) at position
+            ``cache[0].pos``, which it advances by one. The caller keeps the position below
+            ``block_size``."""
+            pos = cache[0].pos
+            logits = self._logits(token, pos.view(1), cache)[:, -1, :]
+            pos.add_(1)
+            return logits
+
         def configure_optimizers(
             self, weight_decay: float, lr: float, betas: tuple[float, float]
         ) -> Any:
@@ -270,41 +313,20 @@ def gpt_family(torch: ModuleType) -> SimpleNamespace:
             return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
     return SimpleNamespace(
-        KVCache=KVCache, CausalSelfAttention=CausalSelfAttention, MLP=MLP, Block=Block, GPT=GPT
+        KVCache=KVCache,
+        StaticKVCache=StaticKVCache,
+        CausalSelfAttention=CausalSelfAttention,
+        MLP=MLP,
+        Block=Block,
+        GPT=GPT,
     )
 
 
 _gpt = gpt_family(ember)
-KVCache, CausalSelfAttention, MLP, Block = publish(
-    __name__, _gpt.KVCache, _gpt.CausalSelfAttention, _gpt.MLP, _gpt.Block
+KVCache, StaticKVCache, CausalSelfAttention, MLP, Block = publish(
+    __name__, _gpt.KVCache, _gpt.StaticKVCache, _gpt.CausalSelfAttention, _gpt.MLP, _gpt.Block
 )
 filter_logits, sample_next = sampling(ember).filter_logits, sampling(ember).sample_next
-
-
-class StaticKVCache:
-    """Keys and values in fixed-size buffers (B, n_head, block_size, head_size), written at the
-    position held in the 0-d int64 tensor ``pos`` (one tensor shared by all layers).
-
-    Each step has the same shapes whatever the position, so ``ember.jit`` compiles decoding
-    once; attention masks out the slots after ``pos``.
-    """
-
-    def __init__(self, k: Tensor, v: Tensor, pos: Tensor) -> None:
-        self.k, self.v, self.pos = k, v, pos
-
-    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Write one position's key and value (B, n_head, 1, head_size) at ``pos``; all
-        buffers and the (1, block_size) mask of the slots written so far."""
-        if k.shape[2] != 1:
-            raise ValueError(
-                f"GPT: a StaticKVCache takes one token per step: {k.shape[2]} vs 1\n"
-                "hint: feed the prompt one token at a time (generate(..., jit=True) does)"
-            )
-        slots = arange(self.k.shape[2], device=k.device)
-        here = (slots == self.pos).view(-1, 1)  # (block_size, 1): the slot to write
-        self.k.copy_(where(here, k, self.k))
-        self.v.copy_(where(here, v, self.v))
-        return self.k, self.v, (slots <= self.pos).view(1, -1)
 
 
 class GPT(_gpt.GPT):
@@ -326,25 +348,6 @@ class GPT(_gpt.GPT):
         """Copies and pickles leave the compiled decoding behind: it holds loaded kernels and
         this model's caches, and a copy compiles its own on first use."""
         return {**self.__dict__, "_decoding": None}
-
-    def new_static_cache(self, batch: int) -> list[StaticKVCache]:
-        """Zeroed fixed-size caches for ``decode_step``, one per block, at position 0."""
-        c, weight = self.config, self.lm_head.weight
-        shape = (batch, c.n_head, c.block_size, c.n_embd // c.n_head)
-        pos = zeros((), dtype=dtypes.int64, device=weight.device)
-
-        def buffer() -> Tensor:
-            return zeros(shape, dtype=weight.dtype, device=weight.device)
-
-        return [StaticKVCache(buffer(), buffer(), pos) for _ in range(c.n_layer)]
-
-    def decode_step(self, token: Tensor, cache: list[StaticKVCache]) -> Tensor:
-        """Logits (B, vocab) of the token after ``token`` (B, 1) at position ``cache[0].pos``,
-        which it advances by one. The caller keeps the position below ``block_size``."""
-        pos = cache[0].pos
-        logits = self._logits(token, pos.view(1), cache)[:, -1, :]
-        pos.add_(1)
-        return logits
 
     def next_logits_fn(
         self, batch: int, use_cache: bool = True, jit: bool = False

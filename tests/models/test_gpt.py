@@ -13,7 +13,7 @@ import torch.nn.functional as TF
 from torch import nn as tnn
 
 import ember
-from ember.models.gpt import GPT, GPTConfig, filter_logits, gpt
+from ember.models.gpt import GPT, GPTConfig, filter_logits, gpt, gpt_family
 
 TINY = {"vocab_size": 11, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 16}
 
@@ -356,3 +356,33 @@ def test_copies_of_a_model_drop_its_compiled_decoding():
         assert clone._decoding is None and model._decoding is not None
         np.testing.assert_array_equal(clone.generate(prompt, 5, top_k=1, jit=True).numpy(), first)
         assert clone._decoding.model is clone
+
+
+def twin_pair() -> tuple[GPT, tnn.Module]:
+    """A tiny float32 ember GPT and its PyTorch twin (``gpt_family(torch)``), same weights."""
+    model, _ = tiny_pair("float32")
+    model.eval()
+    twin = gpt_family(torch).GPT(model.config)
+    twin.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in model.state_dict().items()})
+    return model, twin.eval()
+
+
+def test_cached_decoding_equals_the_torch_twin():
+    model, twin = twin_pair()
+    block = model.config.block_size
+    idx = tokens(2, block)
+    ours, theirs = model.new_static_cache(2), twin.new_static_cache(2)
+    with ember.no_grad(), torch.no_grad():
+        full = twin(torch.from_numpy(idx))[0]
+        for t in range(block):
+            step = model.decode_step(ember.tensor(idx[:, t : t + 1]), ours)
+            twin_step = twin.decode_step(torch.from_numpy(idx[:, t : t + 1]), theirs)
+            np.testing.assert_allclose(step.numpy(), twin_step.numpy(), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(step.numpy(), full[:, t].numpy(), rtol=1e-5, atol=1e-5)
+    assert theirs[0].pos.item() == block
+    prompt = tokens(2, 2)
+    n = 2 * block  # past the context window
+    greedy = model.generate(ember.tensor(prompt), n, top_k=1).numpy()
+    for use_cache in (True, False):
+        out = twin.generate(torch.from_numpy(prompt), n, top_k=1, use_cache=use_cache)
+        np.testing.assert_array_equal(out.numpy(), greedy, err_msg=f"use_cache={use_cache}")
