@@ -13,6 +13,7 @@ hang. See docs/distributed.md.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import pickle
 import signal
@@ -69,7 +70,8 @@ __all__ = [
 _DEFAULT_TIMEOUT = timedelta(minutes=10)
 _GRACE_S = 1.0  # a failed rank waits this long before exiting: the launcher may then stop
 # the others, which are printing their own errors
-_SPIN_S = 0.002  # poll without sleeping this long: small collectives finish within it
+_PATIENT_S = 1.0  # poll (yielding the core between tests) this long, then sleep 1 ms between
+# tests: MPI moves a nonblocking collective on only inside its calls, so a sleep stalls it
 
 
 class Backend:
@@ -85,6 +87,14 @@ class ProcessGroup:
 
     def __init__(self, impl: Any, ranks: list[int], timeout: float, backend: str) -> None:
         self.impl, self.ranks, self.timeout, self.backend = impl, ranks, timeout, backend
+        self._meta: Any = None
+
+    def meta_buffer(self) -> Any:
+        """The buffer the ranks' call descriptions are gathered into, reused by every call
+        (the check is waited for before the next collective starts)."""
+        if self._meta is None:
+            self._meta = self.impl.empty((self.size(), _META), np.int64)
+        return self._meta
 
     def rank(self) -> int:
         """This process's rank within the group."""
@@ -333,10 +343,12 @@ def _wait(g: ProcessGroup, name: str, requests: list, timeout: float | None = No
         raise DistBackendError(
             f"ember.distributed: {name}: the process group is unusable after {_State.broken}"
         )
+    done = requests[0].Test if len(requests) == 1 else lambda: all(r.Test() for r in requests)
+    if done():  # most small collectives: no clock, no loop
+        return
     limit = g.timeout if timeout is None else timeout
     start = time.monotonic()
-    pause = 1e-5
-    while not all(r.Test() for r in requests):
+    while not done():
         waited = time.monotonic() - start
         if waited > limit:
             _State.broken = f"{name} timed out"
@@ -348,9 +360,10 @@ def _wait(g: ProcessGroup, name: str, requests: list, timeout: float | None = No
                 "(it died, hangs, or is in a different collective)\n"
                 "hint: init_process_group(timeout=timedelta(...)) sets the limit"
             )
-        if waited > _SPIN_S:
-            time.sleep(pause)
-            pause = min(pause * 2, 1e-3)
+        if waited > _PATIENT_S:  # a peer that late is hung or busy: stop taking a core
+            time.sleep(1e-3)
+        else:
+            os.sched_yield()
 
 
 class Work:
@@ -443,15 +456,24 @@ _META = 12  # call, dtype, root or op, ndim, 8 dims
 
 
 def _meta(call: str, t: Tensor | None, extra: int = -1) -> np.ndarray:
+    """What this rank's collective call is, as the integers every rank compares."""
+    if t is None:
+        return _meta_vector(call, None, (), extra)
+    return _meta_vector(call, t._data.dtype, t._data.shape, extra)
+
+
+@functools.lru_cache(maxsize=256)
+def _meta_vector(call: str, dtype: Any, shape: tuple, extra: int) -> np.ndarray:
+    """``_meta``'s vector, made once per distinct call (read-only: it is shared)."""
     vec = np.full(_META, -1, np.int64)
     vec[0] = _CALLS.index(call)
     vec[2] = extra
-    if t is not None:
-        name = t._data.dtype.name
-        vec[1] = _DTYPES.index(name) if name in _DTYPES else 99
-        vec[3] = t._data.ndim
-        dims = t._data.shape[:8]
+    if dtype is not None:
+        vec[1] = _DTYPES.index(dtype.name) if dtype.name in _DTYPES else 99
+        vec[3] = len(shape)
+        dims = shape[:8]
         vec[4 : 4 + len(dims)] = dims
+    vec.flags.writeable = False
     return vec
 
 
@@ -469,9 +491,11 @@ def _check(g: ProcessGroup, name: str, vec: np.ndarray) -> None:
     if g.size() == 1:
         return
     impl = g.impl
-    recv = impl.empty((g.size(), _META), np.int64)
+    recv = g.meta_buffer()
     _wait(g, name, impl.allgather(impl.stage(vec), recv))
     rows = _host(recv)
+    if (rows == rows[0]).all():
+        return
     for r in range(1, g.size()):
         if not np.array_equal(rows[r], rows[0]):
             raise DistBackendError(
@@ -484,6 +508,8 @@ def _check(g: ProcessGroup, name: str, vec: np.ndarray) -> None:
 
 # -- tensors ------------------------------------------------------------------------------------
 def _host(a: Any) -> np.ndarray:
+    if isinstance(a, np.ndarray):
+        return a
     from ember.arrays import backend_of
 
     return backend_of(a).to_host(a)
@@ -547,7 +573,8 @@ def all_reduce(
         return None
     send = _reduce_prep(g, "all_reduce", tensor, op)
     _check(g, "all_reduce", _meta("all_reduce", tensor, _OPS.index(op)))
-    recv = g.impl.empty(send.shape, send.dtype)
+    # in place when the tensor's own array can travel (contiguous, a dtype MPI reduces)
+    recv = send if send is tensor._data else g.impl.empty(send.shape, send.dtype)
 
     def finish() -> None:
         _write(tensor, _averaged(g, op, recv))

@@ -62,6 +62,17 @@ class MPIBackend:
         self.comm = comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         comm.Set_errhandler(self.MPI.ERRORS_RETURN)  # errors as Python exceptions
+        MPI = self.MPI
+        self.ops = {
+            ReduceOp.SUM: MPI.SUM,
+            ReduceOp.AVG: MPI.SUM,  # the caller divides by the group size
+            ReduceOp.PRODUCT: MPI.PROD,
+            ReduceOp.MIN: MPI.MIN,
+            ReduceOp.MAX: MPI.MAX,
+            ReduceOp.BAND: MPI.BAND,
+            ReduceOp.BOR: MPI.BOR,
+            ReduceOp.BXOR: MPI.BXOR,
+        }
 
     @classmethod
     def world(cls) -> MPIBackend:
@@ -88,19 +99,9 @@ class MPIBackend:
         return None if a is None else [a.view(np.uint8).reshape(-1), self.MPI.BYTE]
 
     def _op(self, op: ReduceOp, dtype: np.dtype) -> Any:
-        MPI = self.MPI
         if dtype == np.bool_:
             op = {ReduceOp.SUM: ReduceOp.MAX, ReduceOp.PRODUCT: ReduceOp.MIN}.get(op, op)
-        return {
-            ReduceOp.SUM: MPI.SUM,
-            ReduceOp.AVG: MPI.SUM,  # the caller divides by the group size
-            ReduceOp.PRODUCT: MPI.PROD,
-            ReduceOp.MIN: MPI.MIN,
-            ReduceOp.MAX: MPI.MAX,
-            ReduceOp.BAND: MPI.BAND,
-            ReduceOp.BOR: MPI.BOR,
-            ReduceOp.BXOR: MPI.BXOR,
-        }[op]
+        return self.ops[op]
 
     @staticmethod
     def reducible(a: np.ndarray) -> np.ndarray:
@@ -111,7 +112,9 @@ class MPIBackend:
 
     # -- collectives (each returns MPI requests) ----------------------------------------------
     def allreduce(self, send: np.ndarray, recv: np.ndarray, op: ReduceOp) -> list:
-        return [self.comm.Iallreduce(send, recv, self._op(op, send.dtype))]
+        """``recv`` is ``send`` for an in-place reduction."""
+        source = self.MPI.IN_PLACE if send is recv else send
+        return [self.comm.Iallreduce(source, recv, self._op(op, send.dtype))]
 
     def reduce(self, send: np.ndarray, recv: np.ndarray, op: ReduceOp, root: int) -> list:
         return [self.comm.Ireduce(send, recv, self._op(op, send.dtype), root)]
