@@ -55,6 +55,8 @@ from ember.random import *  # noqa: F403
 from ember.random import __all__ as _random_all
 from ember.serialization import load, save
 from ember.tensor import Size, Tensor, is_tensor
+from ember.tensor_functions import *  # noqa: F403
+from ember.tensor_functions import __all__ as _tensor_functions_all
 from ember.threads import get_num_threads, set_num_threads
 
 bool = bool_  # noqa: A001 - PyTorch spells it ember.bool
@@ -89,6 +91,9 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"ember.{name}")
     if name in _LAZY_ATTRIBUTES:
         return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    aliases = importlib.import_module("ember.nn.aliases")  # torch.conv2d and friends
+    if name in aliases.__all__:
+        return getattr(aliases, name)
     raise AttributeError(f"module 'ember' has no attribute {name!r}")
 
 
@@ -148,5 +153,6 @@ __all__ = sorted(
         + _public(_movement_all)
         + _public(_reduce_all)
         + _public(_random_all)
+        + _public(_tensor_functions_all)
     )
 )

@@ -20,6 +20,7 @@ from ember.ops.index import IndexMethods
 from ember.ops.linalg import LinalgMethods
 from ember.ops.movement import MovementMethods
 from ember.ops.reduce import ReduceMethods
+from ember.ops.shrink import ShrinkMethods
 
 __all__ = ["Tensor", "is_tensor"]
 
@@ -28,7 +29,13 @@ _DTYPES = dtypes._BY_NP
 
 
 class Tensor(
-    ElementwiseMethods, ExtraMethods, ReduceMethods, MovementMethods, IndexMethods, LinalgMethods
+    ElementwiseMethods,
+    ExtraMethods,
+    ReduceMethods,
+    MovementMethods,
+    IndexMethods,
+    LinalgMethods,
+    ShrinkMethods,
 ):
     """A multi-dimensional array that records operations for automatic differentiation."""
 

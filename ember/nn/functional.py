@@ -65,6 +65,7 @@ from ember.ops.fused import batch_norm_stats, batch_norm_train
 from ember.ops.index import index_select
 from ember.ops.movement import pad
 from ember.ops.reduce import log_softmax, softmax
+from ember.ops.shrink import hardshrink, prelu
 from ember.tensor import Tensor
 
 __all__ = [
@@ -354,19 +355,6 @@ def logsigmoid(input: Tensor) -> Tensor:
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x where x > threshold, else ``value``."""
     return _maybe_inplace(input, inplace, lambda x: where(x > threshold, x, value), "threshold")
-
-
-def prelu(input: Tensor, weight: Tensor) -> Tensor:
-    """leaky_relu with a learned slope per channel (dim 1) or one shared slope."""
-    _check_tensor("prelu", input)
-    n = weight.numel()
-    if n != 1 and (input.ndim < 2 or input.shape[1] != n):
-        raise ValueError(
-            f"prelu: weight has {n} slopes but input of shape {tuple(input.shape)} has "
-            f"{input.shape[1] if input.ndim >= 2 else 1} channels (dim 1)"
-        )
-    slope = weight.reshape(n, *([1] * (input.ndim - 2))) if n != 1 else weight.reshape(())
-    return where(input > 0, input, input * slope)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
@@ -1019,12 +1007,6 @@ def scaled_dot_product_attention(
 
 
 # -- more activations -----------------------------------------------------------------------
-def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """x where |x| > lambd, else 0."""
-    _check_tensor("hardshrink", input)
-    return where(input.abs() > lambd, input, 0.0)
-
-
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """x - lambd above lambd, x + lambd below -lambd, else 0 (soft thresholding)."""
     _check_tensor("softshrink", input)

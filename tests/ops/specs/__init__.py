@@ -77,10 +77,11 @@ def all_specs() -> list[OpSpec]:
         movement,
         nn_functional,
         reduce,
+        toplevel,
     )
     from tests.ops.specs.forms import forms_of
 
-    modules = [elementwise, extra, reduce, movement, index, linalg, fused, nn_functional]
+    modules = [elementwise, extra, reduce, movement, index, linalg, fused, nn_functional, toplevel]
     try:
         from tests.ops.specs import conv  # noqa: F401
 

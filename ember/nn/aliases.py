@@ -1,0 +1,337 @@
+"""The functionals torch also exposes at top level (``torch.conv2d``, ``torch.dropout`` …),
+with the top-level spellings: positional flags such as ``train`` and ``cudnn_enabled``,
+losses whose ``reduction`` is torch's enum (0 none, 1 mean, 2 sum; the names work too), and
+pooling ops that return indices as a pair.
+
+Functionals whose top-level signature is the same are the very same functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ember.nn import functional as F
+from ember.nn.functional import (
+    adaptive_avg_pool1d,
+    avg_pool1d,
+    bilinear,
+    celu,
+    channel_shuffle,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    cosine_similarity,
+    hardshrink,
+    pairwise_distance,
+    pixel_shuffle,
+    pixel_unshuffle,
+    prelu,
+    rms_norm,
+    selu,
+    threshold,
+)
+from ember.tensor import Tensor
+
+__all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_max_pool1d",
+    "alpha_dropout",
+    "avg_pool1d",
+    "batch_norm",
+    "bilinear",
+    "binary_cross_entropy_with_logits",
+    "celu",
+    "channel_shuffle",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "cosine_embedding_loss",
+    "cosine_similarity",
+    "dropout",
+    "embedding",
+    "feature_alpha_dropout",
+    "feature_dropout",
+    "group_norm",
+    "hardshrink",
+    "hinge_embedding_loss",
+    "instance_norm",
+    "kl_div",
+    "layer_norm",
+    "margin_ranking_loss",
+    "max_pool1d",
+    "max_pool1d_with_indices",
+    "max_pool2d",
+    "max_pool3d",
+    "pairwise_distance",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "poisson_nll_loss",
+    "prelu",
+    "rms_norm",
+    "rrelu",
+    "selu",
+    "threshold",
+    "triplet_margin_loss",
+]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+# torch's top-level bindings default to 0 (none), not the 1 (mean) of their schemas
+_DEFAULT = 0
+
+
+def _reduction(op: str, reduction: int | str) -> str:
+    """torch's top-level reduction enum (0, 1, 2) as the functional's name."""
+    if isinstance(reduction, str) and reduction in _REDUCTIONS:
+        return reduction
+    if isinstance(reduction, int) and not isinstance(reduction, bool) and 0 <= reduction <= 2:
+        return _REDUCTIONS[reduction]
+    raise ValueError(
+        f"{op}: reduction must be 0 (none), 1 (mean) or 2 (sum) (or that name), got {reduction!r}"
+    )
+
+
+# -- pooling -----------------------------------------------------------------------------------
+def max_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """1-D max pooling of (N, C, L) or (C, L) input."""
+    return F.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool2d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """2-D max pooling of (N, C, H, W) or (C, H, W) input."""
+    return F.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool3d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """3-D max pooling of (N, C, D, H, W) or (C, D, H, W) input."""
+    return F.max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool1d_with_indices(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """1-D max pooling: (values, indices of the maxima along the length)."""
+    return F.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:
+    """Adaptive 1-D max pooling: (values, indices of the maxima)."""
+    return F.adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+# -- normalisation and embedding ---------------------------------------------------------------
+def batch_norm(
+    input: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    training: bool,
+    momentum: float,
+    eps: float,
+    cudnn_enabled: bool,
+) -> Tensor:
+    """Batch normalisation over dim 1. ``cudnn_enabled`` only picks torch's GPU kernel: the
+    result is the same, so ember (which has no cuDNN path) computes it the one way."""
+    return F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def instance_norm(
+    input: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    use_input_stats: bool,
+    momentum: float,
+    eps: float,
+    cudnn_enabled: bool,
+) -> Tensor:
+    """Instance normalisation of (N, C, *) input (``cudnn_enabled`` as in ``batch_norm``)."""
+    return F.instance_norm(
+        input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps
+    )
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: Sequence[int] | int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+    cudnn_enable: bool = True,
+) -> Tensor:
+    """Layer normalisation over the trailing ``normalized_shape`` dims (``cudnn_enable`` as in
+    ``batch_norm``)."""
+    return F.layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+    cudnn_enabled: bool = True,
+) -> Tensor:
+    """Group normalisation of (N, C, *) input (``cudnn_enabled`` as in ``batch_norm``)."""
+    return F.group_norm(input, num_groups, weight, bias, eps)
+
+
+def embedding(
+    weight: Tensor,
+    indices: Tensor,
+    padding_idx: int = -1,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows of ``weight`` at ``indices`` (note the order: weight first, as torch's top level);
+    a negative ``padding_idx`` means none."""
+    padding = None if padding_idx < 0 else padding_idx
+    return F.embedding(
+        indices, weight, padding, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse
+    )
+
+
+# -- dropout -----------------------------------------------------------------------------------
+def dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """Elementwise dropout when ``train``."""
+    return F.dropout(input, p, train)
+
+
+def feature_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """Dropout of whole channels (dim 1) of (N, C, *) input when ``train``."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            "feature_dropout: feature dropout requires at least 2 dimensions in the input, got "
+            f"shape {tuple(input.shape)}"
+        )
+    mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    return F._dropout("feature_dropout", input, p, train, False, mask_shape)
+
+
+def alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """Alpha dropout (keeps a SELU network's mean and variance) when ``train``."""
+    return F.alpha_dropout(input, p, train)
+
+
+def feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """Alpha dropout of whole channels (dim 1) when ``train``."""
+    return F.feature_alpha_dropout(input, p, train)
+
+
+def rrelu(
+    input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False
+) -> Tensor:
+    """Leaky ReLU with a random slope in [lower, upper] when training, their mean otherwise."""
+    return F.rrelu(input, lower, upper, training)
+
+
+# -- losses ------------------------------------------------------------------------------------
+def kl_div(
+    input: Tensor, target: Tensor, reduction: int | str = _DEFAULT, *, log_target: bool = False
+) -> Tensor:
+    """KL divergence of ``target`` from log-probabilities ``input``."""
+    return F.kl_div(input, target, _reduction("kl_div", reduction), log_target)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    pos_weight: Tensor | None = None,
+    reduction: int | str = _DEFAULT,
+) -> Tensor:
+    """Binary cross-entropy of logits ``input`` (note: ``pos_weight`` comes before
+    ``reduction`` at torch's top level)."""
+    how = _reduction("binary_cross_entropy_with_logits", reduction)
+    return F.binary_cross_entropy_with_logits(input, target, weight, how, pos_weight)
+
+
+def poisson_nll_loss(
+    input: Tensor, target: Tensor, log_input: bool, full: bool, eps: float, reduction: int | str
+) -> Tensor:
+    """Poisson negative log-likelihood (every argument given, as torch's top level)."""
+    how = _reduction("poisson_nll_loss", reduction)
+    return F.poisson_nll_loss(input, target, log_input, full, eps, how)
+
+
+def hinge_embedding_loss(
+    input: Tensor, target: Tensor, margin: float = 1.0, reduction: int | str = _DEFAULT
+) -> Tensor:
+    """Hinge embedding loss for targets of ±1."""
+    how = _reduction("hinge_embedding_loss", reduction)
+    return F.hinge_embedding_loss(input, target, margin, how)
+
+
+def cosine_embedding_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0.0,
+    reduction: int | str = _DEFAULT,
+) -> Tensor:
+    """Cosine embedding loss for targets of ±1."""
+    how = _reduction("cosine_embedding_loss", reduction)
+    return F.cosine_embedding_loss(input1, input2, target, margin, how)
+
+
+def margin_ranking_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0.0,
+    reduction: int | str = _DEFAULT,
+) -> Tensor:
+    """max(0, -target * (input1 - input2) + margin)."""
+    how = _reduction("margin_ranking_loss", reduction)
+    return F.margin_ranking_loss(input1, input2, target, margin, how)
+
+
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2.0,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: int | str = _DEFAULT,
+) -> Tensor:
+    """Triplet loss: the anchor nearer the positive than the negative by ``margin``."""
+    how = _reduction("triplet_margin_loss", reduction)
+    return F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, how)
