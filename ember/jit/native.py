@@ -39,6 +39,9 @@ from ember.jit.graph import Graph
 from ember.ops.core import c_literal
 
 __all__ = [
+    "broadcast_index",
+    "members",
+    "operands",
     "kernel_source",
     "strided_kernel_source",
     "load",
@@ -83,7 +86,7 @@ def cache_dir() -> Path:
     return Path(folder) if folder is not None else cache_root() / "jit"
 
 
-def _index(shape: tuple[int, ...], full: tuple[int, ...], i: str = "i") -> str:
+def broadcast_index(shape: tuple[int, ...], full: tuple[int, ...], i: str = "i") -> str:
     """The C index into a contiguous input of ``shape`` broadcast to ``full`` at element ``i``."""
     size = int(np.prod(shape, dtype=np.int64))
     if size == 1:
@@ -126,7 +129,7 @@ def _broadcast_strides(shape: tuple[int, ...], full: tuple[int, ...]) -> tuple[i
     return tuple(reversed(strides))
 
 
-def _operands(group: Group, graph: Graph, ctype: str) -> tuple[dict, list[str], list[int]]:
+def operands(group: Group, graph: Graph, ctype: str) -> tuple[dict, list[str], list[int]]:
     """(C name of each input value, the input parameters, the values passed as pointers):
     scalar constants are inlined as literals, every other input is a pointer ``a<k>``."""
     names: dict[int, str] = {}
@@ -143,12 +146,15 @@ def _operands(group: Group, graph: Graph, ctype: str) -> tuple[dict, list[str], 
     return names, params, pointers
 
 
-def _members(group: Group, graph: Graph, ctype: str, names: dict[int, str]) -> list[str]:
-    """One C statement per member node (``names`` gains each node's value)."""
+def members(
+    group: Group, graph: Graph, ctype: str, names: dict[int, str], target: str = "c"
+) -> list[str]:
+    """One C (or CUDA, ``target``) statement per member node (``names`` gains each node's
+    value)."""
     lines = []
     for i in group.nodes:
         node = graph.nodes[i]
-        expr = node.prim.expression("c", [names[v] for v in node.inputs], node.params)
+        expr = node.prim.expression(target, [names[v] for v in node.inputs], node.params)
         lines.append(f"const {ctype} t{node.out} = {expr};")
         names[node.out] = f"t{node.out}"
     return lines
@@ -160,16 +166,18 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
     its outputs."""
     ctype = _CTYPE[group.dtype.name]
     size = int(np.prod(group.shape, dtype=np.int64))
-    names, params, pointers = _operands(group, graph, ctype)
+    names, params, pointers = operands(group, graph, ctype)
     shapes = [graph.avals[v].shape for v in pointers]
     if group.split is None:
         cut = inner_split(shapes, group.shape)
-        nest = 0 < cut < len(group.shape) and any(_index(s, group.shape) != "i" for s in shapes)
+        nest = 0 < cut < len(group.shape) and any(
+            broadcast_index(s, group.shape) != "i" for s in shapes
+        )
     else:  # loops over rows (or down columns): reads constant along a row are hoisted too
         cut = _first_dim(group.shape, group.split.inner)
         nest = inner_split(shapes, group.shape) <= cut
     hoisted, body = (_nest_reads if nest else _flat_reads)(ctype, shapes, group.shape, cut)
-    body += _members(group, graph, ctype, names)
+    body += members(group, graph, ctype, names)
     sums = [(graph.nodes[r].out, names[graph.nodes[r].inputs[0]]) for r in group.reductions]
     summed = {v for v, _ in sums}
     for k, v in enumerate(group.outputs):
@@ -205,7 +213,7 @@ def strided_kernel_source(
     """
     ctype = _CTYPE[group.dtype.name]
     full = group.shape
-    names, params, pointers = _operands(group, graph, ctype)
+    names, params, pointers = operands(group, graph, ctype)
     strides = [tuple(0 if n == 1 else st for n, st in zip(full, s)) for s in strides]
     cut = layout_cut(strides, full)
     inner = int(np.prod(full[cut:], dtype=np.int64))
@@ -218,7 +226,7 @@ def strided_kernel_source(
             body.append(f"const {ctype} x{k} = a{k}[b{k} + j];")
         else:
             hoisted.append(f"const {ctype} x{k} = a{k}[{base}];")
-    body += _members(group, graph, ctype, names)
+    body += members(group, graph, ctype, names)
     for k, (v, st) in enumerate(zip(group.outputs, strides[len(pointers) :])):
         params.append(f"{ctype} *o{k}")
         hoisted.append(f"const long c{k} = {_offset(st, full, order)};")
@@ -255,7 +263,9 @@ def _flat_reads(
     ctype: str, shapes: list[tuple[int, ...]], full: tuple[int, ...], k: int
 ) -> tuple[list[str], list[str]]:
     """Each input read at element ``i`` (no hoisted lines)."""
-    return [], [f"const {ctype} x{n} = a{n}[{_index(s, full)}];" for n, s in enumerate(shapes)]
+    return [], [
+        f"const {ctype} x{n} = a{n}[{broadcast_index(s, full)}];" for n, s in enumerate(shapes)
+    ]
 
 
 def _nest_reads(
@@ -267,7 +277,7 @@ def _nest_reads(
     hoisted, body = [], []
     for n, shape in enumerate(shapes):
         padded = _padded(shape, len(full))
-        outer = _index(padded[:k], full[:k], "r")
+        outer = broadcast_index(padded[:k], full[:k], "r")
         if padded[k:] == full[k:]:
             hoisted.append(f"const long b{n} = {outer} * {inner}L;")
             body.append(f"const {ctype} x{n} = a{n}[b{n} + j];")

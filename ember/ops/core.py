@@ -62,8 +62,15 @@ class Aval(NamedTuple):
 
 
 def c_literal(value: float) -> str:
-    """``value`` as an exact C/CUDA floating literal (hexadecimal, so nothing is rounded)."""
-    return float(value).hex()
+    """``value`` as an exact C/CUDA floating literal (hexadecimal, so nothing is rounded;
+    infinities and NaN as the constant divisions that make them, since neither language has a
+    literal for them without a header)."""
+    value = float(value)
+    if value != value:
+        return "(0.0 / 0.0)"
+    if value in (float("inf"), float("-inf")):
+        return "(1.0 / 0.0)" if value > 0 else "(-1.0 / 0.0)"
+    return value.hex()
 
 
 def ufunc_writer(name: str) -> Callable[..., Any]:

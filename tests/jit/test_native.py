@@ -93,12 +93,12 @@ def test_native_kernels_match_numpy_with_broadcast_inputs(dtype: ember.dtype) ->
 
 
 def test_broadcast_index_expressions() -> None:
-    assert native._index((), (4, 5)) == "0"
-    assert native._index((4, 5), (4, 5)) == "i"
-    assert native._index((5,), (4, 5)) == "(i % 5L)"
-    assert native._index((1, 5), (3, 4, 5)) == "(i % 5L)"
-    assert native._index((4, 1), (4, 5)) == "(((i / 5L) % 4L) * 1L)"
-    assert native._index((3, 1, 5), (3, 4, 5)) == "(((i / 1L) % 5L) * 1L + ((i / 20L) % 3L) * 5L)"
+    assert native.broadcast_index((), (4, 5)) == "0"
+    assert native.broadcast_index((4, 5), (4, 5)) == "i"
+    assert native.broadcast_index((5,), (4, 5)) == "(i % 5L)"
+    assert native.broadcast_index((1, 5), (3, 4, 5)) == "(i % 5L)"
+    assert native.broadcast_index((4, 1), (4, 5)) == "(((i / 5L) % 4L) * 1L)"
+    assert native.broadcast_index((3, 1, 5), (3, 4, 5)) == "(((i / 1L) % 5L) * 1L + ((i / 20L) % 3L) * 5L)"
 
 
 @needs_cc
