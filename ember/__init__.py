@@ -51,6 +51,8 @@ from ember.ops.movement import *  # noqa: F403
 from ember.ops.movement import __all__ as _movement_all
 from ember.ops.reduce import *  # noqa: F403
 from ember.ops.reduce import __all__ as _reduce_all
+from ember.ops.special import *  # noqa: F403
+from ember.ops.special import __all__ as _special_all
 from ember.random import *  # noqa: F403
 from ember.random import __all__ as _random_all
 from ember.serialization import load, save
@@ -76,6 +78,7 @@ _SUBPACKAGES = (
     "metrics",
     "cli",
     "backends",
+    "special",
     "cuda",
     "amp",
     "accelerator",
@@ -153,6 +156,7 @@ __all__ = sorted(
         + _public(_movement_all)
         + _public(_reduce_all)
         + _public(_random_all)
+        + _public(_special_all)
         + _public(_tensor_functions_all)
     )
 )

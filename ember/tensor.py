@@ -21,6 +21,7 @@ from ember.ops.linalg import LinalgMethods
 from ember.ops.movement import MovementMethods
 from ember.ops.reduce import ReduceMethods
 from ember.ops.shrink import ShrinkMethods
+from ember.ops.special import SpecialMethods
 
 __all__ = ["Tensor", "is_tensor"]
 
@@ -36,6 +37,7 @@ class Tensor(
     IndexMethods,
     LinalgMethods,
     ShrinkMethods,
+    SpecialMethods,
 ):
     """A multi-dimensional array that records operations for automatic differentiation."""
 

@@ -77,11 +77,23 @@ def all_specs() -> list[OpSpec]:
         movement,
         nn_functional,
         reduce,
+        special,
         toplevel,
     )
     from tests.ops.specs.forms import forms_of
 
-    modules = [elementwise, extra, reduce, movement, index, linalg, fused, nn_functional, toplevel]
+    modules = [
+        elementwise,
+        extra,
+        reduce,
+        movement,
+        index,
+        linalg,
+        fused,
+        nn_functional,
+        toplevel,
+        special,
+    ]
     try:
         from tests.ops.specs import conv  # noqa: F401
 

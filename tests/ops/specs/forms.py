@@ -172,6 +172,14 @@ FORMS: dict[str, str] = {
     ".__ilshift__",
     "bitwise_right_shift": ".bitwise_right_shift .bitwise_right_shift_ .__rshift__ .__rrshift__ "
     ".__irshift__",
+    "lgamma": ".lgamma .lgamma_",
+    "digamma": ".digamma .digamma_",
+    "mvlgamma": ".mvlgamma .mvlgamma_",
+    "erfc": ".erfc .erfc_",
+    "erfinv": ".erfinv .erfinv_",
+    "i0": ".i0 .i0_",
+    "igamma": ".igamma .igamma_",
+    "igammac": ".igammac .igammac_",
 }
 
 
