@@ -152,7 +152,6 @@ def train(
         manual_seed(hash((cfg["seed"], rank, saved["extra"]["position"]["step"] if saved else 0)))
     if world > 1:
         job.plan.shard(rank, world)
-        job.eager_because = job.eager_because or "ember.jit cannot trace DistributedDataParallel"
     loggers: list[Callback] = []
     if tensorboard and rank == 0:
         loggers.append(TensorBoard(run.path, sources=job.callbacks))

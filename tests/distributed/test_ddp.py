@@ -18,6 +18,14 @@ def test_ddp_ends_where_one_process_ends(n: int) -> None:
 
 
 @needs_mpi
+@pytest.mark.parametrize("n", [2, 4])
+def test_jitted_step_inside_ddp_ends_where_one_process_ends(n: int) -> None:
+    # the bucket all-reduces, SyncBatchNorm's statistics and the buffer broadcasts are graph
+    # nodes that call the process group on every replay
+    assert_ok(ember_run(n, "ddp_jit", timeout=120), "ddp_jit", n)
+
+
+@needs_mpi
 def test_sync_batchnorm_equals_batchnorm_on_the_whole_batch() -> None:
     assert_ok(ember_run(2, "syncbn"), "syncbn", 2)
 

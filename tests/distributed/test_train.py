@@ -71,6 +71,8 @@ def _assert_same_run(got: Path, want: Path) -> None:
 
 @needs_mpi
 def test_two_ranks_train_as_one_process_and_only_rank_0_prints(data_dir, tmp_path):
+    # the ranks run the compiled step (DDP's all-reduces are nodes of its graph), the one
+    # process runs eagerly
     one, two = tmp_path / "one", tmp_path / "two"
     assert main(_mlp(one, "--epochs", "2", "--quiet", "--no-jit")) == 0
     result = _ranks(2, _mlp(two, "--epochs", "2", "--distributed"))
@@ -78,9 +80,7 @@ def test_two_ranks_train_as_one_process_and_only_rank_0_prints(data_dir, tmp_pat
     _assert_same_run(two, one)  # weights, Adam moments, and the global batch's metrics
     lines = result.stdout.splitlines()
     assert len(lines) == len(set(lines)), result.stdout  # rank 1 printed nothing
-    assert [x for x in lines if x.startswith("running the step eagerly")] == [
-        "running the step eagerly: ember.jit cannot trace DistributedDataParallel"
-    ]
+    assert not [x for x in lines if x.startswith("running the step eagerly")]  # compiled
     assert sum(x.startswith("epoch ") for x in lines) == 2
     assert sum(x.startswith("mlp: test_accuracy") for x in lines) == 1
     assert result.stderr == ""

@@ -205,10 +205,13 @@ def test_jit_matches_eager(spec: OpSpec, index: int) -> None:
 
 # moving between backends needs a GPU: covered by tests/backends/test_cuda.py instead
 NEEDS_GPU = {"ToDevice"}
+# collectives need several processes: tests/distributed checks them (forward, gradient, jit)
+# on 2 and 4 ranks against one process
+NEEDS_RANKS = {"AllReduce", "Broadcast"}
 
 
 def test_every_primitive_is_in_the_op_database() -> None:
-    covered = {p for spec in SPECS for p in spec.prims} | NEEDS_GPU
+    covered = {p for spec in SPECS for p in spec.prims} | NEEDS_GPU | NEEDS_RANKS
     missing = sorted(set(PRIMITIVES) - covered)
     assert not missing, f"primitives without an entry in tests/ops/specs: {missing}"
 

@@ -5,7 +5,9 @@ buffers; during backward each parameter's post-accumulate-grad hook marks it rea
 bucket (parameters in reverse registration order, about ``bucket_cap_mb`` each) is all-reduced
 asynchronously as soon as all its gradients are in, in bucket order on every rank, while
 backward goes on with the layers below. The last hook waits for the buckets and writes the
-averaged gradients back into ``.grad``.
+averaged gradients back into ``.grad``. Inside ``ember.jit`` each bucket's all-reduce is a node
+of the compiled step instead (``ember.distributed.nn.functional.all_reduce``), run in place of
+the asynchronous one.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from ember import distributed as dist
-from ember.autograd.function import Function
 from ember.autograd.grad_mode import STATE, no_grad
+from ember.distributed.nn import functional
 from ember.nn.layers.normalization import _BatchNorm
 from ember.nn.module import Module
 from ember.tensor import Tensor
@@ -166,7 +168,13 @@ class DistributedDataParallel(Module):
                 )
 
     def _sync(self, tensors: list[Tensor]) -> None:
-        """Rank 0's values into ``tensors`` on every rank, one broadcast per dtype."""
+        """Rank 0's values into ``tensors`` on every rank, one broadcast per dtype (inside
+        ``ember.jit``, one recorded broadcast per tensor)."""
+        if STATE.tracer is not None:
+            with no_grad():
+                for t in tensors:
+                    t.copy_(functional.broadcast(t, self._root, self.process_group))
+            return
         for dtype in dict.fromkeys(t.dtype for t in tensors):
             group = [t for t in tensors if t.dtype is dtype]
             flat = Tensor._wrap(_flatten(group, group))
@@ -175,11 +183,6 @@ class DistributedDataParallel(Module):
 
     # -- forward ------------------------------------------------------------------------------
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
-        if STATE.tracer is not None:
-            raise NotImplementedError(
-                "DistributedDataParallel inside ember.jit is not supported yet: run the "
-                "training step eagerly"
-            )
         if any(b.ready for b in self._bucket_list):
             raise RuntimeError(
                 "DistributedDataParallel: expected to have finished the gradient reduction of "
@@ -217,12 +220,37 @@ class DistributedDataParallel(Module):
         while self._launched < len(buckets) and len(buckets[self._launched].ready) == len(
             buckets[self._launched].params
         ):
-            self._launch(buckets[self._launched])
+            if STATE.tracer is None:
+                self._launch(buckets[self._launched])
+            else:
+                self._reduce_in_graph(buckets[self._launched])
             self._launched += 1
         for b in buckets[: self._launched]:
-            b.work.is_completed()  # MPI progresses only inside its calls
+            if b.work is not None:
+                b.work.is_completed()  # MPI progresses only inside its calls
         if self._launched == len(buckets):
             self._finish()
+
+    def _reduce_in_graph(self, b: _Bucket) -> None:
+        """Inside ``ember.jit``: the bucket's average as ops the trace records (an AllReduce
+        node that calls the process group on every replay), written into ``.grad`` in place.
+        It completes before backward goes on: the compiled step runs its nodes in order."""
+        from ember.ops.movement import cat
+
+        if any(p.grad is None for p in b.params):
+            STATE.tracer.unsupported(
+                "DistributedDataParallel: a parameter got no gradient in backward, which "
+                "find_unused_parameters handles with a value read on the host",
+                "run a step whose parameters are not all used eagerly",
+            )
+            return
+        with no_grad():
+            flat = cat([p.grad.reshape(-1) for p in b.params]) / self._world
+            reduced = functional.all_reduce(flat, group=self.process_group)
+            offset = 0
+            for p, n in zip(b.params, b.sizes):
+                p.grad.copy_(reduced[offset : offset + n].reshape(p.shape))
+                offset += n
 
     def _launch(self, b: _Bucket) -> None:
         flat = _flatten([p.grad for p in b.params], b.params)
@@ -234,6 +262,9 @@ class DistributedDataParallel(Module):
         from ember.creation import zeros_like
 
         for b in self._bucket_list:
+            if b.work is None:  # reduced inside ember.jit's trace
+                b.ready.clear()
+                continue
             b.work.wait()
             reduced = b.flat._data
             offset = 0
@@ -251,24 +282,6 @@ class DistributedDataParallel(Module):
 
 
 DDP = DistributedDataParallel
-
-
-class _AllReduceSum(Function):
-    """A differentiable sum over ranks: the gradient of every rank's input is the sum of the
-    ranks' output gradients."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, group: Any) -> Tensor:
-        ctx.group = group
-        y = x.detach().clone()
-        dist.all_reduce(y, group=group)
-        return y
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple:
-        g = g.detach().clone()
-        dist.all_reduce(g, group=ctx.group)
-        return g, None
 
 
 class SyncBatchNorm(_BatchNorm):
@@ -304,8 +317,8 @@ class SyncBatchNorm(_BatchNorm):
         c = input.shape[1]
         dims = (0, *range(2, input.ndim))
         count = Tensor._wrap(input._data.dtype.type(input.numel() // c).reshape(1)).to(input.device)
-        stats = _AllReduceSum.apply(
-            cat([input.sum(dims), (input * input).sum(dims), count]), self.process_group
+        stats = functional.all_reduce(
+            cat([input.sum(dims), (input * input).sum(dims), count]), group=self.process_group
         )
         n = stats[2 * c]
         mean = stats[:c] / n
@@ -318,8 +331,7 @@ class SyncBatchNorm(_BatchNorm):
             out = out + self.bias.reshape(shape)
         if self.training and self.track_running_stats:
             with no_grad():
-                total = float(n.item())
-                unbiased = var * (total / max(total - 1, 1))
+                unbiased = var * (n / (n - 1).clamp(min=1))  # on tensors: ember.jit traces it
                 self.running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
                 self.running_var.mul_(1 - momentum).add_(unbiased.detach() * momentum)
         return out
