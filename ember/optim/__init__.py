@@ -16,6 +16,7 @@ from ember.optim.adam import Adam, AdamW
 from ember.optim.adamax import Adamax
 from ember.optim.asgd import ASGD
 from ember.optim.lbfgs import LBFGS
+from ember.optim.muon import Muon
 from ember.optim.nadam import NAdam
 from ember.optim.optimizer import Optimizer
 from ember.optim.radam import RAdam
@@ -38,5 +39,6 @@ __all__ = [
     "Rprop",
     "LBFGS",
     "Adafactor",
+    "Muon",
     "lr_scheduler",
 ]
