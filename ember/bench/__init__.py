@@ -390,10 +390,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="skip the eager per-op overhead summary",
     )
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel scaling instead (default workloads cnn, mlp): --threads processes "
+        "x 1 thread against 1 x 1 and 1 x --threads, all-reduce latency and bandwidth next to "
+        "mpi4py's, the communication overlapping backward (ember.bench.distributed)",
+    )
 
 
 def run(opts: argparse.Namespace) -> int:
     """Run ``ember bench`` with parsed ``opts``; 1 when a count mismatches or a workload errors."""
+    if opts.distributed:
+        from ember.bench.distributed import run_distributed
+
+        return run_distributed(opts)
     opts.workloads = list(ALL_WORKLOADS) if "all" in opts.workloads else opts.workloads
     if opts.update:  # fail before a long run, not after it
         report.update_section(Path(opts.update).read_text(), "")

@@ -13,6 +13,7 @@ the asynchronous one.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -37,6 +38,8 @@ class _Bucket:
         self.ready: set[int] = set()
         self.flat: Tensor | None = None
         self.work: Any = None
+        self.nbytes = sum(p.numel() * p._data.itemsize for p in params)
+        self.launched = self.completed = 0.0  # perf_counter times of its last all-reduce
 
 
 def _buckets(params: Sequence[Tensor], cap_bytes: int) -> list[_Bucket]:
@@ -143,6 +146,7 @@ class DistributedDataParallel(Module):
         self._bucket_list = _buckets(self._params[::-1], cap)
         self._bucket_of = {id(p): b for b in self._bucket_list for p in b.params}
         self._launched = 0
+        self.backward_end = 0.0  # when the last gradient hook of the last backward ran
         for p in self._params:
             p.register_post_accumulate_grad_hook(self._grad_ready)
 
@@ -226,10 +230,17 @@ class DistributedDataParallel(Module):
                 self._reduce_in_graph(buckets[self._launched])
             self._launched += 1
         for b in buckets[: self._launched]:
-            if b.work is not None:
-                b.work.is_completed()  # MPI progresses only inside its calls
+            if b.work is not None and not b.completed and b.work.is_completed():
+                b.completed = time.perf_counter()  # MPI progresses only inside its calls
         if self._launched == len(buckets):
             self._finish()
+
+    def communication(self) -> list[tuple[int, float, float]]:
+        """Each bucket's (bytes, all-reduce start, completion) in the last synchronised
+        backward, as ``time.perf_counter`` values to compare with ``backward_end``: how much
+        of the communication overlapped backward (``ember bench --distributed``). A
+        completion is seen when ember polls, at a gradient hook or the final wait."""
+        return [(b.nbytes, b.launched, b.completed) for b in self._bucket_list]
 
     def _reduce_in_graph(self, b: _Bucket) -> None:
         """Inside ``ember.jit``: the bucket's average as ops the trace records (an AllReduce
@@ -257,15 +268,18 @@ class DistributedDataParallel(Module):
         flat /= self._world  # averaged as the sum of pre-divided gradients, like PyTorch
         b.flat = Tensor._wrap(flat)
         b.work = dist.all_reduce(b.flat, group=self.process_group, async_op=True)
+        b.launched, b.completed = time.perf_counter(), 0.0
 
     def _finish(self) -> None:
         from ember.creation import zeros_like
 
+        self.backward_end = time.perf_counter()
         for b in self._bucket_list:
             if b.work is None:  # reduced inside ember.jit's trace
                 b.ready.clear()
                 continue
             b.work.wait()
+            b.completed = b.completed or time.perf_counter()
             reduced = b.flat._data
             offset = 0
             for p, n in zip(b.params, b.sizes):
