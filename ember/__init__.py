@@ -49,6 +49,10 @@ from ember.ops.linalg import *  # noqa: F403
 from ember.ops.linalg import __all__ as _linalg_all
 from ember.ops.movement import *  # noqa: F403
 from ember.ops.movement import __all__ as _movement_all
+from ember.ops.numeric import *  # noqa: F403
+from ember.ops.numeric import __all__ as _numeric_all
+from ember.ops.predicates import *  # noqa: F403
+from ember.ops.predicates import __all__ as _predicates_all
 from ember.ops.reduce import *  # noqa: F403
 from ember.ops.reduce import __all__ as _reduce_all
 from ember.ops.special import *  # noqa: F403
@@ -157,6 +161,8 @@ __all__ = sorted(
         + _public(_reduce_all)
         + _public(_random_all)
         + _public(_special_all)
+        + _public(_numeric_all)
+        + _public(_predicates_all)
         + _public(_tensor_functions_all)
     )
 )

@@ -19,6 +19,8 @@ from ember.ops.extra import ExtraMethods
 from ember.ops.index import IndexMethods
 from ember.ops.linalg import LinalgMethods
 from ember.ops.movement import MovementMethods
+from ember.ops.numeric import NumericMethods
+from ember.ops.predicates import PredicateMethods
 from ember.ops.reduce import ReduceMethods
 from ember.ops.shrink import ShrinkMethods
 from ember.ops.special import SpecialMethods
@@ -38,6 +40,8 @@ class Tensor(
     LinalgMethods,
     ShrinkMethods,
     SpecialMethods,
+    NumericMethods,
+    PredicateMethods,
 ):
     """A multi-dimensional array that records operations for automatic differentiation."""
 

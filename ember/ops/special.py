@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from ember.arrays import backend_of
-from ember.ops import core
 from ember.ops import special_kernels as kernels
 from ember.ops.core import apply
 from ember.ops.elementwise import (
@@ -30,6 +29,7 @@ from ember.ops.elementwise import (
     promote,
     where,
 )
+from ember.ops.extra import _tensors
 
 __all__ = [
     "lgamma",
@@ -162,15 +162,21 @@ class Igamma(Binary):
 
     @staticmethod
     def vjp(g, a, x, *, out, upper):
-        def not_implemented() -> Any:
-            name = "igammac" if upper else "igamma"
-            raise NotImplementedError(
-                f"the derivative of {name} with respect to its first argument (input) is not "
-                "implemented (as in PyTorch)"
-            )
-
+        name = "igammac" if upper else "igamma"
         density = exp((a - 1.0) * log(x) - x - lgamma(a))
-        return (not_implemented, -g * density if upper else g * density)
+        return (no_derivative(name, "input"), -g * density if upper else g * density)
+
+
+def no_derivative(op: str, argument: str) -> Callable[[], Any]:
+    """A vjp entry for an argument PyTorch has no derivative for: raises when it is needed."""
+
+    def needed() -> Any:
+        raise NotImplementedError(
+            f"the derivative of {op} with respect to its argument '{argument}' is not "
+            "implemented (as in PyTorch)"
+        )
+
+    return needed
 
 
 # -- public functions -----------------------------------------------------------------------
@@ -226,12 +232,7 @@ def i1(input: Any) -> Any:
 
 
 def _igamma(op: str, input: Any, other: Any, upper: bool) -> Any:
-    for position, (name, value) in enumerate((("input", input), ("other", other)), 1):
-        if not isinstance(value, core._Tensor):
-            raise TypeError(
-                f"{op}(): argument '{name}' (position {position}) must be Tensor, not "
-                f"{type(value).__name__}"
-            )
+    _tensors(op, input, other)
     a, x = promote(op, input, other)
     if not a.dtype.is_floating_point:
         raise TypeError(f"{op}: expected floating point tensors, got {a.dtype.name}")

@@ -98,7 +98,7 @@ def test_errors_name_the_bad_argument() -> None:
         ember.polygamma(1.5, x)
     with pytest.raises(RuntimeError, match="p has to be greater than or equal to 1"):
         ember.mvlgamma(x, p=0)
-    with pytest.raises(TypeError, match=r"argument 'other' \(position 2\) must be Tensor"):
+    with pytest.raises(TypeError, match="argument 'other' must be a Tensor"):
         ember.igamma(x, 2.0)
     with pytest.raises(TypeError, match="expected floating point tensors, got int64"):
         ember.igamma(ember.tensor([1, 2]), ember.tensor([1, 2]))
@@ -109,5 +109,5 @@ def test_errors_name_the_bad_argument() -> None:
 def test_igamma_has_no_gradient_for_its_first_argument() -> None:
     a = ember.tensor([1.5, 2.5], requires_grad=True)
     out = ember.igamma(a, ember.tensor([1.0, 2.0]))
-    with pytest.raises(NotImplementedError, match="with respect to its first argument"):
+    with pytest.raises(NotImplementedError, match="with respect to its argument 'input'"):
         out.sum().backward()

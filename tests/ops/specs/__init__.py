@@ -76,6 +76,7 @@ def all_specs() -> list[OpSpec]:
         linalg,
         movement,
         nn_functional,
+        numeric,
         reduce,
         special,
         toplevel,
@@ -93,6 +94,7 @@ def all_specs() -> list[OpSpec]:
         nn_functional,
         toplevel,
         special,
+        numeric,
     ]
     try:
         from tests.ops.specs import conv  # noqa: F401

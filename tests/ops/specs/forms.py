@@ -180,6 +180,20 @@ FORMS: dict[str, str] = {
     "i0": ".i0 .i0_",
     "igamma": ".igamma .igamma_",
     "igammac": ".igammac .igammac_",
+    "copysign": ".copysign .copysign_",
+    "signbit": ".signbit",
+    "nextafter": ".nextafter .nextafter_",
+    "ldexp": ".ldexp .ldexp_",
+    "frexp": ".frexp",
+    "gcd": ".gcd .gcd_",
+    "lcm": ".lcm .lcm_",
+    "angle": ".angle",
+    "isreal": ".isreal",
+    "is_complex": ".is_complex",
+    "is_floating_point": ".is_floating_point",
+    "is_signed": ".is_signed",
+    "is_nonzero": ".is_nonzero",
+    "is_same_size": ".is_same_size",
 }
 
 
