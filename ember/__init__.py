@@ -39,6 +39,8 @@ from ember.dtypes import (
     short,
     uint8,
 )
+from ember.ops.autocast import *  # noqa: F403
+from ember.ops.autocast import __all__ as _autocast_all
 from ember.ops.elementwise import *  # noqa: F403
 from ember.ops.elementwise import __all__ as _elementwise_all
 from ember.ops.extra import *  # noqa: F403
@@ -49,10 +51,6 @@ from ember.ops.linalg import *  # noqa: F403
 from ember.ops.linalg import __all__ as _linalg_all
 from ember.ops.movement import *  # noqa: F403
 from ember.ops.movement import __all__ as _movement_all
-from ember.ops.numeric import *  # noqa: F403
-from ember.ops.numeric import __all__ as _numeric_all
-from ember.ops.predicates import *  # noqa: F403
-from ember.ops.predicates import __all__ as _predicates_all
 from ember.ops.reduce import *  # noqa: F403
 from ember.ops.reduce import __all__ as _reduce_all
 from ember.ops.special import *  # noqa: F403
@@ -84,6 +82,7 @@ _SUBPACKAGES = (
     "backends",
     "special",
     "cuda",
+    "cpu",
     "amp",
     "accelerator",
     "distributed",
@@ -153,6 +152,7 @@ __all__ = sorted(
             *_LAZY_ATTRIBUTES,
         ]
         + _public(_creation_all)
+        + _autocast_all
         + _public(_elementwise_all)
         + _public(_extra_all)
         + _public(_index_all)
@@ -161,8 +161,6 @@ __all__ = sorted(
         + _public(_reduce_all)
         + _public(_random_all)
         + _public(_special_all)
-        + _public(_numeric_all)
-        + _public(_predicates_all)
         + _public(_tensor_functions_all)
     )
 )

@@ -280,20 +280,6 @@ def test_grad_scaler_unscale_twice_raises_like_torch() -> None:
             scaler.unscale_(opt)
 
 
-def test_autocast_bfloat16_is_a_documented_no_op() -> None:
-    x = ember.ones(2, 2)
-    with pytest.warns(UserWarning, match="no per-op precision policy"):
-        ctx = ember.autocast("cpu", dtype=ember.bfloat16)
-    with ctx:
-        assert (x @ x).dtype == ember.float32
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with ember.autocast("cpu", enabled=False):
-            pass
-    with pytest.raises(RuntimeError, match="device type"):
-        ember.autocast("tpu")
-
-
 @no_gpu
 def test_cuda_autocast_disables_itself_like_torch() -> None:
     with pytest.warns(UserWarning, match="CUDA is not available. Disabling autocast"):
@@ -303,14 +289,6 @@ def test_cuda_autocast_disables_itself_like_torch() -> None:
     with pytest.warns(FutureWarning), pytest.warns(UserWarning, match="Disabling autocast"):
         with ember.cuda.amp.autocast():
             pass
-
-
-def test_autocast_as_decorator() -> None:
-    @ember.autocast("cpu", enabled=False)
-    def f(x: ember.Tensor) -> ember.Tensor:
-        return x * 2
-
-    assert float(f(ember.tensor(1.0))) == 2.0
 
 
 # -- ember.accelerator, ember.distributed, ember.onnx -------------------------------------------

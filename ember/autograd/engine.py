@@ -169,8 +169,9 @@ def run_backward(
                 hook(leaf)
 
     ready = [n for n in root_nodes if deps.get(n, 0) == 0]
-    prev_mode = STATE.grad_enabled
-    STATE.grad_enabled = create_graph
+    prev_mode, prev_autocast = STATE.grad_enabled, STATE.autocast
+    # vjps run in the dtypes of the forward pass: autocast stays off for them
+    STATE.grad_enabled, STATE.autocast = create_graph, None
     try:
         while ready:
             node = ready.pop()
@@ -199,7 +200,7 @@ def run_backward(
             if not retain_graph:
                 node.free()
     finally:
-        STATE.grad_enabled = prev_mode
+        STATE.grad_enabled, STATE.autocast = prev_mode, prev_autocast
 
     for entry in leaf_grads.values():  # leaves that are roots themselves
         finish(entry)

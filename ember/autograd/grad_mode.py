@@ -26,6 +26,7 @@ class _State(threading.local):
         self.grad_enabled = True
         self.tracer: Any = None  # set by ember.jit while tracing
         self.anomaly = False
+        self.autocast: Any = None  # {device type: dtype} of enabled autocast (ember.ops.autocast)
 
 
 STATE = _State()

@@ -84,10 +84,16 @@ def guard_key(
     roots: list[tuple[str, Any]],
     statics: list[tuple[str, Any]],
 ) -> tuple:
-    """The cache key: ``((name, signature), …)`` for grad mode, the ``ember.config`` fields
-    that shape a compile, arguments and reached state."""
+    """The cache key: ``((name, signature), …)`` for grad mode, autocast (a trace records
+    the casts its policy made), the ``ember.config`` fields that shape a compile, arguments
+    and reached state."""
     settings = (config.jit_native, config.jit_fuse_reductions, config.jit_parallel_min)
-    parts: list[tuple[str, Any]] = [("grad mode", STATE.grad_enabled), ("ember.config", settings)]
+    autocast = tuple(sorted((d, t.name) for d, t in (STATE.autocast or {}).items()))
+    parts: list[tuple[str, Any]] = [
+        ("grad mode", STATE.grad_enabled),
+        ("autocast", autocast),
+        ("ember.config", settings),
+    ]
     parts += list(zip(arg_names, arg_sigs))
     parts += [(f"state of {name}", _state_sig(obj)) for name, obj in roots]
     parts += [(f"Python value {name}", (type(v).__name__, v)) for name, v in statics]

@@ -40,6 +40,7 @@ from ember.nn.losses import (
 )
 from ember.nn.sampling import affine_grid, grid_sample
 from ember.ops import core
+from ember.ops.autocast import autocast_op
 from ember.ops.conv import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -209,6 +210,7 @@ def _maybe_inplace(x: Tensor, inplace: bool, fn: Any, op: str) -> Tensor:
 
 
 # -- linear ---------------------------------------------------------------------------------
+@autocast_op
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``."""
     _check_tensor("linear", input)
@@ -222,6 +224,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
+@autocast_op
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y[..., o] = input1[..., i] * weight[o, i, j] * input2[..., j] + bias[o]``."""
     if input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2]:
@@ -319,6 +322,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 _silu = core.in_float32(lambda x: x * sigmoid(x))
 
 
+@autocast_op
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
     _check_tensor("softplus", input)
@@ -367,6 +371,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     return a * sigmoid(b)
 
 
+@autocast_op
 def softmin(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """softmax(-x)."""
     return softmax(-input, dim, dtype)
@@ -550,6 +555,7 @@ def _norm_shape(normalized_shape: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in normalized_shape)
 
 
+@autocast_op
 @core.in_float32
 def layer_norm(
     input: Tensor,
@@ -575,6 +581,7 @@ def layer_norm(
     return out
 
 
+@autocast_op
 @core.in_float32
 def group_norm(
     input: Tensor,
@@ -659,12 +666,14 @@ def instance_norm(
     return out
 
 
+@autocast_op
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """x / max(‖x‖_p, eps) along ``dim``."""
     _check_tensor("normalize", input)
     return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
 
 
+@autocast_op
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """x1·x2 / (max(‖x1‖, eps) · max(‖x2‖, eps)) along ``dim`` (inputs broadcast)."""
     n1 = x1.norm(2, dim, keepdim=True).clamp(min=eps)
@@ -966,6 +975,7 @@ def interpolate(
 
 
 # -- attention ------------------------------------------------------------------------------
+@autocast_op
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -1143,6 +1153,7 @@ def pairwise_distance(
     return (x1 - x2 + eps).norm(p, dim, keepdim=keepdim)
 
 
+@autocast_op
 def pdist(input: Tensor, p: float = 2.0) -> Tensor:
     """The p-norm distance of every pair of rows i < j of an (N, M) input, as N(N-1)/2 values."""
     _check_tensor("pdist", input)
@@ -1305,6 +1316,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
 
 
+@autocast_op
 def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """Max over PyTorch's adaptive windows of (N, C, D, H, W) input (None keeps a size)."""
     return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices)

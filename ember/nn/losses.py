@@ -16,6 +16,7 @@ from ember import dtypes
 from ember.autograd.grad_mode import STATE
 from ember.creation import from_host, full_like
 from ember.nn import functional as F  # functional re-exports these losses: use it at call time
+from ember.ops.autocast import autocast_op
 from ember.ops.elementwise import exp, log, maximum, minimum, where
 from ember.ops.fused import binary_cross_entropy_elementwise, cross_entropy_rows
 from ember.tensor import Tensor
@@ -115,6 +116,7 @@ def _elementwise_weighted(
     return _reduce(loss, reduction, op)
 
 
+@autocast_op
 def mse_loss(
     input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None
 ) -> Tensor:
@@ -125,6 +127,7 @@ def mse_loss(
     return _elementwise_weighted(loss, weight, reduction, "mse_loss", by_weight=True)
 
 
+@autocast_op
 def l1_loss(
     input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None
 ) -> Tensor:
@@ -135,6 +138,7 @@ def l1_loss(
     return _elementwise_weighted(loss, weight, reduction, "l1_loss", by_weight=True)
 
 
+@autocast_op
 def smooth_l1_loss(
     input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
 ) -> Tensor:
@@ -150,6 +154,7 @@ def smooth_l1_loss(
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
+@autocast_op
 def huber_loss(
     input: Tensor,
     target: Tensor,
@@ -233,6 +238,7 @@ def _weighted_reduce(loss: Tensor, w: Tensor, reduction: str, op: str) -> Tensor
     return _reduce(loss, reduction, op)
 
 
+@autocast_op
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -249,6 +255,7 @@ def nll_loss(
     return _weighted_reduce(-picked * w, w, reduction, "nll_loss")
 
 
+@autocast_op
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -329,6 +336,7 @@ def _cross_entropy_probs(
     return _reduce(-prod.sum(cdim), reduction, "cross_entropy")
 
 
+@autocast_op
 def binary_cross_entropy(
     input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
 ) -> Tensor:
@@ -348,6 +356,7 @@ def binary_cross_entropy(
     return _reduce(loss, reduction, op)
 
 
+@autocast_op
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
@@ -369,6 +378,7 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction, op)
 
 
+@autocast_op
 def kl_div(
     input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False
 ) -> Tensor:
@@ -392,6 +402,7 @@ def kl_div(
 
 
 # -- margin and embedding losses ------------------------------------------------------------
+@autocast_op
 def margin_ranking_loss(
     input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: str = "mean"
 ) -> Tensor:
@@ -403,6 +414,7 @@ def margin_ranking_loss(
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction, op)
 
 
+@autocast_op
 def hinge_embedding_loss(
     input: Tensor, target: Tensor, margin: float = 1.0, reduction: str = "mean"
 ) -> Tensor:
@@ -415,6 +427,7 @@ def hinge_embedding_loss(
     return _reduce(below_margin + itself, reduction, op)
 
 
+@autocast_op
 def soft_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """log(1 + exp(-target x)): a smooth hinge for targets ±1."""
     op = "soft_margin_loss"
@@ -437,6 +450,7 @@ def multilabel_soft_margin_loss(
     return _reduce(loss.mean(-1), reduction, op)
 
 
+@autocast_op
 def cosine_embedding_loss(
     input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: str = "mean"
 ) -> Tensor:
@@ -486,6 +500,7 @@ def triplet_margin_with_distance_loss(
     return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction, op)
 
 
+@autocast_op
 def triplet_margin_loss(
     anchor: Tensor,
     positive: Tensor,
@@ -515,6 +530,7 @@ def triplet_margin_loss(
     )
 
 
+@autocast_op
 def multi_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -546,6 +562,7 @@ def multi_margin_loss(
     return _reduce(loss, reduction, op)
 
 
+@autocast_op
 def multilabel_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Multi-label hinge: for each target class j (``target`` lists them, ended by -1) and each
     non-target class i, max(0, 1 - (x[j] - x[i])), summed and divided by C."""
@@ -578,6 +595,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean
 
 
 # -- likelihood losses ----------------------------------------------------------------------
+@autocast_op
 def poisson_nll_loss(
     input: Tensor,
     target: Tensor,

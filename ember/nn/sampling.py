@@ -12,6 +12,7 @@ import numpy as np
 
 from ember import dtypes
 from ember.creation import from_host
+from ember.ops.autocast import autocast_op
 from ember.ops.elementwise import where
 from ember.tensor import Tensor
 
@@ -89,6 +90,7 @@ def _pixel_coords(g: Tensor, n: int, align_corners: bool, padding_mode: str) -> 
     return x
 
 
+@autocast_op
 def grid_sample(
     input: Tensor,
     grid: Tensor,

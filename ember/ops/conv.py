@@ -28,6 +28,7 @@ import numpy as np
 from ember import dtypes
 from ember.arrays import backend_of
 from ember.ops import core
+from ember.ops.autocast import autocast_op
 from ember.ops.core import Aval, Primitive, apply
 
 __all__ = [
@@ -677,6 +678,7 @@ def _conv(
     return out.squeeze(0) if unbatched else out
 
 
+@autocast_op
 def conv1d(
     input: Any,
     weight: Any,
@@ -690,6 +692,7 @@ def conv1d(
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op
 def conv2d(
     input: Any,
     weight: Any,
@@ -708,6 +711,7 @@ def conv2d(
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op
 def conv3d(
     input: Any,
     weight: Any,
@@ -789,6 +793,7 @@ def _conv_transpose(
     return out.squeeze(0) if unbatched else out
 
 
+@autocast_op
 def conv_transpose1d(
     input: Any,
     weight: Any,
@@ -814,6 +819,7 @@ def conv_transpose1d(
     )
 
 
+@autocast_op
 def conv_transpose2d(
     input: Any,
     weight: Any,
@@ -839,6 +845,7 @@ def conv_transpose2d(
     )
 
 
+@autocast_op
 def conv_transpose3d(
     input: Any,
     weight: Any,
@@ -1071,6 +1078,7 @@ def avg_pool2d(
     )
 
 
+@autocast_op
 def avg_pool3d(
     input: Any,
     kernel_size: Any,
@@ -1133,6 +1141,7 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
+@autocast_op
 def adaptive_avg_pool3d(input: Any, output_size: Any) -> Any:
     """3-D adaptive average pooling to ``output_size`` (an int, or a triple with None = keep)."""
     return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size)

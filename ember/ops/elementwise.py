@@ -13,6 +13,7 @@ import numpy as np
 
 from ember import dtypes
 from ember.ops import core
+from ember.ops.autocast import autocast_op
 from ember.ops.core import (
     ELEMENTWISE,
     Aval,
@@ -1146,6 +1147,7 @@ def neg(x: Any) -> Any:
 negative = neg
 
 
+@autocast_op
 def exp(x: Any) -> Any:
     """e ** x, elementwise."""
     return _unary(Exp, x, "exp")
@@ -1156,26 +1158,31 @@ def exp2(x: Any) -> Any:
     return _unary(Exp2, x, "exp2")
 
 
+@autocast_op
 def log(x: Any) -> Any:
     """Natural logarithm."""
     return _unary(Log, x, "log")
 
 
+@autocast_op
 def log2(x: Any) -> Any:
     """Base-2 logarithm."""
     return _unary(Log2, x, "log2")
 
 
+@autocast_op
 def log10(x: Any) -> Any:
     """Base-10 logarithm."""
     return _unary(Log10, x, "log10")
 
 
+@autocast_op
 def log1p(x: Any) -> Any:
     """log(1 + x), accurate for small x."""
     return _unary(Log1p, x, "log1p")
 
 
+@autocast_op
 def expm1(x: Any) -> Any:
     """exp(x) - 1, accurate for small x."""
     return _unary(Expm1, x, "expm1")
@@ -1186,6 +1193,7 @@ def sqrt(x: Any) -> Any:
     return _unary(Sqrt, x, "sqrt")
 
 
+@autocast_op
 def rsqrt(x: Any) -> Any:
     """1 / sqrt(x)."""
     return _unary(Rsqrt, x, "rsqrt")
@@ -1206,16 +1214,19 @@ def cos(x: Any) -> Any:
     return _unary(Cos, x, "cos")
 
 
+@autocast_op
 def tan(x: Any) -> Any:
     """Tangent."""
     return _unary(Tan, x, "tan")
 
 
+@autocast_op
 def asin(x: Any) -> Any:
     """Inverse sine."""
     return _unary(Asin, x, "asin")
 
 
+@autocast_op
 def acos(x: Any) -> Any:
     """Inverse cosine."""
     return _unary(Acos, x, "acos")
@@ -1226,11 +1237,13 @@ def atan(x: Any) -> Any:
     return _unary(Atan, x, "atan")
 
 
+@autocast_op
 def sinh(x: Any) -> Any:
     """Hyperbolic sine."""
     return _unary(Sinh, x, "sinh")
 
 
+@autocast_op
 def cosh(x: Any) -> Any:
     """Hyperbolic cosine."""
     return _unary(Cosh, x, "cosh")
@@ -1291,6 +1304,7 @@ def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001
     return apply(Round, _float_operand("round", x), decimals=int(decimals))
 
 
+@autocast_op
 def reciprocal(x: Any) -> Any:
     """1 / x."""
     return _unary(Reciprocal, x, "reciprocal")
@@ -1445,6 +1459,7 @@ def fmod(a: Any, b: Any) -> Any:
     return _binary(Fmod, a, b, "fmod")
 
 
+@autocast_op
 def pow(a: Any, b: Any) -> Any:  # noqa: A001
     """a ** b, broadcasting."""
     a, b = promote("pow", a, b)
@@ -1453,6 +1468,7 @@ def pow(a: Any, b: Any) -> Any:  # noqa: A001
     return apply(Pow, a, b)
 
 
+@autocast_op
 def atan2(a: Any, b: Any) -> Any:
     """Angle of the point (b, a)."""
     a, b = promote("atan2", a, b)
@@ -1613,11 +1629,13 @@ def allclose(
     return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
 
 
+@autocast_op
 def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Any:
     """input + value * tensor1 * tensor2 (``value`` may be a 0-d tensor, as optimizers pass)."""
     return add(input, mul(mul(tensor1, tensor2), value))
 
 
+@autocast_op
 def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Any:
     """input + value * tensor1 / tensor2 (``value`` may be a 0-d tensor)."""
     return add(input, mul(div(tensor1, tensor2), value))

@@ -16,6 +16,7 @@ import numpy as np
 
 from ember import dtypes
 from ember.ops import core
+from ember.ops.autocast import autocast_op
 from ember.ops.core import Aval, Primitive, apply, inplace, normalize_dim, ufunc_writer
 from ember.ops.elementwise import (
     Binary,
@@ -392,6 +393,7 @@ def _scan(prim: type[Primitive], input: Any, dim: int, op: str, **params: Any) -
     return apply(prim, input, dim=d, **params)
 
 
+@autocast_op
 def cumprod(input: Any, dim: int, *, dtype: Any = None) -> Any:
     """Running product along ``dim`` (integers and bools accumulate in int64)."""
     if dtype is not None:
@@ -540,6 +542,7 @@ def index_fill(input: Any, dim: int, index: Any, value: Any) -> Any:
     return masked_fill(input, mask, value)
 
 
+@autocast_op
 def index_copy(input: Any, dim: int, index: Any, source: Any) -> Any:
     """``input`` with the entries ``index`` of dimension ``dim`` replaced by ``source``."""
     d, index = _row_index("index_copy", input, dim, index)
@@ -698,6 +701,7 @@ def cartesian_prod(*tensors: Any) -> Any:
     return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], 1)
 
 
+@autocast_op
 def cross(input: Any, other: Any, dim: int | None = None) -> Any:
     """Cross product of the 3-vectors along ``dim`` of ``input`` and ``other`` (broadcast).
 

@@ -15,6 +15,7 @@ from ember import dtypes
 from ember.arrays import backend_of
 from ember.autograd.engine import LazyGrad
 from ember.ops import core
+from ember.ops.autocast import autocast_op
 from ember.ops.core import OPAQUE, Aval, Primitive, apply, inplace, normalize_dim
 
 __all__ = [
@@ -309,6 +310,7 @@ def getitem(x: Any, index: Any) -> Any:
     return out
 
 
+@autocast_op
 def index_put(x: Any, index: Any, value: Any, accumulate: bool = False) -> Any:
     """A copy of ``x`` with ``x[index] = value`` (``+= value`` with ``accumulate``)."""
     from ember.ops.elementwise import as_tensor_like
@@ -503,6 +505,7 @@ def scatter(x: Any, dim: int, index: Any, src: Any, *, reduce: str | None = None
     return apply(Scatter, x, index, src, dim=d)
 
 
+@autocast_op
 def scatter_add(x: Any, dim: int, index: Any, src: Any) -> Any:
     """A copy of ``x`` with ``src`` added at ``index`` along ``dim`` (duplicates accumulate)."""
     _check_index_tensor("scatter_add", index)

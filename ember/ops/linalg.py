@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ember.ops import core
+from ember.ops.autocast import autocast_op
 from ember.ops.core import OPAQUE, Aval, Primitive, apply, broadcast_shapes, ufunc_writer
 
 __all__ = [
@@ -80,6 +81,7 @@ def _check_same_dtype(op: str, *operands: Any) -> None:
         )
 
 
+@autocast_op
 def matmul(a: Any, b: Any) -> Any:
     """Matrix product with NumPy/PyTorch semantics for 1-D and batched operands."""
     T = core._Tensor
@@ -114,6 +116,7 @@ def _check_inner(n: int, m: int, a: Any, b: Any) -> None:
         )
 
 
+@autocast_op
 def mm(a: Any, b: Any) -> Any:
     """Product of two matrices (2-D only)."""
     if a.ndim != 2 or b.ndim != 2:
@@ -123,6 +126,7 @@ def mm(a: Any, b: Any) -> Any:
     return matmul(a, b)
 
 
+@autocast_op
 def bmm(a: Any, b: Any) -> Any:
     """Batched product of [B, n, m] and [B, m, p] tensors."""
     if a.ndim != 3 or b.ndim != 3:
@@ -134,6 +138,7 @@ def bmm(a: Any, b: Any) -> Any:
     return matmul(a, b)
 
 
+@autocast_op
 def mv(a: Any, v: Any) -> Any:
     """Matrix-vector product."""
     if a.ndim != 2 or v.ndim != 1:
@@ -143,6 +148,7 @@ def mv(a: Any, v: Any) -> Any:
     return matmul(a, v)
 
 
+@autocast_op
 def dot(a: Any, b: Any) -> Any:
     """Inner product of two 1-D tensors."""
     if a.ndim != 1 or b.ndim != 1:
@@ -272,6 +278,7 @@ def _expand_ellipses(eq: str, operands: tuple) -> str:
     return ",".join(specs) + "->" + out
 
 
+@autocast_op
 def einsum(equation: str, *operands: Any) -> Any:
     """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``, with ``...`` and repeated
     subscripts (``"ii->i"``, a diagonal) like PyTorch."""
@@ -307,26 +314,31 @@ def _scaled_sum(op: str, input: Any, product: Any, beta: Any, alpha: Any) -> Any
     return out + (input if beta == 1 else input * beta)
 
 
+@autocast_op
 def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
     """beta * input + alpha * (mat1 @ mat2)."""
     return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
+@autocast_op
 def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
     """beta * input + alpha * (mat @ vec)."""
     return _scaled_sum("addmv", input, mv(mat, vec), beta, alpha)
 
 
+@autocast_op
 def addr(input: Any, vec1: Any, vec2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
     """beta * input + alpha * outer(vec1, vec2)."""
     return _scaled_sum("addr", input, outer(vec1, vec2), beta, alpha)
 
 
+@autocast_op
 def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
     """beta * input + alpha * (batch1 @ batch2), batch by batch."""
     return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
+@autocast_op
 def addbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
     """beta * input + alpha * the sum over the batch of batch1[i] @ batch2[i]."""
     return _scaled_sum("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember.ops import core
+from ember.ops.autocast import autocast_op
 from ember.ops.core import OPAQUE, VIEW, Aval, Primitive, apply, normalize_dim
 
 __all__ = [
@@ -523,6 +524,7 @@ def contiguous(x: Any) -> Any:
     return apply(Contiguous, x)
 
 
+@autocast_op
 def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     """Concatenate tensors along an existing dimension."""
     from ember.ops.elementwise import promote
@@ -553,6 +555,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
 concat = concatenate = cat
 
 
+@autocast_op
 def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
     """Join tensors of equal shape along a new dimension."""
     tensors = list(tensors)

@@ -11,6 +11,7 @@ from typing import Any
 
 from ember import dtypes
 from ember.ops import core
+from ember.ops.autocast import autocast_op
 from ember.ops.core import (
     REDUCTION,
     Aval,
@@ -246,6 +247,7 @@ def _dims(x: Any, dim: Any, op: str) -> tuple[int, ...]:
     return dims if x.ndim else ()
 
 
+@autocast_op
 def sum(x: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Any:  # noqa: A001
     """Sum over ``dim`` (all dims by default); integer and bool inputs sum as int64."""
     dims = _dims(x, dim, "sum")
@@ -356,6 +358,7 @@ def std_mean(
     return s, mean(x, dim, keepdim)
 
 
+@autocast_op
 def prod(x: Any, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Any:
     """Product over ``dim`` (all elements by default)."""
     if dtype is not None:
@@ -445,6 +448,7 @@ def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     return _arg(ArgMin, x, dim, keepdim, "argmin")
 
 
+@autocast_op
 @in_float32
 def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Any:
     """log(sum(exp(x))) over ``dim``, without overflow."""
@@ -460,6 +464,7 @@ def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Any:
     return out if keepdim else out.squeeze(dims)
 
 
+@autocast_op
 def norm(x: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Any:
     """Vector p-norm (p = 2/'fro' by default, 1, inf, or any positive number) over ``dim``."""
     _require_float(x, "norm")
@@ -489,6 +494,7 @@ def count_nonzero(x: Any, dim: Any = None) -> Any:
     return sum(x != 0, dim)
 
 
+@autocast_op
 def cumsum(x: Any, dim: int, *, dtype: Any = None) -> Any:
     """Running sum along ``dim``."""
     if dtype is not None:
@@ -516,6 +522,7 @@ def _softmax_input(op: str, input: Any, dim: int | None, dtype: Any) -> tuple[An
     return input, core.normalize_dim(dim, input.ndim, op)
 
 
+@autocast_op
 def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     """exp(x) / sum(exp(x)) along ``dim``; the max is subtracted first, so ±1e4 is fine."""
     x, dim = _softmax_input("softmax", input, dim, dtype)
@@ -530,6 +537,7 @@ def _softmax(x: Any, dim: int) -> Any:
     return e / e.sum(dim, keepdim=True)
 
 
+@autocast_op
 def log_softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
     """x - logsumexp(x) along ``dim`` (stable for extreme logits)."""
     x, dim = _softmax_input("log_softmax", input, dim, dtype)

@@ -1,38 +1,24 @@
-"""``torch.amp`` for ember: ``GradScaler`` (loss scaling) and ``autocast``.
+"""``torch.amp.GradScaler``: dynamic loss scaling for low-precision training.
 
-``GradScaler`` works as PyTorch's: it multiplies the loss by a scale, unscales the gradients
+It works as PyTorch's: it multiplies the loss by a scale, unscales the gradients
 before the optimizer step, skips steps whose gradients overflowed and adapts the scale. For
 ``device="cuda"`` without a GPU it warns and disables itself (every method passes through),
 as PyTorch does.
-
-``autocast`` is a documented no-op: ember has no per-op precision policy (PyTorch's lists
-of ops that autocast casts), so the region runs in the tensors' own dtypes. An enabled
-autocast warns once that it changes nothing; cast the model with ``.bfloat16()`` or
-``.half()`` for low precision compute (docs/dtypes.md), or pass ``enabled=False``.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 from ember.arrays import cuda_available
 from ember.autograd import no_grad
-from ember.dtypes import bfloat16, float16
+from ember.ops.autocast import check_device_type
 from ember.ops.elementwise import isfinite
 from ember.tensor import Tensor
 
-__all__ = ["GradScaler", "autocast"]
-
-_DEVICE_TYPES = ("cpu", "cuda")
-
-
-def _check_device(device: str, caller: str) -> None:
-    if device not in _DEVICE_TYPES:
-        raise RuntimeError(f"{caller}: device type {device!r} is not one of ember's: cpu, cuda")
+__all__ = ["GradScaler"]
 
 
 class GradScaler:
@@ -47,7 +33,7 @@ class GradScaler:
         growth_interval: int = 2000,
         enabled: bool = True,
     ) -> None:
-        _check_device(device, "GradScaler")
+        check_device_type(device, "GradScaler")
         if enabled and device == "cuda" and not cuda_available():
             warnings.warn(
                 "ember.amp.GradScaler is enabled, but CUDA is not available.  Disabling.",
@@ -181,49 +167,3 @@ class GradScaler:
         self._backoff_factor = float(state_dict["backoff_factor"])
         self._growth_interval = int(state_dict["growth_interval"])
         self._growth_tracker = int(state_dict["_growth_tracker"])
-
-
-class autocast:  # noqa: N801 - PyTorch's spelling
-    """``with ember.autocast("cpu", dtype=ember.bfloat16):``: accepted, computes nothing in
-    lower precision (see the module docstring). Also usable as a decorator."""
-
-    def __init__(
-        self,
-        device_type: str,
-        dtype: Any = None,
-        enabled: bool = True,
-        cache_enabled: bool | None = None,
-    ) -> None:
-        if not isinstance(device_type, str):
-            raise ValueError(f"autocast: device_type must be a str, got {type(device_type)}")
-        _check_device(device_type, "autocast")
-        self.device = device_type
-        self.fast_dtype = (
-            dtype if dtype is not None else (bfloat16 if device_type == "cpu" else float16)
-        )
-        if enabled and device_type == "cuda" and not cuda_available():
-            warnings.warn("CUDA is not available. Disabling autocast.", stacklevel=2)
-            enabled = False
-        self._enabled = enabled
-        if enabled:
-            warnings.warn(
-                f"ember.autocast({device_type!r}, dtype={self.fast_dtype}) changes nothing: "
-                "ember has no per-op precision policy, so the region runs in the tensors' own "
-                "dtypes\nhint: cast the model with .bfloat16() or .half() for low precision "
-                "compute, or pass enabled=False",
-                stacklevel=2,
-            )
-
-    def __enter__(self) -> autocast:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self:
-                return fn(*args, **kwargs)
-
-        return wrapper
