@@ -41,6 +41,7 @@ from ember.dtypes import (
 )
 from ember.ops.autocast import *  # noqa: F403
 from ember.ops.autocast import __all__ as _autocast_all
+from ember.layouts import layout, strided
 from ember.ops.elementwise import *  # noqa: F403
 from ember.ops.elementwise import __all__ as _elementwise_all
 from ember.ops.extra import *  # noqa: F403
@@ -62,6 +63,8 @@ from ember.tensor import Size, Tensor, is_tensor
 from ember.tensor_functions import *  # noqa: F403
 from ember.tensor_functions import __all__ as _tensor_functions_all
 from ember.threads import get_num_threads, set_num_threads
+from ember.windows import *  # noqa: F403
+from ember.windows import __all__ as _windows_all
 
 bool = bool_  # noqa: A001 - PyTorch spells it ember.bool
 dtype = dtypes.dtype
@@ -146,6 +149,8 @@ __all__ = sorted(
             "set_default_dtype",
             "promote_types",
             "result_type",
+            "layout",
+            "strided",
             "save",
             "load",
             *_SUBPACKAGES,
@@ -162,5 +167,6 @@ __all__ = sorted(
         + _public(_random_all)
         + _public(_special_all)
         + _public(_tensor_functions_all)
+        + _public(_windows_all)
     )
 )
