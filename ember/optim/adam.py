@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from ember.creation import zeros_like
 from ember.dtypes import float64
 from ember.optim.optimizer import Optimizer, step_counter
@@ -81,42 +79,6 @@ class Adam(Optimizer):
             second = exp_avg_sq
         denom = second.sqrt() / (1 - beta2**step).sqrt() + group["eps"]
         p.addcdiv_(exp_avg, denom, value=-lr / (1 - beta1**step))
-
-    def _update_arrays(
-        self, xp: Any, p: Any, grad: Any, state: dict[str, Any], group: dict
-    ) -> None:
-        """``_update`` as in-place array math: the same operations, one scratch array."""
-        beta1, beta2 = group["betas"]
-        lr, wd = group["lr"], group["weight_decay"]
-        f = p.dtype.type  # Python numbers become p's dtype, as ember's scalar operands do
-        if group["maximize"]:
-            grad = xp.negative(grad)
-        if wd != 0:
-            if self._decoupled:
-                xp.multiply(p, f(1 - lr * wd), out=p)
-            else:
-                grad = xp.add(grad, xp.multiply(p, f(wd)))
-        count = state["step"]._data
-        xp.add(count, 1, out=count)
-        step = count.astype(np.float64)  # the bias corrections as _update computes them
-        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        tmp = xp.multiply(grad, f(1 - beta1))
-        xp.multiply(exp_avg, f(beta1), out=exp_avg)
-        xp.add(exp_avg, tmp, out=exp_avg)
-        xp.multiply(grad, grad, out=tmp)
-        xp.multiply(tmp, f(1 - beta2), out=tmp)
-        xp.multiply(exp_avg_sq, f(beta2), out=exp_avg_sq)
-        xp.add(exp_avg_sq, tmp, out=exp_avg_sq)
-        second = exp_avg_sq
-        if group["amsgrad"]:
-            second = state["max_exp_avg_sq"]._data
-            xp.maximum(second, exp_avg_sq, out=second)
-        xp.sqrt(second, out=tmp)
-        xp.true_divide(tmp, xp.sqrt(1 - xp.power(beta2, step)).astype(p.dtype), out=tmp)
-        xp.add(tmp, f(group["eps"]), out=tmp)
-        xp.true_divide(exp_avg, tmp, out=tmp)
-        xp.multiply(tmp, (-lr / (1 - xp.power(beta1, step))).astype(p.dtype), out=tmp)
-        xp.add(p, tmp, out=p)
 
 
 class AdamW(Adam):

@@ -2,14 +2,9 @@
 
 A subclass gives two small per-parameter rules: ``_init_state(p, group)`` (the fresh state
 dict) and ``_update(p, grad, state, group)`` (one step, with ember in-place ops). ``step`` runs
-the rule under no-grad for every parameter that has a gradient.
-
-Fast path: a subclass may also give ``_update_arrays(xp, p, grad, state, group)``, the same
-rule as raw array math written in place on the backend arrays (the same operations in the same
-order, so the results are bit-identical). ``step`` uses it when nothing needs to see the ops:
-not while ``ember.jit`` traces, with plain-number hyperparameters and gradients and state of
-the parameter's dtype. Each ember op costs Python dispatch, a fresh result array and a copy
-back through ``inplace``; the array rule costs none of these.
+the rule under no-grad for every parameter that has a gradient. The rule is the only
+description of the update: eagerly it runs op by op, and a step compiled by ``ember.jit``
+traces it like any other code and fuses it.
 
 PyTorch's ``foreach`` and ``capturable`` flags are accepted where PyTorch has them and change
 nothing: ember has one implementation of each rule (``foreach`` picks between PyTorch's
@@ -23,11 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ember.arrays import backend_of
 from ember.autograd import enable_grad, no_grad
-from ember.autograd.grad_mode import STATE
 from ember.creation import tensor, zeros
-from ember.dtypes import FLOATING, LOW_PRECISION, float32
+from ember.dtypes import float32
 from ember.tensor import Tensor
 
 __all__ = ["Optimizer", "required", "step_counter", "scalar_state", "decayed_grad"]
@@ -170,10 +163,8 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        fast = self._fast_path_enabled and STATE.tracer is None
         with no_grad():
             for group in self.param_groups:
-                fast_group = fast and _plain_hyperparameters(group)
                 for p in group["params"]:
                     grad = p.grad
                     if grad is None:
@@ -181,12 +172,7 @@ class Optimizer:
                     state = self.state.get(p)
                     if state is None:
                         state = self.state[p] = self._init_state(p, group)
-                    if fast_group and _arrays_match(p, grad, state):
-                        xp = backend_of(p._data).xp
-                        self._update_arrays(xp, p._data, grad._data, state, group)
-                        _bump_versions(p, state)
-                    else:
-                        self._update(p, grad, state, group)
+                    self._update(p, grad, state, group)
         return loss
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
@@ -196,26 +182,6 @@ class Optimizer:
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict) -> None:
         """Update ``p`` in place from ``grad`` (runs under no-grad)."""
         raise NotImplementedError
-
-    # on when ``_update_arrays`` mirrors the ``_update`` in use (a subclass that overrides
-    # ``_update`` alone keeps its own rule)
-    _fast_path_enabled = False
-
-    def _update_arrays(
-        self, xp: Any, p: Any, grad: Any, state: dict[str, Any], group: dict
-    ) -> None:
-        """``_update`` on backend arrays, in place: ``p`` and the state tensors' ``_data``."""
-        raise NotImplementedError
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        owner = {
-            name: next(c for c in cls.__mro__ if name in c.__dict__)
-            for name in ("_update", "_update_arrays")
-        }
-        cls._fast_path_enabled = owner["_update_arrays"] is not Optimizer and issubclass(
-            owner["_update_arrays"], owner["_update"]
-        )
 
     # -- checkpointing ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -269,42 +235,6 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines + [")"])
-
-
-def _plain_hyperparameters(group: dict[str, Any]) -> bool:
-    """Whether every hyperparameter is a plain number/flag (a tensor lr takes the op path)."""
-    for key, value in group.items():
-        if key == "params" or value is None or type(value) in (bool, int, float, str):
-            continue
-        if type(value) is tuple and all(type(v) in (int, float) for v in value):
-            continue
-        return False
-    return True
-
-
-def _arrays_match(p: Tensor, grad: Tensor, state: dict[str, Any]) -> bool:
-    """Whether the gradient and every state tensor are arrays of ``p``'s type, dtype and shape.
-
-    0-d parameters take the op path: array math on 0-d arrays returns scalars, not arrays.
-    """
-    data = p._data
-    kind, dtype, shape = type(data), data.dtype, data.shape
-    if dtype not in FLOATING or dtype in LOW_PRECISION or not shape:  # half: the op path
-        return False
-    for key, t in (("grad", grad), *state.items()):
-        if isinstance(t, Tensor) and key != "step":  # the step count is a 0-d tensor
-            a = t._data
-            if type(a) is not kind or a.dtype != dtype or a.shape != shape:
-                return False
-    return True
-
-
-def _bump_versions(p: Tensor, state: dict[str, Any]) -> None:
-    """Record the in-place writes of the fast path, as ``inplace`` would have."""
-    p._vc[0] += 1
-    for t in state.values():
-        if isinstance(t, Tensor):
-            t._vc[0] += 1
 
 
 def _ordered(params: Iterable[Any], op: str) -> list[Any]:

@@ -67,26 +67,3 @@ class SGD(Optimizer):
                 buf.mul_(momentum).add_(d, alpha=1 - group["dampening"])
             d = d + buf * momentum if group["nesterov"] else buf
         p.sub_(d * group["lr"])  # not alpha=: a jitted step passes lr as a 0-d tensor
-
-    def _update_arrays(
-        self, xp: Any, p: Any, grad: Any, state: dict[str, Any], group: dict
-    ) -> None:
-        """``_update`` as in-place array math (the same operations in the same order)."""
-        f = p.dtype.type  # Python numbers become p's dtype, as ember's scalar operands do
-        d = xp.negative(grad) if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            d = xp.add(d, xp.multiply(p, f(group["weight_decay"])))
-        momentum = group["momentum"]
-        if momentum != 0:
-            buf_t = state.get("momentum_buffer")
-            if buf_t is None:
-                buf = d.copy()
-                state["momentum_buffer"] = Tensor._wrap(buf)
-            else:
-                buf = buf_t._data
-                xp.multiply(buf, f(momentum), out=buf)
-                alpha = 1 - group["dampening"]
-                xp.add(buf, d if alpha == 1 else xp.multiply(d, f(alpha)), out=buf)
-            d = xp.add(d, xp.multiply(buf, f(momentum))) if group["nesterov"] else buf
-        lr = group["lr"]
-        xp.subtract(p, d if lr == 1 else xp.multiply(d, f(lr)), out=p)

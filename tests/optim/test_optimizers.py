@@ -261,3 +261,15 @@ def test_clip_grad_value_matches_torch() -> None:
     clip_grad_value_([e], 0.5)
     torch.nn.utils.clip_grad_value_([t], 0.5)
     np.testing.assert_array_equal(e.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_step_writes_are_seen_by_saved_tensor_checks(name: str) -> None:
+    """A step updates parameters through ember's in-place ops, so a graph that saved a
+    parameter notices the update instead of differentiating with the new value."""
+    p = ember.randn(3, requires_grad=True)
+    loss = (p * p).sum()
+    p.grad = ember.ones(3)
+    getattr(optim, name)([p], lr=0.1).step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
