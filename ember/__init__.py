@@ -54,6 +54,8 @@ from ember.ops.movement import *  # noqa: F403
 from ember.ops.movement import __all__ as _movement_all
 from ember.ops.reduce import *  # noqa: F403
 from ember.ops.reduce import __all__ as _reduce_all
+from ember.ops.shape_extra import *  # noqa: F403
+from ember.ops.shape_extra import __all__ as _shape_extra_all
 from ember.ops.special import *  # noqa: F403
 from ember.ops.special import __all__ as _special_all
 from ember.random import *  # noqa: F403
@@ -168,5 +170,6 @@ __all__ = sorted(
         + _public(_special_all)
         + _public(_tensor_functions_all)
         + _public(_windows_all)
+        + _public(_shape_extra_all)
     )
 )

@@ -22,6 +22,7 @@ from ember.ops.movement import MovementMethods
 from ember.ops.numeric import NumericMethods
 from ember.ops.predicates import PredicateMethods
 from ember.ops.reduce import ReduceMethods
+from ember.ops.shape_extra import ShapeExtraMethods
 from ember.ops.shrink import ShrinkMethods
 from ember.ops.special import SpecialMethods
 
@@ -42,6 +43,7 @@ class Tensor(
     SpecialMethods,
     NumericMethods,
     PredicateMethods,
+    ShapeExtraMethods,
 ):
     """A multi-dimensional array that records operations for automatic differentiation."""
 

@@ -78,6 +78,7 @@ def all_specs() -> list[OpSpec]:
         nn_functional,
         numeric,
         reduce,
+        shape_extra,
         special,
         toplevel,
     )
@@ -95,6 +96,7 @@ def all_specs() -> list[OpSpec]:
         toplevel,
         special,
         numeric,
+        shape_extra,
     ]
     try:
         from tests.ops.specs import conv  # noqa: F401
