@@ -17,7 +17,7 @@ import pytest
 
 import ember
 import ember.bench as bench
-from ember.bench import flops, report, runner, workloads
+from ember.bench import flops, peers, report, runner, workloads
 
 torch = pytest.importorskip("torch")
 
@@ -222,3 +222,93 @@ def test_jit_flag_says_when_ember_jit_is_missing(capsys: pytest.CaptureFixture) 
         pytest.skip("ember.jit has a compile function")
     bench.main(["mlp", "--jit", *TINY])
     assert "ember.jit not available yet" in capsys.readouterr().out
+
+
+def test_compare_takes_a_comma_list_of_peers(capsys: pytest.CaptureFixture) -> None:
+    assert peers.parse_peers("torch") == ("torch",)
+    assert peers.parse_peers("jax, torch,torch-compile,jax") == ("jax", "torch", "torch-compile")
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["mlp", "--compare", "torch,tensorflow"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown peer 'tensorflow': expected a comma list of torch, torch-compile, jax" in err
+    sides = {
+        "torch": {"status": "ok", "median_ms": 3.0},
+        "jax": {"status": "ok", "median_ms": 2.0},
+        "torch-compile": {"status": "error", "median_ms": None},
+    }
+    assert peers.best_peer(sides) == "jax" and peers.best_peer({}) is None
+
+
+def _jax_or_skip():
+    if importlib.util.find_spec("jax") is None or importlib.util.find_spec("optax") is None:
+        pytest.skip("jax and optax are not installed (pip install 'ember[bench-jax]')")
+    from ember.bench import jax_workloads
+
+    jax_workloads.configure(1)
+    return jax_workloads
+
+
+# deterministic steps: the first two losses follow from the weights, the batch and the update
+JAX_EXACT = ["mlp", "resnet", "lstm", "gpt", "dcgan", "ddpm"]
+
+
+@pytest.mark.parametrize("workload", workloads.TRAIN_WORKLOADS)
+def test_jax_workload_trains_the_ember_model(workload: str) -> None:
+    jax_workloads = _jax_or_skip()
+    ours = _build("ember", lambda f: workloads.build_train(f, workload, batch=2))
+    theirs = jax_workloads.build(workload, batch=2)
+    assert theirs.params == ours.params
+    first, second = [ours.step() for _ in range(2)], [theirs.step() for _ in range(2)]
+    if workload in JAX_EXACT:  # same weights, batch and optimizer: same losses
+        np.testing.assert_allclose(second[0], first[0], rtol=1e-5)
+        np.testing.assert_allclose(second[1], first[1], rtol=2e-3, atol=1e-3)
+    losses = [_first_loss(v) for v in second + [theirs.step() for _ in range(3)]]
+    assert all(math.isfinite(v) for v in losses) and np.mean(losses[-2:]) < losses[0], losses
+
+
+def test_jax_inference_rows_compute_the_ember_model() -> None:
+    jax_workloads = _jax_or_skip()
+    import jax.numpy as jnp
+
+    built = jax_workloads.build("cnn-infer", 3)
+    ours = _build("ember", lambda f: workloads.build_cnn_infer(f, 3))
+    np.testing.assert_allclose(built.step(), ours.step(), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="cnn-infer needs a batch size"):
+        jax_workloads.build("cnn-infer")
+    # the decode step: the logits of ember's GPT.decode_step, position by position
+    params = jax_workloads._weights("gpt-generate")[0]
+    ember.manual_seed(workloads.SEED)
+    model = workloads.model_zoo(ember).gpt().eval()
+    cache, k = model.new_static_cache(1), jnp.zeros((4, 1, 4, 64, 32))
+    v = k
+    with ember.no_grad():
+        for pos, token in enumerate([0, 5, 7, 3, 64]):
+            expect = model.decode_step(ember.tensor([[token]]), cache)[0].numpy()
+            got, k, v = jax_workloads.decode_logits(
+                params, k, v, jnp.asarray(pos), jnp.asarray([[token]])
+            )
+            np.testing.assert_allclose(np.asarray(got), expect, rtol=1e-4, atol=1e-4)
+    generated = jax_workloads.build("gpt-generate")
+    assert generated.params == 809_856
+    assert all(0 <= generated.step() < 65 for _ in range(66))  # past a full cache
+
+
+def test_report_names_each_peer_and_the_best(tmp_path: Path) -> None:
+    _jax_or_skip()
+    js, md = tmp_path / "r.json", tmp_path / "r.md"
+    argv = ["mlp", "--compare", "torch,torch-compile,jax", "--threads", "1", "--json", str(js)]
+    bench.main(argv + ["--markdown", str(md), *TINY])
+    rec = json.loads(js.read_text())["results"][0]
+    assert list(rec["peers"]) == ["torch", "torch-compile", "jax"] and rec["params_match"]
+    assert rec["peers"]["torch"] == rec["torch"]
+    timed = {n: s["median_ms"] for n, s in rec["peers"].items() if s["status"] == "ok"}
+    assert set(timed) >= {"torch", "jax"}  # torch-compile may fail; then its reason is noted
+    assert rec["best_peer"] == min(timed, key=timed.get)
+    assert rec["best_ratio"] == pytest.approx(
+        rec["ember"]["median_ms"] / timed[rec["best_peer"]], rel=1e-2
+    )
+    header = next(line for line in md.read_text().splitlines() if line.startswith("| workload"))
+    assert header.endswith(
+        "| torch-compile ms (p10–p90) | jax ms (p10–p90) | best peer | ember/best |"
+    )

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ember.argtypes import positive_int
-from ember.bench import flops, report, runner, workloads
+from ember.bench import flops, jax_workloads, peers, report, runner, workloads
 from ember.bench.workloads import ALL_WORKLOADS, CNN_INFER_BATCHES, GEN_TOKENS, Built, Framework
 from ember.config import config
 from ember.io.safetensors import atomic_write_bytes
@@ -198,11 +198,9 @@ def _measure(
     if eager and eager["status"] == "ok" and sides["ember"]["status"] == "ok":
         speedup = round(eager["median_ms"] / sides["ember"]["median_ms"], 3)
     params = {name: b.params for name, b in built.items() if name != "eager"}
-    match = None if len(params) < 2 else params["ember"] == params["torch"]
-    torch_side = sides.get("torch")
-    ratio = None
-    if sides["ember"]["status"] == "ok" and torch_side and torch_side["status"] == "ok":
-        ratio = round(sides["ember"]["median_ms"] / torch_side["median_ms"], 3)
+    match = None if len(params) < 2 else len(set(params.values())) == 1
+    peer_sides = {name: sides[name] for name in builders if name in peers.PEERS}
+    best = peers.best_peer(peer_sides)
     return {
         "workload": workload,
         "batch": batch,
@@ -213,93 +211,121 @@ def _measure(
         "params_match": match,
         "gflop": None if gflop is None else round(gflop, 5),
         "ember": sides["ember"],
-        "torch": torch_side,
-        "ratio": ratio,
+        "torch": sides.get("torch"),
+        "ratio": _ratio(sides["ember"], sides.get("torch")),
+        "peers": peer_sides,
+        "best_peer": best,
+        "best_ratio": _ratio(sides["ember"], peer_sides.get(best)),
         "eager": eager,
         "jit_speedup": speedup,
         "notes": built["ember"].notes if "ember" in built else [],
     }
 
 
+def _ratio(ember: dict[str, Any], peer: dict[str, Any] | None) -> float | None:
+    """ember's median over the peer's, when both were timed."""
+    if ember["status"] != "ok" or peer is None or peer["status"] != "ok":
+        return None
+    return round(ember["median_ms"] / peer["median_ms"], 3)
+
+
 def _plan(
-    workload: str, frameworks: dict[str, Framework], compile_fn: Callable | None
+    workload: str, frameworks: dict[str, Framework], compile_fn: Callable | None, compare: tuple
 ) -> list[tuple[str, int | None, float | None, dict[str, Callable[[], Built]]]]:
     """(unit, batch, GFLOP, builders per framework) for each row a workload produces."""
     if workload == "gpt-generate":
-        builders = _builders(frameworks, compile_fn, workloads.build_generate)
-        return [("token", None, flops.generate_gflop_per_token(), builders)]
-    if workload == "cnn-infer":
-        return [
+        rows = [("token", None, flops.generate_gflop_per_token(), workloads.build_generate)]
+    elif workload == "cnn-infer":
+        rows = [
             (
                 "batch",
                 b,
                 flops.infer_gflop(b),
-                _builders(
-                    frameworks, compile_fn, lambda fw, c, b=b: workloads.build_cnn_infer(fw, b, c)
-                ),
+                lambda fw, c, b=b: workloads.build_cnn_infer(fw, b, c),
             )
             for b in CNN_INFER_BATCHES
         ]
-
-    def build(fw: Framework, compile_step: Callable) -> Built:
-        return workloads.build_train(fw, workload, compile_step)
-
-    return [("step", None, flops.train_gflop(workload), _builders(frameworks, compile_fn, build))]
+    else:
+        rows = [
+            (
+                "step",
+                None,
+                flops.train_gflop(workload),
+                lambda fw, c: workloads.build_train(fw, workload, c),
+            )
+        ]
+    return [
+        (unit, batch, gflop, _builders(frameworks, compile_fn, build, compare, workload, batch))
+        for unit, batch, gflop, build in rows
+    ]
 
 
 def _builders(
     frameworks: dict[str, Framework],
     compile_fn: Callable | None,
     build: Callable[[Framework, Callable], Built],
+    compare: tuple[str, ...] = (),
+    workload: str = "",
+    batch: int | None = None,
 ) -> dict[str, Callable[[], Built]]:
-    """A builder per framework; with ``compile_fn``, "ember" is compiled (keeping what it
-    compiled: their ``compile_s`` is the compile time reported) and "eager" is ember as
-    it is, timed beside it."""
-    builders = {n: (lambda fw=fw: build(fw, lambda f: f)) for n, fw in frameworks.items()}
-    if compile_fn is None:
-        return builders
+    """A builder for ember and for each peer in ``compare``. With ``compile_fn``, "ember" is
+    compiled (keeping what it compiled: their ``compile_s`` is the compile time reported) and
+    "eager" is ember as it is, timed beside it. The PyTorch peers build the twin with ``build``
+    (torch-compile through ``torch.compile``), JAX its own version of the row."""
+    ember_fw = frameworks["ember"]
+    builders: dict[str, Callable[[], Built]] = {"ember": lambda: build(ember_fw, lambda f: f)}
+    if compile_fn is not None:
 
-    def build_compiled() -> Built:
-        compiled: list[Any] = []
+        def build_compiled() -> Built:
+            compiled: list[Any] = []
 
-        def compile_and_keep(fn: Callable) -> Any:
-            compiled.append(compile_fn(fn))
-            return compiled[-1]
+            def compile_and_keep(fn: Callable) -> Any:
+                compiled.append(compile_fn(fn))
+                return compiled[-1]
 
-        built = build(frameworks["ember"], compile_and_keep)
-        built.compiled = compiled
-        return built
+            built = build(ember_fw, compile_and_keep)
+            built.compiled = compiled
+            return built
 
-    others = {n: b for n, b in builders.items() if n != "ember"}
-    return {"ember": build_compiled, "eager": builders["ember"], **others}
+        builders = {"ember": build_compiled, "eager": builders["ember"]}
+    torch_fw = frameworks.get("torch")
+    for name in compare:
+        if name == "torch" and torch_fw is not None:
+            builders[name] = lambda: build(torch_fw, lambda f: f)
+        elif name == "torch-compile" and torch_fw is not None:
+            builders[name] = lambda: build(torch_fw, peers.torch_compile_fn(torch_fw.mod))
+        elif name == "jax":
+            builders[name] = lambda: jax_workloads.build(workload, batch)
+    return builders
 
 
 def run_suite(opts: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the workloads named in ``opts`` and return the report (see ``report.REPORT_KEYS``)."""
     import ember
 
+    compare = opts.compare or ()
     torch = None
-    if opts.compare == "torch":
+    if any(name in peers.TORCH_PEERS for name in compare):
         torch = _import_torch()
         if torch is None:
-            log("--compare torch: PyTorch is not importable; timing ember alone")
+            log(f"--compare {','.join(compare)}: PyTorch is not importable; no PyTorch peer")
     frameworks = {"ember": Framework("ember", ember, opts.device)}
     if torch is not None:
         frameworks["torch"] = Framework("torch", torch, opts.device)
+    if "jax" in compare:
+        jax_workloads.configure(opts.threads, opts.device)
     compile_fn = _jit_compile_fn(log) if opts.jit else None
     results: list[dict[str, Any]] = []
     with runner.thread_limits(opts.threads, torch) as threads_info:
         peak = runner.peak_matmul_gflops(opts.peak_size) if opts.device == "cpu" else None
         log(f"float32 matmul peak (NumPy, {opts.threads} threads): {peak} GFLOP/s")
         for workload in opts.workloads:
-            for unit, batch, gflop, builders in _plan(workload, frameworks, compile_fn):
+            for unit, batch, gflop, builders in _plan(workload, frameworks, compile_fn, compare):
                 with _compile_scope(builders) as cold:
                     rec = _measure(workload, unit, batch, gflop, builders, opts, peak, cold)
                 if rec["params_match"] is False:
-                    log(
-                        f"!!! PARAMETER COUNT MISMATCH in {workload}: "
-                        f"ember {rec['params']['ember']:,} vs torch {rec['params']['torch']:,}"
-                    )
+                    counts = " vs ".join(f"{k} {v:,}" for k, v in rec["params"].items())
+                    log(f"!!! PARAMETER COUNT MISMATCH in {workload}: {counts}")
                 log(report.console_line(rec))
                 results.append(rec)
         overhead = _overhead_summary(log) if opts.overhead else None
@@ -319,6 +345,8 @@ def run_suite(opts: argparse.Namespace, log: Callable[[str], None] = print) -> d
         "numpy": np.__version__,
         "ember": ember.__version__,
         "torch": getattr(torch, "__version__", None),
+        "peers": list(compare),
+        "jax": jax_workloads.versions() if "jax" in compare else None,
         "env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))},
         "memory_method": MEMORY_METHOD,
     }
@@ -355,7 +383,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--jit", action="store_true", help="compile ember's steps with ember.jit")
-    p.add_argument("--compare", choices=["torch"], help="also time the PyTorch version")
+    p.add_argument(
+        "--compare",
+        type=peers.parse_peers,
+        metavar="PEERS",
+        help=f"also time these peers, a comma list of {', '.join(peers.PEERS)} (e.g. torch or "
+        "torch,torch-compile,jax); the report gives the best peer and ember/best",
+    )
     p.add_argument("--json", metavar="FILE", help="write every number to FILE as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the results table to FILE")
     p.add_argument(

@@ -15,6 +15,8 @@ __all__ = [
     "RESULT_KEYS",
     "SIDE_KEYS",
     "MD_COLUMNS",
+    "JIT_COLUMNS",
+    "BEST_COLUMNS",
     "empty_side",
     "row_label",
     "to_json",
@@ -37,6 +39,9 @@ RESULT_KEYS = (
     "ember",
     "torch",
     "ratio",
+    "peers",
+    "best_peer",
+    "best_ratio",
     "eager",
     "jit_speedup",
     "notes",
@@ -73,6 +78,27 @@ MD_COLUMNS = (
 )
 # with --jit, "ember" is the compiled step and these columns follow
 JIT_COLUMNS = ("ember eager ms (p10–p90)", "jit speedup", "compile s cold / cached")
+# with peers other than torch (--compare torch,torch-compile,jax): each one's time, then these
+BEST_COLUMNS = ("best peer", "ember/best")
+
+
+def _extra_peers(meta: dict[str, Any]) -> list[str]:
+    """The peers that have columns of their own (torch has the standard ones)."""
+    return [name for name in meta.get("peers") or () if name != "torch"]
+
+
+def _peer_columns(meta: dict[str, Any]) -> tuple[str, ...]:
+    extra = _extra_peers(meta)
+    return tuple(f"{name} ms (p10–p90)" for name in extra) + (BEST_COLUMNS if extra else ())
+
+
+def _peer_row(rec: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+    """Each extra peer's time, the best peer and ember / best."""
+    extra = _extra_peers(meta)
+    if not extra:
+        return []
+    cells = [_ms(rec["peers"].get(name)) for name in extra]
+    return cells + [rec["best_peer"] or "–", _num(rec["best_ratio"], "{:.2f}×")]
 
 
 def empty_side() -> dict[str, Any]:
@@ -148,6 +174,22 @@ def _exceptions(default_steps: dict[str, Any] | None) -> str:
     return " (" + ", ".join(f"{w} {s} after {u}" for w, (s, u) in default_steps.items()) + ")"
 
 
+def _jax_versions(jax: dict[str, Any] | None) -> str:
+    if not jax:
+        return ""
+    return (
+        f", JAX {jax['jax']} (optax {jax['optax']}; XLA_FLAGS {jax['XLA_FLAGS'] or '–'}, "
+        f"PJRT_NPROC {jax['PJRT_NPROC'] or '–'})"
+    )
+
+
+def _sides(rec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, side) of ember, eager ember and every peer the record has."""
+    named = [("ember", rec["ember"]), ("eager", rec.get("eager"))]
+    named += list((rec.get("peers") or {"torch": rec.get("torch")}).items())
+    return [(name, side) for name, side in named if side is not None]
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     """The results as a Markdown table with a header line saying when, where and how."""
     meta = report["meta"]
@@ -157,19 +199,20 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"device {meta['device']} · {meta['steps']} timed steps after {meta['warmup']} warm-up"
         f"{_exceptions(meta['default_steps'])} · "
         f"float32 matmul peak {_num(report['peak_gflops'], '{:.0f}')} GFLOP/s (NumPy) · "
-        f"ember {meta['ember']}, NumPy {meta['numpy']}, PyTorch {meta['torch'] or '–'}",
+        f"ember {meta['ember']}, NumPy {meta['numpy']}, PyTorch {meta['torch'] or '–'}"
+        f"{_jax_versions(meta.get('jax'))}",
         "",
     ]
-    columns = MD_COLUMNS + (JIT_COLUMNS if meta.get("jit") else ())
+    columns = MD_COLUMNS + (JIT_COLUMNS if meta.get("jit") else ()) + _peer_columns(meta)
     lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for rec in report["results"]:
-        cells = _row(rec) + (_jit_row(rec) if meta.get("jit") else [])
+        cells = _row(rec) + (_jit_row(rec) if meta.get("jit") else []) + _peer_row(rec, meta)
         lines.append("| " + " | ".join(cells) + " |")
     notes = [
         f"- {row_label(rec)}: {side_name} {side['status']}: {side['reason']}"
         for rec in report["results"]
-        for side_name in ("ember", "eager", "torch")
-        if (side := rec.get(side_name)) is not None and side["status"] != "ok"
+        for side_name, side in _sides(rec)
+        if side["status"] != "ok"
     ]
     notes += [f"- {row_label(rec)}: {note}" for rec in report["results"] for note in rec["notes"]]
     if notes:
@@ -199,6 +242,11 @@ def console_line(rec: dict[str, Any]) -> str:
             parts.append(f"{name} {cells[f'{name} ms (p10–p90)']}{unit}")
     if rec["torch"] is not None:
         parts.append(f"ratio {cells['ember/torch']}")
+    for name, side in (rec.get("peers") or {}).items():
+        if name != "torch":
+            parts.append(f"{name} {_ms(side)}")
+    if rec.get("best_peer"):
+        parts.append(f"best {rec['best_peer']} (ember/best {_num(rec['best_ratio'], '{:.2f}×')})")
     parts.append(f"{cells['GFLOP']} GFLOP")
     parts.append(f"{cells['ember GFLOP/s']} GFLOP/s (MFU {cells['ember MFU']})")
     parts.append(f"peak {cells['ember peak MiB']} MiB")
