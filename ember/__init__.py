@@ -58,6 +58,12 @@ from ember.ops.shape_extra import *  # noqa: F403
 from ember.ops.shape_extra import __all__ as _shape_extra_all
 from ember.ops.special import *  # noqa: F403
 from ember.ops.special import __all__ as _special_all
+from ember.ops.numeric import *  # noqa: F403
+from ember.ops.numeric import __all__ as _numeric_all
+from ember.ops.predicates import *  # noqa: F403
+from ember.ops.predicates import __all__ as _predicates_all
+from ember.ops.stats import *  # noqa: F403
+from ember.ops.stats import __all__ as _stats_all
 from ember.random import *  # noqa: F403
 from ember.random import __all__ as _random_all
 from ember.serialization import load, save
@@ -168,6 +174,9 @@ __all__ = sorted(
         + _public(_reduce_all)
         + _public(_random_all)
         + _public(_special_all)
+        + _public(_numeric_all)
+        + _public(_predicates_all)
+        + _public(_stats_all)
         + _public(_tensor_functions_all)
         + _public(_windows_all)
         + _public(_shape_extra_all)

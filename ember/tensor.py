@@ -25,6 +25,7 @@ from ember.ops.reduce import ReduceMethods
 from ember.ops.shape_extra import ShapeExtraMethods
 from ember.ops.shrink import ShrinkMethods
 from ember.ops.special import SpecialMethods
+from ember.ops.stats import StatsMethods
 
 __all__ = ["Tensor", "is_tensor"]
 
@@ -43,6 +44,7 @@ class Tensor(
     SpecialMethods,
     NumericMethods,
     PredicateMethods,
+    StatsMethods,
     ShapeExtraMethods,
 ):
     """A multi-dimensional array that records operations for automatic differentiation."""

@@ -80,6 +80,7 @@ def all_specs() -> list[OpSpec]:
         reduce,
         shape_extra,
         special,
+        stats,
         toplevel,
     )
     from tests.ops.specs.forms import forms_of
@@ -97,6 +98,7 @@ def all_specs() -> list[OpSpec]:
         special,
         numeric,
         shape_extra,
+        stats,
     ]
     try:
         from tests.ops.specs import conv  # noqa: F401

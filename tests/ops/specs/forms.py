@@ -194,6 +194,17 @@ FORMS: dict[str, str] = {
     "is_signed": ".is_signed",
     "is_nonzero": ".is_nonzero",
     "is_same_size": ".is_same_size",
+    "median": ".median",
+    "nanmedian": ".nanmedian",
+    "kthvalue": ".kthvalue",
+    "mode": ".mode",
+    "aminmax": ".aminmax",
+    "msort": ".msort",
+    "quantile": ".quantile",
+    "nanquantile": ".nanquantile",
+    "corrcoef": ".corrcoef",
+    "dist": ".dist",
+    "renorm": ".renorm .renorm_",
 }
 
 
