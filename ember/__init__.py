@@ -39,9 +39,9 @@ from ember.dtypes import (
     short,
     uint8,
 )
+from ember.layouts import layout, strided
 from ember.ops.autocast import *  # noqa: F403
 from ember.ops.autocast import __all__ as _autocast_all
-from ember.layouts import layout, strided
 from ember.ops.elementwise import *  # noqa: F403
 from ember.ops.elementwise import __all__ as _elementwise_all
 from ember.ops.extra import *  # noqa: F403
@@ -58,12 +58,6 @@ from ember.ops.shape_extra import *  # noqa: F403
 from ember.ops.shape_extra import __all__ as _shape_extra_all
 from ember.ops.special import *  # noqa: F403
 from ember.ops.special import __all__ as _special_all
-from ember.ops.numeric import *  # noqa: F403
-from ember.ops.numeric import __all__ as _numeric_all
-from ember.ops.predicates import *  # noqa: F403
-from ember.ops.predicates import __all__ as _predicates_all
-from ember.ops.stats import *  # noqa: F403
-from ember.ops.stats import __all__ as _stats_all
 from ember.random import *  # noqa: F403
 from ember.random import __all__ as _random_all
 from ember.serialization import load, save
@@ -97,6 +91,7 @@ _SUBPACKAGES = (
     "amp",
     "accelerator",
     "distributed",
+    "multiprocessing",
     "onnx",
 )
 _LAZY_ATTRIBUTES = {"compile": "ember.compiler", "autocast": "ember.amp"}
@@ -174,9 +169,6 @@ __all__ = sorted(
         + _public(_reduce_all)
         + _public(_random_all)
         + _public(_special_all)
-        + _public(_numeric_all)
-        + _public(_predicates_all)
-        + _public(_stats_all)
         + _public(_tensor_functions_all)
         + _public(_windows_all)
         + _public(_shape_extra_all)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
-from ember.arrays import backend_of, get_backend
+from ember.arrays import backend_of, get_backend, shared
 from ember.ops import core
 from ember.ops.elementwise import ElementwiseMethods, cast
 from ember.ops.extra import ExtraMethods
@@ -25,7 +25,6 @@ from ember.ops.reduce import ReduceMethods
 from ember.ops.shape_extra import ShapeExtraMethods
 from ember.ops.shrink import ShrinkMethods
 from ember.ops.special import SpecialMethods
-from ember.ops.stats import StatsMethods
 
 __all__ = ["Tensor", "is_tensor"]
 
@@ -44,7 +43,6 @@ class Tensor(
     SpecialMethods,
     NumericMethods,
     PredicateMethods,
-    StatsMethods,
     ShapeExtraMethods,
 ):
     """A multi-dimensional array that records operations for automatic differentiation."""
@@ -277,6 +275,28 @@ class Tensor(
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         return (_rebuild, (self.numpy(force=True), self.requires_grad))
+
+    def share_memory_(self) -> Tensor:
+        """Move this tensor's memory into shared memory, in place; ``ember.multiprocessing``
+        then sends it to other processes by name, and their writes are seen here."""
+        if self.is_cuda:
+            raise RuntimeError(
+                "share_memory_: ember cannot share CUDA memory between processes (PyTorch "
+                "uses CUDA IPC)\nhint: share a CPU tensor; move it with .cpu() first"
+            )
+        if shared.segment_of(self._data) is not None:
+            return self
+        if self._base is not None:  # a view: share the whole tensor it is a view of
+            base, before = self._base, self._base._data
+            base.share_memory_()
+            self._data = shared.moved_view(self._data, before, base._data)
+        else:
+            self._data = shared.share(self._data)
+        return self
+
+    def is_shared(self) -> bool:
+        """True when this tensor's memory is shared between processes (``share_memory_``)."""
+        return not self.is_cuda and shared.segment_of(self._data) is not None
 
     def __deepcopy__(self, memo: dict) -> Tensor:
         if self.node is not None:

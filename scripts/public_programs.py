@@ -5,7 +5,9 @@ The programs are not in this repository: bring them with the ``fetch`` tool and 
 snapshot under ``--programs`` as ``owner+name/`` (see docs/public-programs.md). Each run gets a
 fresh copy of the program's folder under ``--work``, with fake data written by
 ``scripts/public_programs_data.py``; ``scripts/public_programs_shim`` (a synthetic torchvision,
-and ``six``) is put on ``sys.path`` for both runs.
+and ``six``) is put on ``sys.path`` for both runs, and for the ember run
+``scripts/public_programs_alias`` on ``PYTHONPATH``, whose ``sitecustomize`` aliases ``torch``
+in the processes a program starts (``torch.multiprocessing``).
 
 What the harness adds around an unchanged program, in both runs alike:
 
@@ -53,6 +55,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIM = ROOT / "scripts" / "public_programs_shim"
+ALIAS = ROOT / "scripts" / "public_programs_alias"  # sitecustomize: the alias in child processes
 DEFAULT_PROGRAMS = Path("/tmp/programs")
 DEFAULT_WORK = Path("/tmp/public_programs_runs")
 
@@ -205,7 +208,7 @@ PROGRAMS: list[Program] = [
         "mnist_hogwild/main.py",
         "mnist_hogwild",
         ".",
-        f"{MNIST} --num-processes 1 --dry-run",
+        f"{MNIST} --num-processes 2 --dry-run",
         env=SMALL,
     ),
     _p(
@@ -532,7 +535,8 @@ def _run_one(prog: Program, backend: str, programs: Path, work: Path) -> dict[st
     spec_file.write_text(json.dumps(spec))
     (work / f"{backend}.json").unlink(missing_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", **prog.env}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    paths = [str(ROOT), *([str(ALIAS)] if backend == "ember" else []), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(paths).rstrip(os.pathsep)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(spec_file)]
     log = (work / f"{backend}.log").open("w")
     stdin: Any = subprocess.DEVNULL

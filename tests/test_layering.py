@@ -31,6 +31,7 @@ LAYERS = {
     "ember.optim": 7,
     "ember.data": 8,
     "ember.utils": 8,
+    "ember.multiprocessing": 8,  # sends Parameters (ember.nn) between processes
     "ember.utils.tensorboard": 10,  # a logger like diagnostics: traces with jit, writes PNGs
     "ember.onnx": 10,  # an exporter: lowers jit's traced graphs to ONNX
     "ember.jit": 9,

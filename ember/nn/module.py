@@ -488,6 +488,12 @@ class Module:
                         m._buffers[name] = convert(b)
         return self
 
+    def share_memory(self) -> Module:
+        """Move the parameters, their gradients and the buffers into shared memory
+        (``Tensor.share_memory_``): processes given this module through
+        ``ember.multiprocessing`` then update the same weights (Hogwild training)."""
+        return self._apply(lambda t: t.share_memory_())
+
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Move to a device and/or cast floating-point parameters and buffers to a dtype."""
         dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
