@@ -55,15 +55,13 @@ from ember.ops.conv import (
     conv_transpose2d,
     conv_transpose3d,
     fold,
-    max_pool1d,
-    max_pool2d,
-    max_pool3d,
     unfold,
 )
 from ember.ops.elementwise import erf, sigmoid, tanh, where
 from ember.ops.elementwise import relu as _relu
 from ember.ops.fused import batch_norm_stats, batch_norm_train
 from ember.ops.index import index_select
+from ember.ops.max_pool import max_pool1d, max_pool2d, max_pool3d
 from ember.ops.movement import pad
 from ember.ops.reduce import log_softmax, softmax
 from ember.ops.shrink import hardshrink, prelu

@@ -418,25 +418,26 @@ def _scatter(low: Lowering, node: Node, x: str, index: str, src: str) -> str:
 
 
 # -- convolution and pooling ------------------------------------------------------------------
-def _geometry(node: Node) -> dict[str, list[int]]:
-    padding = node.params["padding"]
+def _geometry(params: dict) -> dict[str, list[int]]:
+    """ONNX's strides, pads and dilations from a window primitive's params."""
+    padding = params["padding"]
     return {
-        "strides": list(node.params["stride"]),
+        "strides": list(params["stride"]),
         "pads": [a for a, _ in padding] + [b for _, b in padding],
-        "dilations": list(node.params["dilation"]),
+        "dilations": list(params["dilation"]),
     }
 
 
 @lowers("Conv")
 def _conv(low: Lowering, node: Node, x: str, w: str) -> str:
-    return low.op("Conv", [x, w], **_geometry(node))
+    return low.op("Conv", [x, w], **_geometry(node.params))
 
 
 @lowers("ConvTranspose")
 def _conv_transpose(low: Lowering, node: Node, g: str, w: str) -> str:
     """ember's (N, O, *L) x (O, C, *K) -> (N, C, *size) is ONNX's ConvTranspose; the output
     size fixes output_padding (the rows a strided transpose could leave off)."""
-    geom = _geometry(node)
+    geom = _geometry(node.params)
     lengths = low.shapes(node.inputs[0])[0][2:]
     kernel = low.shapes(node.inputs[1])[0][2:]
     nd = len(kernel)
@@ -450,23 +451,23 @@ def _conv_transpose(low: Lowering, node: Node, g: str, w: str) -> str:
     return low.op("ConvTranspose", [g, w], output_padding=extra, **geom)
 
 
-@lowers("MaxPoolArgmax")
-def _max_pool_argmax(low: Lowering, node: Node) -> None:
-    """Lowered by the WindowSelect that reads it (together they are max pooling)."""
+@lowers("MaxPoolIndices")
+def _max_pool_indices(low: Lowering, node: Node) -> None:
+    """Lowered by the MaxPoolGather that reads it (together they are max pooling)."""
     return None
 
 
-@lowers("WindowSelect")
-def _window_select(low: Lowering, node: Node) -> str:
-    x, arg = node.inputs
-    producer = low.producers.get(arg)
-    if producer is None or producer.prim.name != "MaxPoolArgmax" or producer.inputs[0] != x:
+@lowers("MaxPoolGather")
+def _max_pool_gather(low: Lowering, node: Node) -> str:
+    x, idx = node.inputs
+    producer = low.producers.get(idx)
+    if producer is None or producer.prim.name != "MaxPoolIndices" or producer.inputs[0] != x:
         raise ExportError(
-            "ember.onnx.export: WindowSelect: only max pooling (a window select by the "
-            "argmax of the same input) has an ONNX lowering"
+            "ember.onnx.export: MaxPoolGather: only max pooling (a gather by the indices of "
+            "the maxima of the same input) has an ONNX lowering"
         )
-    geom = _geometry(node)
-    return low.op("MaxPool", [low.name(x)], kernel_shape=list(node.params["kernel"]), **geom)
+    geom = _geometry(producer.params)
+    return low.op("MaxPool", [low.name(x)], kernel_shape=list(producer.params["kernel"]), **geom)
 
 
 @lowers("Im2Col")
@@ -479,7 +480,7 @@ def _im2col(low: Lowering, node: Node, x: str) -> str:
     eye = np.eye(taps, dtype=low.dtype(node.out)).reshape([taps, 1, *kernel])
     flat = low.shape_tensor([n * c, 1, *size], [alt[0] * c, 1, *size], "im2col", infer_one=True)
     planes = low.op("Reshape", [x, flat])
-    cols = low.op("Conv", [planes, low.constant(eye, "im2col_eye")], **_geometry(node))
+    cols = low.op("Conv", [planes, low.constant(eye, "im2col_eye")], **_geometry(node.params))
     out = low.shapes(node.out)[0][len(kernel) + 2 :]
     split = [n, c, *kernel, *out]
     split_alt = [alt[0], c, *kernel, *out]
@@ -487,6 +488,21 @@ def _im2col(low: Lowering, node: Node, x: str) -> str:
     nd = len(kernel)
     perm = [1, *range(2, 2 + nd), 0, *range(2 + nd, 2 + 2 * nd)]
     return low.op("Transpose", [cols], perm=perm)
+
+
+@lowers("WindowSum")
+def _window_sum(low: Lowering, node: Node, x: str) -> str:
+    """Window sums as a convolution of each channel with a kernel of ones."""
+    kernel = list(node.params["kernel"])
+    (n, c, *size), alt = low.shapes(node.inputs[0])
+    ones = np.ones([1, 1, *kernel], dtype=low.dtype(node.out))
+    flat = low.shape_tensor([n * c, 1, *size], [alt[0] * c, 1, *size], "pool", infer_one=True)
+    planes = low.op("Reshape", [x, flat])
+    geom = _geometry({**node.params, "dilation": (1,) * len(kernel)})
+    sums = low.op("Conv", [planes, low.constant(ones, "pool_ones")], **geom)
+    out = low.shapes(node.out)[0][2:]
+    back = low.shape_tensor([n, c, *out], [alt[0], c, *out], "pool", infer_one=True)
+    return low.op("Reshape", [sums, back])
 
 
 # -- recurrent --------------------------------------------------------------------------------
@@ -532,4 +548,4 @@ def _lstm_sequence(low: Lowering, node: Node, xproj: str, w_hh: str, h0: str, c0
     return rows
 
 
-_LAZY_INPUTS = {"MaxPoolArgmax", "WindowSelect"}  # lowerings that read their inputs themselves
+_LAZY_INPUTS = {"MaxPoolIndices", "MaxPoolGather"}  # lowerings that read their inputs themselves

@@ -25,8 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from ember import dtypes
-from ember.arrays import backend_of
 from ember.ops import core
 from ember.ops.autocast import autocast_op
 from ember.ops.core import Aval, Primitive, apply
@@ -38,9 +36,6 @@ __all__ = [
     "conv_transpose1d",
     "conv_transpose2d",
     "conv_transpose3d",
-    "max_pool1d",
-    "max_pool2d",
-    "max_pool3d",
     "avg_pool1d",
     "avg_pool2d",
     "avg_pool3d",
@@ -108,26 +103,6 @@ def _kernel_slices(kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
                 for p, d, s, n in zip(pos, dilation, stride, out)
             ),
         )
-
-
-def _window_stack(
-    xp: Any,
-    x: Any,
-    kernel: tuple,
-    stride: tuple,
-    padding: tuple,
-    dilation: tuple,
-    value: float = 0.0,
-) -> Any:
-    """Every kernel position's window values, contiguous: (prod(kernel), N, C, *out).
-
-    Pooling compares kernel positions one by one; on this copy each comparison streams
-    through memory instead of striding through the input (several times faster).
-    """
-    win = _windows(xp, x, kernel, stride, padding, dilation, value)
-    nd, lead = len(kernel), x.ndim - len(kernel)
-    moved = xp.moveaxis(win, tuple(range(lead, lead + nd)), tuple(range(nd)))
-    return xp.ascontiguousarray(moved).reshape((-1,) + moved.shape[nd:])
 
 
 def _padded_buffer(xp: Any, lead: tuple, size: tuple, padding: tuple, dtype: Any) -> Any:
@@ -207,6 +182,63 @@ class Col2Im(Primitive):
     @staticmethod
     def vjp(g, cols, *, out, size, kernel, stride, padding, dilation):
         return (apply(Im2Col, g, kernel=kernel, stride=stride, padding=padding, dilation=dilation),)
+
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class WindowSum(Primitive):
+    """The sum of each window of the zero-padded input: (N, C, *S) -> (N, C, *out).
+
+    One strided view of the input per kernel offset is added into the result: no window is
+    copied (average pooling; ``Im2Col`` would copy every window first).
+    """
+
+    @staticmethod
+    def infer(x: Aval, *, kernel, stride, padding) -> Aval:  # type: ignore[override]
+        nd = len(kernel)
+        out = _out_sizes(x.shape[-nd:], kernel, stride, padding, (1,) * nd)
+        return Aval(tuple(x.shape[:-nd]) + out, x.dtype)
+
+    @staticmethod
+    def forward(xp, x, *, kernel, stride, padding):
+        nd = len(kernel)
+        xpad = _padded(xp, x, padding, 0.0)
+        out = _out_sizes(x.shape[-nd:], kernel, stride, padding, (1,) * nd)
+        views = (
+            xpad[(Ellipsis,) + index] for _, index in _kernel_slices(kernel, stride, (1,) * nd, out)
+        )
+        total = xp.array(next(views))  # a C-ordered copy
+        for v in views:
+            total += v
+        return total
+
+    @staticmethod
+    def vjp(g, x, *, out, kernel, stride, padding):
+        size = tuple(x.shape[-len(kernel) :])
+        return (apply(WindowSpread, g, size=size, kernel=kernel, stride=stride, padding=padding),)
+
+    saved_inputs = staticmethod(lambda req: (False,))
+
+
+class WindowSpread(Primitive):
+    """The transpose of ``WindowSum``: each ``g[..., l]`` added to every element of window
+    ``l`` of a zero image of ``size`` (the padding cropped off)."""
+
+    @staticmethod
+    def infer(g: Aval, *, size, kernel, stride, padding) -> Aval:  # type: ignore[override]
+        return Aval(tuple(g.shape[: -len(kernel)]) + tuple(size), g.dtype)
+
+    @staticmethod
+    def forward(xp, g, *, size, kernel, stride, padding):
+        nd = len(kernel)
+        buf = _padded_buffer(xp, tuple(g.shape[:-nd]), size, padding, g.dtype)
+        for _, index in _kernel_slices(kernel, stride, (1,) * nd, g.shape[-nd:]):
+            buf[(Ellipsis,) + index] += g
+        return xp.ascontiguousarray(_crop(buf, size, padding))
+
+    @staticmethod
+    def vjp(h, g, *, out, size, kernel, stride, padding):
+        return (apply(WindowSum, h, kernel=kernel, stride=stride, padding=padding),)
 
     saved_inputs = staticmethod(lambda req: (False,))
 
@@ -446,104 +478,6 @@ def _check_conv_avals(op: str, x: Aval, w: Aval) -> None:
         )
     if x.dtype is not w.dtype:
         raise TypeError(f"{op}: input and weight dtypes differ: {x.dtype.name} vs {w.dtype.name}")
-
-
-class MaxPoolArgmax(Primitive):
-    """For each window of the (-inf padded) input, the kernel position of its first maximum."""
-
-    differentiable = False
-
-    @staticmethod
-    def infer(x: Aval, *, kernel, stride, padding, dilation) -> Aval:  # type: ignore[override]
-        nd = len(kernel)
-        out = _out_sizes(x.shape[-nd:], kernel, stride, padding, dilation)
-        return Aval(x.shape[:-nd] + out, dtypes.int64)
-
-    @staticmethod
-    def forward(xp, x, *, kernel, stride, padding, dilation):
-        stack = _window_stack(xp, x, kernel, stride, padding, dilation, -math.inf)
-        best = stack[0].copy()
-        # masked copies are slow (branchy); position i beats every earlier one, so
-        # arg = where(take, i, arg) is max(arg, take * i), and best = max(best, v) keeps NaN
-        small = xp.int8 if stack.shape[0] <= 127 else xp.int64
-        arg = xp.zeros(best.shape, small)
-        for i in range(1, stack.shape[0]):
-            v = stack[i]
-            take = v > best
-            take |= v != v  # NaN wins, like PyTorch
-            xp.maximum(best, v, out=best)
-            xp.maximum(arg, xp.multiply(take, small(i), dtype=small), out=arg)
-        return arg.astype(xp.int64)
-
-    @staticmethod
-    def vjp(g, x, *, out, kernel, stride, padding, dilation):
-        return (None,)
-
-
-class WindowSelect(Primitive):
-    """``out[..., l] = window(l)[arg[..., l]]``: read one element per window."""
-
-    @staticmethod
-    def infer(x: Aval, arg: Aval, *, kernel, stride, padding, dilation) -> Aval:  # type: ignore
-        return Aval(arg.shape, x.dtype)
-
-    @staticmethod
-    def forward(xp, x, arg, *, kernel, stride, padding, dilation):
-        stack = _window_stack(xp, x, kernel, stride, padding, dilation)
-        return xp.take_along_axis(stack, arg[None], 0)[0]
-
-    @staticmethod
-    def vjp(g, x, arg, *, out, kernel, stride, padding, dilation):
-        size = tuple(x.shape[-len(kernel) :])
-        return (
-            apply(
-                WindowScatter,
-                g,
-                arg,
-                size=size,
-                kernel=kernel,
-                stride=stride,
-                padding=padding,
-                dilation=dilation,
-            ),
-            None,
-        )
-
-    saved_inputs = staticmethod(lambda req: (False, True))
-
-
-class WindowScatter(Primitive):
-    """Add ``g[..., l]`` at element ``arg[..., l]`` of window ``l`` of a zero image of ``size``."""
-
-    @staticmethod
-    def infer(g: Aval, arg: Aval, *, size, kernel, stride, padding, dilation) -> Aval:  # type: ignore
-        return Aval(g.shape[: -len(kernel)] + tuple(size), g.dtype)
-
-    @staticmethod
-    def forward(xp, g, arg, *, size, kernel, stride, padding, dilation):
-        nd = len(kernel)
-        buf = _padded_buffer(xp, g.shape[:-nd], size, padding, g.dtype)
-        zero = xp.zeros((), g.dtype)
-        for i, (_, index) in enumerate(_kernel_slices(kernel, stride, dilation, g.shape[-nd:])):
-            buf[(Ellipsis,) + index] += xp.where(arg == i, g, zero)
-        return xp.ascontiguousarray(_crop(buf, size, padding))
-
-    @staticmethod
-    def vjp(g, gout, arg, *, out, size, kernel, stride, padding, dilation):
-        return (
-            apply(
-                WindowSelect,
-                g,
-                arg,
-                kernel=kernel,
-                stride=stride,
-                padding=padding,
-                dilation=dilation,
-            ),
-            None,
-        )
-
-    saved_inputs = staticmethod(lambda req: (False, True))
 
 
 # -- argument handling ----------------------------------------------------------------------
@@ -913,93 +847,6 @@ def _pool_geometry(
     return kernel, stride, tuple(pairs), dilation
 
 
-def _flat_indices(
-    arg: Any, size: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple
-) -> Any:
-    """Kernel positions of maxima as flat indices into each (unpadded) input plane."""
-    xp = backend_of(arg._data).xp
-    a, flat = arg._data, 0
-    nd = len(kernel)
-    for i in reversed(range(nd)):
-        k_i = a % kernel[i]
-        a = a // kernel[i]
-        start = xp.arange(arg.shape[2 + i]) * stride[i] - padding[i][0]
-        coord = k_i * dilation[i] + start.reshape((-1,) + (1,) * (nd - 1 - i))
-        flat = flat + coord * math.prod(size[i + 1 :])
-    return core._Tensor._wrap(xp.asarray(flat, dtype=xp.int64))
-
-
-def _max_pool(
-    op: str,
-    nd: int,
-    input: Any,
-    kernel_size: Any,
-    stride: Any,
-    padding: Any,
-    dilation: Any,
-    ceil_mode: bool,
-    return_indices: bool,
-) -> Any:
-    x, unbatched = _batched(op, input, nd)
-    kernel, stride, pads, dilation = _pool_geometry(
-        op, nd, x, kernel_size, stride, padding, dilation, ceil_mode
-    )
-    geom = {"kernel": kernel, "stride": stride, "padding": pads, "dilation": dilation}
-    arg = apply(MaxPoolArgmax, x, **geom)
-    out = apply(WindowSelect, x, arg, **geom)
-    if unbatched:
-        out = out.squeeze(0)
-    if not return_indices:
-        return out
-    idx = _flat_indices(arg, tuple(x.shape[2:]), kernel, stride, pads, dilation)
-    return out, idx.squeeze(0) if unbatched else idx
-
-
-def max_pool1d(
-    input: Any,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
-    ceil_mode: bool = False,
-    return_indices: bool = False,
-) -> Any:
-    """1-D max pooling (padding counts as -inf); ties go to the first maximum."""
-    return _max_pool(
-        "max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
-    )
-
-
-def max_pool2d(
-    input: Any,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
-    ceil_mode: bool = False,
-    return_indices: bool = False,
-) -> Any:
-    """2-D max pooling (padding counts as -inf); ties go to the first maximum."""
-    return _max_pool(
-        "max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
-    )
-
-
-def max_pool3d(
-    input: Any,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
-    ceil_mode: bool = False,
-    return_indices: bool = False,
-) -> Any:
-    """3-D max pooling (padding counts as -inf); ties go to the first maximum."""
-    return _max_pool(
-        "max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
-    )
-
-
 def _avg_divisor(
     size: tuple, kernel: tuple, stride: tuple, pads: tuple, count_include_pad: bool
 ) -> np.ndarray:
@@ -1028,11 +875,8 @@ def _avg_pool(
     from ember.ops.elementwise import as_tensor_like
 
     x, unbatched = _batched(op, input, nd)
-    kernel, stride, pads, dilation = _pool_geometry(
-        op, nd, x, kernel_size, stride, padding, 1, ceil_mode
-    )
-    cols = apply(Im2Col, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
-    total = cols.sum(dim=tuple(range(1, 1 + nd))).transpose(0, 1)
+    kernel, stride, pads, _ = _pool_geometry(op, nd, x, kernel_size, stride, padding, 1, ceil_mode)
+    total = apply(WindowSum, x, kernel=kernel, stride=stride, padding=pads)
     if divisor_override:
         out = total / float(divisor_override)
     else:

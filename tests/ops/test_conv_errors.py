@@ -7,6 +7,7 @@ import pytest
 
 import ember
 from ember.ops import conv as F
+from ember.ops import max_pool
 
 
 def _t(*shape: int, dtype: str = "float32") -> ember.Tensor:
@@ -21,7 +22,7 @@ def test_wrong_input_ndim() -> None:
     ):
         F.conv2d(_t(1, 1, 1, 4, 4), _t(1, 1, 3, 3))
     with pytest.raises(ValueError, match=r"max_pool1d: expected 2-D \(unbatched\) or 3-D"):
-        F.max_pool1d(_t(4), 2)
+        max_pool.max_pool1d(_t(4), 2)
 
 
 def test_wrong_weight_ndim() -> None:
@@ -67,7 +68,7 @@ def test_kernel_larger_than_padded_input() -> None:
     with pytest.raises(ValueError, match=r"\(5, 5\) vs \(4, 4\)"):
         F.conv2d(_t(1, 1, 4, 4), _t(1, 1, 3, 3), dilation=2)
     with pytest.raises(ValueError, match=r"max_pool2d: kernel size .* larger than the padded"):
-        F.max_pool2d(_t(1, 1, 2, 2), 3)
+        max_pool.max_pool2d(_t(1, 1, 2, 2), 3)
 
 
 def test_bad_padding() -> None:
@@ -90,7 +91,7 @@ def test_bad_padding() -> None:
         match=r"max_pool2d: pad should be at most half of kernel "
         r"size: padding=\(2, 2\) vs kernel_size=\(3, 3\)",
     ):
-        F.max_pool2d(_t(1, 1, 6, 6), 3, padding=2)
+        max_pool.max_pool2d(_t(1, 1, 6, 6), 3, padding=2)
 
 
 def test_dtype_and_bias_mismatch() -> None:

@@ -1,0 +1,202 @@
+"""Native C kernels for max pooling: the jit's lowering of ``MaxPoolIndices``,
+``MaxPoolGather`` and ``MaxPoolScatter`` (``ember.ops.max_pool``).
+
+Each kernel walks the output positions of one (n, c) plane at a time and reads each window
+straight from the input: no padded copy, no window copies. The geometry (sizes, kernel,
+stride, padding, dilation) is written into the source as literals, so the window loops have
+constant bounds that the compiler unrolls. ``build`` compiles the kernels of a whole graph into
+one library (``native.load``: the system C compiler and the disk cache) and gives, per node, a
+function with the primitive's ``forward`` signature, which the executor runs instead of NumPy.
+Inputs are read in place when each plane is contiguous (a convolution's (C, N, ...)-ordered
+output, say). Float32 and float64 host arrays only: anything else runs the NumPy kernel.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ember.config import config
+from ember.jit import native
+from ember.jit.graph import Graph, Node
+
+__all__ = ["build"]
+
+_CTYPE = {"float32": "float", "float64": "double"}
+
+
+def _three(values: tuple, fill: int) -> tuple:
+    """A 1-, 2- or 3-D geometry led by ``fill`` up to three dims."""
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+def _function(head: str, planes: int, work: int, body: list[str]) -> str:
+    """C function ``head`` running ``body`` for each (n, c) plane ``q``; on every core from
+    ``jit_parallel_min`` elements of ``work``."""
+    parallel = work >= config.jit_parallel_min
+    lines = [
+        *(["#pragma omp parallel for schedule(static)"] if parallel else []),
+        f"for (long q = 0; q < {planes}L; q++) {{",
+        *(f"  {line}" for line in body),
+        "}",
+    ]
+    return "\n".join([head + " {", *(f"  {line}" for line in lines), "}"])
+
+
+def _indices_source(name: str, ctype: str, x: tuple, out: tuple, params: dict) -> str:
+    """``name(x, sn, sc, idx)``: the flat in-plane index of each window's maximum by PyTorch's
+    rule: the search starts at the window's first element inside the input and an element
+    takes over when it is greater or NaN (the first maximum wins, or the last NaN)."""
+    n, c = x[:2]
+    size, o = _three(x[2:], 1), _three(out[2:], 1)
+    kernel, stride = _three(params["kernel"], 1), _three(params["stride"], 1)
+    dil = _three(params["dilation"], 1)
+    before = _three(tuple(a for a, _ in params["padding"]), 0)
+    starts = ", ".join(f"s{d} = o{d} * {stride[d]}L - {before[d]}L" for d in range(3))
+    window = [f"const long {starts};", f"long at = -1; {ctype} best = 0;"]
+    for d in range(3):
+        pad = "  " * d
+        window += [
+            f"{pad}for (long k{d} = 0; k{d} < {kernel[d]}L; k{d}++) {{",
+            f"{pad}  const long u{d} = s{d} + k{d} * {dil[d]}L;",
+            f"{pad}  if (u{d} < 0 || u{d} >= {size[d]}L) continue;",
+        ]
+    window += [
+        f"      const long f = (u0 * {size[1]}L + u1) * {size[2]}L + u2;",
+        f"      const {ctype} v = p[f];",
+        "      if (at < 0 || v > best || v != v) { best = v; at = f; }",
+        "    }",
+        "  }",
+        "}",
+        "*w++ = at;",
+    ]
+    body = [
+        f"const {ctype} *p = x + (q / {c}L) * sn + (q % {c}L) * sc;",
+        f"long *w = idx + q * {math.prod(o)}L;",
+        *(f"for (long o{d} = 0; o{d} < {o[d]}L; o{d}++)" for d in range(2)),
+        f"for (long o2 = 0; o2 < {o[2]}L; o2++) {{",
+        *(f"  {line}" for line in window),
+        "}",
+    ]
+    head = f"void {name}(const {ctype} *x, long sn, long sc, long *idx)"
+    return _function(head, n * c, n * c * math.prod(o) * math.prod(kernel), body)
+
+
+def _gather_source(name: str, ctype: str, x: tuple, out: tuple) -> str:
+    """``name(x, sn, sc, idx, out)``: ``out[q, l] = plane q of x at idx[q, l]``."""
+    n, c, per = x[0], x[1], math.prod(out[2:])
+    body = [
+        f"const {ctype} *p = x + (q / {c}L) * sn + (q % {c}L) * sc;",
+        f"const long *i = idx + q * {per}L;",
+        f"{ctype} *w = out + q * {per}L;",
+        f"for (long l = 0; l < {per}L; l++) w[l] = p[i[l]];",
+    ]
+    head = f"void {name}(const {ctype} *x, long sn, long sc, const long *idx, {ctype} *out)"
+    return _function(head, n * c, n * c * per, body)
+
+
+def _scatter_source(name: str, ctype: str, g: tuple, out: tuple) -> str:
+    """``name(g, idx, out)``: each plane of ``out`` zeroed, then ``g[q, l]`` added at
+    ``idx[q, l]`` (in order: windows that overlap add up)."""
+    n, c, per, plane = g[0], g[1], math.prod(g[2:]), math.prod(out[2:])
+    body = [
+        f"const {ctype} *h = g + q * {per}L;",
+        f"const long *i = idx + q * {per}L;",
+        f"{ctype} *w = out + q * {plane}L;",
+        f"for (long f = 0; f < {plane}L; f++) w[f] = 0;",
+        f"for (long l = 0; l < {per}L; l++) w[i[l]] += h[l];",
+    ]
+    head = f"void {name}(const {ctype} *g, const long *idx, {ctype} *out)"
+    return _function(head, n * c, n * c * (per + plane), body)
+
+
+def _in_planes(a: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(``a``, or a copy in C order unless each (n, c) plane is C-contiguous; its n and c
+    strides in elements)."""
+    plane = [math.prod(a.shape[d + 1 :]) * a.itemsize for d in range(2, a.ndim)]
+    if any(st != want for st, want, n in zip(a.strides[2:], plane, a.shape[2:]) if n > 1):
+        a = np.ascontiguousarray(a)
+    return a, a.strides[0] // a.itemsize, a.strides[1] // a.itemsize
+
+
+_VOID, _LONG = ctypes.c_void_p, ctypes.c_long
+_ARGTYPES = {
+    "indices": [_VOID, _LONG, _LONG, _VOID],
+    "gather": [_VOID, _LONG, _LONG, _VOID, _VOID],
+    "scatter": [_VOID, _VOID, _VOID],
+}
+
+
+def _runner(prim: Any, kind: str, fn: Any, out: Any) -> Callable:
+    """``prim.forward``'s signature, calling the compiled ``fn`` on host arrays (a device
+    array runs ``prim.forward``)."""
+    forward, shape, dtype = prim.forward, out.shape, out.dtype.np
+
+    def run(xp: Any, *arrays: Any, **params: Any) -> Any:
+        if xp is not np:
+            return forward(xp, *arrays, **params)
+        if kind == "scatter":
+            g, idx = (np.ascontiguousarray(a) for a in arrays)
+            res = np.empty(shape, dtype)
+            fn(g.ctypes.data, idx.ctypes.data, res.ctypes.data)
+            return res
+        x, sn, sc = _in_planes(arrays[0])
+        if kind == "indices":
+            res = np.empty(shape, np.int64)
+            fn(x.ctypes.data, sn, sc, res.ctypes.data)
+            return res
+        idx = np.ascontiguousarray(arrays[1])
+        res = np.empty(shape, dtype)
+        fn(x.ctypes.data, sn, sc, idx.ctypes.data, res.ctypes.data)
+        return res
+
+    return run
+
+
+_KINDS = {"MaxPoolIndices": "indices", "MaxPoolGather": "gather", "MaxPoolScatter": "scatter"}
+
+
+class Kernels(NamedTuple):
+    """The compiled library (kept loaded while in use) and ``{node index: forward-like
+    function}`` for the max-pooling nodes it holds."""
+
+    library: Any
+    by_node: dict[int, Callable]
+
+
+def build(graph: Graph) -> Kernels:
+    """The native kernels of the graph's max-pooling nodes on float32 or float64 arrays, in one
+    library; none without a compiler (``native.load`` then warns)."""
+    sources, made = [], []
+    for i, node in enumerate(graph.nodes):
+        kind = _KINDS.get(node.prim.name)
+        if kind is None:
+            continue
+        first = graph.avals[node.inputs[0]]
+        if first.dtype.name not in _CTYPE or len(first.shape) < 3:
+            continue
+        name, ctype = f"pool{i}", _CTYPE[first.dtype.name]
+        sources.append(_source(kind, name, ctype, node, first.shape, graph.avals[node.out].shape))
+        made.append((i, node, kind, name))
+    lib = native.load("\n\n".join(sources)) if sources else None
+    if lib is None:
+        return Kernels(None, {})
+    by_node = {}
+    for i, node, kind, name in made:
+        fn = getattr(lib, name)
+        fn.argtypes, fn.restype = _ARGTYPES[kind], None
+        by_node[i] = _runner(node.prim, kind, fn, graph.avals[node.out])
+    return Kernels(lib, by_node)
+
+
+def _source(kind: str, name: str, ctype: str, node: Node, first: tuple, out: tuple) -> str:
+    """The C function ``name`` of a node of this ``kind`` (``first``: its first input's shape)."""
+    if kind == "indices":
+        return _indices_source(name, ctype, first, out, node.params)
+    if kind == "gather":
+        return _gather_source(name, ctype, first, out)
+    return _scatter_source(name, ctype, first, out)
