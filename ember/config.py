@@ -50,6 +50,8 @@ class Config:
     # elements from which a C kernel runs on every core (OpenMP); large because two threads
     # lost at every size measured on a shared 2-core machine (benchmarks/jit_codegen.py)
     jit_parallel_min: int = _setting(1 << 22, _is_count, "an int >= 0")
+    # on a GPU, capture a compiled step as a CUDA graph and replay it (ember/jit/cuda_graph.py)
+    jit_cuda_graphs: bool = _setting(True, *_FLAG)
     # folder of compiled kernels; None: cache_root() / "jit"
     jit_cache_dir: str | os.PathLike | None = _setting(
         None, lambda v: v is None or isinstance(v, (str, os.PathLike)), "None or a path"

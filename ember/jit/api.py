@@ -14,6 +14,7 @@ from ember.autograd.grad_mode import STATE
 from ember.config import config
 from ember.creation import zeros
 from ember.dtypes import float64
+from ember.flags import is_warn_always_enabled
 from ember.jit.cache import GraphCache, changed_parts, flatten_args, guard_key
 from ember.jit.executor import Executor
 from ember.jit.graph import Graph
@@ -192,8 +193,23 @@ class JitFunction:
                 self._last = entry
                 return _rebuild(entry.template, entry.executor.run(tensors, arrays))
         if self._warned:  # it kept retracing: new keys run eagerly (tracing costs more)
+            if is_warn_always_enabled():
+                self._warn_retracing(key, stacklevel=3)
             return self.fn(*args, **kwargs)
         return self._trace(key, args, kwargs, tensors, roots, rates)
+
+    def _warn_retracing(self, key: Any, stacklevel: int) -> None:
+        """Say that calls matching no cached graph now run eagerly (once, or every time under
+        ``ember.set_warn_always(True)``)."""
+        parts = changed_parts(self._last_key, key) if self._last_key else ["arguments"]
+        warnings.warn(
+            f"ember.jit: {self.__name__} was traced {self.traces} times (the cache holds "
+            f"{self.cache.size} graphs): {', '.join(parts)} keeps changing; calls that "
+            "match no cached graph run eagerly from now on\n"
+            "hint: every new value of a Python number, shape or optimizer state counts "
+            "as a new graph; pass changing numbers as tensors",
+            stacklevel=stacklevel,
+        )
 
     def _call_with_rates(self, rates: list, args: tuple, kwargs: dict) -> Any:
         """``fn(*args, **kwargs)`` with each float lr swapped for its tensor during the call."""
@@ -260,20 +276,14 @@ class JitFunction:
             self.cache.put(key, _EAGER)
             return result
         counts = optimize(graph)
-        entry = Compiled(graph, counts, Executor(graph, may_alias(graph, tracer.aliases)), template)
+        gpu = any(t.is_cuda for t in [*tensors, *found])
+        executor = Executor(graph, may_alias(graph, tracer.aliases), gpu=gpu)
+        entry = Compiled(graph, counts, executor, template)
         evicted = self.cache.put(key, entry)
         self.compile_s += time.perf_counter() - start
         if (evicted or self.traces > self.cache.size) and not self._warned:
             self._warned = True
-            parts = changed_parts(self._last_key, key) if self._last_key else ["arguments"]
-            warnings.warn(
-                f"ember.jit: {self.__name__} was traced {self.traces} times (the cache holds "
-                f"{self.cache.size} graphs): {', '.join(parts)} keeps changing; calls that "
-                "match no cached graph run eagerly from now on\n"
-                "hint: every new value of a Python number, shape or optimizer state counts "
-                "as a new graph; pass changing numbers as tensors",
-                stacklevel=3,
-            )
+            self._warn_retracing(key, stacklevel=4)
         self._last, self._last_key = entry, key
         # rewind the traced call and run the compiled graph instead, so that every compiled
         # step rounds the same way, the first one included
