@@ -11,8 +11,18 @@ import importlib
 from typing import Any
 
 from ember import autograd, dtypes
-from ember.arrays import Device, cuda_available, device
-from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from ember.arrays import Device, cuda_available, device, get_default_device, set_default_device
+from ember.autograd import (
+    enable_grad,
+    inference_mode,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_anomaly_enabled,
+    set_grad_enabled,
+)
 from ember.config import config
 from ember.creation import *  # noqa: F403
 from ember.creation import __all__ as _creation_all
@@ -39,6 +49,8 @@ from ember.dtypes import (
     short,
     uint8,
 )
+from ember.flags import *  # noqa: F403
+from ember.flags import __all__ as _flags_all
 from ember.layouts import layout, strided
 from ember.ops.autocast import *  # noqa: F403
 from ember.ops.autocast import __all__ as _autocast_all
@@ -58,12 +70,15 @@ from ember.ops.shape_extra import *  # noqa: F403
 from ember.ops.shape_extra import __all__ as _shape_extra_all
 from ember.ops.special import *  # noqa: F403
 from ember.ops.special import __all__ as _special_all
+from ember.printing import set_printoptions
 from ember.random import *  # noqa: F403
 from ember.random import __all__ as _random_all
 from ember.serialization import load, save
 from ember.tensor import Size, Tensor, is_tensor
 from ember.tensor_functions import *  # noqa: F403
 from ember.tensor_functions import __all__ as _tensor_functions_all
+from ember.tensor_info import *  # noqa: F403
+from ember.tensor_info import __all__ as _tensor_info_all
 from ember.threads import get_num_threads, set_num_threads
 from ember.windows import *  # noqa: F403
 from ember.windows import __all__ as _windows_all
@@ -154,6 +169,13 @@ __all__ = sorted(
             "result_type",
             "layout",
             "strided",
+            "get_default_device",
+            "set_default_device",
+            "is_anomaly_enabled",
+            "is_anomaly_check_nan_enabled",
+            "set_anomaly_enabled",
+            "is_inference_mode_enabled",
+            "set_printoptions",
             "save",
             "load",
             *_SUBPACKAGES,
@@ -171,6 +193,8 @@ __all__ = sorted(
         + _public(_special_all)
         + _public(_tensor_functions_all)
         + _public(_windows_all)
+        + _public(_flags_all)
+        + _public(_tensor_info_all)
         + _public(_shape_extra_all)
     )
 )

@@ -17,6 +17,7 @@ from ember._dlpack import (
     writable,
 )
 from ember.arrays import backend_of, get_backend
+from ember.flags import uninitialized_fill
 from ember.tensor import Tensor
 
 __all__ = [
@@ -194,8 +195,11 @@ def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool 
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """An uninitialised tensor (ember fills it with zeros: NumPy's empty is not cheaper here)."""
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    """An uninitialised tensor: zeros (NumPy's empty is not cheaper here), or what torch fills
+    it with under ``use_deterministic_algorithms`` (NaN, the largest integer, True)."""
+    d = dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
+    fill = uninitialized_fill(d)
+    return _filled(size, 0 if fill is None else fill, d, device, requires_grad)
 
 
 def full(
@@ -238,7 +242,9 @@ def ones_like(
 def empty_like(
     x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
-    return zeros_like(x, dtype=dtype, device=device, requires_grad=requires_grad)
+    """An uninitialised tensor shaped like ``x`` (filled as ``empty`` fills it)."""
+    d, dev = _like(x, dtype, device)
+    return empty(*x.shape, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def full_like(

@@ -25,6 +25,7 @@ from ember.ops.reduce import ReduceMethods
 from ember.ops.shape_extra import ShapeExtraMethods
 from ember.ops.shrink import ShrinkMethods
 from ember.ops.special import SpecialMethods
+from ember.printing import add_suffixes, format_array
 
 __all__ = ["Tensor", "is_tensor"]
 
@@ -480,14 +481,14 @@ class Tensor(
             if self.dtype is not dtypes.get_default_dtype():
                 extras.append(f"dtype=ember.{self.dtype.name}")
         else:
-            body = _format_array(arr)
+            body = format_array(arr)
             if self.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
                 extras.append(f"dtype=ember.{self.dtype.name}")
         if self.node is not None:
             extras.append(f"grad_fn=<{self.node.name()}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
-        return _add_suffixes("tensor(" + body, extras) + ")"
+        return add_suffixes("tensor(" + body, extras) + ")"
 
     __str__ = __repr__
 
@@ -521,92 +522,6 @@ class _HookHandle:
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
-
-
-_LINE_WIDTH, _THRESHOLD, _EDGE_ITEMS, _PRECISION = 80, 1000, 3, 4
-_INDENT = len("tensor(")
-
-
-def _edges(arr: np.ndarray) -> np.ndarray:
-    """The values printed for a summarised array: ``_EDGE_ITEMS`` at both ends of each dim."""
-    for axis in range(arr.ndim):
-        if arr.shape[axis] > 2 * _EDGE_ITEMS:
-            idx = np.r_[0:_EDGE_ITEMS, arr.shape[axis] - _EDGE_ITEMS : arr.shape[axis]]
-            arr = arr.take(idx, axis=axis)
-    return arr
-
-
-class _Formatter:
-    """PyTorch's number formatting: one style and one right-aligned width for all elements."""
-
-    def __init__(self, values: np.ndarray) -> None:
-        self.floating = values.dtype in dtypes.FLOATING
-        self.style = "plain"
-        values = values.ravel()
-        if not self.floating:
-            texts = [str(v) for v in values.tolist()]
-            self.width = max((len(t) for t in texts), default=1)
-            return
-        # only nonzero finite values set the style and width; 0, nan and inf just pad to it
-        finite = values.astype(np.float64)
-        finite = finite[np.isfinite(finite) & (finite != 0)]
-        self.style = "int"
-        if finite.size:
-            lo, hi = np.abs(finite).min(), np.abs(finite).max()
-            integral = bool(np.all(finite == np.ceil(finite)))
-            wide = hi / lo > 1000.0 or hi > 1e8
-            if integral:
-                self.style = "sci" if wide else "int"
-            else:
-                self.style = "sci" if wide or lo < 1e-4 else "fixed"
-        self.width = 1
-        self.width = max((len(self.format(v)) for v in finite.tolist()), default=1)
-
-    def format(self, v: Any) -> str:
-        if self.style == "sci":
-            text = f"{v:.{_PRECISION}e}"
-        elif self.style == "fixed":
-            text = f"{v:.{_PRECISION}f}"
-        elif self.floating:
-            text = f"{v:.0f}" + ("" if np.isnan(v) or np.isinf(v) else ".")
-        else:
-            text = str(v)
-        return text.rjust(self.width)
-
-
-def _format_array(arr: np.ndarray) -> str:
-    """The nested-bracket body of a tensor's repr, wrapped at 80 columns like PyTorch's."""
-    summarize = arr.size > _THRESHOLD
-    fmt = _Formatter(_edges(arr) if summarize else arr)
-    per_line = max(int((_LINE_WIDTH - _INDENT) // (fmt.width + 2)), 1)
-    if arr.ndim == 0:
-        return fmt.format(arr.item())
-
-    def rows(a: np.ndarray, indent: int) -> str:
-        n = a.shape[0]
-        cut = summarize and n > 2 * _EDGE_ITEMS
-        keep = [*range(_EDGE_ITEMS), None, *range(n - _EDGE_ITEMS, n)] if cut else range(n)
-        if a.ndim == 1:
-            items = [" ..." if i is None else fmt.format(a[i].item()) for i in keep]
-            lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
-            return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
-        parts = ["..." if i is None else rows(a[i], indent + 1) for i in keep]
-        return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
-
-    return rows(arr, _INDENT)
-
-
-def _add_suffixes(text: str, suffixes: list[str]) -> str:
-    """Append ``, suffix`` items, wrapping onto a new line past 80 columns (PyTorch's layout)."""
-    last = len(text) - text.rfind("\n") - 1
-    for suffix in suffixes:
-        if last + len(suffix) + 2 > _LINE_WIDTH:
-            text += ",\n" + " " * _INDENT + suffix
-            last = _INDENT + len(suffix)
-        else:
-            text += ", " + suffix
-            last += len(suffix) + 2
-    return text
 
 
 def _to_device(t: Tensor, device: Any) -> Tensor:

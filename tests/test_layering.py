@@ -24,6 +24,7 @@ LAYERS = {
     "ember.autograd": 2,
     "ember.ops": 3,
     "ember.tensor": 4,
+    "ember.printing": 4,  # how Tensor prints, under set_printoptions
     "ember.creation": 5,
     "ember.random": 5,
     "ember": 5,

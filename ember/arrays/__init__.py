@@ -12,7 +12,16 @@ import numpy as np
 
 from ember.arrays.numpy import NumpyBackend
 
-__all__ = ["Backend", "Device", "device", "backend_of", "get_backend", "cuda_available"]
+__all__ = [
+    "Backend",
+    "Device",
+    "device",
+    "backend_of",
+    "get_backend",
+    "cuda_available",
+    "get_default_device",
+    "set_default_device",
+]
 
 Backend = NumpyBackend  # the protocol every backend implements; NumPy's is the reference
 
@@ -77,10 +86,35 @@ def _get_cuda() -> Any:
     return _cuda_backend
 
 
+_default_device: Device | None = None  # None: the CPU
+
+
+def set_default_device(device: str | Device | None) -> None:
+    """The device of new tensors whose creation names none (None: back to the CPU)."""
+    global _default_device
+    if device is None:
+        _default_device = None
+        return
+    chosen = Device(device)
+    if chosen.type == "cuda" and not cuda_available():
+        raise RuntimeError(
+            f"set_default_device: no CUDA device is available for {str(chosen)!r}\n"
+            "hint: CUDA needs CuPy and an NVIDIA GPU; use 'cpu'"
+        )
+    _default_device = None if chosen.type == "cpu" else chosen
+
+
+def get_default_device() -> Device:
+    """The device new tensors go to when their creation names none."""
+    return _default_device or CPU_DEVICE
+
+
 def get_backend(dev: str | Device | None) -> Any:
-    """The backend that owns arrays of device ``dev``."""
+    """The backend that owns arrays of device ``dev`` (None: the default device)."""
     if dev is None:
-        return _CPU
+        dev = _default_device
+        if dev is None:
+            return _CPU
     if not isinstance(dev, Device):
         dev = Device(dev)
     if dev.type == "cpu":

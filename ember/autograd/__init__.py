@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ember.autograd.anomaly import detect_anomaly, set_detect_anomaly
+from ember.autograd.anomaly import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_anomaly_enabled,
+    set_detect_anomaly,
+)
 from ember.autograd.engine import run_backward
 from ember.autograd.function import Function, FunctionCtx
 from ember.autograd.grad_mode import (
     enable_grad,
     inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
@@ -33,8 +40,12 @@ __all__ = [
     "set_grad_enabled",
     "inference_mode",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "detect_anomaly",
     "set_detect_anomaly",
+    "is_anomaly_enabled",
+    "is_anomaly_check_nan_enabled",
+    "set_anomaly_enabled",
 ]
 
 

@@ -218,7 +218,7 @@ def _propagate(node: Node, inputs: tuple, g: Any, node_grads: dict, leaf_grads: 
             continue
         if callable(gx):
             gx = gx()
-        if STATE.anomaly:
+        if STATE.anomaly and STATE.anomaly_check_nan:
             _check_anomaly(node, i, gx)
         if gx.shape != x.shape:
             gx = unbroadcast(gx, x.shape)

@@ -13,6 +13,7 @@ __all__ = [
     "set_grad_enabled",
     "inference_mode",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "STATE",
 ]
 
@@ -25,7 +26,9 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.grad_enabled = True
         self.tracer: Any = None  # set by ember.jit while tracing
-        self.anomaly = False
+        self.anomaly = False  # detect_anomaly: record where each op ran
+        self.anomaly_check_nan = True  # … and fail on a nan gradient
+        self.inference = False  # inside inference_mode
         self.autocast: Any = None  # {device type: dtype} of enabled autocast (ember.ops.autocast)
 
 
@@ -93,7 +96,31 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801
 
 
 class inference_mode(_GradModeContext):  # noqa: N801
-    """Like ``no_grad``: ember has no extra inference-only fast path to switch on."""
+    """Like ``no_grad`` (ember has no extra inference-only fast path to switch on), and
+    ``is_inference_mode_enabled()`` says so inside."""
 
     def __init__(self, mode: bool = True) -> None:
+        self._mode = bool(mode)
         self._enabled = not mode  # inference_mode(False) enables grad, as PyTorch's does
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        self._prev_inference = STATE.inference
+        STATE.inference = self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.inference = self._prev_inference
+        super().__exit__(*exc)
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(self._mode):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside ``inference_mode()``."""
+    return STATE.inference
