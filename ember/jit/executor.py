@@ -25,10 +25,11 @@ import numpy as np
 
 from ember.arrays import backend_of
 from ember.config import config
-from ember.jit import native, pool_kernels
+from ember.jit import cuda_codegen, cuda_executor, cuda_graph, native, pool_kernels
 from ember.jit.fusion import Group, fuse
 from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
+from ember.jit.trace import Sample
 from ember.ops.core import ELEMENTWISE, widened, widened_write, widening
 from ember.tensor import Tensor
 
@@ -162,24 +163,35 @@ def _keep_layout(write: Callable, like: tuple[int, ...], pooled: bool) -> Callab
 class Executor:
     """A graph compiled into steps over slots (see the module docstring)."""
 
-    def __init__(self, graph: Graph, aliases: set[int], *, use_native: Any = None) -> None:
+    def __init__(
+        self, graph: Graph, aliases: set[int], *, use_native: Any = None, gpu: bool = False
+    ) -> None:
         """``use_native``: None (``ember.config.jit_native``, default True), False, True (the
         groups C is measured to win on), or "all" (every group C can compile, libm calls
-        included). Sums join native kernels unless ``ember.config.jit_fuse_reductions`` is off."""
+        included). Sums join native kernels unless ``ember.config.jit_fuse_reductions`` is off.
+        ``gpu``: the graph runs on CuPy arrays; every group of several ops with CUDA
+        expressions then runs as one generated CUDA kernel (``cuda_executor``)."""
         self.graph = graph
+        self.gpu = gpu
         mode = config.jit_native if use_native is None else use_native
         self.groups: list[Group] = fuse(graph, reductions=bool(mode) and config.jit_fuse_reductions)
-        vector_math = bool(mode) and native.vector_math()
-        chosen = [
-            bool(mode) and (g.native if mode == "all" else g.prefer_native(vector_math))
-            for g in self.groups
-        ]
         self.library, self.kernels = None, {}
         self.strided_libs: list[Any] = []  # kernels for inputs in other layouts (``_strided``)
-        if any(chosen):
-            self.library, self.kernels = self._compile(chosen)
-        self.native = [c and self.library is not None for c in chosen]
-        self.pools = pool_kernels.build(graph) if mode else pool_kernels.Kernels(None, {})
+        if gpu:
+            self.native = [bool(mode) and self._cuda_worthy(g) for g in self.groups]
+            if any(self.native):
+                self.kernels = cuda_executor.compile_groups(self.groups, self.native, graph)
+        else:
+            vector_math = bool(mode) and native.vector_math()
+            chosen = [
+                bool(mode) and (g.native if mode == "all" else g.prefer_native(vector_math))
+                for g in self.groups
+            ]
+            if any(chosen):
+                self.library, self.kernels = self._compile(chosen)
+            self.native = [c and self.library is not None for c in chosen]
+        on_host = bool(mode) and not gpu
+        self.pools = pool_kernels.build(graph) if on_host else pool_kernels.Kernels(None, {})
         graph.groups = [
             g.nodes + g.reductions if on else g.nodes
             for g, on in zip(self.groups, self.native)
@@ -188,6 +200,14 @@ class Executor:
         order, self.step_io, kinds = self._schedule()
         self.plan: MemoryPlan = plan_memory(graph, self.step_io, aliases)
         self._assemble(order, kinds, aliases)
+        # the steps drawing random numbers, in order (a CUDA graph replay draws them first)
+        self.draw_steps = [k for k, step in enumerate(self.steps) if step[1] is Sample.forward]
+        capture = gpu and config.jit_cuda_graphs
+        self.replayer = cuda_graph.Replayer(self) if capture else None
+
+    def _cuda_worthy(self, g: Group) -> bool:
+        """A group of several ops that CUDA can compile: one launch instead of several."""
+        return len(g.nodes) + len(g.reductions) > 1 and cuda_codegen.cuda_capable(g, self.graph)
 
     def _compile(self, chosen: list[bool]) -> tuple[Any, dict[int, tuple[Any, list[int]]]]:
         """One shared library with a kernel per chosen group: ``{group: (fn, pointers)}``."""
@@ -282,8 +302,20 @@ class Executor:
             free = tuple(slot[v] for v in dying)
             if kind == NATIVE:
                 g = self.groups[item[1]]
-                fn, ptrs = self.kernels[item[1]]
                 sums = {graph.nodes[r].out for r in g.reductions}
+                params = {"dtype": g.dtype.np, "shape": g.shape}
+                if self.gpu:
+                    function, kernel = self.kernels[item[1]]
+                    outs = [
+                        (slot[v], v not in in_target and v not in plan.buffer,
+                         graph.avals[v].shape if v in sums else None)
+                        for v in g.outputs
+                    ]  # fmt: skip
+                    ins = [slot[v] for v in kernel.pointers]
+                    run = cuda_executor.cuda_step(function, kernel, ins, outs)
+                    self.steps.append((NATIVE, run, (), params, -1, free))
+                    continue
+                fn, ptrs = self.kernels[item[1]]
                 outs = [
                     (
                         slot[v],
@@ -295,7 +327,6 @@ class Executor:
                 like = [slot[v] for v in ptrs if graph.avals[v].shape == g.shape]
                 strided = None if g.reductions else functools.partial(self._strided, item[1])
                 run = _native_step(fn, [slot[v] for v in ptrs], outs, like, strided)
-                params = {"dtype": g.dtype.np, "shape": g.shape}
                 self.steps.append((NATIVE, run, (), params, -1, free))
                 continue
             node = graph.nodes[item]
@@ -364,20 +395,40 @@ class Executor:
         return list(self._template)
 
     def run(self, args: list[Tensor], arrays: list[Any]) -> list[Tensor]:
-        """Execute the steps, write the state back, and return the outputs as tensors."""
+        """Execute the steps, write the state back, and return the outputs as tensors: on a
+        GPU as a replayed CUDA graph where the step allows (``cuda_graph``)."""
+        if self.replayer is not None:
+            replayed = self.replayer.run(args, arrays)
+            if replayed is not None:
+                return replayed
+        return self.execute(args, arrays)
+
+    def execute(self, args: list[Tensor], arrays: list[Any]) -> list[Tensor]:
+        """Run the steps one by one (``run`` without a CUDA graph)."""
+        return self.hand_out(*self.collect(args, self.execute_steps(arrays)))
+
+    def execute_steps(
+        self, arrays: list[Any], *, keep: bool = False, drawn: dict[int, Any] | None = None
+    ) -> list[Any]:
+        """The slots after running every step on these input ``arrays``; ``keep`` holds on to
+        every value (a captured CUDA graph writes into them again at each replay); ``drawn``
+        gives the arrays of the steps ``draw_steps`` instead of drawing (a graph's buffers)."""
         xp = self.xp
         if xp is None:
             xp = backend_of(arrays[0]).xp if arrays else np
         host = xp is np
-        if not host and any(kind == NATIVE for kind, *_ in self.steps):
-            raise RuntimeError("ember.jit: native kernels run on host arrays only")
+        if host == self.gpu and any(kind == NATIVE for kind, *_ in self.steps):
+            where = "GPU" if self.gpu else "host"
+            raise RuntimeError(f"ember.jit: these compiled kernels run on {where} arrays only")
         env = self._env(xp)
         for (slot, *_), arr in zip(self.inputs, arrays):
             env[slot] = arr
         ndarray, asarray = np.ndarray, np.asarray
         with np.errstate(all="ignore"):  # like the quiet kernels in eager mode: no warnings
-            for kind, fn, ins, params, out, dying in self.steps:
-                if kind == ALLOC:
+            for k, (kind, fn, ins, params, out, dying) in enumerate(self.steps):
+                if drawn is not None and k in drawn:
+                    env[out] = drawn[k]
+                elif kind == ALLOC:
                     r = fn(xp, *[env[i] for i in ins], **params)
                     if host and type(r) is not ndarray:
                         r = asarray(r)
@@ -386,18 +437,36 @@ class Executor:
                     env[out] = fn(xp, *[env[i] for i in ins], out=env[out], **params)
                 else:
                     fn(env, **params)
-                for d in dying:
-                    env[d] = None
+                if not keep:
+                    for d in dying:
+                        env[d] = None
+        return env
+
+    def collect(self, args: list[Tensor], env: list[Any]) -> tuple[list, list]:
+        """The output arrays, then the mutated state written back, then the new gradients'
+        arrays (``(tensor, array or None)``), in that order: a value may be a view of a
+        target, so it is read (copied) before any target is written."""
         results = [
-            _wrap(env[s].copy() if copy else env[s]) for s, copy in zip(self.outputs, self.out_copy)
+            env[s].copy() if copy else env[s] for s, copy in zip(self.outputs, self.out_copy)
         ]
-        # read every value before writing any target: a value may be a view of a target
         pending = [(s, env[v].copy() if copy else env[v]) for s, v, copy in self.writes]
         for source, value in pending:
             resolve(source, args)[...] = value
-        for t, s, copy in self.grad_sets:
-            if s is None:
-                t.grad = None
-            else:
-                t.grad = _wrap(env[s].copy() if copy else env[s])
-        return results
+        grads = [
+            (t, None if s is None else env[s].copy() if copy else env[s])
+            for t, s, copy in self.grad_sets
+        ]
+        return results, grads
+
+    def draw(self) -> dict[int, Any]:
+        """This call's random draws, in the order the steps would make them."""
+        xp = self.xp if self.xp is not None else np
+        return {k: self.steps[k][1](xp, **self.steps[k][3]) for k in self.draw_steps}
+
+    @staticmethod
+    def hand_out(results: list[Any], grads: list, *, copy: bool = False) -> list[Tensor]:
+        """Attach the gradients and wrap the outputs (``copy``: of arrays a CUDA graph's next
+        replay overwrites)."""
+        for t, a in grads:
+            t.grad = None if a is None else _wrap(a.copy() if copy else a)
+        return [_wrap(a.copy() if copy else a) for a in results]
