@@ -607,13 +607,51 @@ class Erf(Unary):
 
 
 def _erf(xp: Any, x: Any) -> Any:
-    """erf via the backend's special functions (SciPy/CuPy) when present, else a series."""
+    """erf: float32 host arrays by ``_erf_float32``; otherwise the backend's special functions
+    (SciPy/CuPy) when present, else a series."""
     from ember.arrays import backend_of
 
+    if xp is np and x.dtype == np.float32:
+        return _erf_float32(xp, x)
     special = backend_of(x).special()
     if special is None:
         return _erf_fallback(xp, x)
     return special.erf(x).astype(x.dtype, copy=False)
+
+
+# erf in float32 (``_erf_float32``): for |z| < 1 the first eleven terms of erf's Maclaurin series
+# (truncation below 2e-9); beyond, erf(z) = 1 - exp(-z^2) P(t) with t = 1 / (1 + z / 2) and P
+# the degree-5 least-squares fit to erfc(z) exp(z^2) on [1, 4] weighted by exp(-z^2)
+# (fitted in float64 for ember: error below 1e-8)
+_MACLAURIN = tuple(
+    2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(11)
+)
+_ERFC_T = (
+    0.0018391950230034035, 0.25955728560093966, 0.3972921685069236, -0.06529597675587123,
+    0.6373898373764733, -0.2310422420953862,
+)  # fmt: skip
+
+
+def _erf_float32(xp: Any, x: Any) -> Any:
+    """erf of a float32 array within 2e-7 relative error (libm's erff is within 1.2e-7), in
+    about 40 vectorised passes: several times faster than SciPy's (which works in double, one
+    element at a time), and without SciPy. GELU's exact form spends most of its time here."""
+    f32 = np.float32
+    z = xp.minimum(xp.abs(x), f32(4))  # erf(4) rounds to 1; exp(-z * z) stays a normal float
+    t = 1 / (1 + f32(0.5) * z)
+    far = xp.full_like(z, _ERFC_T[-1])
+    for a in reversed(_ERFC_T[:-1]):
+        far *= t
+        far += f32(a)
+    far *= xp.exp(-z * z)
+    far = xp.copysign(1 - far, x)
+    x2 = x * x
+    near = xp.full_like(x2, _MACLAURIN[-1])
+    for c in reversed(_MACLAURIN[:-1]):
+        near *= x2
+        near += f32(c)
+    near *= x
+    return xp.where(z < f32(1), near, far)
 
 
 def _erf_fallback(xp: Any, x: Any) -> Any:
