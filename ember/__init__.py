@@ -54,6 +54,8 @@ from ember.flags import __all__ as _flags_all
 from ember.layouts import layout, strided
 from ember.ops.autocast import *  # noqa: F403
 from ember.ops.autocast import __all__ as _autocast_all
+from ember.ops.counting import *  # noqa: F403
+from ember.ops.counting import __all__ as _counting_all
 from ember.ops.elementwise import *  # noqa: F403
 from ember.ops.elementwise import __all__ as _elementwise_all
 from ember.ops.extra import *  # noqa: F403
@@ -64,12 +66,18 @@ from ember.ops.linalg import *  # noqa: F403
 from ember.ops.linalg import __all__ as _linalg_all
 from ember.ops.movement import *  # noqa: F403
 from ember.ops.movement import __all__ as _movement_all
+from ember.ops.numeric import *  # noqa: F403
+from ember.ops.numeric import __all__ as _numeric_all
+from ember.ops.predicates import *  # noqa: F403
+from ember.ops.predicates import __all__ as _predicates_all
 from ember.ops.reduce import *  # noqa: F403
 from ember.ops.reduce import __all__ as _reduce_all
 from ember.ops.shape_extra import *  # noqa: F403
 from ember.ops.shape_extra import __all__ as _shape_extra_all
 from ember.ops.special import *  # noqa: F403
 from ember.ops.special import __all__ as _special_all
+from ember.ops.stats import *  # noqa: F403
+from ember.ops.stats import __all__ as _stats_all
 from ember.printing import set_printoptions
 from ember.random import *  # noqa: F403
 from ember.random import __all__ as _random_all
@@ -191,6 +199,10 @@ __all__ = sorted(
         + _public(_reduce_all)
         + _public(_random_all)
         + _public(_special_all)
+        + _public(_numeric_all)
+        + _public(_predicates_all)
+        + _public(_stats_all)
+        + _public(_counting_all)
         + _public(_tensor_functions_all)
         + _public(_windows_all)
         + _public(_flags_all)

@@ -14,6 +14,7 @@ import numpy as np
 from ember import dtypes
 from ember.arrays import backend_of, get_backend, shared
 from ember.ops import core
+from ember.ops.counting import CountingMethods
 from ember.ops.elementwise import ElementwiseMethods, cast
 from ember.ops.extra import ExtraMethods
 from ember.ops.index import IndexMethods
@@ -25,6 +26,7 @@ from ember.ops.reduce import ReduceMethods
 from ember.ops.shape_extra import ShapeExtraMethods
 from ember.ops.shrink import ShrinkMethods
 from ember.ops.special import SpecialMethods
+from ember.ops.stats import StatsMethods
 from ember.printing import add_suffixes, format_array
 
 __all__ = ["Tensor", "is_tensor"]
@@ -44,6 +46,8 @@ class Tensor(
     SpecialMethods,
     NumericMethods,
     PredicateMethods,
+    StatsMethods,
+    CountingMethods,
     ShapeExtraMethods,
 ):
     """A multi-dimensional array that records operations for automatic differentiation."""

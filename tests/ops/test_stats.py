@@ -56,3 +56,33 @@ def test_errors_name_what_was_wrong() -> None:
         ember.trapezoid(x, ember.tensor([0.0, 1.0, 2.0]), dx=0.5)
     with pytest.raises(ValueError, match="x must be a one-dimensional tensor"):
         ember.vander(x)
+
+
+def test_counting_errors_name_what_was_wrong() -> None:
+    x = ember.tensor([1.0, 2.0, 2.5])
+    with pytest.raises(RuntimeError, match="bincount only supports 1-d non-negative integral"):
+        ember.bincount(ember.tensor([-1, 2]))
+    with pytest.raises(RuntimeError, match="bincount only supports 1-d non-negative integral"):
+        ember.bincount(x)
+    with pytest.raises(RuntimeError, match="weights should be 1-d and have the same length"):
+        ember.bincount(ember.tensor([1, 2]), ember.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="histc: max must be larger than min"):
+        ember.histc(x, bins=3, min=3, max=1)
+    with pytest.raises(ValueError, match="bins must be a positive int, got 0"):
+        ember.histogram(x, 0)
+    with pytest.raises(TypeError, match="expected a floating point tensor, got int64"):
+        ember.histc(ember.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="is not finite"):
+        ember.histc(ember.tensor([1.0, float("nan")]))
+
+
+def test_counts_have_no_derivative_as_in_torch() -> None:
+    x = ember.tensor([1.0, 2.0, 2.5], requires_grad=True)
+    assert not ember.histc(x, bins=3).requires_grad  # as torch's
+    for out in (
+        ember.histogram(x, 3).hist,
+        ember.unique(x),
+        ember.bincount(ember.tensor([0, 1, 1]), x),
+    ):
+        with pytest.raises(NotImplementedError, match="derivative of"):
+            out.sum().backward()

@@ -205,6 +205,11 @@ FORMS: dict[str, str] = {
     "corrcoef": ".corrcoef",
     "dist": ".dist",
     "renorm": ".renorm .renorm_",
+    "histc": ".histc",
+    "histogram": ".histogram",
+    "bincount": ".bincount",
+    "unique": ".unique",
+    "unique_consecutive": ".unique_consecutive",
 }
 
 

@@ -134,6 +134,59 @@ def _renorm_samples(rng):
     ]
 
 
+def _histc_samples(rng):
+    return [
+        Sample((rand(rng, 3, 4),), {"bins": 5}),
+        Sample((rand(rng, 10), 4, -1.0, 1.0)),  # the elements outside are not counted
+        Sample((np.full(3, 2.0),), {"bins": 3}),  # one value: a range around it
+    ]
+
+
+def _histogram(lib):
+    """histogram with the weight passed by position, so that the sample makes it a tensor."""
+    return lambda x, bins, weight=None, **kw: lib.histogram(x, bins, weight=weight, **kw)
+
+
+def _histogram_samples(rng):
+    x = rand(rng, 3, 4)
+    return [
+        Sample((x, 5)),
+        Sample((x, np.array([-2.0, -0.5, 0.0, 2.0]))),
+        Sample((x, 3, rng.uniform(0.5, 2.0, size=(3, 4))), {"range": (-1.0, 1.5)}),
+        Sample((x, 4), {"density": True}),
+    ]
+
+
+def _bincount_samples(rng):
+    x = rng.integers(0, 6, size=10)
+    return [
+        Sample((x,)),
+        Sample((x, rng.uniform(-1.0, 1.0, size=10))),
+        Sample((x, rng.integers(0, 5, size=10))),  # integer weights sum in float64
+        Sample((x,), {"minlength": 9}),
+    ]
+
+
+def _unique_samples(rng):
+    ints = rng.integers(0, 4, size=(5, 3))
+    return [
+        Sample((ints,)),
+        Sample((ints,), {"return_inverse": True, "return_counts": True}),
+        Sample((np.round(rand(rng, 8), 0),), {"return_counts": True}),
+        Sample((ints[:, :1].repeat(2, 1),), {"dim": 0, "return_inverse": True}),
+        Sample((np.array(3),), {"return_inverse": True}),
+    ]
+
+
+def _unique_consecutive_samples(rng):
+    runs = np.array([1, 1, 2, 2, 3, 1, 1, 2])
+    return [
+        Sample((runs,)),
+        Sample((runs,), {"return_inverse": True, "return_counts": True}),
+        Sample((np.array([[1, 2], [1, 2], [3, 4], [1, 2]]),), {"dim": 0, "return_counts": True}),
+    ]
+
+
 SPECS: list[OpSpec] = [
     spec("median", _median_samples, prims=("SelectIndex",)),
     spec("nanmedian", _median_samples),
@@ -154,4 +207,17 @@ SPECS: list[OpSpec] = [
     OpSpec("dist.p0", ember.dist, torch.dist, _dist_count_samples, grad=False),
     spec("cdist", _cdist_samples),
     spec("renorm", _renorm_samples),
+    # counting: no derivatives (torch's raise), so forward only
+    spec("histc", _histc_samples, prims=("HistogramEdges",), grad=False),
+    OpSpec(
+        "histogram",
+        _histogram(ember),
+        _histogram(torch),
+        _histogram_samples,
+        prims=("HistogramCounts",),
+        grad=False,
+    ),
+    spec("bincount", _bincount_samples, prims=("BinCount",), grad=False),
+    spec("unique", _unique_samples, prims=("Unique",), grad=False),
+    spec("unique_consecutive", _unique_consecutive_samples, grad=False),
 ]
