@@ -64,6 +64,8 @@ from ember.ops.index import *  # noqa: F403
 from ember.ops.index import __all__ as _index_all
 from ember.ops.linalg import *  # noqa: F403
 from ember.ops.linalg import __all__ as _linalg_all
+from ember.ops.linalg_extra import *  # noqa: F403
+from ember.ops.linalg_extra import __all__ as _linalg_extra_all
 from ember.ops.movement import *  # noqa: F403
 from ember.ops.movement import __all__ as _movement_all
 from ember.ops.numeric import *  # noqa: F403
@@ -208,5 +210,6 @@ __all__ = sorted(
         + _public(_flags_all)
         + _public(_tensor_info_all)
         + _public(_shape_extra_all)
+        + _public(_linalg_extra_all)
     )
 )

@@ -19,6 +19,7 @@ from ember.ops.elementwise import ElementwiseMethods, cast
 from ember.ops.extra import ExtraMethods
 from ember.ops.index import IndexMethods
 from ember.ops.linalg import LinalgMethods
+from ember.ops.linalg_extra import LinalgExtraMethods
 from ember.ops.movement import MovementMethods
 from ember.ops.numeric import NumericMethods
 from ember.ops.predicates import PredicateMethods
@@ -49,6 +50,7 @@ class Tensor(
     StatsMethods,
     CountingMethods,
     ShapeExtraMethods,
+    LinalgExtraMethods,
 ):
     """A multi-dimensional array that records operations for automatic differentiation."""
 

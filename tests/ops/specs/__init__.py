@@ -74,6 +74,7 @@ def all_specs() -> list[OpSpec]:
         fused,
         index,
         linalg,
+        linalg_extra,
         movement,
         nn_functional,
         numeric,
@@ -99,6 +100,7 @@ def all_specs() -> list[OpSpec]:
         numeric,
         shape_extra,
         stats,
+        linalg_extra,
     ]
     try:
         from tests.ops.specs import conv  # noqa: F401

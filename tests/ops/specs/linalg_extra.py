@@ -1,0 +1,143 @@
+"""Op database: ember/ops/linalg_extra.py (contractions, inverses, determinants, matrix
+powers and exponential, in-place scaled products)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import ember
+from tests.ops.specs import OpSpec, Sample, rand
+
+
+def spec(name, samples, **kw):
+    return OpSpec(name, getattr(ember, name), getattr(torch, name), samples, **kw)
+
+
+def method(name, samples, call, **kw):
+    return OpSpec(name, call, call, samples, **kw)
+
+
+def _well_conditioned(rng, *shape):
+    """Square matrices a unit or so away from singular (diagonally dominated)."""
+    return rand(rng, *shape) + 4.0 * np.eye(shape[-1])
+
+
+def _spd(rng, *shape):
+    a = rand(rng, *shape)
+    return a @ np.swapaxes(a, -1, -2) + np.eye(shape[-1])
+
+
+def _tensordot_samples(rng):
+    return [
+        Sample((rand(rng, 2, 3, 4), rand(rng, 3, 4, 5))),
+        Sample((rand(rng, 2, 3), rand(rng, 3, 4)), kwargs={"dims": 1}),
+        Sample((rand(rng, 2, 3, 4), rand(rng, 4, 2, 5)), kwargs={"dims": ([0, 2], [1, 0])}),
+        Sample((rand(rng, 2, 3), rand(rng, 4)), kwargs={"dims": 0}),
+    ]
+
+
+def _inner_samples(rng):
+    return [
+        Sample((rand(rng, 2, 3), rand(rng, 4, 3))),
+        Sample((rand(rng, 3), rand(rng, 3))),
+        Sample((np.array(1.5), rand(rng, 2, 3))),
+    ]
+
+
+def _square_samples(rng):
+    negative = _well_conditioned(rng, 3, 3)
+    negative[[0, 1]] = negative[[1, 0]]  # a row swap: a negative determinant
+    return [
+        Sample((_well_conditioned(rng, 3, 3),)),
+        Sample((negative,)),
+        Sample((_well_conditioned(rng, 2, 4, 4),)),
+        Sample((_well_conditioned(rng, 1, 1),)),
+    ]
+
+
+def _spd_samples(rng):
+    return [Sample((_spd(rng, 3, 3),)), Sample((_spd(rng, 2, 2, 2),))]
+
+
+def _pinverse_samples(rng):
+    return [
+        Sample((rand(rng, 3, 4),)),
+        Sample((rand(rng, 4, 2),)),
+        Sample((rand(rng, 2, 3, 3), 1e-10)),
+    ]
+
+
+def _power_samples(rng):
+    a = _well_conditioned(rng, 3, 3) / 4
+    return [
+        Sample((a, 3)),
+        Sample((a, 0)),
+        Sample((a, -2)),
+        Sample((rand(rng, 2, 2, 2), 5)),
+        Sample((np.arange(4).reshape(2, 2), 2)),
+    ]
+
+
+def _exp_samples(rng):
+    return [
+        Sample((rand(rng, 3, 3) * 0.2,)),
+        Sample((rand(rng, 3, 3) * 2,)),  # scaled down and squared back
+        Sample((rand(rng, 2, 2, 2),)),
+        Sample((np.zeros((2, 2)),)),
+    ]
+
+
+def _inplace(name):
+    return lambda x, *a, **k: getattr(x.clone(), name)(*a, **k)
+
+
+def _addmm(rng):
+    return [Sample((rand(rng, 2, 4), rand(rng, 2, 3), rand(rng, 3, 4)), {"beta": 0.5, "alpha": 2})]
+
+
+def _addmv(rng):
+    return [Sample((rand(rng, 2), rand(rng, 2, 3), rand(rng, 3)), {"alpha": -1})]
+
+
+def _addr(rng):
+    return [Sample((rand(rng, 2, 3), rand(rng, 2), rand(rng, 3)), {"beta": 2})]
+
+
+def _baddbmm(rng):
+    return [Sample((rand(rng, 2, 2, 4), rand(rng, 2, 2, 3), rand(rng, 2, 3, 4)))]
+
+
+def _addbmm(rng):
+    return [Sample((rand(rng, 2, 4), rand(rng, 3, 2, 3), rand(rng, 3, 3, 4)), {"beta": 0})]
+
+
+SPECS = [
+    spec("tensordot", _tensordot_samples),
+    spec("inner", _inner_samples),
+    method("inner:.", _inner_samples, lambda x, y: x.inner(y)),
+    spec("vdot", lambda rng: [Sample((rand(rng, 4), rand(rng, 4)))]),
+    method("vdot:.", lambda rng: [Sample((rand(rng, 4), rand(rng, 4)))], lambda x, y: x.vdot(y)),
+    spec("inverse", _square_samples, prims=("Inverse",), second_order=True),
+    method("inverse:.", _square_samples, lambda x: x.inverse()),
+    spec("det", _square_samples, prims=("LogAbsDet", "DetSign"), second_order=True),
+    method("det:.", _square_samples, lambda x: x.det()),
+    spec("slogdet", _square_samples),
+    method("slogdet:.", _square_samples, lambda x: x.slogdet()),
+    spec("logdet", _spd_samples),
+    method("logdet:.", _spd_samples, lambda x: x.logdet()),
+    OpSpec(  # NaN where the determinant is negative
+        "logdet:signed", ember.logdet, torch.logdet, _square_samples, grad=False
+    ),
+    spec("pinverse", _pinverse_samples, prims=("PseudoInverse",)),
+    method("pinverse:.", _pinverse_samples, lambda x, *a: x.pinverse(*a)),
+    spec("matrix_power", _power_samples),
+    method("matrix_power:.", _power_samples, lambda x, n: x.matrix_power(n)),
+    spec("matrix_exp", _exp_samples, second_order=True),
+    method("matrix_exp:.", _exp_samples, lambda x: x.matrix_exp()),
+    method("addmm_", _addmm, _inplace("addmm_")),
+    method("addmv_", _addmv, _inplace("addmv_")),
+    method("addr_", _addr, _inplace("addr_")),
+    method("baddbmm_", _baddbmm, _inplace("baddbmm_")),
+    method("addbmm_", _addbmm, _inplace("addbmm_")),
+]

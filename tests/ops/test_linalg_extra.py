@@ -1,0 +1,58 @@
+"""ember/ops/linalg_extra.py beyond the op database: errors of PyTorch's type and wording,
+singular matrices, and the determinant's sign."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+from tests.ops.torch_errors import assert_raises_like_torch
+
+ERRORS = [
+    ("inverse not square", lambda lib: lib.inverse(lib.ones(2, 3))),
+    ("inverse 1-D", lambda lib: lib.inverse(lib.ones(3))),
+    ("inverse integer", lambda lib: lib.inverse(lib.ones(2, 2, dtype=lib.int64))),
+    ("det not square", lambda lib: lib.det(lib.ones(2, 3))),
+    ("slogdet not square", lambda lib: lib.slogdet(lib.ones(2, 3))),
+    ("matrix_power not square", lambda lib: lib.matrix_power(lib.ones(2, 3), 2)),
+    ("matrix_power integer inverse", lambda lib: lib.matrix_power(lib.eye(2, dtype=lib.int64), -1)),
+    ("matrix_exp integer", lambda lib: lib.matrix_exp(lib.ones(2, 2, dtype=lib.int64))),
+    ("pinverse 1-D", lambda lib: lib.pinverse(lib.ones(3))),
+    ("tensordot sizes", lambda lib: lib.tensordot(lib.ones(2, 3), lib.ones(4, 3), ([1], [0]))),
+    ("tensordot dims", lambda lib: lib.tensordot(lib.ones(2, 3), lib.ones(3, 4), 3)),
+    ("inner sizes", lambda lib: lib.inner(lib.ones(2, 3), lib.ones(4, 2))),
+    ("vdot 2-D", lambda lib: lib.vdot(lib.ones(2, 2), lib.ones(2, 2))),
+    ("vdot sizes", lambda lib: lib.vdot(lib.ones(2), lib.ones(3))),
+]
+
+
+@pytest.mark.parametrize("what,call", ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_match_torch(what, call) -> None:
+    assert_raises_like_torch(call)
+
+
+def test_inverse_of_a_singular_matrix_raises_a_runtime_error_as_torch() -> None:
+    with pytest.raises(RuntimeError, match="singular"):
+        torch.inverse(torch.zeros(2, 2))
+    with pytest.raises(RuntimeError, match="linalg.inv: .*singular"):
+        ember.inverse(ember.zeros(2, 2))
+
+
+def test_determinants_of_singular_and_negative_matrices() -> None:
+    for a in (np.zeros((2, 2)), -np.eye(3), np.diag([2.0, -3.0])):
+        e, t = ember.tensor(a), torch.tensor(a)
+        np.testing.assert_array_equal(ember.det(e).numpy(), torch.det(t).numpy())
+        np.testing.assert_array_equal(ember.logdet(e).numpy(), torch.logdet(t).numpy())
+        for got, want in zip(ember.slogdet(e), torch.slogdet(t)):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert ember.slogdet(ember.eye(2))._fields == ("sign", "logabsdet")
+
+
+def test_matrix_power_zero_is_a_copy_with_a_zero_gradient() -> None:
+    a = ember.tensor(np.array([[1.0, np.nan], [2.0, 3.0]]), requires_grad=True)
+    out = ember.matrix_power(a, 0)
+    np.testing.assert_array_equal(out.detach().numpy(), np.eye(2))
+    out.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.zeros((2, 2)))
