@@ -47,6 +47,13 @@ def _function(head: str, planes: int, work: int, body: list[str]) -> str:
     return "\n".join([head + " {", *(f"  {line}" for line in lines), "}"])
 
 
+def _may_leave(size: int, kernel: int, stride: int, before: int, dilation: int, out: int) -> bool:
+    """Whether a window along this dim can reach outside the input (padding, or ceil_mode's
+    last window): only then does the kernel test its coordinates, so that the common unpadded
+    loops have no branches."""
+    return before > 0 or (out - 1) * stride + (kernel - 1) * dilation >= size
+
+
 def _indices_source(name: str, ctype: str, x: tuple, out: tuple, params: dict) -> str:
     """``name(x, sn, sc, idx)``: the flat in-plane index of each window's maximum by PyTorch's
     rule: the search starts at the window's first element inside the input and an element
@@ -63,8 +70,9 @@ def _indices_source(name: str, ctype: str, x: tuple, out: tuple, params: dict) -
         window += [
             f"{pad}for (long k{d} = 0; k{d} < {kernel[d]}L; k{d}++) {{",
             f"{pad}  const long u{d} = s{d} + k{d} * {dil[d]}L;",
-            f"{pad}  if (u{d} < 0 || u{d} >= {size[d]}L) continue;",
         ]
+        if _may_leave(size[d], kernel[d], stride[d], before[d], dil[d], o[d]):
+            window.append(f"{pad}  if (u{d} < 0 || u{d} >= {size[d]}L) continue;")
     window += [
         f"      const long f = (u0 * {size[1]}L + u1) * {size[2]}L + u2;",
         f"      const {ctype} v = p[f];",
