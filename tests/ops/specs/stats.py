@@ -207,6 +207,7 @@ SPECS: list[OpSpec] = [
     OpSpec("dist.p0", ember.dist, torch.dist, _dist_count_samples, grad=False),
     spec("cdist", _cdist_samples),
     spec("renorm", _renorm_samples),
+    spec("pdist", lambda rng: [Sample((rand(rng, 4, 3),)), Sample((rand(rng, 5, 2), 1.0))]),
     # counting: no derivatives (torch's raise), so forward only
     spec("histc", _histc_samples, prims=("HistogramEdges",), grad=False),
     OpSpec(
