@@ -83,6 +83,8 @@ from ember.ops.stats import __all__ as _stats_all
 from ember.printing import set_printoptions
 from ember.random import *  # noqa: F403
 from ember.random import __all__ as _random_all
+from ember.random_inplace import *  # noqa: F403
+from ember.random_inplace import __all__ as _random_inplace_all
 from ember.serialization import load, save
 from ember.tensor import Size, Tensor, is_tensor
 from ember.tensor_functions import *  # noqa: F403
@@ -200,6 +202,7 @@ __all__ = sorted(
         + _public(_movement_all)
         + _public(_reduce_all)
         + _public(_random_all)
+        + _public(_random_inplace_all)
         + _public(_special_all)
         + _public(_numeric_all)
         + _public(_predicates_all)

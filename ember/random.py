@@ -258,18 +258,29 @@ def randperm(
     )
 
 
-def bernoulli(p: Any, *, generator: Generator | None = None) -> Any:
-    """1 with probability ``p`` (a tensor of probabilities), else 0; same dtype as ``p``."""
-    probs = np.asarray(p.detach().cpu().numpy())
-    draws = _rng(generator).random(probs.shape) < probs
-    return _finish(draws.astype(probs.dtype), p.dtype, p.device, False)
+def bernoulli(input: Any, p: Any = None, *, generator: Generator | None = None) -> Any:
+    """0s and 1s shaped and typed like ``input``: 1 with probability ``input`` (elementwise
+    probabilities), or ``p`` (a number or a tensor broadcast to input's shape) when given."""
+    from ember.tensor import Tensor
+
+    probs = input if p is None else p
+    host = probs.detach().cpu().numpy() if isinstance(probs, Tensor) else np.asarray(probs)
+    if not np.all((host >= 0) & (host <= 1)):
+        raise RuntimeError("bernoulli: expected every probability to be in [0, 1]")
+    host = np.broadcast_to(host, tuple(input.shape))
+    return sample(
+        lambda rng: (rng.random(host.shape) < host).astype(input.dtype.np),
+        generator=generator,
+        dtype=input.dtype,
+        device=input.device,
+    )
 
 
 def multinomial(
-    probs: Any, num_samples: int, replacement: bool = False, *, generator: Generator | None = None
+    input: Any, num_samples: int, replacement: bool = False, *, generator: Generator | None = None
 ) -> Any:
-    """Sample category indices from (unnormalised) rows of ``probs``."""
-    p = np.asarray(probs.detach().cpu().numpy(), dtype=np.float64)
+    """Sample category indices from (unnormalised) rows of ``input``."""
+    p = np.asarray(input.detach().cpu().numpy(), dtype=np.float64)
     if p.ndim not in (1, 2):
         raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {p.shape}")
     if (p < 0).any() or not np.isfinite(p).all():
@@ -291,7 +302,7 @@ def multinomial(
         ]
     ).astype(np.int64)
     out = out.reshape(p.shape[:-1] + (num_samples,))
-    return _finish(out, dtypes.int64, probs.device, False)
+    return _finish(out, dtypes.int64, input.device, False)
 
 
 def rand_like(x: Any, *, dtype: Any = None, generator: Generator | None = None) -> Any:
