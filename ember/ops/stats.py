@@ -146,9 +146,10 @@ def nanmedian(input: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     return _select("nanmedian", input, dim, keepdim, "nanmedian")
 
 
-def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
-    """(values, indices) of the ``k``-th smallest elements along ``dim`` (k counts from 1)."""
-    return _select("kthvalue", input, dim, keepdim, "kth", k)
+def kthvalue(input: Any, k: int, dim: int | None = None, keepdim: bool = False) -> Any:
+    """(values, indices) of the ``k``-th smallest elements along ``dim`` (the last by
+    default; k counts from 1)."""
+    return _select("kthvalue", input, -1 if dim is None else dim, keepdim, "kth", k)
 
 
 def mode(input: Any, dim: int = -1, keepdim: bool = False) -> Any:
