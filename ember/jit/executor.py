@@ -25,7 +25,7 @@ import numpy as np
 
 from ember.arrays import backend_of
 from ember.config import config
-from ember.jit import cuda_codegen, cuda_executor, cuda_graph, native, pool_kernels
+from ember.jit import cuda_codegen, cuda_executor, cuda_graph, multi, native, pool_kernels
 from ember.jit.fusion import Group, fuse
 from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
@@ -176,6 +176,7 @@ class Executor:
         mode = config.jit_native if use_native is None else use_native
         self.groups: list[Group] = fuse(graph, reductions=bool(mode) and config.jit_fuse_reductions)
         self.library, self.kernels = None, {}
+        self.classes: list[multi.Class] = []  # groups run by one multi-tensor call
         self.strided_libs: list[Any] = []  # kernels for inputs in other layouts (``_strided``)
         if gpu:
             self.native = [bool(mode) and self._cuda_worthy(g) for g in self.groups]
@@ -187,6 +188,10 @@ class Executor:
                 bool(mode) and (g.native if mode == "all" else g.prefer_native(vector_math))
                 for g in self.groups
             ]
+            if mode:
+                self.classes = multi.classes(self.groups, chosen, graph)
+                for k in (k for c in self.classes if not c.lone for k in c.members):
+                    chosen[k] = True
             if any(chosen):
                 self.library, self.kernels = self._compile(chosen)
             self.native = [c and self.library is not None for c in chosen]
@@ -217,8 +222,14 @@ class Executor:
                 src, ptrs = native.kernel_source(f"g{k}", g, self.graph)
                 sources.append(src)
                 pointers[k] = ptrs
+        for c, cls in enumerate(self.classes):
+            if cls.lone:
+                continue
+            calls = [(f"g{k}", len(pointers[k]) + len(self.groups[k].outputs)) for k in cls.members]
+            sources.append(multi.wrapper_source(f"m{c}", calls))
         lib = native.load("\n\n".join(sources))
         if lib is None:
+            self.classes = []
             return None, {}
         kernels = {}
         for k, ptrs in pointers.items():
@@ -226,6 +237,9 @@ class Executor:
             fn.argtypes = [native.ctypes.c_void_p] * (len(ptrs) + len(self.groups[k].outputs))
             fn.restype = None
             kernels[k] = (fn, ptrs)
+        for c, cls in enumerate(self.classes):
+            if not cls.lone:
+                kernels["m", c] = getattr(lib, f"m{c}")
         return lib, kernels
 
     def _strided(self, k: int, strides: list[tuple[int, ...]]) -> Any:
@@ -251,11 +265,33 @@ class Executor:
             for i in g.nodes + g.reductions:
                 place[i] = g.nodes[-1]
                 group_of[i] = k
-        order: list[Any] = []  # node index, or ("group", k) for a native group
+        class_of: dict[int, int] = {}
+        emitted: set[int] = set()
+        for c, cls in enumerate(self.classes):
+            if cls.lone:  # nodes run one by one, at the class's position
+                for i in cls.members:
+                    place[i] = cls.at
+                continue
+            for k in cls.members:
+                class_of[k] = c
+                for i in self.groups[k].nodes:
+                    place[i] = cls.at
+        order: list[Any] = []  # node index, ("group", k) for a native group, ("class", c)
         steps: list[StepIO] = []
         kinds: list[int] = []
         for i in sorted(range(len(graph.nodes)), key=lambda i: (place[i], i)):
             k = group_of.get(i)
+            c = class_of.get(k)
+            if c is not None:
+                if c not in emitted:
+                    emitted.add(c)
+                    members = [self.groups[m] for m in self.classes[c].members]
+                    ins = tuple(v for g in members for v in g.inputs)
+                    outs = tuple(v for g in members for v in g.outputs)
+                    order.append(("class", c))
+                    steps.append(StepIO(ins, outs, True, own_targets=True))
+                    kinds.append(NATIVE)
+                continue
             if k is not None and self.native[k]:
                 if i != self.groups[k].nodes[-1]:
                     continue
@@ -300,6 +336,11 @@ class Executor:
         self.steps = []
         for item, kind, dying in zip(order, kinds, plan.dying):
             free = tuple(slot[v] for v in dying)
+            if kind == NATIVE and item[0] == "class":
+                run = self._class_step(item[1], slot, in_target)
+                params = {"dtype": None, "shape": ()}
+                self.steps.append((NATIVE, run, (), params, -1, free))
+                continue
             if kind == NATIVE:
                 g = self.groups[item[1]]
                 sums = {graph.nodes[r].out for r in g.reductions}
@@ -372,6 +413,26 @@ class Executor:
                 self.xp = backend_of(s.tensor._data).xp
                 break
         self._template: list[Any] | None = None
+
+    def _class_step(self, c: int, slot: dict[int, int], in_target: set[int]) -> Callable:
+        """The step of class ``c``: one call over its members' operands, or, for operands in
+        other layouts, each member's own native step."""
+        graph, plan = self.graph, self.plan
+        members, fallback = [], []
+        for k in self.classes[c].members:
+            g = self.groups[k]
+            fn, ptrs = self.kernels[k]
+            ins = [slot[v] for v in ptrs]
+            fresh = [v not in in_target and v not in plan.buffer for v in g.outputs]
+            shape = g.shape
+            members.append((ins, [(slot[v], f, shape) for v, f in zip(g.outputs, fresh)]))
+            outs = [(slot[v], FRESH if f else TARGET if v in in_target else POOLED, None)
+                    for v, f in zip(g.outputs, fresh)]  # fmt: skip
+            like = [slot[v] for v in ptrs if graph.avals[v].shape == shape]
+            run = _native_step(fn, ins, outs, like, functools.partial(self._strided, k))
+            fallback.append(functools.partial(run, dtype=g.dtype.np, shape=shape))
+        dtype = self.groups[self.classes[c].members[0]].dtype.np
+        return multi.multi_step(self.kernels["m", c], members, fallback, dtype)
 
     def bind(self, args: list[Tensor]) -> list[Any] | None:
         """The input arrays for this call, or None if one no longer matches the graph."""

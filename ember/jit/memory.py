@@ -39,6 +39,9 @@ class StepIO:
     into: bool = False  # its outputs can be written into given buffers
     elementwise: bool = False  # an output may take the buffer of an input read last here
     reduced: tuple[int, ...] = ()  # writes that are sums (never in place over an input)
+    # a multi-tensor step (``ember.jit.multi``): not elementwise across its members, but each
+    # output may be computed into the state array that only its own member reads
+    own_targets: bool = False
 
 
 @dataclass
@@ -111,7 +114,11 @@ def plan_memory(graph: Graph, steps: Sequence[StepIO], aliases: set[int]) -> Mem
         if v in aliases or graph.avals[v] != graph.avals[t] or t in handed_out:
             continue
         last = plan.last.get(t, -1)
-        in_step = not steps[p].elementwise or v in steps[p].reduced or p in view_read.get(t, ())
+        in_step = (
+            not (steps[p].elementwise or steps[p].own_targets)
+            or v in steps[p].reduced
+            or p in view_read.get(t, ())
+        )
         if last > p or (last == p and in_step):
             continue
         plan.target[v] = t

@@ -45,6 +45,7 @@ def describe(name: str, counts: list[tuple[str, int]], executor: Executor) -> st
         )
         if executor.native[k]:
             lines += [f"      {_sum(g, grp, r)} fused into kernel {k}" for r in grp.reductions]
+    lines += _classes(executor)
     pooled = len(plan.buffer)
     naive = sum(g.avals[v].dtype.np.itemsize * _size(g.avals[v].shape) for v in plan.buffer)
     lines.append(
@@ -53,6 +54,20 @@ def describe(name: str, counts: list[tuple[str, int]], executor: Executor) -> st
         f"{len(plan.target)} of {len(g.writes)} state updates computed in place"
     )
     return "\n".join(lines)
+
+
+def _classes(executor: Executor) -> list[str]:
+    """One line per multi-tensor class (``ember.jit.multi``): the kernels one C call runs, or
+    the lone nodes moved together."""
+    lines = []
+    for c in executor.classes:
+        if c.lone:
+            ops = executor.graph.nodes[c.members[0]].prim.name
+            lines.append(f"  {len(c.members)} {ops} nodes moved together (multi-tensor class)")
+        else:
+            kernels = ", ".join(map(str, c.members))
+            lines.append(f"  one C call runs groups {kernels} (multi-tensor class)")
+    return lines
 
 
 def _dims(shape: tuple[int, ...]) -> str:

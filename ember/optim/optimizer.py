@@ -4,7 +4,8 @@ A subclass gives two small per-parameter rules: ``_init_state(p, group)`` (the f
 dict) and ``_update(p, grad, state, group)`` (one step, with ember in-place ops). ``step`` runs
 the rule under no-grad for every parameter that has a gradient. The rule is the only
 description of the update: eagerly it runs op by op, and a step compiled by ``ember.jit``
-traces it like any other code and fuses it.
+traces it like any other code; the jit fuses each parameter's update and runs the updates of
+all parameters as a few multi-tensor calls (``ember.jit.multi``).
 
 PyTorch's ``foreach`` and ``capturable`` flags are accepted where PyTorch has them and change
 nothing: ember has one implementation of each rule (``foreach`` picks between PyTorch's
