@@ -201,16 +201,20 @@ def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
 def install() -> None:
     """Add the Tensor methods of this module (torch spells the bounds ``from``, a Python
     keyword: ember's take them by position or as ``from_``)."""
-    Tensor.uniform_ = _uniform_  # type: ignore[attr-defined]
-    Tensor.normal_ = _normal_  # type: ignore[attr-defined]
-    Tensor.log_normal_ = _log_normal_  # type: ignore[attr-defined]
-    Tensor.exponential_ = _exponential_  # type: ignore[attr-defined]
-    Tensor.cauchy_ = _cauchy_  # type: ignore[attr-defined]
-    Tensor.geometric_ = _geometric_  # type: ignore[attr-defined]
-    Tensor.bernoulli_ = _bernoulli_  # type: ignore[attr-defined]
-    Tensor.bernoulli = bernoulli  # type: ignore[attr-defined]
-    Tensor.random_ = _random_  # type: ignore[attr-defined]
-    Tensor.multinomial = multinomial  # type: ignore[attr-defined]
+    methods = {
+        "uniform_": _uniform_,
+        "normal_": _normal_,
+        "log_normal_": _log_normal_,
+        "exponential_": _exponential_,
+        "cauchy_": _cauchy_,
+        "geometric_": _geometric_,
+        "bernoulli_": _bernoulli_,
+        "bernoulli": bernoulli,
+        "random_": _random_,
+        "multinomial": multinomial,
+    }
+    for name, method in methods.items():
+        setattr(Tensor, name, method)
 
 
 install()

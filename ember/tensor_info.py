@@ -217,18 +217,22 @@ def _new_empty_strided(
 
 def install() -> None:
     """Add the Tensor methods of this module."""
-    Tensor.get_device = _get_device  # type: ignore[attr-defined]
-    Tensor.char = _char  # type: ignore[attr-defined]
-    Tensor.layout = property(lambda self: strided)  # type: ignore[attr-defined]
-    Tensor.is_pinned = _is_pinned  # type: ignore[attr-defined]
-    Tensor.pin_memory = _pin_memory  # type: ignore[attr-defined]
-    Tensor.output_nr = property(_output_nr)  # type: ignore[attr-defined]
-    Tensor.to_dense = _to_dense  # type: ignore[attr-defined]
-    Tensor.dim_order = _dim_order  # type: ignore[attr-defined]
-    Tensor.apply_ = _apply_  # type: ignore[attr-defined]
-    Tensor.map_ = _map_  # type: ignore[attr-defined]
-    Tensor.map2_ = _map2_  # type: ignore[attr-defined]
-    Tensor.new_empty_strided = _new_empty_strided  # type: ignore[attr-defined]
+    methods = {
+        "get_device": _get_device,
+        "char": _char,
+        "layout": property(lambda self: strided),
+        "is_pinned": _is_pinned,
+        "pin_memory": _pin_memory,
+        "output_nr": property(_output_nr),
+        "to_dense": _to_dense,
+        "dim_order": _dim_order,
+        "apply_": _apply_,
+        "map_": _map_,
+        "map2_": _map2_,
+        "new_empty_strided": _new_empty_strided,
+    }
+    for name, method in methods.items():
+        setattr(Tensor, name, method)
 
 
 install()

@@ -55,26 +55,42 @@ def _cosine_sum(*coefficients: float) -> Callable[[np.ndarray, int], np.ndarray]
     return symmetric
 
 
-def hann_window(
-    window_length: int,
-    periodic: bool = True,
-    *,
-    dtype: Any = None,
-    layout: Any = None,
-    device: Any = None,
-    requires_grad: bool = False,
-) -> Tensor:
-    """sin²(πn / (N-1)): a raised cosine reaching zero at both ends."""
-    return _window(
-        "hann_window",
-        window_length,
-        periodic,
-        _cosine_sum(0.5, 0.5),
-        dtype,
-        layout,
-        device,
-        requires_grad,
-    )
+def _fixed_window(
+    op: str, symmetric: Callable[[np.ndarray, int], np.ndarray], what: str
+) -> Callable[..., Tensor]:
+    """The window function ``op`` (one without parameters of its own)."""
+
+    def window(
+        window_length: int,
+        periodic: bool = True,
+        *,
+        dtype: Any = None,
+        layout: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        return _window(op, window_length, periodic, symmetric, dtype, layout, device, requires_grad)
+
+    window.__name__ = window.__qualname__ = op
+    window.__doc__ = what
+    return window
+
+
+hann_window = _fixed_window(
+    "hann_window",
+    _cosine_sum(0.5, 0.5),
+    "sin²(πn / (N-1)): a raised cosine reaching zero at both ends.",
+)
+blackman_window = _fixed_window(
+    "blackman_window",
+    _cosine_sum(0.42, 0.5, 0.08),
+    "0.42 - 0.5 cos(2πn / (N-1)) + 0.08 cos(4πn / (N-1)).",
+)
+bartlett_window = _fixed_window(
+    "bartlett_window",
+    lambda n, size: 1 - np.abs(2 * n / (size - 1) - 1),
+    "The triangle 1 - |2n / (N-1) - 1|.",
+)
 
 
 def hamming_window(
@@ -98,47 +114,6 @@ def hamming_window(
         layout,
         device,
         requires_grad,
-    )
-
-
-def blackman_window(
-    window_length: int,
-    periodic: bool = True,
-    *,
-    dtype: Any = None,
-    layout: Any = None,
-    device: Any = None,
-    requires_grad: bool = False,
-) -> Tensor:
-    """0.42 - 0.5 cos(2πn / (N-1)) + 0.08 cos(4πn / (N-1))."""
-    return _window(
-        "blackman_window",
-        window_length,
-        periodic,
-        _cosine_sum(0.42, 0.5, 0.08),
-        dtype,
-        layout,
-        device,
-        requires_grad,
-    )
-
-
-def _triangle(n: np.ndarray, size: int) -> np.ndarray:
-    return 1 - np.abs(2 * n / (size - 1) - 1)
-
-
-def bartlett_window(
-    window_length: int,
-    periodic: bool = True,
-    *,
-    dtype: Any = None,
-    layout: Any = None,
-    device: Any = None,
-    requires_grad: bool = False,
-) -> Tensor:
-    """The triangle 1 - |2n / (N-1) - 1|."""
-    return _window(
-        "bartlett_window", window_length, periodic, _triangle, dtype, layout, device, requires_grad
     )
 
 

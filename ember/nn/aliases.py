@@ -8,7 +8,7 @@ Functionals whose top-level signature is the same are the very same functions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ember.nn import functional as F
@@ -102,52 +102,30 @@ def _reduction(op: str, reduction: int | str) -> str:
 
 
 # -- pooling -----------------------------------------------------------------------------------
-def max_pool1d(
-    input: Tensor,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
-    ceil_mode: bool = False,
-) -> Tensor:
-    """1-D max pooling of (N, C, L) or (C, L) input."""
-    return F.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+def _max_pool(pool: Callable[..., Any], with_indices: bool, what: str) -> Callable[..., Any]:
+    """``pool`` with torch's top-level parameters (no ``return_indices``: the variant decides)."""
+
+    def max_pool(
+        input: Tensor,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+    ) -> Any:
+        return pool(input, kernel_size, stride, padding, dilation, ceil_mode, with_indices)
+
+    max_pool.__name__ = max_pool.__qualname__ = pool.__name__ + ("_with_indices" * with_indices)
+    max_pool.__doc__ = what
+    return max_pool
 
 
-def max_pool2d(
-    input: Tensor,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
-    ceil_mode: bool = False,
-) -> Tensor:
-    """2-D max pooling of (N, C, H, W) or (C, H, W) input."""
-    return F.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
-
-
-def max_pool3d(
-    input: Tensor,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
-    ceil_mode: bool = False,
-) -> Tensor:
-    """3-D max pooling of (N, C, D, H, W) or (C, D, H, W) input."""
-    return F.max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode)
-
-
-def max_pool1d_with_indices(
-    input: Tensor,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
-    ceil_mode: bool = False,
-) -> tuple[Tensor, Tensor]:
-    """1-D max pooling: (values, indices of the maxima along the length)."""
-    return F.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+max_pool1d = _max_pool(F.max_pool1d, False, "1-D max pooling of (N, C, L) or (C, L) input.")
+max_pool2d = _max_pool(F.max_pool2d, False, "2-D max pooling of (N, C, H, W) or (C, H, W) input.")
+max_pool3d = _max_pool(F.max_pool3d, False, "3-D max pooling of (N, C, D, H, W) or (C, D, H, W).")
+max_pool1d_with_indices = _max_pool(
+    F.max_pool1d, True, "1-D max pooling: (values, indices of the maxima along the length)."
+)
 
 
 def adaptive_max_pool1d(input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:
@@ -300,28 +278,30 @@ def hinge_embedding_loss(
     return F.hinge_embedding_loss(input, target, margin, how)
 
 
-def cosine_embedding_loss(
-    input1: Tensor,
-    input2: Tensor,
-    target: Tensor,
-    margin: float = 0.0,
-    reduction: int | str = _DEFAULT,
-) -> Tensor:
-    """Cosine embedding loss for targets of ±1."""
-    how = _reduction("cosine_embedding_loss", reduction)
-    return F.cosine_embedding_loss(input1, input2, target, margin, how)
+def _pair_loss(loss: Callable[..., Tensor], what: str) -> Callable[..., Tensor]:
+    """``loss`` of two inputs and a ±1 target, with the top-level reduction enum."""
+
+    def pair_loss(
+        input1: Tensor,
+        input2: Tensor,
+        target: Tensor,
+        margin: float = 0.0,
+        reduction: int | str = _DEFAULT,
+    ) -> Tensor:
+        how = _reduction(loss.__name__, reduction)
+        return loss(input1, input2, target, margin, how)
+
+    pair_loss.__name__ = pair_loss.__qualname__ = loss.__name__
+    pair_loss.__doc__ = what
+    return pair_loss
 
 
-def margin_ranking_loss(
-    input1: Tensor,
-    input2: Tensor,
-    target: Tensor,
-    margin: float = 0.0,
-    reduction: int | str = _DEFAULT,
-) -> Tensor:
-    """max(0, -target * (input1 - input2) + margin)."""
-    how = _reduction("margin_ranking_loss", reduction)
-    return F.margin_ranking_loss(input1, input2, target, margin, how)
+cosine_embedding_loss = _pair_loss(
+    F.cosine_embedding_loss, "Cosine embedding loss for targets of ±1."
+)
+margin_ranking_loss = _pair_loss(
+    F.margin_ranking_loss, "max(0, -target * (input1 - input2) + margin)."
+)
 
 
 def triplet_margin_loss(

@@ -93,17 +93,26 @@ def _assert_states_equal(ours: dict, ref: dict, **tol: float) -> None:
             np.testing.assert_allclose(got, value, **tol, err_msg=f"param {i} {key}")
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("option", OPTIONS, ids=IDS)
-def test_trajectory_and_state_match_torch(option: tuple, dtype: str) -> None:
+def assert_matches_torch(
+    option: tuple, dtype: str, shapes: list[tuple[int, ...]] | None = None
+) -> dict:
+    """The parameters after every step and the final state of ember's run equal torch's (to
+    ``TOLERANCE``); returns ember's final state."""
     name, kwargs, group_lrs = option
-    ours, our_state = _run("ember", name, kwargs, group_lrs, dtype)
-    ref, ref_state = _run("torch", name, kwargs, group_lrs, dtype)
+    ours, our_state = _run("ember", name, kwargs, group_lrs, dtype, shapes)
+    ref, ref_state = _run("torch", name, kwargs, group_lrs, dtype, shapes)
     for t, (a, b) in enumerate(zip(ours, ref)):
         for i, (x, y) in enumerate(zip(a, b)):
             assert x.dtype == y.dtype
             np.testing.assert_allclose(x, y, **TOLERANCE[dtype], err_msg=f"step {t} param {i}")
     _assert_states_equal(our_state, ref_state, **TOLERANCE[dtype])
+    return our_state
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("option", OPTIONS, ids=IDS)
+def test_trajectory_and_state_match_torch(option: tuple, dtype: str) -> None:
+    assert_matches_torch(option, dtype)
 
 
 @pytest.mark.parametrize("option", OPTIONS[::3], ids=IDS[::3])
@@ -388,14 +397,7 @@ ADAFACTOR_IDS = [base._id(o) for o in ADAFACTOR_OPTIONS]
 def test_adafactor_matches_torch(option: tuple, dtype: str) -> None:
     """20 steps: parameters every step and the final state (``row_var`` and ``col_var`` of the
     factored parameters, ``variance`` of the others, ``step``)."""
-    name, kwargs, group_lrs = option
-    ours, our_state = _run("ember", name, kwargs, group_lrs, dtype, ADAFACTOR_SHAPES)
-    ref, ref_state = _run("torch", name, kwargs, group_lrs, dtype, ADAFACTOR_SHAPES)
-    for t, (a, b) in enumerate(zip(ours, ref)):
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert x.dtype == y.dtype
-            np.testing.assert_allclose(x, y, **TOLERANCE[dtype], err_msg=f"step {t} param {i}")
-    _assert_states_equal(our_state, ref_state, **TOLERANCE[dtype])
+    our_state = assert_matches_torch(option, dtype, ADAFACTOR_SHAPES)
     assert our_state[2]["row_var"].shape == (2, 3, 1)
     assert our_state[2]["col_var"].shape == (2, 1, 4)
 
