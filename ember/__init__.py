@@ -74,6 +74,8 @@ from ember.ops.predicates import *  # noqa: F403
 from ember.ops.predicates import __all__ as _predicates_all
 from ember.ops.reduce import *  # noqa: F403
 from ember.ops.reduce import __all__ as _reduce_all
+from ember.ops.scatter_extra import *  # noqa: F403
+from ember.ops.scatter_extra import __all__ as _scatter_extra_all
 from ember.ops.shape_extra import *  # noqa: F403
 from ember.ops.shape_extra import __all__ as _shape_extra_all
 from ember.ops.special import *  # noqa: F403
@@ -214,5 +216,6 @@ __all__ = sorted(
         + _public(_tensor_info_all)
         + _public(_shape_extra_all)
         + _public(_linalg_extra_all)
+        + _public(_scatter_extra_all)
     )
 )

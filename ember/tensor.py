@@ -24,6 +24,7 @@ from ember.ops.movement import MovementMethods
 from ember.ops.numeric import NumericMethods
 from ember.ops.predicates import PredicateMethods
 from ember.ops.reduce import ReduceMethods
+from ember.ops.scatter_extra import ScatterExtraMethods
 from ember.ops.shape_extra import ShapeExtraMethods
 from ember.ops.shrink import ShrinkMethods
 from ember.ops.special import SpecialMethods
@@ -51,6 +52,7 @@ class Tensor(
     CountingMethods,
     ShapeExtraMethods,
     LinalgExtraMethods,
+    ScatterExtraMethods,
 ):
     """A multi-dimensional array that records operations for automatic differentiation."""
 

@@ -79,6 +79,7 @@ def all_specs() -> list[OpSpec]:
         nn_functional,
         numeric,
         reduce,
+        scatter_extra,
         shape_extra,
         special,
         stats,
@@ -101,6 +102,7 @@ def all_specs() -> list[OpSpec]:
         shape_extra,
         stats,
         linalg_extra,
+        scatter_extra,
     ]
     try:
         from tests.ops.specs import conv  # noqa: F401
