@@ -9,9 +9,9 @@ multiplied in cache (BLAS), instead of one batch-wide window matrix (9x the acti
 
 ``Im2Col`` copies every kernel window of a padded input into a (C, *kernel, N, *out) array and
 ``Col2Im`` scatter-adds such windows back (each is the other's vjp): grouped convolutions,
-average pooling, unfold and fold use them. ``MaxPoolArgmax`` finds the position of the maximum
-inside each window and ``WindowSelect``/``WindowScatter`` read/write those positions. Adaptive
-average pooling is two small matmuls.
+unfold and fold use them. Average pooling adds one strided view per kernel offset instead
+(``WindowSum``, whose vjp ``WindowSpread`` adds into each offset's slice: no window copies);
+adaptive average pooling is two small matmuls; max pooling is ``ember.ops.max_pool``.
 """
 
 from __future__ import annotations
