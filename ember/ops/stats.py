@@ -239,30 +239,34 @@ def _quantile(
     return out.squeeze(0) if q.ndim == 0 else out
 
 
-def quantile(
-    input: Any,
-    q: Any,
-    dim: int | None = None,
-    keepdim: bool = False,
-    *,
-    interpolation: str = "linear",
-) -> Any:
+def _quantile_function(name: str, skip_nan: bool, doc: str) -> Any:
+    """``quantile`` or ``nanquantile``: one signature, torch's."""
+
+    def fn(
+        input: Any,
+        q: Any,
+        dim: int | None = None,
+        keepdim: bool = False,
+        *,
+        interpolation: str = "linear",
+    ) -> Any:
+        return _quantile(name, input, q, dim, keepdim, interpolation, skip_nan)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+quantile = _quantile_function(
+    "quantile",
+    False,
     """The ``q``-th quantiles of ``input`` (all elements, or along ``dim``), between the
     sorted values by ``interpolation``; NaN where there is a NaN. A 1-D ``q`` adds a leading
-    dimension."""
-    return _quantile("quantile", input, q, dim, keepdim, interpolation, skip_nan=False)
-
-
-def nanquantile(
-    input: Any,
-    q: Any,
-    dim: int | None = None,
-    keepdim: bool = False,
-    *,
-    interpolation: str = "linear",
-) -> Any:
-    """quantile ignoring NaN (NaN only where every element is NaN)."""
-    return _quantile("nanquantile", input, q, dim, keepdim, interpolation, skip_nan=True)
+    dimension.""",
+)
+nanquantile = _quantile_function(
+    "nanquantile", True, """quantile ignoring NaN (NaN only where every element is NaN)."""
+)
 
 
 # -- covariance -----------------------------------------------------------------------------
