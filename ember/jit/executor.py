@@ -31,6 +31,7 @@ from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
 from ember.jit.trace import Sample
 from ember.ops.core import ELEMENTWISE, widened, widened_write, widening
+from ember.ops.elementwise import Copy
 from ember.tensor import Tensor
 
 __all__ = ["Executor", "resolve"]
@@ -174,7 +175,12 @@ class Executor:
         self.graph = graph
         self.gpu = gpu
         mode = config.jit_native if use_native is None else use_native
-        self.groups: list[Group] = fuse(graph, reductions=bool(mode) and config.jit_fuse_reductions)
+        # a copy has no C lowering: in a group it would keep the group's other members off C
+        # (an optimizer update reading a copied gradient); on a GPU it saves a launch there
+        apart = (Copy,) if mode and not gpu else ()
+        self.groups: list[Group] = fuse(
+            graph, reductions=bool(mode) and config.jit_fuse_reductions, apart=apart
+        )
         self.library, self.kernels = None, {}
         self.classes: list[multi.Class] = []  # groups run by one multi-tensor call
         self.strided_libs: list[Any] = []  # kernels for inputs in other layouts (``_strided``)

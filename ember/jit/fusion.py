@@ -98,9 +98,9 @@ class Group:
         return self.native and several and vector
 
 
-def _fusible(graph: Graph, i: int) -> bool:
+def _fusible(graph: Graph, i: int, apart: tuple[type, ...]) -> bool:
     node = graph.nodes[i]
-    if node.prim.kind != ELEMENTWISE or node.aliasing:
+    if node.prim.kind != ELEMENTWISE or node.aliasing or node.prim in apart:
         return False
     out = graph.avals[node.out]
     return all(graph.avals[v].dtype == out.dtype for v in node.inputs)
@@ -117,15 +117,16 @@ def _epilogue(graph: Graph, i: int, owner: dict[int, Group]) -> Group | None:
     return group if s is not None and group.split in (None, s) else None
 
 
-def fuse(graph: Graph, *, reductions: bool = False) -> list[Group]:
+def fuse(graph: Graph, *, reductions: bool = False, apart: tuple[type, ...] = ()) -> list[Group]:
     """Partition the elementwise nodes of ``graph`` into groups, with reduction epilogues
-    when ``reductions`` (see the module docstring)."""
+    when ``reductions`` (see the module docstring); nodes of the primitives ``apart`` stay
+    out of groups."""
     open_: dict[tuple, Group] = {}  # (shape, dtype) -> the group new members may join
     owner: dict[int, Group] = {}  # value -> the group computing it
     summed: dict[int, Group] = {}  # value -> the group whose epilogue sums it
     groups: list[Group] = []
     for i, node in enumerate(graph.nodes):
-        fusible = _fusible(graph, i)
+        fusible = _fusible(graph, i, apart)
         aval = graph.avals[node.out]
         key = (aval.shape, aval.dtype)
         tail = _epilogue(graph, i, owner) if reductions else None

@@ -118,3 +118,26 @@ def test_scalar_work_of_every_parameter_forms_classes() -> None:
     ]
     assert {executor.groups[c.members[0]].dtype.name for c in scalar} == {"float32", "float64"}
     assert any(c.lone and len(c.members) == 3 for c in executor.classes)
+
+
+def test_a_copied_gradient_does_not_keep_the_update_off_c() -> None:
+    """The bias gradients reach ``.grad`` through a ``Copy``; the copy stays out of the
+    groups (it has no C lowering), so every parameter's Adam update is compiled and the four
+    updates form one class."""
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+    opt = ember.optim.Adam(model.parameters(), lr=0.01)
+    step = ember.jit(train_step(model, F.cross_entropy, opt))
+    batch = (ember.randn(8, 6), ember.randint(0, 3, (8,)))
+    for _ in range(3):
+        step(batch)
+    executor = step._last.executor
+    nodes = executor.graph.nodes
+    assert any(n.prim.__name__ == "Copy" for n in nodes)
+    updates = [
+        k
+        for k, g in enumerate(executor.groups)
+        if g.shape != () and any(nodes[i].prim.__name__ == "Sqrt" for i in g.nodes)
+    ]
+    assert len(updates) == 4 and all(executor.native[k] for k in updates)
+    assert any(sorted(c.members) == updates for c in executor.classes)
