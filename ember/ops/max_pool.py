@@ -29,7 +29,7 @@ def _plane_strides(size: tuple) -> tuple[int, ...]:
     return tuple(math.prod(size[d + 1 :]) for d in range(len(size)))
 
 
-def _first_positions(size, kernel, stride, padding, dilation, out) -> np.ndarray:
+def _first_positions(kernel, stride, padding, dilation, out) -> np.ndarray:
     """(*out) kernel position of each window's first element inside the unpadded input:
     PyTorch starts each window's search there, so a window of -inf points at real data."""
     pos = np.zeros((1,) * len(out), np.int64)
@@ -60,7 +60,7 @@ def _kernel_offsets(size, kernel, dilation) -> np.ndarray:
     )
 
 
-def disjoint(kernel: tuple, stride: tuple, dilation: tuple) -> bool:
+def _disjoint(kernel: tuple, stride: tuple, dilation: tuple) -> bool:
     """Whether no two windows share an element (each input element has at most one maximum)."""
     return all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
 
@@ -89,7 +89,7 @@ class MaxPoolIndices(Primitive):
         best = views[0].copy()
         # the kernel position of the running maximum; position i beats every earlier one, so
         # where(v > best, i, arg) is max(arg, (v > best) * i): no masked copy, one strided read
-        first = _first_positions(size, kernel, stride, padding, dilation, out).astype(small)
+        first = _first_positions(kernel, stride, padding, dilation, out).astype(small)
         arg = xp.empty(best.shape, small)
         arg[...] = xp.asarray(first)
         step = xp.empty(best.shape, small)
@@ -177,7 +177,7 @@ def _max_pool(
         op, nd, x, kernel_size, stride, padding, dilation, ceil_mode
     )
     idx = apply(MaxPoolIndices, x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
-    out = apply(MaxPoolGather, x, idx, nd=nd, disjoint=disjoint(kernel, stride, dilation))
+    out = apply(MaxPoolGather, x, idx, nd=nd, disjoint=_disjoint(kernel, stride, dilation))
     if unbatched:
         out, idx = out.squeeze(0), idx.squeeze(0)
     return (out, idx) if return_indices else out
