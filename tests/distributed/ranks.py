@@ -149,6 +149,30 @@ def collectives(rank: int, n: int) -> None:
     dist.barrier()
 
 
+def functional(rank: int, n: int) -> None:
+    """ember.distributed.nn.functional against NumPy: values and gradients (loss on rank r is
+    sum(y * w_r), so x's gradient gathers every rank's w_r)."""
+    from ember.distributed.nn import functional as F
+
+    weights = [data(10 + r) for r in range(n)]
+    for op, want, grad in [
+        (dist.ReduceOp.SUM, np.sum([data(r) for r in range(n)], 0), np.sum(weights, 0)),
+        (dist.ReduceOp.AVG, np.mean([data(r) for r in range(n)], 0), np.mean(weights, 0)),
+    ]:
+        x = ember.tensor(data(rank), requires_grad=True)
+        y = F.all_reduce(x, op)
+        (y * ember.tensor(weights[rank])).sum().backward()
+        np.testing.assert_allclose(y.detach().numpy(), want, rtol=1e-12)
+        np.testing.assert_allclose(x.grad.numpy(), grad, rtol=1e-12)
+        np.testing.assert_array_equal(x.detach().numpy(), data(rank))  # not in place
+    x = ember.tensor(data(rank), requires_grad=True)
+    y = F.broadcast(x, src=n - 1)
+    (y * ember.tensor(weights[rank])).sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), data(n - 1))
+    expect = np.sum(weights, 0) if rank == n - 1 else np.zeros((3, 4))
+    np.testing.assert_allclose(x.grad.numpy(), expect, rtol=1e-12)
+
+
 def killed(rank: int, n: int) -> None:
     """Rank 1 dies; the others must stop with a clear error, not hang."""
     dist.barrier()
@@ -303,8 +327,8 @@ def syncbn(rank: int, n: int) -> None:
                                    atol=1e-10)  # fmt: skip
 
 
-SCENARIOS = {"collectives": collectives, "killed": killed, "hung": hung, "ddp": ddp,
-             "ddp_jit": ddp_jit, "syncbn": syncbn}  # fmt: skip
+SCENARIOS = {"collectives": collectives, "functional": functional, "killed": killed,
+             "hung": hung, "ddp": ddp, "ddp_jit": ddp_jit, "syncbn": syncbn}  # fmt: skip
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import ember
 import ember.distributed as dist
 from tests.distributed.launch import assert_ok, ember_run, needs_mpi
 
@@ -13,6 +14,22 @@ pytestmark = needs_mpi
 @pytest.mark.parametrize("n", [2, 4])
 def test_every_collective_matches_numpy(n: int) -> None:
     assert_ok(ember_run(n, "collectives"), "collectives", n)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_differentiable_collectives_match_numpy(n: int) -> None:
+    assert_ok(ember_run(n, "functional"), "functional", n)
+
+
+def test_differentiable_collectives_refuse_bad_input() -> None:
+    from ember.distributed.nn import functional
+
+    with pytest.raises(ValueError, match=r"op <ReduceOp.MAX> has no gradient; expected ReduceOp"):
+        functional.all_reduce(ember.ones(2), dist.ReduceOp.MAX)
+    with pytest.raises(TypeError, match="expected an ember Tensor, got list"):
+        functional.broadcast([1.0], src=0)
+    with pytest.raises(ValueError, match="process group is not initialized"):
+        functional.all_reduce(ember.ones(2))
 
 
 def test_a_killed_rank_stops_the_others_with_a_clear_error() -> None:

@@ -94,4 +94,5 @@ def broadcast(tensor: Tensor, src: int, group: Any = None) -> Tensor:
 
 def _world(group: Any) -> Any:
     """``group``, with None as the default group (checked now, not inside a compiled step)."""
+    dist.get_rank(group)  # the clear error when there is no default group
     return dist.group.WORLD if group is None else group
