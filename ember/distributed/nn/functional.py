@@ -27,9 +27,18 @@ class _Collective(Primitive):
     kind = OPAQUE
     widens = False  # the backend reduces every dtype itself (float16 widened inside)
 
+    saved_inputs = staticmethod(lambda req: (False,))  # the vjps read only the gradient
+
     @staticmethod
     def infer(x: Aval, **params: Any) -> Aval:
         return x
+
+
+def _on_a_copy(x: Any, collective: Any, *args: Any) -> Any:
+    """``collective(tensor, *args)`` run in place on a copy of the array ``x``; the copy."""
+    out = Tensor._wrap(x.copy())
+    collective(out, *args)
+    return out._data
 
 
 class AllReduce(_Collective):
@@ -38,15 +47,11 @@ class AllReduce(_Collective):
 
     @staticmethod
     def forward(xp: Any, x: Any, *, op: ReduceOp, group: Any) -> Any:
-        out = Tensor._wrap(x.copy())
-        dist.all_reduce(out, op, group)
-        return out._data
+        return _on_a_copy(x, dist.all_reduce, op, group)
 
     @staticmethod
     def vjp(g: Tensor, x: Tensor, *, out: Tensor, op: ReduceOp, group: Any) -> tuple:
         return (apply(AllReduce, g, op=op, group=group),)
-
-    saved_inputs = staticmethod(lambda req: (False,))
 
 
 class Broadcast(_Collective):
@@ -55,16 +60,12 @@ class Broadcast(_Collective):
 
     @staticmethod
     def forward(xp: Any, x: Any, *, src: int, group: Any) -> Any:
-        out = Tensor._wrap(x.copy())
-        dist.broadcast(out, src, group)
-        return out._data
+        return _on_a_copy(x, dist.broadcast, src, group)
 
     @staticmethod
     def vjp(g: Tensor, x: Tensor, *, out: Tensor, src: int, group: Any) -> tuple:
         total = apply(AllReduce, g, op=ReduceOp.SUM, group=group)  # every rank must join
         return (total if dist.get_rank() == src else total * 0,)
-
-    saved_inputs = staticmethod(lambda req: (False,))
 
 
 def _tensor(name: str, tensor: Any) -> None:
