@@ -115,26 +115,31 @@ def polygamma(xp: Any, x: Any, n: int) -> Any:
 
 
 def _bessel_i(xp: Any, x: Any, order: int) -> Any:
-    """The modified Bessel function I_order(|x|) for order 0 or 1: the power series below 30,
-    the asymptotic expansion e^x / sqrt(2 pi x) sum(...) above (NaN at infinity, as PyTorch)."""
+    """The modified Bessel function I_order(|x|) for order 0 or 1: the power series up to 30
+    (summed until its terms stop counting), the asymptotic expansion
+    e^x / sqrt(2 pi x) sum(...) above (NaN at infinity, as PyTorch)."""
     ax = xp.abs(x)
-    small = xp.minimum(ax, 30.0)
-    half2 = (small / 2) ** 2
-    term = (small / 2) ** order
+    out = xp.full_like(ax, math.nan)
+    small, large = ax <= 30.0, (ax > 30.0) & ~xp.isinf(ax)
+    s = ax[small]
+    half2 = (s / 2) ** 2
+    term = (s / 2) ** order
     total = term.copy()
     for k in range(1, 100):
         term = term * half2 / (k * (k + order))
         total = total + term
-    big = xp.maximum(ax, 30.0)
+        if not bool((term > total * 1e-17).any()):
+            break
+    out[small] = total
+    b = ax[large]
     mu = 4.0 * order * order
-    term, series = xp.ones_like(big), xp.ones_like(big)
+    term, series = xp.ones_like(b), xp.ones_like(b)
     for k in range(1, 30):
-        term = -term * (mu - (2 * k - 1) ** 2) / (k * 8.0 * big)
+        term = -term * (mu - (2 * k - 1) ** 2) / (k * 8.0 * b)
         series = series + term
-    half = xp.exp(big / 2)  # e^x as two halves, so that it overflows only when the result does
-    asymptotic = half * (half * series / xp.sqrt(2 * math.pi * big))
-    out = xp.where(ax <= 30.0, total, asymptotic)
-    return xp.where(xp.isinf(x), math.nan, out)
+    half = xp.exp(b / 2)  # e^x as two halves, so that it overflows only when the result does
+    out[large] = half * (half * series / xp.sqrt(2 * math.pi * b))
+    return out
 
 
 def i0(xp: Any, x: Any) -> Any:
