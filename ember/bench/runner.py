@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import statistics
 import time
 import tracemalloc
@@ -134,9 +135,12 @@ def peak_matmul_gflops(n: int = 2048, reps: int = 5) -> float:
 
 @contextlib.contextmanager
 def thread_limits(threads: int, torch_mod: Any = None) -> Iterator[dict[str, Any]]:
-    """Run NumPy's BLAS (via threadpoolctl) and PyTorch with ``threads`` threads.
+    """Run NumPy's BLAS, ember's compiled kernels (OpenMP) and PyTorch with ``threads``
+    threads.
 
-    Without threadpoolctl NumPy's BLAS keeps the thread count it started with
+    threadpoolctl caps the BLAS and OpenMP runtimes loaded now; ``OMP_NUM_THREADS`` caps an
+    OpenMP runtime loaded later (the jit's first kernel library loads one). Without
+    threadpoolctl NumPy's BLAS keeps the thread count it started with
     (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` read at NumPy import, else all cores); the
     yielded dict says which case applies and what the BLAS library is.
     """
@@ -147,7 +151,7 @@ def thread_limits(threads: int, torch_mod: Any = None) -> Iterator[dict[str, Any
     except ImportError:
         threadpoolctl = None
     if threadpoolctl is not None:
-        stack.enter_context(threadpoolctl.threadpool_limits(limits=threads, user_api="blas"))
+        stack.enter_context(threadpoolctl.threadpool_limits(limits=threads))
         blas = [
             {k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
             for p in threadpoolctl.threadpool_info()
@@ -160,6 +164,7 @@ def thread_limits(threads: int, torch_mod: Any = None) -> Iterator[dict[str, Any
             "none: threadpoolctl not installed, NumPy's BLAS uses the thread count fixed at "
             "NumPy import (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else all cores)"
         )
+    stack.enter_context(_environ("OMP_NUM_THREADS", str(threads)))
     previous = None
     if torch_mod is not None:
         previous = torch_mod.get_num_threads()
@@ -171,6 +176,20 @@ def thread_limits(threads: int, torch_mod: Any = None) -> Iterator[dict[str, Any
     finally:
         if previous is not None:
             torch_mod.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` for the block, then as it was."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 def classify_failure(exc: BaseException) -> tuple[str, str]:
