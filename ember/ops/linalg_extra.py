@@ -20,7 +20,7 @@ from ember.ops import core
 from ember.ops.core import Aval, Primitive, apply
 from ember.ops.elementwise import _inplace_method, as_tensor_like, exp, where
 from ember.ops.index import index_put
-from ember.ops.linalg import addbmm, addmm, addmv, addr, baddbmm, matmul
+from ember.ops.linalg import _check_same_dtype, addbmm, addmm, addmv, addr, baddbmm, matmul
 
 __all__ = [
     "tensordot",
@@ -33,6 +33,8 @@ __all__ = [
     "logdet",
     "matrix_power",
     "matrix_exp",
+    "cholesky_inverse",
+    "cholesky_solve",
     "LinalgExtraMethods",
 ]
 
@@ -297,6 +299,46 @@ def matrix_exp(input: Any) -> Any:
     return result
 
 
+class CholeskyInverse(Primitive):
+    """(L Lᵀ)⁻¹ from the lower triangle of ``factor`` (Uᵀ U from the upper one with
+    ``upper``). The gradient is PyTorch's, -P (G + Gᵀ) P L (or -U P (G + Gᵀ) P) with the
+    whole of ``factor`` as L: exact when the other triangle is zero, as in a real factor."""
+
+    uses_out = True
+
+    @staticmethod
+    def infer(a: Aval, *, upper: bool) -> Aval:  # type: ignore[override]
+        return a
+
+    @staticmethod
+    def forward(xp, a, *, upper):
+        t = xp.triu(a) if upper else xp.tril(a)
+        product = xp.swapaxes(t, -1, -2) @ t if upper else t @ xp.swapaxes(t, -1, -2)
+        return _solved(xp, xp.linalg.inv, product)
+
+    @staticmethod
+    def vjp(g, a, *, out, upper):
+        spread = out @ (g + g.mT) @ out
+        return (-(a @ spread) if upper else -(spread @ a),)
+
+
+def cholesky_inverse(input: Any, upper: bool = False) -> Any:
+    """The inverse of the matrix whose Cholesky factor is ``input`` (lower, or ``upper``)."""
+    _square("cholesky_inverse", input)
+    return apply(CholeskyInverse, input, upper=bool(upper))
+
+
+def cholesky_solve(input: Any, input2: Any, upper: bool = False) -> Any:
+    """X with A X = ``input``, A given by its Cholesky factor ``input2`` (lower, or
+    ``upper``); batch dimensions broadcast."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"cholesky_solve: Expected b to have at least 2 dimensions, but it has {input.ndim}"
+        )
+    _check_same_dtype("cholesky_solve", input, input2)
+    return cholesky_inverse(input2, upper) @ input
+
+
 class LinalgExtraMethods:
     """Tensor methods of this module."""
 
@@ -310,6 +352,8 @@ class LinalgExtraMethods:
     logdet = logdet
     matrix_power = matrix_power
     matrix_exp = matrix_exp
+    cholesky_inverse = cholesky_inverse
+    cholesky_solve = cholesky_solve
     addmm_ = _inplace_method(addmm, "addmm_")
     addmv_ = _inplace_method(addmv, "addmv_")
     addr_ = _inplace_method(addr, "addr_")

@@ -56,3 +56,34 @@ def test_matrix_power_zero_is_a_copy_with_a_zero_gradient() -> None:
     np.testing.assert_array_equal(out.detach().numpy(), np.eye(2))
     out.sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), np.zeros((2, 2)))
+
+
+def test_cholesky_inverse_reads_only_the_factors_triangle() -> None:
+    factor = np.tril(np.ones((3, 3))) + np.eye(3) + np.triu(np.full((3, 3), 7.0), 1)
+    for upper in (False, True):
+        a = factor.T.copy() if upper else factor
+        np.testing.assert_allclose(
+            ember.cholesky_inverse(ember.tensor(a), upper).numpy(),
+            torch.cholesky_inverse(torch.tensor(a), upper).numpy(),
+        )
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_inverse_gradient_on_the_factors_triangle_is_exact(upper) -> None:
+    rng = np.random.default_rng(0)
+    lower = np.tril(rng.uniform(-1, 1, (3, 3)), -1) + np.diag(rng.uniform(1, 2, 3))
+    factor = lower.T.copy() if upper else lower
+    triangle = np.triu(np.ones((3, 3))) if upper else np.tril(np.ones((3, 3)))
+
+    def fn(x):
+        return ember.cholesky_inverse(x, upper).sum()
+
+    x = ember.tensor(factor, requires_grad=True)
+    (grad,) = ember.autograd.grad(fn(x), [x])
+    numerical = np.zeros((3, 3))
+    for i, j in zip(*np.nonzero(triangle)):
+        step = np.zeros((3, 3))
+        step[i, j] = 1e-6
+        up, down = fn(ember.tensor(factor + step)), fn(ember.tensor(factor - step))
+        numerical[i, j] = (up.item() - down.item()) / 2e-6
+    np.testing.assert_allclose(grad.numpy() * triangle, numerical, atol=1e-6)

@@ -88,6 +88,27 @@ def _exp_samples(rng):
     ]
 
 
+def _cholesky_factors(rng, upper=False):
+    """A lower (or upper) triangular factor with a positive diagonal."""
+    lower = np.tril(rand(rng, 3, 3), -1) + np.diag(rng.uniform(1.0, 2.0, 3))
+    return lower.T.copy() if upper else lower
+
+
+def _cholesky_inverse_samples(rng):
+    return [
+        Sample((_cholesky_factors(rng),)),
+        Sample((_cholesky_factors(rng, upper=True), True)),
+        Sample((np.stack([_cholesky_factors(rng), _cholesky_factors(rng)]),)),
+    ]
+
+
+def _cholesky_solve_samples(rng):
+    return [
+        Sample((rand(rng, 3, 2), _cholesky_factors(rng))),
+        Sample((rand(rng, 2, 3, 1), _cholesky_factors(rng, upper=True), True)),
+    ]
+
+
 def _inplace(name):
     return lambda x, *a, **k: getattr(x.clone(), name)(*a, **k)
 
@@ -135,6 +156,27 @@ SPECS = [
     method("matrix_power:.", _power_samples, lambda x, n: x.matrix_power(n)),
     spec("matrix_exp", _exp_samples, second_order=True),
     method("matrix_exp:.", _exp_samples, lambda x: x.matrix_exp()),
+    # torch's gradient reaches the factor's unread triangle too, which finite differences cannot
+    # see: tests/ops/test_linalg_extra.py checks the read triangle against them instead
+    spec(
+        "cholesky_inverse",
+        _cholesky_inverse_samples,
+        prims=("CholeskyInverse",),
+        gradcheck=False,
+    ),
+    method(
+        "cholesky_inverse:.",
+        _cholesky_inverse_samples,
+        lambda x, *a: x.cholesky_inverse(*a),
+        gradcheck=False,
+    ),
+    spec("cholesky_solve", _cholesky_solve_samples, gradcheck=False),
+    method(
+        "cholesky_solve:.",
+        _cholesky_solve_samples,
+        lambda x, *a: x.cholesky_solve(*a),
+        gradcheck=False,
+    ),
     method("addmm_", _addmm, _inplace("addmm_")),
     method("addmv_", _addmv, _inplace("addmv_")),
     method("addr_", _addr, _inplace("addr_")),
