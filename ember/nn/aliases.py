@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
+from ember import dtypes
+from ember.creation import from_host
 from ember.nn import functional as F
 from ember.nn.functional import (
     adaptive_avg_pool1d,
@@ -57,6 +61,7 @@ __all__ = [
     "cosine_similarity",
     "dropout",
     "embedding",
+    "embedding_bag",
     "feature_alpha_dropout",
     "feature_dropout",
     "group_norm",
@@ -205,6 +210,84 @@ def embedding(
     return F.embedding(
         indices, weight, padding, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse
     )
+
+
+_BAG_MODES = ("sum", "mean", "max")
+_FAST_SUM_DTYPES = (dtypes.float32, dtypes.float16, dtypes.bfloat16)
+
+
+def embedding_bag(
+    weight: Tensor,
+    indices: Tensor,
+    offsets: Tensor,
+    scale_grad_by_freq: bool = False,
+    mode: int = 0,
+    sparse: bool = False,
+    per_sample_weights: Tensor | None = None,
+    include_last_offset: bool = False,
+    padding_idx: int | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Bags of ``weight`` rows reduced by ``mode`` (0 sum, 1 mean, 2 max), 1-D ``indices`` cut
+    at ``offsets``, with torch's three bookkeeping outputs: ``(output, offset2bag, bag_size,
+    max_indices)``, filled as torch's CPU kernels fill them. Sum gives zeros for the last
+    two (one per offset) and each index's bag as ``offset2bag`` (empty from its fast kernel,
+    used for contiguous float32/16 weights without padding). Mean and max give each index's
+    bag and each bag's count without padding; mean's ``max_indices`` repeats ``bag_size``,
+    max's holds the weight row of each maximum."""
+    if mode not in (0, 1, 2):
+        raise ValueError(f"embedding_bag: mode must be 0 (sum), 1 (mean) or 2 (max), got {mode}")
+    if indices.ndim != 1 or offsets.ndim != 1:
+        raise ValueError(
+            "embedding_bag: expected 1-D indices and offsets, got shapes "
+            f"{tuple(indices.shape)} and {tuple(offsets.shape)}"
+        )
+    output = F.embedding_bag(
+        indices,
+        weight,
+        offsets,
+        scale_grad_by_freq=scale_grad_by_freq,
+        mode=_BAG_MODES[mode],
+        sparse=sparse,
+        per_sample_weights=per_sample_weights,
+        include_last_offset=include_last_offset,
+        padding_idx=padding_idx,
+    )
+    starts = offsets.detach().cpu().numpy().astype(np.int64)
+    rows = indices.detach().cpu().numpy().astype(np.int64)
+    device = weight.device
+    if include_last_offset:
+        bag_of = np.searchsorted(starts[:-1], np.arange(len(rows)), side="right") - 1
+    else:
+        bag_of = np.searchsorted(starts, np.arange(len(rows)), side="right") - 1
+    if mode == 0:
+        zeros = np.zeros(len(starts), dtype=np.int64)
+        fast = weight.dtype in _FAST_SUM_DTYPES and weight.is_contiguous()
+        if fast and padding_idx is None:
+            bag_of = bag_of[:0]  # torch's fast summing kernel records no bags
+        return output, *(from_host(a, device=device) for a in (bag_of, zeros, zeros))
+    bags = len(starts) - 1 if include_last_offset else len(starts)
+    counted = np.ones(len(rows), dtype=np.int64)
+    if padding_idx is not None:
+        counted[rows == padding_idx % weight.shape[0]] = 0
+    bag_size = np.bincount(bag_of, weights=counted, minlength=bags).astype(np.int64)
+    if mode == 1:
+        max_indices = bag_size
+    else:
+        max_indices = _max_rows(weight.detach().cpu().numpy(), rows, bag_of, counted, bags)
+    return output, *(from_host(a, device=device) for a in (bag_of, bag_size, max_indices))
+
+
+def _max_rows(
+    table: np.ndarray, rows: np.ndarray, bag_of: np.ndarray, counted: np.ndarray, bags: int
+) -> np.ndarray:
+    """For each bag and column, the weight row holding the bag's maximum (the first of ties,
+    0 for a bag with no counted rows)."""
+    out = np.zeros((bags, table.shape[1]), dtype=np.int64)
+    for bag in range(bags):
+        members = rows[(bag_of == bag) & (counted == 1)]
+        if members.size:
+            out[bag] = members[np.argmax(table[members], axis=0)]
+    return out
 
 
 # -- dropout -----------------------------------------------------------------------------------

@@ -69,6 +69,20 @@ def _embedding(rng: np.random.Generator) -> list[Sample]:
     return [Sample((w, idx)), Sample((w, idx, 2)), Sample((w, idx, -1))]
 
 
+def _embedding_bag(rng: np.random.Generator) -> list[Sample]:
+    """Every mode, with the last offset included, padding, and weights per index; float64
+    weights make torch fill offset2bag in sum mode too (its float32 kernel leaves it empty)."""
+    w, idx, offsets = rand(rng, 5, 3), np.array([0, 4, 2, 2, 1, 3]), np.array([0, 2, 2])
+    return [
+        Sample((w, idx, offsets)),
+        Sample((w, idx, offsets, False, 1)),
+        Sample((w, idx, offsets, False, 2)),
+        Sample((w, idx, np.array([0, 3, 6]), False, 1, False, None, True)),
+        Sample((w, idx, offsets, False, 2, False, None, False, 2)),
+        Sample((w, idx, offsets, False, 0, False, positive(rng, 6))),
+    ]
+
+
 def _kl_div(rng: np.random.Generator) -> list[Sample]:
     x, t = np.log(positive(rng, 3, 4)), positive(rng, 3, 4)
     return [
@@ -156,7 +170,10 @@ SPECS = [
         "group_norm", lambda rng: [Sample((rand(rng, 2, 4, 3), 2, positive(rng, 4), rand(rng, 4)))]
     ),
     spec("rms_norm", lambda rng: [Sample((rand(rng, 2, 3, 4), [4], positive(rng, 4), 1e-5))]),
-    spec("embedding", _embedding, gradcheck=False),  # the padding row gets no gradient
+    spec("embedding", _embedding, gradcheck=False),
+    spec(
+        "embedding_bag", _embedding_bag, gradcheck=False
+    ),  # max: a kink at ties  # the padding row gets no gradient
     spec("bilinear", lambda rng: [Sample((rand(rng, 3, 2), rand(rng, 3, 4), rand(rng, 5, 2, 4)))]),
     spec("kl_div", _kl_div),
     spec("binary_cross_entropy_with_logits", _bce_logits),
