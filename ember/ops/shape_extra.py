@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ember import dtypes
+from ember.arrays import backend_of
 from ember.autograd.grad_mode import STATE
 from ember.ops import core
 from ember.ops.core import VIEW, Aval, Primitive, apply, normalize_dim
@@ -530,6 +531,45 @@ def _fill_diagonal(self: Any, fill_value: Any, wrap: bool = False) -> Any:
     return core.inplace(self, fill, "fill_diagonal_")
 
 
+def _storage(t: Any) -> tuple[Any, int]:
+    """(the memory ``t`` lives in as a flat array, ``t``'s offset in it): the array of the
+    tensor ``t`` is a view of, in memory order."""
+    root = (t._base if t._base is not None else t)._data
+    if root.flags.c_contiguous:
+        flat = root.reshape(-1)
+    elif root.flags.f_contiguous:
+        flat = root.T.reshape(-1)
+    else:  # a strided leaf (from_numpy of a view): its own elements are its storage
+        return t._data.reshape(-1), 0
+    return flat, (t.data_ptr() - int(flat.__array_interface__["data"][0])) // t.itemsize
+
+
+def _resize(self: Any, *sizes: Any) -> Any:
+    """``self`` made a contiguous tensor of ``sizes`` over the same memory, from its first
+    element on; memory is grown as needed (the new elements are zeros, where PyTorch leaves
+    them uninitialised)."""
+    shape = _shape_arg(sizes)
+    if any(n < 0 for n in shape):
+        raise RuntimeError(f"resize_: negative dimension in the requested size {list(shape)}")
+    if self.requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    if STATE.tracer is not None:  # ember.jit's plan has a fixed shape for every value
+        STATE.tracer.host_read("resize_")
+    if shape == tuple(self.shape):
+        return self
+    n = int(np.prod(shape, dtype=np.int64))
+    flat, offset = _storage(self)
+    if offset + n <= flat.size:
+        data = flat[offset : offset + n]
+    else:
+        data = backend_of(flat).xp.zeros(n, dtype=flat.dtype)
+        data[: flat.size - offset] = flat[offset:]
+        self._base = None
+    self._data = data.reshape(shape)
+    self._vc[0] += 1
+    return self
+
+
 def _contains(self: Any, element: Any) -> bool:
     if not isinstance(element, (core._Tensor, int, float, bool, np.generic)):
         raise RuntimeError(
@@ -563,6 +603,12 @@ class ShapeExtraMethods:
     flipud = flipud
     sum_to_size = _sum_to_size
     fill_diagonal_ = _fill_diagonal
+    resize_ = _resize
+
+    def resize_as_(self, the_template: Any) -> Any:
+        """``resize_`` to the shape of ``the_template``."""
+        return _resize(self, the_template.shape)
+
     __contains__ = _contains
     __ifloordiv__ = _inplace_method(floor_divide, "floor_divide_")
     __imod__ = _inplace_method(remainder, "remainder_")

@@ -70,7 +70,23 @@ def test_inplace_shape_method_keeps_the_gradient_path() -> None:
     np.testing.assert_array_equal(x.grad.numpy(), 2 * np.arange(6.0).reshape(3, 2).T)
 
 
+def test_resize_keeps_the_memory_and_grows_it_like_torch() -> None:
+    e, t = _pair((2, 3))
+    ev, tv = e[1:], t[1:]  # a view one row in
+    ev.resize_(2)
+    tv.resize_(2)
+    ev.fill_(-1.0)
+    tv.fill_(-1.0)
+    assert e.tolist() == t.tolist()  # (numpy() would pin torch's memory: not resizable)
+    assert ev.storage_offset() == tv.storage_offset() == 3
+    e.resize_(8)
+    t.resize_(8)
+    assert e[:6].tolist() == t[:6].tolist()  # beyond: uninitialised
+    assert e._version == t._version
+
+
 ERRORS = [
+    ("resize_ grad", lambda lib: lib.ones(2, requires_grad=True).resize_(3)),
     ("diag of 3-D", lambda lib: lib.diag(lib.ones(2, 2, 2))),
     ("diagonal same dims", lambda lib: lib.diagonal(lib.ones(3, 3), 0, 1, 1)),
     ("diagonal_scatter src", lambda lib: lib.diagonal_scatter(lib.ones(3, 4), lib.ones(2))),

@@ -179,6 +179,16 @@ def _inplace(name):
     return lambda x, *a: getattr(x.clone(), name)(*a)
 
 
+def _resize_samples(rng):
+    """Sizes within the memory the tensor has (PyTorch leaves grown memory uninitialised)."""
+    x = rand(rng, 3, 4)
+    return [Sample((x, (2, 5))), Sample((x, (3, 4))), Sample((x, (5,))), Sample((x, (0,)))]
+
+
+def _resized(x, shape):
+    return x.detach().contiguous().clone().resize_(*shape)
+
+
 def _contains_samples(rng):
     x = np.round(rand(rng, 3, 4), 1)
     return [
@@ -267,6 +277,13 @@ SPECS = [
         "storage_offset",
         _matrices,
         lambda x: (x[1:].storage_offset(), x[:, 1:].storage_offset(), x.storage_offset()),
+        grad=False,
+    ),
+    method("resize_", _resize_samples, _resized, grad=False),
+    method(
+        "resize_as_",
+        _resize_samples,
+        lambda x, shape: x.detach().contiguous().clone().resize_as_(x.new_zeros(shape)),
         grad=False,
     ),
     method("__contains__", _contains_samples, lambda x, v: v in x, grad=False),
