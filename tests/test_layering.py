@@ -57,6 +57,8 @@ LAZY_UPWARD = {
     ("ember.tensor", "ember.creation"),
     # a jit graph's draw() hands its DOT text to the same renderer draw_graph uses
     ("ember.jit.graph", "ember.diagnostics.graph"),
+    # an in-place write that needs no gradient (fill_) keeps the tensor in the graph by a where
+    ("ember.ops.core", "ember.ops.elementwise"),
     # index_fill, diag_embed and cartesian_prod build their index grids with arange/meshgrid
     ("ember.ops.extra", "ember.creation"),
 }

@@ -322,6 +322,17 @@ def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _kept_in_graph(src: Any, res: Any) -> Any:
+    """``res`` (a write that needs no gradient, such as ``fill_``) tied to ``src``, the
+    overwritten value, by a select that always picks ``res``: as in PyTorch, the tensor stays
+    in the graph and its old value, and what it was made of, get a zero gradient (not the
+    gradient of the value that was overwritten)."""
+    from ember.ops.elementwise import where
+
+    never = type(src)._wrap(backend_of(src._data).xp.zeros(src.shape, dtype=bool))
+    return where(never, src, res)
+
+
 def inplace(t: Any, compute: Any, op: str) -> Any:
     """Write ``compute(t)`` into ``t``'s memory, keeping autograd and version counters right.
 
@@ -339,6 +350,8 @@ def inplace(t: Any, compute: Any, op: str) -> Any:
         )
     src = t._shallow() if grad else t
     res = compute(src)
+    if grad and src.requires_grad and not getattr(res, "requires_grad", False):
+        res = _kept_in_graph(src, res)
     if res.shape != t.shape:
         raise ValueError(
             f"{op}: output with shape {tuple(t.shape)} doesn't match the broadcast shape "

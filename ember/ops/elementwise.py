@@ -645,12 +645,13 @@ def _erf_float32(xp: Any, x: Any) -> Any:
         far += f32(a)
     far *= xp.exp(-z * z)
     far = xp.copysign(1 - far, x)
-    x2 = x * x
+    inner = xp.clip(x, f32(-1), f32(1))  # the series is used below 1 only: no overflow beyond
+    x2 = inner * inner
     near = xp.full_like(x2, _MACLAURIN[-1])
     for c in reversed(_MACLAURIN[:-1]):
         near *= x2
         near += f32(c)
-    near *= x
+    near *= inner
     return xp.where(z < f32(1), near, far)
 
 

@@ -59,3 +59,31 @@ def test_inplace_is_recorded() -> None:
         h.mul_(v)
         h.add_(1).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda lib, y: y.fill_(1.5),
+        lambda lib, y: y.zero_(),
+        lambda lib, y: y.copy_(lib.tensor([4.0, -1.0, 2.0])),
+    ],
+    ids=["fill_", "zero_", "copy_constant"],
+)
+def test_writes_needing_no_gradient_cut_the_overwritten_values_off(write) -> None:
+    grads = []
+    for lib in (ember, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * 2
+        write(lib, y)
+        assert y.requires_grad
+        (y * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_a_write_into_a_view_of_a_graph_tensor_is_refused_not_silently_wrong() -> None:
+    x = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="fill_: in-place modification of a view"):
+        y[1:].fill_(0.0)
