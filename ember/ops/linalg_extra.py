@@ -21,6 +21,7 @@ from ember.ops.core import Aval, Primitive, apply
 from ember.ops.elementwise import _inplace_method, as_tensor_like, exp, where
 from ember.ops.index import index_put
 from ember.ops.linalg import _check_same_dtype, addbmm, addmm, addmv, addr, baddbmm, matmul
+from ember.ops.movement import pad
 
 __all__ = [
     "tensordot",
@@ -35,10 +36,12 @@ __all__ = [
     "matrix_exp",
     "cholesky_inverse",
     "cholesky_solve",
+    "qr",
     "LinalgExtraMethods",
 ]
 
 slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
+qr_result = namedtuple("qr", ["Q", "R"])
 
 
 # -- contractions ---------------------------------------------------------------------------
@@ -339,6 +342,51 @@ def cholesky_solve(input: Any, input2: Any, upper: bool = False) -> Any:
     return cholesky_inverse(input2, upper) @ input
 
 
+class QrQ(Primitive):
+    """The orthonormal factor Q of A = QR (Householder, as LAPACK computes it; R is then
+    Qᵀ A). The backward is Q's derivative, which depends only on A's first min(m, n)
+    columns: with M = -gQᵀ Q, gA₁ = (gQ + Q (tril(M) + tril(M, -1)ᵀ)) R₁⁻ᵀ."""
+
+    uses_out = True
+
+    @staticmethod
+    def infer(a: Aval, *, complete: bool) -> Aval:  # type: ignore[override]
+        m, n = a.shape[-2:]
+        return Aval(a.shape[:-2] + (m, m if complete else min(m, n)), a.dtype)
+
+    @staticmethod
+    def forward(xp, a, *, complete):
+        return xp.linalg.qr(a, mode="complete" if complete else "reduced")[0]
+
+    @staticmethod
+    def vjp(g, a, *, out, complete):
+        m, n = a.shape[-2:]
+        if complete and m > n:
+            raise RuntimeError(
+                "The QR decomposition is not differentiable when mode='complete' and nrows > ncols."
+            )
+        k = min(m, n)
+        q = out
+        r1 = q.mT @ a[..., :, :k]
+        lower = -(g.mT @ q)
+        sym = lower.tril() + lower.tril(-1).mT
+        grad = (g + q @ sym) @ inverse(r1).mT
+        return (pad(grad, (0, n - k)) if n > k else grad,)
+
+
+def qr(input: Any, some: bool = True) -> Any:
+    """(Q, R) with ``input`` = Q R, Q with orthonormal columns and R upper triangular; with
+    ``some=False`` Q is square (the complete factorisation)."""
+    if input.ndim < 2 or not input.is_floating_point():
+        raise RuntimeError(
+            f"linalg.qr: The input tensor A must have at least 2 dimensions and a floating "
+            f"point dtype, got {input.dtype.name} of shape {list(input.shape)}"
+        )
+    q = apply(QrQ, input, complete=not some)
+    r = (q.mT @ input).triu()
+    return qr_result(q, r)
+
+
 class LinalgExtraMethods:
     """Tensor methods of this module."""
 
@@ -354,6 +402,7 @@ class LinalgExtraMethods:
     matrix_exp = matrix_exp
     cholesky_inverse = cholesky_inverse
     cholesky_solve = cholesky_solve
+    qr = qr
     addmm_ = _inplace_method(addmm, "addmm_")
     addmv_ = _inplace_method(addmv, "addmv_")
     addr_ = _inplace_method(addr, "addr_")

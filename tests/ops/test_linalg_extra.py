@@ -3,6 +3,8 @@ singular matrices, and the determinant's sign."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -24,6 +26,7 @@ ERRORS = [
     ("tensordot dims", lambda lib: lib.tensordot(lib.ones(2, 3), lib.ones(3, 4), 3)),
     ("inner sizes", lambda lib: lib.inner(lib.ones(2, 3), lib.ones(4, 2))),
     ("vdot 2-D", lambda lib: lib.vdot(lib.ones(2, 2), lib.ones(2, 2))),
+    ("qr 1-D", lambda lib: lib.qr(lib.ones(3))),
     ("vdot sizes", lambda lib: lib.vdot(lib.ones(2), lib.ones(3))),
 ]
 
@@ -87,3 +90,14 @@ def test_cholesky_inverse_gradient_on_the_factors_triangle_is_exact(upper) -> No
         up, down = fn(ember.tensor(factor + step)), fn(ember.tensor(factor - step))
         numerical[i, j] = (up.item() - down.item()) / 2e-6
     np.testing.assert_allclose(grad.numpy() * triangle, numerical, atol=1e-6)
+
+
+def test_complete_qr_of_a_tall_matrix_has_no_derivative_as_in_torch() -> None:
+    a = np.arange(12.0).reshape(4, 3) ** 0.5
+    for lib in (ember, torch):
+        x = lib.tensor(a, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch.qr is deprecated in torch
+            q, r = lib.qr(x, False)
+        with pytest.raises(RuntimeError, match="not differentiable when mode='complete'"):
+            q.sum().backward()

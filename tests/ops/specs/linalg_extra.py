@@ -3,6 +3,8 @@ powers and exponential, in-place scaled products)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -109,6 +111,27 @@ def _cholesky_solve_samples(rng):
     ]
 
 
+def _qr_samples(rng):
+    return [
+        Sample((rand(rng, 4, 3),)),
+        Sample((rand(rng, 3, 3),)),
+        Sample((rand(rng, 3, 5),)),  # wide: R's extra columns are Qᵀ times A's
+        Sample((rand(rng, 2, 4, 3),)),
+        Sample((rand(rng, 3, 5), False)),
+    ]
+
+
+def _quiet(fn):
+    """``fn`` without torch's deprecation warning for torch.qr (ember keeps the old name)."""
+
+    def call(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return fn(*args, **kwargs)
+
+    return call
+
+
 def _inplace(name):
     return lambda x, *a, **k: getattr(x.clone(), name)(*a, **k)
 
@@ -176,6 +199,15 @@ SPECS = [
         _cholesky_solve_samples,
         lambda x, *a: x.cholesky_solve(*a),
         gradcheck=False,
+    ),
+    OpSpec("qr", ember.qr, _quiet(torch.qr), _qr_samples, prims=("QrQ",), second_order=True),
+    method("qr:.", _qr_samples, _quiet(lambda x, *a: x.qr(*a))),
+    OpSpec(  # complete Q of a tall matrix: no derivative, in torch as here
+        "qr:complete",
+        ember.qr,
+        _quiet(torch.qr),
+        lambda rng: [Sample((rand(rng, 4, 3), False))],
+        grad=False,
     ),
     method("addmm_", _addmm, _inplace("addmm_")),
     method("addmv_", _addmv, _inplace("addmv_")),
