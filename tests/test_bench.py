@@ -312,3 +312,14 @@ def test_report_names_each_peer_and_the_best(tmp_path: Path) -> None:
     assert header.endswith(
         "| torch-compile ms (p10–p90) | jax ms (p10–p90) | best peer | ember/best |"
     )
+
+
+def test_bench_arguments_default_to_every_workload() -> None:
+    import argparse
+
+    import ember.bench as bench
+
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    assert "all" in p.parse_args([]).workloads  # no "invalid choice: ['all']" (Python 3.11)
+    assert p.parse_args(["mlp", "vae"]).workloads == ["mlp", "vae"]

@@ -364,7 +364,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "workloads",
         nargs="*",
-        default=["all"],
+        default="all",  # a string: Python 3.11's argparse checks a list default against choices
         metavar="WORKLOAD",
         choices=[*ALL_WORKLOADS, "all"],
         help=f"any of {', '.join(ALL_WORKLOADS)}, or 'all' (default)",
