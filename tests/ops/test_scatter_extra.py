@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
-from tests.ops.torch_errors import assert_raises_like_torch
+from tests.ops.torch_errors import assert_raises_like_torch, quiet
 
 
 def _index_reduce(lib, *args):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # torch: "index_reduce() is in beta"
-        return lib.index_reduce(*args)
+    return quiet(lib.index_reduce)(*args)
 
 
 ERRORS = [

@@ -3,13 +3,12 @@ powers and exponential, in-place scaled products)."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
 import ember
 from tests.ops.specs import OpSpec, Sample, rand
+from tests.ops.torch_errors import quiet
 
 
 def spec(name, samples, **kw):
@@ -121,17 +120,6 @@ def _qr_samples(rng):
     ]
 
 
-def _quiet(fn):
-    """``fn`` without torch's deprecation warning for torch.qr (ember keeps the old name)."""
-
-    def call(*args, **kwargs):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return fn(*args, **kwargs)
-
-    return call
-
-
 def _inplace(name):
     return lambda x, *a, **k: getattr(x.clone(), name)(*a, **k)
 
@@ -200,12 +188,12 @@ SPECS = [
         lambda x, *a: x.cholesky_solve(*a),
         gradcheck=False,
     ),
-    OpSpec("qr", ember.qr, _quiet(torch.qr), _qr_samples, prims=("QrQ",), second_order=True),
-    method("qr:.", _qr_samples, _quiet(lambda x, *a: x.qr(*a))),
+    OpSpec("qr", ember.qr, quiet(torch.qr), _qr_samples, prims=("QrQ",), second_order=True),
+    method("qr:.", _qr_samples, quiet(lambda x, *a: x.qr(*a))),
     OpSpec(  # complete Q of a tall matrix: no derivative, in torch as here
         "qr:complete",
         ember.qr,
-        _quiet(torch.qr),
+        quiet(torch.qr),
         lambda rng: [Sample((rand(rng, 4, 3), False))],
         grad=False,
     ),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
 import ember
 from tests.ops.specs import OpSpec, Sample, rand
+from tests.ops.torch_errors import quiet
 
 REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 
@@ -96,17 +95,6 @@ def _smaller_index(rng):
     return [Sample((rand(rng, 3, 5), 1, index, rand(rng, 2, 3), r)) for r in REDUCTIONS]
 
 
-def _quiet(fn):
-    """``fn`` without torch's "index_reduce() is in beta" warning."""
-
-    def call(*args, **kwargs):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return fn(*args, **kwargs)
-
-    return call
-
-
 def _index_put(lib):
     def call(x, indices, values, *rest):
         wrap = ember.tensor if lib is ember else torch.tensor
@@ -157,7 +145,7 @@ SPECS = [
         OpSpec(
             f"index_reduce:{r}",
             ember.index_reduce,
-            _quiet(torch.index_reduce),
+            quiet(torch.index_reduce),
             _index_reduce_samples(r),
         )
         for r in REDUCTIONS[1:]
@@ -165,9 +153,9 @@ SPECS = [
     method(
         "index_reduce:.",
         _index_reduce_samples("prod"),
-        _quiet(lambda x, *a, **k: x.index_reduce(*a, **k)),
+        quiet(lambda x, *a, **k: x.index_reduce(*a, **k)),
     ),
-    method("index_reduce_", _index_reduce_samples("amin"), _quiet(_inplace("index_reduce_"))),
+    method("index_reduce_", _index_reduce_samples("amin"), quiet(_inplace("index_reduce_"))),
     OpSpec("put", ember.put, torch.put, _put_samples),
     method("put:.", _put_samples, lambda x, *a: x.put(*a)),
     method("put_", _put_samples, _inplace("put_")),
