@@ -37,11 +37,13 @@ __all__ = [
     "cholesky_inverse",
     "cholesky_solve",
     "qr",
+    "svd",
     "LinalgExtraMethods",
 ]
 
 slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
 qr_result = namedtuple("qr", ["Q", "R"])
+svd_result = namedtuple("svd", ["U", "S", "V"])
 
 
 # -- contractions ---------------------------------------------------------------------------
@@ -387,6 +389,86 @@ def qr(input: Any, some: bool = True) -> Any:
     return qr_result(q, r)
 
 
+class _SvdFactor(Primitive):
+    """One singular-vector factor of A = U diag(S) Vᵀ (LAPACK's gesdd, as NumPy calls it).
+    Its backward is that factor's part of the SVD derivative, with F_ij = 1/(s_j² - s_i²):
+    U's is U (F∘(UᵀgU - gUᵀU)) S Vᵀ + (I - UUᵀ) gU S⁻¹ Vᵀ, V's the mirror image. Only the
+    first min(m, n) columns of a complete factor have a derivative (PyTorch ignores the
+    others' gradient too)."""
+
+    abstract = True
+    uses_out = True
+    side = 0  # 0: U, 1: V
+
+    @classmethod
+    def infer(cls, a: Aval, *, complete: bool) -> Aval:  # type: ignore[override]
+        m, n = a.shape[-2:]
+        rows = (m, n)[cls.side]
+        return Aval(a.shape[:-2] + (rows, rows if complete else min(m, n)), a.dtype)
+
+    @classmethod
+    def forward(cls, xp, a, *, complete):
+        u, _, vh = xp.linalg.svd(a, full_matrices=complete)
+        return u if cls.side == 0 else xp.swapaxes(vh, -1, -2)
+
+    @classmethod
+    def vjp(cls, g, a, *, out, complete):
+        k = min(a.shape[-2:])
+        u, v = _svd_vectors(a)
+        s = (u.mT @ a @ v).diagonal(0, -2, -1)
+        mine, other = (u, v) if cls.side == 0 else (v, u)
+        g = g[..., :k]
+        s2 = s * s
+        gap = s2.unsqueeze(-2) - s2.unsqueeze(-1)  # s_j² - s_i² at (i, j)
+        eye = _identity(k, a)
+        f = where(eye > 0, 0.0, 1 / where(eye > 0, 1.0, gap))
+        skew = f * (mine.mT @ g - g.mT @ mine)
+        rows = mine.shape[-2]
+        rest = (_identity(rows, a) - mine @ mine.mT) @ g / s.unsqueeze(-2)
+        if cls.side == 0:
+            return (u @ (skew * s.unsqueeze(-2)) @ v.mT + rest @ v.mT,)
+        return (u @ (s.unsqueeze(-1) * skew) @ v.mT + u @ rest.mT,)
+
+
+class SvdU(_SvdFactor):
+    side = 0
+
+
+class SvdV(_SvdFactor):
+    side = 1
+
+
+def _svd_vectors(a: Any) -> tuple[Any, Any]:
+    """The reduced U and V of ``a``."""
+    return apply(SvdU, a, complete=False), apply(SvdV, a, complete=False)
+
+
+def svd(input: Any, some: bool = True, compute_uv: bool = True) -> Any:
+    """(U, S, V) with ``input`` = U diag(S) Vᵀ: V itself, not Vᵀ; U and V are square with
+    ``some=False``; with ``compute_uv=False`` they are zero-filled (only S is computed).
+    S = diag(Uᵀ A V), so its gradient, U diag(gS) Vᵀ, comes from autograd."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"linalg.svd: input should have at least 2 dimensions, but has {input.ndim} "
+            f"dimensions instead"
+        )
+    if not input.is_floating_point():
+        raise RuntimeError(
+            f"linalg.svd: Expected a floating point or complex tensor as input. Got "
+            f"{input.dtype.name}"
+        )
+    m, n = input.shape[-2:]
+    u, v = _svd_vectors(input)
+    s = (u.mT @ input @ v).diagonal(0, -2, -1)
+    if not compute_uv:
+        batch = tuple(input.shape[:-2])
+        return svd_result(input.new_zeros(*batch, m, m), s, input.new_zeros(*batch, n, n))
+    if not some:
+        u = apply(SvdU, input, complete=True)
+        v = apply(SvdV, input, complete=True)
+    return svd_result(u, s, v)
+
+
 class LinalgExtraMethods:
     """Tensor methods of this module."""
 
@@ -403,6 +485,7 @@ class LinalgExtraMethods:
     cholesky_inverse = cholesky_inverse
     cholesky_solve = cholesky_solve
     qr = qr
+    svd = svd
     addmm_ = _inplace_method(addmm, "addmm_")
     addmv_ = _inplace_method(addmv, "addmv_")
     addr_ = _inplace_method(addr, "addr_")

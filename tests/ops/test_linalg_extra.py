@@ -25,6 +25,7 @@ ERRORS = [
     ("inner sizes", lambda lib: lib.inner(lib.ones(2, 3), lib.ones(4, 2))),
     ("vdot 2-D", lambda lib: lib.vdot(lib.ones(2, 2), lib.ones(2, 2))),
     ("qr 1-D", lambda lib: lib.qr(lib.ones(3))),
+    ("svd 1-D", lambda lib: lib.svd(lib.ones(3))),
     ("vdot sizes", lambda lib: lib.vdot(lib.ones(2), lib.ones(3))),
 ]
 
@@ -97,3 +98,14 @@ def test_complete_qr_of_a_tall_matrix_has_no_derivative_as_in_torch() -> None:
         q, r = quiet(lib.qr)(x, False)
         with pytest.raises(RuntimeError, match="not differentiable when mode='complete'"):
             q.sum().backward()
+
+
+def test_svd_factors_match_torch_up_to_the_sign_of_each_pair() -> None:
+    a = np.random.default_rng(0).uniform(-2, 2, (2, 5, 3))
+    for some in (True, False):
+        mine, theirs = ember.svd(ember.tensor(a), some), torch.svd(torch.tensor(a), some)
+        for got, want in zip(mine, theirs):
+            assert tuple(got.shape) == tuple(want.shape)
+            np.testing.assert_allclose(np.abs(got.numpy()), np.abs(want.numpy()), atol=1e-12)
+    u, s, v = ember.svd(ember.tensor(a))
+    np.testing.assert_allclose((u * s.unsqueeze(-2) @ v.mT).numpy(), a, atol=1e-12)

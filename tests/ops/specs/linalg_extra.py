@@ -120,6 +120,31 @@ def _qr_samples(rng):
     ]
 
 
+def _svd_samples(rng):
+    return [
+        Sample((rand(rng, 4, 3),)),
+        Sample((rand(rng, 3, 5),)),
+        Sample((rand(rng, 2, 3, 3),)),
+        Sample((rand(rng, 4, 3), False)),
+        Sample((rand(rng, 3, 4), True, False)),
+    ]
+
+
+def _svd_invariants(decompose):
+    """What the SVD fixes, whatever signs LAPACK picks for each singular-vector pair: S, the
+    sum of the pairs' outer products U Vᵀ, and the projections U Uᵀ and V Vᵀ."""
+
+    def call(x, *args):
+        u, s, v = decompose(x, *args)
+        if len(args) > 1 and not args[1]:  # compute_uv=False: U and V are zeros (svd:no_uv)
+            return s
+        k = s.shape[-1]
+        u, v = u[..., :k], v[..., :k]
+        return u @ v.mT, s, u @ u.mT, v @ v.mT
+
+    return call
+
+
 def _inplace(name):
     return lambda x, *a, **k: getattr(x.clone(), name)(*a, **k)
 
@@ -196,6 +221,27 @@ SPECS = [
         quiet(torch.qr),
         lambda rng: [Sample((rand(rng, 4, 3), False))],
         grad=False,
+    ),
+    OpSpec(
+        "svd",
+        _svd_invariants(ember.svd),
+        _svd_invariants(torch.svd),
+        _svd_samples,
+        prims=("SvdU", "SvdV"),
+        second_order=True,
+    ),
+    OpSpec(  # the zero-filled U and V of compute_uv=False: shapes, dtypes, outside the graph
+        "svd:no_uv",
+        lambda x: ember.svd(x, True, False),
+        lambda x: torch.svd(x, True, False),
+        lambda rng: [Sample((rand(rng, 4, 3),)), Sample((rand(rng, 2, 2, 5),))],
+        grad=False,
+    ),
+    OpSpec(
+        "svd:.",
+        _svd_invariants(lambda x, *a: x.svd(*a)),
+        _svd_invariants(lambda x, *a: x.svd(*a)),
+        lambda rng: _svd_samples(rng)[:1],
     ),
     method("addmm_", _addmm, _inplace("addmm_")),
     method("addmv_", _addmv, _inplace("addmv_")),
