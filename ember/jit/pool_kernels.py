@@ -14,6 +14,7 @@ output, say). Float32 and float64 host arrays only: anything else runs the NumPy
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -34,13 +35,13 @@ def _three(values: tuple, fill: int) -> tuple:
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
-def _function(head: str, planes: int, work: int, body: list[str]) -> str:
-    """C function ``head`` running ``body`` for each (n, c) plane ``q``; on every core from
-    ``jit_parallel_min`` elements of ``work``."""
+def _function(head: str, planes: str, work: int, body: list[str]) -> str:
+    """C function ``head`` running ``body`` for each plane ``q`` below the C expression
+    ``planes``; on every core from ``jit_parallel_min`` elements of ``work``."""
     parallel = work >= config.jit_parallel_min
     lines = [
         *(["#pragma omp parallel for schedule(static)"] if parallel else []),
-        f"for (long q = 0; q < {planes}L; q++) {{",
+        f"for (long q = 0; q < {planes}; q++) {{",
         *(f"  {line}" for line in body),
         "}",
     ]
@@ -54,6 +55,22 @@ def _may_leave(size: int, kernel: int, stride: int, before: int, dilation: int, 
     return before > 0 or (out - 1) * stride + (kernel - 1) * dilation >= size
 
 
+def _clipped_loops(var: str, counts: tuple, coords: list[str], size: tuple, leaves: list) -> list:
+    """Three nested loops over ``var``0..2 below ``counts``, each naming its image coordinate
+    ``u<d> = coords[d]`` and skipping coordinates outside ``size`` along the dims that
+    ``leaves`` marks (the innermost body goes after these lines, three levels in)."""
+    lines = []
+    for d in range(3):
+        pad = "  " * d
+        lines += [
+            f"{pad}for (long {var}{d} = 0; {var}{d} < {counts[d]}L; {var}{d}++) {{",
+            f"{pad}  const long u{d} = {coords[d]};",
+        ]
+        if leaves[d]:
+            lines.append(f"{pad}  if (u{d} < 0 || u{d} >= {size[d]}L) continue;")
+    return lines
+
+
 def _indices_source(name: str, ctype: str, x: tuple, out: tuple, params: dict) -> str:
     """``name(x, sn, sc, idx)``: the flat in-plane index of each window's maximum by PyTorch's
     rule: the search starts at the window's first element inside the input and an element
@@ -64,16 +81,11 @@ def _indices_source(name: str, ctype: str, x: tuple, out: tuple, params: dict) -
     dil = _three(params["dilation"], 1)
     before = _three(tuple(a for a, _ in params["padding"]), 0)
     starts = ", ".join(f"s{d} = o{d} * {stride[d]}L - {before[d]}L" for d in range(3))
-    window = [f"const long {starts};", f"long at = -1; {ctype} best = 0;"]
-    for d in range(3):
-        pad = "  " * d
-        window += [
-            f"{pad}for (long k{d} = 0; k{d} < {kernel[d]}L; k{d}++) {{",
-            f"{pad}  const long u{d} = s{d} + k{d} * {dil[d]}L;",
-        ]
-        if _may_leave(size[d], kernel[d], stride[d], before[d], dil[d], o[d]):
-            window.append(f"{pad}  if (u{d} < 0 || u{d} >= {size[d]}L) continue;")
-    window += [
+    leaves = [_may_leave(*dims) for dims in zip(size, kernel, stride, before, dil, o)]
+    window = [
+        f"const long {starts};",
+        f"long at = -1; {ctype} best = 0;",
+        *_clipped_loops("k", kernel, [f"s{d} + k{d} * {dil[d]}L" for d in range(3)], size, leaves),
         f"      const long f = (u0 * {size[1]}L + u1) * {size[2]}L + u2;",
         f"      const {ctype} v = p[f];",
         "      if (at < 0 || v > best || v != v) { best = v; at = f; }",
@@ -91,7 +103,7 @@ def _indices_source(name: str, ctype: str, x: tuple, out: tuple, params: dict) -
         "}",
     ]
     head = f"void {name}(const {ctype} *x, long sn, long sc, long *idx)"
-    return _function(head, n * c, n * c * math.prod(o) * math.prod(kernel), body)
+    return _function(head, f"{n * c}L", n * c * math.prod(o) * math.prod(kernel), body)
 
 
 def _gather_source(name: str, ctype: str, x: tuple, out: tuple) -> str:
@@ -104,7 +116,7 @@ def _gather_source(name: str, ctype: str, x: tuple, out: tuple) -> str:
         f"for (long l = 0; l < {per}L; l++) w[l] = p[i[l]];",
     ]
     head = f"void {name}(const {ctype} *x, long sn, long sc, const long *idx, {ctype} *out)"
-    return _function(head, n * c, n * c * per, body)
+    return _function(head, f"{n * c}L", n * c * per, body)
 
 
 def _scatter_source(name: str, ctype: str, g: tuple, out: tuple) -> str:
@@ -119,7 +131,7 @@ def _scatter_source(name: str, ctype: str, g: tuple, out: tuple) -> str:
         f"for (long l = 0; l < {per}L; l++) w[i[l]] += h[l];",
     ]
     head = f"void {name}(const {ctype} *g, const long *idx, {ctype} *out)"
-    return _function(head, n * c, n * c * (per + plane), body)
+    return _function(head, f"{n * c}L", n * c * (per + plane), body)
 
 
 def _in_planes(a: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -170,7 +182,7 @@ _KINDS = {"MaxPoolIndices": "indices", "MaxPoolGather": "gather", "MaxPoolScatte
 
 class Kernels(NamedTuple):
     """The compiled library (kept loaded while in use) and ``{node index: forward-like
-    function}`` for the max-pooling nodes it holds."""
+    function}`` for the nodes it holds (max pooling here, ``ember.jit.conv_kernels``'s too)."""
 
     library: Any
     by_node: dict[int, Callable]
@@ -189,15 +201,23 @@ def build(graph: Graph) -> Kernels:
             continue
         name, ctype = f"pool{i}", _CTYPE[first.dtype.name]
         sources.append(_source(kind, name, ctype, node, first.shape, graph.avals[node.out].shape))
-        made.append((i, node, kind, name))
+        bind = functools.partial(_runner, node.prim, kind, out=graph.avals[node.out])
+        made.append((i, name, _ARGTYPES[kind], bind))
+    return load_kernels(sources, made)
+
+
+def load_kernels(sources: list[str], made: list[tuple[int, str, list, Callable]]) -> Kernels:
+    """The library of ``sources`` (one per node) and, for each ``(node index, function name,
+    argtypes, bind)`` of ``made``, ``bind(compiled function)`` as that node's kernel; none
+    without a compiler."""
     lib = native.load("\n\n".join(sources)) if sources else None
     if lib is None:
         return Kernels(None, {})
     by_node = {}
-    for i, node, kind, name in made:
+    for i, name, argtypes, bind in made:
         fn = getattr(lib, name)
-        fn.argtypes, fn.restype = _ARGTYPES[kind], None
-        by_node[i] = _runner(node.prim, kind, fn, graph.avals[node.out])
+        fn.argtypes, fn.restype = argtypes, None
+        by_node[i] = bind(fn=fn)
     return Kernels(lib, by_node)
 
 
