@@ -25,15 +25,8 @@ import numpy as np
 
 from ember.arrays import backend_of
 from ember.config import config
-from ember.jit import (
-    conv_kernels,
-    cuda_codegen,
-    cuda_executor,
-    cuda_graph,
-    multi,
-    native,
-    pool_kernels,
-)
+from ember.jit import cuda_codegen, cuda_executor, cuda_graph, multi, native, pool_kernels
+from ember.jit.addresses import Operands
 from ember.jit.fusion import Group, fuse
 from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
@@ -85,6 +78,8 @@ def _native_step(
     contiguous = np.ascontiguousarray
     buffers: dict[tuple, Any] = {}  # (slot, strides) -> an output buffer of that layout
     layouts: dict[tuple, Any] = {}  # operand shapes, strides -> a kernel (None: copy instead)
+    operands = Operands(len(ins) + len(outs))  # their addresses, kept between calls
+    fresh = any(placement == FRESH for _, placement, _ in outs)
 
     def allocate(env: list[Any], dtype: Any, shape: tuple[int, ...], layout: Any) -> None:
         """Fresh and pooled outputs, in ``layout`` when it is given."""
@@ -112,21 +107,29 @@ def _native_step(
         return True
 
     def run(env: list[Any], dtype: Any, shape: tuple[int, ...]) -> None:
-        layout = next((env[s] for s in like if not env[s].flags.c_contiguous), None)
+        layout = None
+        for s in like:
+            if not env[s].flags.c_contiguous:
+                layout = env[s]
+                break
         inputs = [env[s] for s in ins]  # before an output takes the slot of one of them
-        allocate(env, dtype, shape, layout)
+        if fresh or layout is not None:
+            allocate(env, dtype, shape, layout)
         if layout is not None and strided is not None and run_in_place(env, inputs, shape):
             return
-        keep = [contiguous(a) for a in inputs]  # kept alive until the call returns
-        ptrs = [a.ctypes.data for a in keep]
+        see = operands.see
+        keep = []  # C-order copies of the other inputs, alive until the call returns
+        for k, a in enumerate(inputs):
+            if not see(k, a):
+                keep.append(contiguous(a))
+                see(k, keep[-1])
         late = []
-        for s, _, _ in outs:
+        for k, (s, _, _) in enumerate(outs, len(inputs)):
             a = env[s]
-            if not a.flags.c_contiguous:  # kernels write C order: through a temporary
+            if not see(k, a):  # kernels write C order: through a temporary
                 late.append((a, np.empty(a.shape, dtype)))
-                a = late[-1][1]
-            ptrs.append(a.ctypes.data)
-        kernel(*ptrs)
+                see(k, late[-1][1])
+        kernel(*operands.table)
         for target, value in late:
             target[...] = value
 
@@ -210,10 +213,7 @@ class Executor:
                 self.library, self.kernels = self._compile(chosen)
             self.native = [c and self.library is not None for c in chosen]
         on_host = bool(mode) and not gpu
-        # max pooling's and the convolution data gradient's native kernels, by node
         self.pools = pool_kernels.build(graph) if on_host else pool_kernels.Kernels(None, {})
-        self.convs = conv_kernels.build(graph) if on_host else pool_kernels.Kernels(None, {})
-        self.native_ops = {**self.pools.by_node, **self.convs.by_node}
         graph.groups = [
             g.nodes + g.reductions if on else g.nodes
             for g, on in zip(self.groups, self.native)
@@ -398,8 +398,10 @@ class Executor:
                 if like and node.prim.kind == ELEMENTWISE:  # (a matmul reads any strides)
                     fn = _keep_layout(fn, like, out in plan.buffer)
                 self.steps.append((INTO, fn, ins, node.params, slot[out], free))
-            elif item in self.native_ops:
-                self.steps.append((ALLOC, self.native_ops[item], ins, node.params, slot[out], free))
+            elif item in self.pools.by_node:  # max pooling's native kernels
+                self.steps.append(
+                    (ALLOC, self.pools.by_node[item], ins, node.params, slot[out], free)
+                )
             else:
                 fn = node.prim.forward if low is None else widened(node.prim.forward, low)
                 self.steps.append((ALLOC, fn, ins, node.params, slot[out], free))

@@ -25,7 +25,6 @@ NumPy call per op.
 
 from __future__ import annotations
 
-import ctypes
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ember.jit.addresses import Operands
 from ember.jit.fusion import Group
 from ember.jit.graph import Graph
 from ember.jit.memory import view_owners
@@ -194,27 +194,23 @@ def multi_step(
     operands, ``(input slots, [(output slot, fresh, shape)])`` each. When an operand is not
     C-contiguous (the member kernels read C order) the members run one by one through their
     own steps, ``fallback``, which handle other layouts."""
-    width = sum(len(ins) + len(outs) for ins, outs in members)
-    table = (ctypes.c_void_p * width)()
+    fresh = [(s, shape) for _, outs in members for s, new, shape in outs if new]
+    slots = [s for ins, outs in members for s in [*ins, *(s for s, _, _ in outs)]]
+    operands = Operands(len(slots))
 
     def fill(env: list[Any]) -> bool:
-        """The operands' addresses into ``table``; False at the first not C-contiguous."""
-        at = 0
-        for ins, outs in members:
-            for s, fresh, shape in outs:
-                if fresh:
-                    env[s] = np.empty(shape, dtype)
-            for s in [*ins, *(s for s, _, _ in outs)]:
-                a = env[s]
-                if not a.flags.c_contiguous:
-                    return False
-                table[at] = a.ctypes.data
-                at += 1
+        """The operands' addresses into ``operands``; False at the first not C-contiguous."""
+        for s, shape in fresh:
+            env[s] = np.empty(shape, dtype)
+        see = operands.see
+        for at, s in enumerate(slots):
+            if not see(at, env[s]):
+                return False
         return True
 
     def run(env: list[Any], **params: Any) -> None:
         if fill(env):
-            kernel(table)
+            kernel(operands.table)
             return
         for step in fallback:
             step(env)
