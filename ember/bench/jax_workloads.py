@@ -4,7 +4,7 @@ Each model is the one of ``ember.models`` (built by ``workloads.model_zoo(ember)
 workload's seed): its initial weights are copied into JAX arrays, and a forward written here
 with ``jax.numpy``/``lax`` computes what the model's ``forward`` computes, so both sides train
 the same network from the same weights on the same batch (``tests/test_bench.py`` checks the
-first loss and the decode logits against ember's). Convolutions run in NHWC with HWIO kernels,
+first two losses and the decode logits against ember's). Convolutions run in NHWC with HWIO kernels,
 XLA's native CPU layout; activations go back to NCHW where the model flattens them, so the
 dense weights keep PyTorch's order. A whole step (forward, backward, optimizer update) is one
 jitted function with donated state; the loss, token or output is read back to the host.
