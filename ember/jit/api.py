@@ -20,7 +20,15 @@ from ember.jit.executor import Executor
 from ember.jit.graph import Graph
 from ember.jit.passes import optimize
 from ember.jit.report import describe
-from ember.jit.trace import JitError, Tracer, _is_optimizer, may_alias, scan_roots, state_tensors
+from ember.jit.trace import (
+    JitError,
+    Tracer,
+    _is_module,
+    _is_optimizer,
+    may_alias,
+    scan_roots,
+    state_tensors,
+)
 from ember.random import default_generator
 from ember.tensor import Tensor
 
@@ -107,6 +115,11 @@ class JitFunction:
         self._last_key: tuple | None = None
         self._warned = False
         self._eager_reasons: set[str | None] = set()
+        # what _roots reads the closure and globals through, looked up once: on a callable
+        # object such as a module each failed lookup costs an attribute hook's miss per call
+        self._owner = getattr(fn, "__self__", None)  # a bound method's object
+        self._func = getattr(fn, "__func__", fn)
+        self._has_code = getattr(self._func, "__code__", None) is not None
         try:
             self._params = list(inspect.signature(fn).parameters)
         except (TypeError, ValueError):
@@ -129,14 +142,12 @@ class JitFunction:
     def _roots(self, args: tuple, kwargs: dict) -> tuple[list, list]:
         """Tensors, modules and optimizers reachable from the arguments, closure and globals,
         and the Python numbers/strings the function reads from its closure and globals."""
-        fn = self.fn
-        named: list[tuple[str, Any]] = list(zip(self._arg_names(len(args), kwargs), args))
-        named += list(zip(self._arg_names(len(args), kwargs)[len(args) :], kwargs.values()))
-        owner = getattr(fn, "__self__", None)
+        owner, fn = self._owner, self._func
+        names = self._arg_names(len(args), kwargs)
+        named: list[tuple[str, Any]] = list(zip(names, (*args, *kwargs.values())))
         if owner is not None:
             named.append(("self", owner))
-        fn = getattr(fn, "__func__", fn)
-        code = getattr(fn, "__code__", None)
+        code = fn.__code__ if self._has_code else None
         if code is not None:
             for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
                 try:
@@ -166,7 +177,8 @@ class JitFunction:
         """
         rates = []
         for _, obj in roots:
-            if not _is_optimizer(obj):
+            # (a module's attribute hook makes a miss costly: tensors and modules go first)
+            if isinstance(obj, Tensor) or _is_module(obj) or not _is_optimizer(obj):
                 continue
             for group in obj.param_groups:
                 if type(group.get("lr")) is not float:

@@ -48,33 +48,53 @@ def _value_sig(v: Any) -> Any:
     return v if isinstance(v, _STATIC) else (type(v).__name__, id(v))
 
 
+def _module_sig(root: Any) -> tuple:
+    """Each module's training flag and which parameters have no gradient, in ``modules()``
+    order; walked over ``_modules`` directly, without the names ``modules()`` builds."""
+    flags, grads, seen, stack = [], [], set(), [root]
+    while stack:
+        m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        flags.append(m.training)
+        grads += [p.grad is None for p in m._parameters.values() if p is not None]
+        stack += [c for c in reversed(m._modules.values()) if c is not None]
+    return (tuple(flags), tuple(grads))
+
+
+def _entry_sig(v: Any) -> Any:
+    return _tensor_sig(v) if isinstance(v, Tensor) else _value_sig(v)
+
+
+def _optimizer_sig(opt: Any) -> tuple:
+    """Per group: its hyperparameters (a float lr only by type: it is an input of the graph,
+    see ``JitFunction._learning_rates``), and per parameter whether it has a gradient and the
+    signature of its state."""
+    groups, state = [], opt.state
+    for group in opt.param_groups:
+        hyper = tuple(
+            (k, type(v).__name__ if k == "lr" and type(v) is float else _value_sig(v))
+            for k, v in group.items()
+            if k != "params"
+        )
+        per_param = []
+        for p in group["params"]:
+            entries = state.get(p)
+            sig = tuple([(k, _entry_sig(v)) for k, v in entries.items()]) if entries else ()
+            per_param.append((p.grad is None, sig))
+        groups.append((hyper, tuple(per_param)))
+    return tuple(groups)
+
+
 def _state_sig(obj: Any) -> Any:
     """The Python-side state of a module, optimizer or tensor that the trace depends on."""
     if isinstance(obj, Tensor):
         return (_tensor_sig(obj), obj.grad is None)
-    if _is_module(obj):  # one walk over the modules (every call computes this key)
-        modules = list(obj.modules())
-        flags = tuple(m.training for m in modules)
-        params = (p for m in modules for p in m._parameters.values() if p is not None)
-        return (flags, tuple(p.grad is None for p in params))
+    if _is_module(obj):
+        return _module_sig(obj)
     if _is_optimizer(obj):
-        groups = []
-        for group in obj.param_groups:
-            # a float lr is an input of the graph (see api.lift_rates): only its type guards
-            hyper = tuple(
-                (k, type(v).__name__ if k == "lr" and type(v) is float else _value_sig(v))
-                for k, v in group.items()
-                if k != "params"
-            )
-            per_param = tuple(
-                (
-                    p.grad is None,
-                    tuple((k, _value_sig(v)) for k, v in obj.state.get(p, {}).items()),
-                )
-                for p in group["params"]
-            )
-            groups.append((hyper, per_param))
-        return tuple(groups)
+        return _optimizer_sig(obj)
     return None
 
 

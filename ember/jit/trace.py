@@ -106,6 +106,11 @@ def _children(obj: Any) -> Iterator[tuple[str, Any]]:
             yield from ((f".{k}", v) for k, v in d.items())
 
 
+# neither state nor followed; a Python module is tested first: probing its attribute hook for
+# module or optimizer attributes is costly (ember has one)
+_SKIPPED = (type(sys), str, bytes, int, float, bool)
+
+
 def scan_roots(named: list[tuple[str, Any]], depth: int = 3) -> list[tuple[str, Any]]:
     """Tensors, modules and optimizers reachable from ``named`` roots (containers followed)."""
     found: list[tuple[str, Any]] = []
@@ -113,7 +118,7 @@ def scan_roots(named: list[tuple[str, Any]], depth: int = 3) -> list[tuple[str, 
     stack = [(name, obj, depth) for name, obj in reversed(named)]
     while stack:
         name, obj, left = stack.pop()
-        if id(obj) in seen or obj is None or isinstance(obj, (str, bytes, int, float, bool)):
+        if id(obj) in seen or obj is None or isinstance(obj, _SKIPPED):
             continue
         seen.add(id(obj))
         if isinstance(obj, Tensor) or _is_module(obj) or _is_optimizer(obj):

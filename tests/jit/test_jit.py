@@ -483,6 +483,23 @@ def test_jit_a_module_for_inference() -> None:
     assert jitted.traces == 1
 
 
+def test_a_jitted_bound_method_guards_on_its_objects_modules() -> None:
+    class Holder:
+        def __init__(self) -> None:
+            self.net = nn.Sequential(nn.Linear(4, 4, dtype=F64), nn.Dropout(0.5))
+
+        def run(self, x: ember.Tensor) -> ember.Tensor:
+            return self.net(x)
+
+    holder = Holder()
+    jitted, x = ember.jit(holder.run), _randn(3, 4)
+    with ember.no_grad():
+        jitted(x)
+        holder.net.eval()  # the object behind the method changed: another graph
+        _close(jitted(x), holder.net(x))
+    assert jitted.traces == 2
+
+
 def test_host_draw_outside_ember_random_raises() -> None:
     def fn(x: ember.Tensor) -> ember.Tensor:
         w = ember.empty(3, dtype=F64)
