@@ -16,6 +16,7 @@ composite's backward is 0 * inf = NaN where p is 0 or 1, PyTorch's is (p - t) / 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from ember.autograd.grad_mode import STATE
 from ember.ops.core import OPAQUE, Aval, Primitive, apply
 from ember.ops.elementwise import log, where
 from ember.ops.index import scatter_add
+from ember.ops.lstm_native import native_cell
 from ember.ops.movement import cat
 from ember.ops.reduce import amax
 
@@ -44,11 +46,84 @@ def _sigmoid_(xp: Any, x: Any) -> None:
     x += 0.5
 
 
+def _cell_state(c0: Any, out: Any, prev: int | None) -> Any:
+    """c_{t-1}: the c part of row ``prev`` of a sequence's ``out``, or ``c0`` if None."""
+    n = c0.shape[1]
+    return c0 if prev is None else out[prev, :, n : 2 * n]
+
+
+class _ArrayCell:
+    """One LSTM step's gate math as array operations on any backend (NumPy, CuPy); the
+    ``lstm_native.NativeCell`` of the same interface does it in one C call."""
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+
+    def forward_steps(self, pre: Any, xproj: Any, c0: Any, out: Any) -> Callable:
+        """``step(t, prev)``: ``out[t]`` = [h_t, c_t, i, f, g, o] from the GEMM result
+        ``pre`` (B, 4H, overwritten), ``xproj[t]`` and c_{t-1}: row ``prev``'s, or ``c0``."""
+        xp, n = self.xp, c0.shape[1]
+
+        def step(t: int, prev: int | None) -> None:
+            row = out[t]
+            xp.add(pre, xproj[t], out=pre)
+            g = pre[:, 2 * n : 3 * n].copy()
+            _sigmoid_(xp, pre)
+            xp.tanh(g, out=pre[:, 2 * n : 3 * n])
+            row[:, 2 * n :] = pre
+            c = xp.multiply(pre[:, n : 2 * n], _cell_state(c0, out, prev), out=row[:, n : 2 * n])
+            c += pre[:, :n] * pre[:, 2 * n : 3 * n]
+            xp.tanh(c, out=row[:, :n])
+            row[:, :n] *= pre[:, 3 * n :]
+
+        return step
+
+    def backward_steps(self, g: Any, out: Any, c0: Any, dh_next: Any, res: Any) -> Callable:
+        """``step(t, prev, later)``: ``res[t]`` = [d pre-activation gates, d c_{t-1}] from
+        ``g[t]``, ``out[t]``, c_{t-1} (as in ``forward_steps``), ``dh_next`` and the d c_t
+        that row ``later`` of ``res`` carries back (zero if None)."""
+        xp, n = self.xp, c0.shape[1]
+
+        def step(t: int, prev: int | None, later: int | None) -> None:
+            grad, row = g[t], out[t]
+            acts = row[:, 2 * n :]
+            dh = grad[:, :n] + dh_next
+            tc = xp.tanh(row[:, n : 2 * n])
+            dc = grad[:, n : 2 * n].copy()
+            if later is not None:
+                dc += res[later, :, 4 * n :]
+            dc += dh * acts[:, 3 * n :] * (1 - tc * tc)
+            da = grad[:, 2 * n :].copy()  # direct gradients on the activated gates
+            da[:, :n] += dc * acts[:, 2 * n : 3 * n]
+            da[:, n : 2 * n] += dc * _cell_state(c0, out, prev)
+            da[:, 2 * n : 3 * n] += dc * acts[:, :n]
+            da[:, 3 * n :] += dh * tc
+            deriv = acts * (1 - acts)
+            deriv[:, 2 * n : 3 * n] = 1 - acts[:, 2 * n : 3 * n] ** 2
+            xp.multiply(da, deriv, out=res[t, :, : 4 * n])
+            xp.multiply(dc, acts[:, n : 2 * n], out=res[t, :, 4 * n :])
+
+        return step
+
+
+def _cell(xp: Any, dtype: Any) -> Any:
+    """The step kernels for arrays of ``dtype``: native C where available, else arrays."""
+    return native_cell(xp, dtype) or _ArrayCell(xp)
+
+
+def _steps(steps: int, reverse: bool) -> list[tuple[int, int | None]]:
+    """(step, the step visited just before it or None) in the order the recurrence visits
+    them: forward in time, or backward when ``reverse``."""
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    return list(zip(order, [None, *order[:-1]]))
+
+
 class LSTMSequence(Primitive):
     """LSTM recurrence over time: row t of the output is [h_t, c_t, i, f, g, o] (B, 6H).
 
     ``xproj`` (T, B, 4H) is x_t W_ihᵀ + b_ih + b_hh for every step; ``w_hh`` is (4H, H);
-    ``h0``/``c0`` are (B, H). The activated gates are kept for the backward pass.
+    ``h0``/``c0`` are (B, H). The activated gates are kept for the backward pass. Each step is
+    one BLAS GEMM into a reused buffer plus the gate math of ``_cell`` (one C call natively).
     """
 
     kind = OPAQUE
@@ -78,23 +153,16 @@ class LSTMSequence(Primitive):
     def forward(xp, xproj, w_hh, h0, c0, *, reverse):
         steps, batch, gates = xproj.shape
         n = gates // 4
+        xproj, c0 = xp.ascontiguousarray(xproj), xp.ascontiguousarray(c0)
         out = xp.empty((steps, batch, 6 * n), dtype=xproj.dtype)
-        w_t = w_hh.T
-        h, c = h0, c0
-        for t in range(steps - 1, -1, -1) if reverse else range(steps):
-            pre = h @ w_t
-            pre += xproj[t]
-            g = pre[:, 2 * n : 3 * n].copy()
-            _sigmoid_(xp, pre)
-            xp.tanh(g, out=pre[:, 2 * n : 3 * n])
-            row = out[t]
-            row[:, 2 * n :] = pre
-            c = pre[:, n : 2 * n] * c
-            c += pre[:, :n] * pre[:, 2 * n : 3 * n]
-            row[:, n : 2 * n] = c
-            h = xp.tanh(c)
-            h *= pre[:, 3 * n :]
-            row[:, :n] = h
+        w_t = xp.ascontiguousarray(w_hh.T)  # BLAS runs (B, H) @ (H, 4H) faster on it than on a view
+        pre = xp.empty((batch, gates), dtype=xproj.dtype)
+        step = _cell(xp, xproj.dtype).forward_steps(pre, xproj, c0, out)
+        h = h0
+        for t, prev in _steps(steps, reverse):
+            xp.matmul(h, w_t, out=pre)
+            step(t, prev)
+            h = out[t, :, :n]
         return out
 
     @staticmethod
@@ -128,31 +196,17 @@ class LSTMSequenceGrad(Primitive):
     def forward(xp, g, w_hh, c0, out, *, reverse):
         steps, batch, width = out.shape
         n = width // 6
+        g, c0, out = xp.ascontiguousarray(g), xp.ascontiguousarray(c0), xp.ascontiguousarray(out)
         res = xp.empty((steps, batch, 5 * n), dtype=out.dtype)
-        dh_next = xp.zeros((batch, n), dtype=out.dtype)
-        dc_next = xp.zeros((batch, n), dtype=out.dtype)
-        order = range(steps) if reverse else range(steps - 1, -1, -1)
-        first = steps - 1 if reverse else 0  # the step whose c_prev is c0
-        for t in order:
-            row, gt = out[t], g[t]
-            acts = row[:, 2 * n :]
-            c_prev = c0 if t == first else out[t + 1 if reverse else t - 1][:, n : 2 * n]
-            dh = gt[:, :n] + dh_next
-            tc = xp.tanh(row[:, n : 2 * n])
-            dc = gt[:, n : 2 * n] + dc_next
-            dc += dh * acts[:, 3 * n :] * (1 - tc * tc)
-            da = gt[:, 2 * n :].copy()  # direct gradients on the activated gates
-            da[:, :n] += dc * acts[:, 2 * n : 3 * n]
-            da[:, n : 2 * n] += dc * c_prev
-            da[:, 2 * n : 3 * n] += dc * acts[:, :n]
-            da[:, 3 * n :] += dh * tc
-            deriv = acts * (1 - acts)
-            deriv[:, 2 * n : 3 * n] = 1 - acts[:, 2 * n : 3 * n] ** 2
-            d = res[t]
-            xp.multiply(da, deriv, out=d[:, : 4 * n])
-            xp.multiply(dc, acts[:, n : 2 * n], out=d[:, 4 * n :])
-            dh_next = d[:, : 4 * n] @ w_hh
-            dc_next = d[:, 4 * n :]
+        dh_next = xp.zeros((batch, n), dtype=out.dtype)  # then each step's GEMM writes it
+        step = _cell(xp, out.dtype).backward_steps(g, out, c0, dh_next, res)
+        # visited in reverse of the forward order: each step's c_{t-1} comes from the step the
+        # forward visited before it, and its gradient flows back to it
+        order = _steps(steps, reverse)[::-1]
+        for k, (t, prev) in enumerate(order):
+            step(t, prev, order[k - 1][0] if k else None)
+            if prev is not None:
+                xp.matmul(res[t, :, : 4 * n], w_hh, out=dh_next)
         return res
 
     @staticmethod
