@@ -29,9 +29,9 @@ from ember.jit.pool_kernels import (
     _three,
     load_kernels,
 )
-from ember.ops.conv import _chunk_size, _chunks
+from ember.ops.conv import ConvTranspose, _chunk_size, _chunks
 
-__all__ = ["build"]
+__all__ = ["build", "eager"]
 
 _CTYPE = {"float32": "float", "float64": "double"}
 
@@ -68,11 +68,11 @@ def _col2im_source(name: str, ctype: str, channels: int, batch: int, params: dic
     return _function(head, f"{channels}L * m", channels * batch * (plane + taps * per), body)
 
 
-def _runner(prim: Any, fn: Any, out_shape: tuple, dtype: Any) -> Callable:
+def _runner(fn: Any, out_shape: tuple, dtype: Any) -> Callable:
     """``ConvTranspose.forward``'s signature: per chunk of images, the windows ``Wᵀ · g`` into a
     reused matrix, then the compiled scatter into the (C, N, *size) result (a device array runs
-    ``prim.forward``)."""
-    forward = prim.forward
+    the NumPy/CuPy kernel)."""
+    forward = ConvTranspose.forward
     n, c, size = out_shape[0], out_shape[1], tuple(out_shape[2:])
 
     def run(xp: Any, g: Any, w: Any, **params: Any) -> Any:
@@ -95,24 +95,44 @@ def _runner(prim: Any, fn: Any, out_shape: tuple, dtype: Any) -> Callable:
     return run
 
 
+def _kernel(i: int, g: tuple, w: tuple, dtype: Any, params: dict) -> tuple[str, tuple]:
+    """(C source, ``load_kernels`` entry) of node ``i``'s kernel: gradient of shape ``g``,
+    weight ``w``, float ``dtype``, ``ConvTranspose``'s parameters."""
+    out = (g[0], w[1]) + tuple(params["size"])
+    name = f"col2im{i}"
+    source = _col2im_source(
+        name, _CTYPE[dtype.name], out[1], out[0], dict(params, kernel=tuple(w[2:])), g[2:]
+    )
+    bind = functools.partial(_runner, out_shape=out, dtype=dtype)
+    return source, (i, name, [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p], bind)
+
+
 def build(graph: Graph) -> Kernels:
     """The native data-gradient kernels of the graph's ``ConvTranspose`` nodes on float32 or
     float64 arrays, in one library; none without a compiler (``native.load`` then warns)."""
     sources, made = [], []
     for i, node in enumerate(graph.nodes):
-        if node.prim.name != "ConvTranspose":
+        if node.prim is not ConvTranspose:
             continue
         g, w = (graph.avals[v] for v in node.inputs)
-        if g.dtype.name not in _CTYPE:
-            continue
-        out = graph.avals[node.out]
-        params = dict(node.params, kernel=tuple(w.shape[2:]))
-        name = f"col2im{i}"
-        sources.append(
-            _col2im_source(
-                name, _CTYPE[g.dtype.name], out.shape[1], out.shape[0], params, g.shape[2:]
-            )
-        )
-        bind = functools.partial(_runner, node.prim, out_shape=out.shape, dtype=out.dtype.np)
-        made.append((i, name, [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p], bind))
+        if g.dtype.name in _CTYPE:
+            source, entry = _kernel(i, g.shape, w.shape, g.dtype.np, node.params)
+            sources.append(source)
+            made.append(entry)
     return load_kernels(sources, made)
+
+
+_EAGER_MIN = 1 << 20  # window elements (C * K * N * L) from which eager compiles a kernel
+
+
+@functools.cache
+def eager(g: tuple, w: tuple, dtype: np.dtype, size: tuple, stride, padding, dilation):
+    """Eager ``ConvTranspose``'s native kernel for these shapes and geometry (compiled once per
+    process, and kept in the disk cache), or None: other dtypes, no compiler, or gradients
+    under ``_EAGER_MIN`` window elements, where compiling a kernel for each new geometry
+    (about 0.3 s) would not pay for itself."""
+    if dtype.name not in _CTYPE or w[1] * math.prod(w[2:]) * g[0] * math.prod(g[2:]) < _EAGER_MIN:
+        return None
+    params = {"size": size, "stride": stride, "padding": padding, "dilation": dilation}
+    source, entry = _kernel(0, g, w, dtype, params)
+    return load_kernels([source], [entry]).by_node.get(0)

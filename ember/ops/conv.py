@@ -374,9 +374,11 @@ class Conv(Primitive):
 class ConvTranspose(Primitive):
     """The transpose of ``Conv`` in its input: (N, O, *L), (O, C, *K) -> (N, C, *size).
 
-    Stride 1: a ``Conv`` with the flipped kernel (chunked). Otherwise one GEMM to windows and a
-    scatter-add of the kernel positions over the whole batch (chunks measured up to 1.8x
-    slower here). A transposed convolution is this with weight (C_in, C_out, *K).
+    Large float host arrays run ``ember.jit.conv_kernels``' native kernel (a GEMM per chunk of
+    images and a C scatter of its windows), as the jit does. Else, at stride 1: a ``Conv`` with
+    the flipped kernel (chunked); otherwise one GEMM to windows and a scatter-add of the kernel
+    positions over the whole batch (chunks measured up to 1.8x slower here). A transposed
+    convolution is this with weight (C_in, C_out, *K).
     """
 
     @staticmethod
@@ -396,6 +398,12 @@ class ConvTranspose(Primitive):
 
     @staticmethod
     def forward(xp, g, w, *, size, stride, padding, dilation):
+        if xp is np:  # a large gradient on the host: the native kernel when one can be built
+            from ember.jit import conv_kernels  # the jit package imports ember.ops: load it here
+
+            native = conv_kernels.eager(g.shape, w.shape, g.dtype, size, stride, padding, dilation)
+            if native is not None:
+                return native(xp, g, w)
         kernel = tuple(w.shape[2:])
         full = tuple(d * (k - 1) for k, d in zip(kernel, dilation))
         if all(s == 1 for s in stride) and all(

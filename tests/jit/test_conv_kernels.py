@@ -11,7 +11,7 @@ import torch
 
 import ember
 import ember.nn.functional as E
-from ember.jit import native
+from ember.jit import conv_kernels, native
 
 pytestmark = pytest.mark.skipif(native.compiler() is None, reason="needs a C compiler")
 
@@ -80,3 +80,28 @@ def test_without_native_kernels_numpy_runs(monkeypatch):
     out = compiled(x, w)
     assert not compiled._last.executor.convs.by_node
     np.testing.assert_array_equal(out.numpy(), E.conv_transpose2d(x, w, stride=2).numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_eager_large_input_gradient_runs_native_and_matches_numpy_and_torch(dtype, monkeypatch):
+    """Eager ``ConvTranspose`` takes the native kernel from ``_EAGER_MIN`` window elements; the
+    NumPy kernel (flipped-kernel correlation) and PyTorch agree with it."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((16, 8, 34, 34)).astype(dtype)
+    w = rng.standard_normal((16, 8, 3, 3)).astype(dtype)
+    assert conv_kernels.eager((16, 16, 32, 32), w.shape, np.dtype(dtype), (34, 34), (1, 1),
+                              ((0, 0), (0, 0)), (1, 1)) is not None  # fmt: skip
+
+    def input_grad():
+        t = ember.tensor(x, requires_grad=True)
+        (E.conv2d(t, ember.tensor(w)) ** 2).sum().backward()
+        return t.grad.numpy()
+
+    native = input_grad()
+    monkeypatch.setattr(conv_kernels, "eager", lambda *args: None)
+    plain = input_grad()
+    tt = torch.tensor(x, requires_grad=True)
+    (torch.nn.functional.conv2d(tt, torch.tensor(w)) ** 2).sum().backward()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for want in (plain, tt.grad.numpy()):
+        np.testing.assert_allclose(native, want, rtol=tol, atol=tol * np.abs(want).max())
