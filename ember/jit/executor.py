@@ -25,7 +25,15 @@ import numpy as np
 
 from ember.arrays import backend_of
 from ember.config import config
-from ember.jit import cuda_codegen, cuda_executor, cuda_graph, multi, native, pool_kernels
+from ember.jit import (
+    conv_kernels,
+    cuda_codegen,
+    cuda_executor,
+    cuda_graph,
+    multi,
+    native,
+    pool_kernels,
+)
 from ember.jit.addresses import Operands
 from ember.jit.fusion import Group, fuse
 from ember.jit.graph import Graph, Source
@@ -213,7 +221,10 @@ class Executor:
                 self.library, self.kernels = self._compile(chosen)
             self.native = [c and self.library is not None for c in chosen]
         on_host = bool(mode) and not gpu
+        # max pooling's and the convolution data gradient's native kernels, by node
         self.pools = pool_kernels.build(graph) if on_host else pool_kernels.Kernels(None, {})
+        self.convs = conv_kernels.build(graph) if on_host else pool_kernels.Kernels(None, {})
+        self.native_ops = {**self.pools.by_node, **self.convs.by_node}
         graph.groups = [
             g.nodes + g.reductions if on else g.nodes
             for g, on in zip(self.groups, self.native)
@@ -398,10 +409,8 @@ class Executor:
                 if like and node.prim.kind == ELEMENTWISE:  # (a matmul reads any strides)
                     fn = _keep_layout(fn, like, out in plan.buffer)
                 self.steps.append((INTO, fn, ins, node.params, slot[out], free))
-            elif item in self.pools.by_node:  # max pooling's native kernels
-                self.steps.append(
-                    (ALLOC, self.pools.by_node[item], ins, node.params, slot[out], free)
-                )
+            elif item in self.native_ops:
+                self.steps.append((ALLOC, self.native_ops[item], ins, node.params, slot[out], free))
             else:
                 fn = node.prim.forward if low is None else widened(node.prim.forward, low)
                 self.steps.append((ALLOC, fn, ins, node.params, slot[out], free))
