@@ -23,7 +23,10 @@ _STATIC = (int, float, bool, str, bytes, type(None), complex)
 
 
 def _tensor_sig(t: Tensor) -> tuple:
-    return ("tensor", t._data.shape, t._data.dtype.str, type(t._data).__name__, t.requires_grad)
+    """Shape, dtype, array type and requires_grad (the dtype and type objects themselves:
+    ``dtype.str`` builds a new string at every call)."""
+    data = t._data
+    return ("tensor", data.shape, data.dtype, type(data), t.requires_grad)
 
 
 def flatten_args(obj: Any, tensors: list[Tensor]) -> Any:
