@@ -346,9 +346,16 @@ def _check_along(index: Any, n: int, dim: int) -> None:
 
 
 def _along_index(xp: Any, x_shape: tuple, index: Any, dim: int) -> tuple:
-    """Fancy index that picks ``x[..., index[i,j,k], ...]`` along ``dim`` (gather)."""
-    grids = xp.ogrid[tuple(slice(0, n) for n in index.shape)]
-    return tuple(index if d == dim else grids[d] for d in range(len(x_shape)))
+    """Fancy index that picks ``x[..., index[i,j,k], ...]`` along ``dim`` (gather): ``index``
+    along ``dim``, an open grid (``arange`` along its own axis, 1 elsewhere) along the others.
+    Built from ``arange`` directly: ``xp.ogrid`` costs ~15 µs per call."""
+
+    def grid(d: int) -> Any:
+        shape = [1] * index.ndim
+        shape[d] = index.shape[d]
+        return xp.arange(index.shape[d]).reshape(shape)
+
+    return tuple(index if d == dim else grid(d) for d in range(len(x_shape)))
 
 
 class Gather(Primitive):
