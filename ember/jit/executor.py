@@ -18,6 +18,7 @@ Afterwards the remaining mutated state is written back (``target[...] = value``)
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -142,6 +143,17 @@ def _native_step(
             target[...] = value
 
     return run
+
+
+def _reader(slots: tuple[int, ...]) -> Callable[[list[Any]], tuple]:
+    """``env -> tuple(env[s] for s in slots)``, a step's input arrays: an ``itemgetter``
+    for two or more inputs, cheaper per step than building a list."""
+    if len(slots) > 1:
+        return operator.itemgetter(*slots)
+    if slots:
+        only = slots[0]
+        return lambda env: (env[only],)
+    return lambda env: ()
 
 
 def _keep_layout(write: Callable, like: tuple[int, ...], pooled: bool) -> Callable:
@@ -414,6 +426,8 @@ class Executor:
             else:
                 fn = node.prim.forward if low is None else widened(node.prim.forward, low)
                 self.steps.append((ALLOC, fn, ins, node.params, slot[out], free))
+        # each step reads its inputs through one call
+        self.steps = [(kind, fn, _reader(ins), *rest) for kind, fn, ins, *rest in self.steps]
         self.in_place = len(plan.target)
         self.outputs = [slot[v] for v in graph.outputs]
         owned: set[int] = set()
@@ -512,16 +526,16 @@ class Executor:
             env[slot] = arr
         ndarray, asarray = np.ndarray, np.asarray
         with np.errstate(all="ignore"):  # like the quiet kernels in eager mode: no warnings
-            for k, (kind, fn, ins, params, out, dying) in enumerate(self.steps):
+            for k, (kind, fn, read, params, out, dying) in enumerate(self.steps):
                 if drawn is not None and k in drawn:
                     env[out] = drawn[k]
                 elif kind == ALLOC:
-                    r = fn(xp, *[env[i] for i in ins], **params)
+                    r = fn(xp, *read(env), **params)
                     if host and type(r) is not ndarray:
                         r = asarray(r)
                     env[out] = r
                 elif kind == INTO:
-                    env[out] = fn(xp, *[env[i] for i in ins], out=env[out], **params)
+                    env[out] = fn(xp, *read(env), out=env[out], **params)
                 else:
                     fn(env, **params)
                 if not keep:
