@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ember.ops import core
+from ember.ops.autocast import autocast_op
 from ember.ops.core import Aval, Primitive, apply
 from ember.ops.elementwise import _inplace_method, as_tensor_like, exp, where
 from ember.ops.index import index_put
@@ -66,6 +67,7 @@ def _contracted_dims(a: Any, b: Any, dims: Any) -> tuple[list[int], list[int]]:
     ]
 
 
+@autocast_op
 def tensordot(a: Any, b: Any, dims: Any = 2) -> Any:
     """Sum of products over the dims ``dims`` of ``a`` paired with those of ``b``: the free
     dims of ``a`` then those of ``b``. ``dims`` is a count (the last of ``a`` with the first of
@@ -227,12 +229,14 @@ def _identity(n: int, like: Any) -> Any:
     return as_tensor_like(np.eye(n), like.dtype, like)
 
 
+@autocast_op
 def inverse(input: Any) -> Any:
     """The inverse of each square matrix of ``input``."""
     _square("linalg.inv", input)
     return apply(Inverse, input)
 
 
+@autocast_op
 def pinverse(input: Any, rcond: float = 1e-15) -> Any:
     """The pseudo-inverse of each matrix of ``input``; singular values below ``rcond`` times
     the largest are treated as zero."""
@@ -327,12 +331,14 @@ class CholeskyInverse(Primitive):
         return (-(a @ spread) if upper else -(spread @ a),)
 
 
+@autocast_op
 def cholesky_inverse(input: Any, upper: bool = False) -> Any:
     """The inverse of the matrix whose Cholesky factor is ``input`` (lower, or ``upper``)."""
     _square("cholesky_inverse", input)
     return apply(CholeskyInverse, input, upper=bool(upper))
 
 
+@autocast_op
 def cholesky_solve(input: Any, input2: Any, upper: bool = False) -> Any:
     """X with A X = ``input``, A given by its Cholesky factor ``input2`` (lower, or
     ``upper``); batch dimensions broadcast."""
@@ -376,6 +382,7 @@ class QrQ(Primitive):
         return (pad(grad, (0, n - k)) if n > k else grad,)
 
 
+@autocast_op
 def qr(input: Any, some: bool = True) -> Any:
     """(Q, R) with ``input`` = Q R, Q with orthonormal columns and R upper triangular; with
     ``some=False`` Q is square (the complete factorisation)."""
@@ -443,6 +450,7 @@ def _svd_vectors(a: Any) -> tuple[Any, Any]:
     return apply(SvdU, a, complete=False), apply(SvdV, a, complete=False)
 
 
+@autocast_op
 def svd(input: Any, some: bool = True, compute_uv: bool = True) -> Any:
     """(U, S, V) with ``input`` = U diag(S) Vᵀ: V itself, not Vᵀ; U and V are square with
     ``some=False``; with ``compute_uv=False`` they are zero-filled (only S is computed).

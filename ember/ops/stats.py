@@ -17,6 +17,7 @@ import numpy as np
 
 from ember import dtypes
 from ember.ops import core
+from ember.ops.autocast import autocast_op
 from ember.ops.core import OPAQUE, Aval, Primitive, apply, normalize_dim
 from ember.ops.elementwise import (
     _float_operand,
@@ -254,7 +255,7 @@ def _quantile_function(name: str, skip_nan: bool, doc: str) -> Any:
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    return fn
+    return autocast_op(fn)
 
 
 quantile = _quantile_function(
@@ -396,6 +397,7 @@ def _pnorm(diff: Any, p: float, dim: int) -> Any:
     return norm(diff, p, dim)
 
 
+@autocast_op
 def dist(input: Any, other: Any, p: float = 2) -> Any:
     """The p-norm of ``input - other`` (p >= 0 or infinity)."""
     diff = _float_operand("dist", input) - other
@@ -411,6 +413,7 @@ _COMPUTE_MODES = (
 )
 
 
+@autocast_op
 def cdist(
     x1: Any,
     x2: Any,
@@ -436,6 +439,7 @@ def cdist(
     return _pnorm(diff, float(p), -1)
 
 
+@autocast_op
 def renorm(input: Any, p: float, dim: int, maxnorm: float) -> Any:
     """``input`` with each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to
     that norm."""
