@@ -1,77 +1,90 @@
-"""Training-step timing of ember vs PyTorch at one thread, and a cProfile of ember's step.
+"""Where a compiled training step spends its time, by primitive: ``python -m
+benchmarks.step_profile resnet gpt --steps 5`` times every step of ``ember.jit``'s executor
+(``Executor.execute_steps``) over a few compiled steps of each reference workload and prints
+the primitives (or fused kernels) in order of time, at one thread.
 
-Run with one BLAS thread for the whole process (multi-threaded OpenBLAS on a loaded machine
-makes large-K products tens of times slower)::
-
-    OPENBLAS_NUM_THREADS=1 python benchmarks/step_profile.py mlp cnn resnet [--steps 20]
-    OPENBLAS_NUM_THREADS=1 python benchmarks/step_profile.py resnet --profile [--top 25]
-
-Timing alternates ember and torch in chunks (``ember.bench.runner.time_alternating``) so that
-load from other processes hits both; the ratio of medians is the number to compare.
+A profile, not a benchmark: the timer around each step adds about a microsecond per step.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
-import statistics
+import collections
+import time
+from typing import Any
 
 import ember
-from ember.bench import runner, workloads
-
-__all__ = ["time_steps", "profile_step", "main"]
-
-
-def _builders(workload: str) -> dict[str, object]:
-    import torch
-
-    torch.set_num_threads(1)
-    steps = {}
-    for name, mod in (("ember", ember), ("torch", torch)):
-        steps[name] = workloads.build_train(workloads.Framework(name, mod), workload).step
-    return steps
+from ember.bench.runner import thread_limits
+from ember.bench.workloads import Framework, build_cnn_infer, build_generate, build_train
+from ember.jit.executor import Executor
 
 
-def time_steps(workload: str, n_steps: int = 20, warmup: int = 5) -> dict[str, float]:
-    """Median ms per step of ember and torch (alternating), and their ratio."""
-    timings = runner.time_alternating(_builders(workload), n_steps, warmup)
-    med = {name: 1e3 * statistics.median(t.times) for name, t in timings.items()}
-    return {**med, "ratio": med["ember"] / med["torch"]}
+def _name(step: tuple) -> str:
+    kind, fn, _, params, _, _ = step
+    base = getattr(fn, "__qualname__", getattr(fn, "__name__", type(fn).__name__))
+    if "shape" in params and params.get("dtype") is not None:
+        return "fused kernel"
+    return base.split(".")[0] if "." in base else base
 
 
-def profile_step(workload: str, steps: int = 5, top: int = 25) -> None:
-    """Print the ``top`` functions by own time over ``steps`` ember steps (after two warm-ups)."""
-    step = workloads.build_train(workloads.Framework("ember", ember), workload).step
-    step()
-    step()
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(steps):
-        step()
-    prof.disable()
-    stats = pstats.Stats(prof)
-    print(f"{workload}: {stats.total_tt / steps * 1e3:.1f} ms per step under cProfile")
-    stats.sort_stats("tottime").print_stats(top)
+def profile(workload: str, steps: int) -> tuple[collections.Counter, float]:
+    """(seconds per primitive, seconds in all) over ``steps`` compiled steps."""
+    totals: collections.Counter = collections.Counter()
+    original = Executor.execute_steps
+
+    def timed(self: Executor, arrays: list, **kw: Any) -> list:
+        real = self.steps
+        wrapped = []
+        for step in real:
+            kind, fn, ins, params, out, dying = step
+            label = _name(step)
+
+            def run(*a: Any, _fn: Any = fn, _label: str = label, **k: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return _fn(*a, **k)
+                finally:
+                    totals[_label] += time.perf_counter() - start
+
+            wrapped.append((kind, run, ins, params, out, dying))
+        self.steps = wrapped
+        try:
+            return original(self, arrays, **kw)
+        finally:
+            self.steps = real
+
+    fw = Framework("ember", ember)
+    if workload == "gpt-generate":
+        built = build_generate(fw, ember.jit)
+    elif workload.startswith("cnn-infer"):
+        built = build_cnn_infer(fw, int(workload.split("b")[-1]), ember.jit)
+    else:
+        built = build_train(fw, workload, ember.jit)
+    for _ in range(3):  # trace, compile, warm
+        built.step()
+    Executor.execute_steps = timed
+    try:
+        start = time.perf_counter()
+        for _ in range(steps):
+            built.step()
+        wall = time.perf_counter() - start
+    finally:
+        Executor.execute_steps = original
+    return totals, wall
 
 
-def main(argv: list[str] | None = None) -> None:
+def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("workloads", nargs="+", choices=["mlp", "cnn", "resnet", "dcgan", "ddpm"])
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--profile", action="store_true")
-    p.add_argument("--top", type=int, default=25)
-    args = p.parse_args(argv)
-    for w in args.workloads:
-        if args.profile:
-            profile_step(w, top=args.top)
-        else:
-            r = time_steps(w, args.steps)
-            print(
-                f"{w:7s} ember {r['ember']:8.1f} ms  torch {r['torch']:8.1f} ms  "
-                f"ratio {r['ratio']:.2f}",
-                flush=True,
-            )
+    p.add_argument("workloads", nargs="+")
+    p.add_argument("--steps", type=int, default=5)
+    opts = p.parse_args()
+    with thread_limits(1):
+        for workload in opts.workloads:
+            totals, wall = profile(workload, opts.steps)
+            print(f"{workload}: {1e3 * wall / opts.steps:.1f} ms per step")
+            for label, seconds in totals.most_common(8):
+                share = seconds / wall
+                print(f"  {label:28s} {1e3 * seconds / opts.steps:8.2f} ms  {share:6.1%}")
 
 
 if __name__ == "__main__":
