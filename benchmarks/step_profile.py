@@ -21,10 +21,12 @@ from ember.jit.executor import Executor
 
 def _name(step: tuple) -> str:
     kind, fn, _, params, _, _ = step
-    base = getattr(fn, "__qualname__", getattr(fn, "__name__", type(fn).__name__))
     if "shape" in params and params.get("dtype") is not None:
         return "fused kernel"
-    return base.split(".")[0] if "." in base else base
+    qualname = getattr(fn, "__qualname__", type(fn).__name__)
+    if "<locals>" in qualname:  # a made kernel: its own name (ufunc_writer names it "matmul")
+        return f"{qualname.split('.')[0]}:{getattr(fn, '__name__', '?')}"
+    return qualname.split(".")[0]
 
 
 def profile(workload: str, steps: int) -> tuple[collections.Counter, float]:
