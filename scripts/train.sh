@@ -6,11 +6,12 @@ cd "$(dirname "$0")/.."
 model="${1:-cnn}"
 shift || true
 
+# --reinstall: also when the package is recorded as installed but its files are gone
 if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && command -v apt-get >/dev/null; then
     as_root=""
     [ "$(id -u)" -eq 0 ] || as_root="sudo"
     $as_root apt-get update -qq || true
-    $as_root apt-get install -y -qq dataset-fashion-mnist || echo "Debian's dataset-fashion-mnist is not available here; ember will download the data"
+    $as_root apt-get install --reinstall -y -qq dataset-fashion-mnist || echo "Debian's dataset-fashion-mnist is not available here; ember will download the data"
 fi
 
 python3 -m venv .venv
