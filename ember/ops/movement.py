@@ -932,5 +932,7 @@ class MovementMethods:
     def t(self) -> Any:
         """Transpose a matrix (≤ 2-D)."""
         if self.ndim > 2:  # type: ignore[attr-defined]
-            raise ValueError(f"t: expects a tensor with <= 2 dimensions, but self is {self.ndim}D")  # type: ignore[attr-defined]
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D"
+            )  # type: ignore[attr-defined]
         return permute(self, *reversed(range(self.ndim)))  # type: ignore[attr-defined]
