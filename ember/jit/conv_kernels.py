@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ember.jit import native
 from ember.jit.graph import Graph
 from ember.jit.pool_kernels import (
     Kernels,
@@ -32,8 +33,6 @@ from ember.jit.pool_kernels import (
 from ember.ops.conv import ConvTranspose, _chunk_size, _chunks
 
 __all__ = ["build", "eager"]
-
-_CTYPE = {"float32": "float", "float64": "double"}
 
 
 def _col2im_source(name: str, ctype: str, channels: int, batch: int, params: dict, lout) -> str:
@@ -101,7 +100,7 @@ def _kernel(i: int, g: tuple, w: tuple, dtype: Any, params: dict) -> tuple[str, 
     out = (g[0], w[1]) + tuple(params["size"])
     name = f"col2im{i}"
     source = _col2im_source(
-        name, _CTYPE[dtype.name], out[1], out[0], dict(params, kernel=tuple(w[2:])), g[2:]
+        name, native.CTYPES[dtype.name], out[1], out[0], dict(params, kernel=tuple(w[2:])), g[2:]
     )
     bind = functools.partial(_runner, out_shape=out, dtype=dtype)
     return source, (i, name, [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p], bind)
@@ -115,7 +114,7 @@ def build(graph: Graph) -> Kernels:
         if node.prim is not ConvTranspose:
             continue
         g, w = (graph.avals[v] for v in node.inputs)
-        if g.dtype.name in _CTYPE:
+        if g.dtype.name in native.CTYPES:
             source, entry = _kernel(i, g.shape, w.shape, g.dtype.np, node.params)
             sources.append(source)
             made.append(entry)
@@ -131,7 +130,8 @@ def eager(g: tuple, w: tuple, dtype: np.dtype, size: tuple, stride, padding, dil
     process, and kept in the disk cache), or None: other dtypes, no compiler, or gradients
     under ``_EAGER_MIN`` window elements, where compiling a kernel for each new geometry
     (about 0.3 s) would not pay for itself."""
-    if dtype.name not in _CTYPE or w[1] * math.prod(w[2:]) * g[0] * math.prod(g[2:]) < _EAGER_MIN:
+    windows = w[1] * math.prod(w[2:]) * g[0] * math.prod(g[2:])
+    if dtype.name not in native.CTYPES or windows < _EAGER_MIN:
         return None
     params = {"size": size, "stride": stride, "padding": padding, "dilation": dilation}
     source, entry = _kernel(0, g, w, dtype, params)

@@ -25,12 +25,11 @@ import numpy as np
 
 from ember.jit.fusion import Group, Split
 from ember.jit.graph import Graph
-from ember.jit.native import broadcast_index, members, operands
+from ember.jit.native import CTYPES, broadcast_index, members, operands
 
 __all__ = ["THREADS", "Kernel", "cuda_capable", "kernel_source", "launch", "module_source"]
 
 THREADS = 256  # threads per block; a power of two (the block reduction halves it)
-_CTYPE = {"float32": "float", "float64": "double"}
 _MAX_BLOCKS = 65535 * 32  # grid-stride loops need no more blocks than the GPU can keep busy
 
 
@@ -46,7 +45,7 @@ class Kernel(NamedTuple):
 
 def cuda_capable(group: Group, graph: Graph) -> bool:
     """Whether every member has a CUDA expression and the dtype is float32 or float64."""
-    if group.dtype.name not in _CTYPE:
+    if group.dtype.name not in CTYPES:
         return False
     return all(
         graph.nodes[i].prim.expression(
@@ -64,7 +63,7 @@ def launch(size: int) -> int:
 
 def kernel_source(name: str, group: Group, graph: Graph) -> Kernel:
     """The CUDA kernel ``name`` computing ``group`` on C-contiguous operands."""
-    ctype = _CTYPE[group.dtype.name]
+    ctype = CTYPES[group.dtype.name]
     names, params, pointers = operands(group, graph, ctype)
     shapes = [graph.avals[v].shape for v in pointers]
     reads = [

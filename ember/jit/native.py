@@ -39,6 +39,7 @@ from ember.jit.graph import Graph
 from ember.ops.core import c_literal
 
 __all__ = [
+    "CTYPES",
     "broadcast_index",
     "members",
     "operands",
@@ -55,7 +56,7 @@ __all__ = [
 # (sqrt, log, …) and possible aliasing of the pointers otherwise keep them scalar, 5x slower
 # than the vector code on an Adam update (see docs/jit.md)
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99", "-fno-math-errno", "-fopenmp-simd")
-_CTYPE = {"float32": "float", "float64": "double"}
+CTYPES = {"float32": "float", "float64": "double"}  # the C type of each dtype kernels handle
 # The float libm functions kernels call (<tgmath.h> picks them for float operands), declared
 # with vector variants when the C library has them (glibc's libmvec, x86-64: 16 floats per
 # call with AVX-512, within 4 ulp). Double stays on scalar libm: correctly rounded to ~1 ulp,
@@ -164,7 +165,7 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
     """C source of a function ``name`` computing ``group`` on C-contiguous operands; and the
     values passed as pointers (the group's inputs other than inlined scalar constants), before
     its outputs."""
-    ctype = _CTYPE[group.dtype.name]
+    ctype = CTYPES[group.dtype.name]
     size = int(np.prod(group.shape, dtype=np.int64))
     names, params, pointers = operands(group, graph, ctype)
     shapes = [graph.avals[v].shape for v in pointers]
@@ -211,7 +212,7 @@ def strided_kernel_source(
     first output's memory order (a (C, N, H, W)-ordered output: channel-major), and their
     offsets use literal strides.
     """
-    ctype = _CTYPE[group.dtype.name]
+    ctype = CTYPES[group.dtype.name]
     full = group.shape
     names, params, pointers = operands(group, graph, ctype)
     strides = [tuple(0 if n == 1 else st for n, st in zip(full, s)) for s in strides]

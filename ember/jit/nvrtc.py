@@ -4,8 +4,8 @@ architecture, cached on disk.
 NVRTC needs no GPU and no driver, so generated kernels compile (and are tested) on any machine
 with the library: the ``nvidia-cuda-nvrtc`` wheel (the ``cuda-compile`` extra), a CUDA toolkit,
 or the copy CuPy finds. ``compile_cubin`` returns the cubin's bytes; the executor loads them
-with CuPy on a GPU. Cubins are cached in ``cache_dir()`` (``cache_root() / "cuda"``), keyed by a
-hash of the source, the architecture, the options and NVRTC's version.
+with CuPy on a GPU. Cubins are cached in ``cache_dir()`` (``cuda/`` in the jit's kernel
+cache), keyed by a hash of the source, the architecture, the options and NVRTC's version.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-
-from ember.config import cache_root
 
 __all__ = [
     "NvrtcError",
@@ -127,8 +125,11 @@ def version(major: int | None = None) -> tuple[int, int]:
 
 
 def cache_dir() -> Path:
-    """Where cubins are kept: ``cache_root() / "cuda"``."""
-    return cache_root() / "cuda"
+    """Where cubins are kept: ``cuda/`` in the kernel cache (``ember.config.jit_cache_dir``,
+    else ``cache_root() / "jit"``), beside the C kernels."""
+    from ember.jit import native
+
+    return native.cache_dir() / "cuda"
 
 
 def compile_cubin(

@@ -27,8 +27,6 @@ from ember.jit.graph import Graph, Node
 
 __all__ = ["build"]
 
-_CTYPE = {"float32": "float", "float64": "double"}
-
 
 def _three(values: tuple, fill: int) -> tuple:
     """A 1-, 2- or 3-D geometry led by ``fill`` up to three dims."""
@@ -197,9 +195,9 @@ def build(graph: Graph) -> Kernels:
         if kind is None:
             continue
         first = graph.avals[node.inputs[0]]
-        if first.dtype.name not in _CTYPE or len(first.shape) < 3:
+        if first.dtype.name not in native.CTYPES or len(first.shape) < 3:
             continue
-        name, ctype = f"pool{i}", _CTYPE[first.dtype.name]
+        name, ctype = f"pool{i}", native.CTYPES[first.dtype.name]
         sources.append(_source(kind, name, ctype, node, first.shape, graph.avals[node.out].shape))
         bind = functools.partial(_runner, node.prim, kind, out=graph.avals[node.out])
         made.append((i, name, _ARGTYPES[kind], bind))

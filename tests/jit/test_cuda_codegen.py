@@ -29,10 +29,10 @@ needs_nvrtc = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True)
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private cubin cache per test."""
-    monkeypatch.setenv("EMBER_CACHE", str(tmp_path))
-    yield tmp_path / "cuda"
+def cache(tmp_path: Path) -> Iterator[Path]:
+    """A private kernel cache per test (cubins go to its cuda/ folder)."""
+    with ember.config.override(jit_cache_dir=tmp_path / "jit"):
+        yield tmp_path / "jit" / "cuda"
 
 
 def _traced(model: nn.Module, x: np.ndarray, y: np.ndarray, dtype: ember.dtype) -> Graph:
