@@ -192,6 +192,15 @@ def _keep_layout(write: Callable, like: tuple[int, ...], pooled: bool) -> Callab
     return run
 
 
+def _given_draws(steps: list[tuple], drawn: dict[int, Any]) -> list[tuple]:
+    """``steps`` with each draw step ``k`` of ``drawn`` handing out ``drawn[k]`` instead."""
+    steps = list(steps)
+    for k, array in drawn.items():
+        kind, _, read, params, out, dying = steps[k]
+        steps[k] = (kind, lambda xp, _array=array, **_: _array, read, params, out, dying)
+    return steps
+
+
 class Executor:
     """A graph compiled into steps over slots (see the module docstring)."""
 
@@ -247,6 +256,7 @@ class Executor:
         self._assemble(order, kinds, aliases)
         # the steps drawing random numbers, in order (a CUDA graph replay draws them first)
         self.draw_steps = [k for k, step in enumerate(self.steps) if step[1] is Sample.forward]
+        self.has_native = any(kind == NATIVE for kind, *_ in self.steps)
         capture = gpu and config.jit_cuda_graphs
         self.replayer = cuda_graph.Replayer(self) if capture else None
 
@@ -518,18 +528,17 @@ class Executor:
         if xp is None:
             xp = backend_of(arrays[0]).xp if arrays else np
         host = xp is np
-        if host == self.gpu and any(kind == NATIVE for kind, *_ in self.steps):
+        if host == self.gpu and self.has_native:
             where = "GPU" if self.gpu else "host"
             raise RuntimeError(f"ember.jit: these compiled kernels run on {where} arrays only")
         env = self._env(xp)
         for (slot, *_), arr in zip(self.inputs, arrays):
             env[slot] = arr
+        steps = self.steps if drawn is None else _given_draws(self.steps, drawn)
         ndarray, asarray = np.ndarray, np.asarray
         with np.errstate(all="ignore"):  # like the quiet kernels in eager mode: no warnings
-            for k, (kind, fn, read, params, out, dying) in enumerate(self.steps):
-                if drawn is not None and k in drawn:
-                    env[out] = drawn[k]
-                elif kind == ALLOC:
+            for kind, fn, read, params, out, dying in steps:
+                if kind == ALLOC:
                     r = fn(xp, *read(env), **params)
                     if host and type(r) is not ndarray:
                         r = asarray(r)

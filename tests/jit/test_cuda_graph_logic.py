@@ -165,3 +165,27 @@ def test_a_failed_capture_warns_once_and_hands_back_to_the_executor(
     with pytest.warns(UserWarning, match="cannot be captured as a CUDA graph.*one by one"):
         assert replayer.run([], [batch, ex.param]) is None
     assert replayer.failed and replayer.run([], [batch, ex.param]) is None
+
+
+def test_the_executor_runs_given_draws_in_place_of_drawing() -> None:
+    import ember
+
+    @ember.jit
+    def fn(x: ember.Tensor) -> ember.Tensor:
+        return ember.nn.functional.dropout(x, 0.5, training=True) * 3.0
+
+    x = ember.ones(4, 5)
+    for _ in range(3):
+        fn(x)
+    ex = fn._last.executor
+    (k,) = ex.draw_steps
+    drawn = ex.draw()  # what the step would draw now, in order
+    assert list(drawn) == [k]
+    given = np.full_like(np.asarray(drawn[k]), 0.75)
+    env = ex.execute_steps(ex.bind([x]), drawn={k: given})
+    results, _ = ex.collect([x], env)
+    # dropout keeps what the draw says to keep: 0.75 everywhere is above p for every element,
+    # or below it for every element, so the result is uniform either way
+    assert len(np.unique(results[0])) == 1
+    env = ex.execute_steps(ex.bind([x]), drawn={k: np.zeros_like(given)})
+    assert not np.array_equal(ex.collect([x], env)[0][0], results[0])
