@@ -347,6 +347,12 @@ def cholesky_solve(input: Any, input2: Any, upper: bool = False) -> Any:
             f"cholesky_solve: Expected b to have at least 2 dimensions, but it has {input.ndim}"
         )
     _check_same_dtype("cholesky_solve", input, input2)
+    a, b = tuple(input2.shape[-2:]), tuple(input.shape[-2:])
+    if len(a) == 2 and a[0] == a[1] and a[1] != b[0]:  # (a non-square A: cholesky_inverse says so)
+        raise RuntimeError(
+            f"Incompatible matrix sizes for cholesky_solve: each A matrix is {a[0]} by {a[1]} "
+            f"but each b matrix is {b[0]} by {b[1]}"
+        )
     return cholesky_inverse(input2, upper) @ input
 
 

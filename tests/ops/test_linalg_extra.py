@@ -27,6 +27,8 @@ ERRORS = [
     ("qr 1-D", lambda lib: lib.qr(lib.ones(3))),
     ("svd 1-D", lambda lib: lib.svd(lib.ones(3))),
     ("vdot sizes", lambda lib: lib.vdot(lib.ones(2), lib.ones(3))),
+    ("cholesky_solve sizes", lambda lib: lib.cholesky_solve(lib.ones(3, 2), lib.eye(2))),
+    ("cholesky_solve not square", lambda lib: lib.cholesky_solve(lib.ones(3, 2), lib.ones(2, 3))),
 ]
 
 
