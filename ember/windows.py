@@ -129,6 +129,8 @@ def kaiser_window(
 ) -> Tensor:
     """I0(beta sqrt(1 - (2n / (N-1) - 1)²)) / I0(beta), I0 the modified Bessel function of
     order zero: larger ``beta`` gives a narrower window with lower side lobes."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)):
+        raise TypeError(f"kaiser_window: beta must be a real number, got {type(beta).__name__}")
 
     def symmetric(n: np.ndarray, size: int) -> np.ndarray:
         ratio = 2 * n / (size - 1) - 1

@@ -77,3 +77,11 @@ def test_errors_match_torch(name: str) -> None:
         getattr(torch, name)(4, dtype=torch.int64)
     with pytest.raises(RuntimeError, match=f"{name} expects floating point dtypes"):
         getattr(ember, name)(4, dtype=ember.int64)
+
+
+def test_kaiser_beta_must_be_a_number_as_in_torch() -> None:
+    for lib in (ember, torch):
+        with pytest.raises(TypeError):
+            lib.kaiser_window(5, beta="x")
+    with pytest.raises(TypeError, match="kaiser_window: beta must be a real number, got str"):
+        ember.kaiser_window(5, beta="x")
