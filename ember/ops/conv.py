@@ -276,6 +276,16 @@ def _chunks(n: int, step: int):
         yield start, min(n, start + step)
 
 
+def _host_kernel(xp: Any, prim: type, arrays: tuple, params: dict) -> Callable | None:
+    """``ember.jit.conv_kernels``' native kernel for ``prim`` on these host arrays (large
+    float ones), or None: NumPy's kernels run."""
+    if xp is not np:
+        return None
+    from ember.jit import conv_kernels  # the jit package imports ember.ops: load it here
+
+    return conv_kernels.eager(prim, [a.shape for a in arrays], arrays[0].dtype, params)
+
+
 class _ChunkBuffers:
     """Reused per-chunk scratch: a zero-bordered padded image stack and a window matrix."""
 
@@ -350,6 +360,10 @@ class Conv(Primitive):
 
     @staticmethod
     def forward(xp, x, w, *, stride, padding, dilation):
+        geom = {"stride": stride, "padding": padding, "dilation": dilation}
+        native = _host_kernel(xp, Conv, (x, w), geom)
+        if native is not None:
+            return native(xp, x, w, **geom)
         n, o, kernel = x.shape[0], w.shape[0], tuple(w.shape[2:])
         out = _out_sizes(x.shape[2:], kernel, stride, padding, dilation)
         per = math.prod(out)
@@ -398,12 +412,10 @@ class ConvTranspose(Primitive):
 
     @staticmethod
     def forward(xp, g, w, *, size, stride, padding, dilation):
-        if xp is np:  # a large gradient on the host: the native kernel when one can be built
-            from ember.jit import conv_kernels  # the jit package imports ember.ops: load it here
-
-            native = conv_kernels.eager(g.shape, w.shape, g.dtype, size, stride, padding, dilation)
-            if native is not None:
-                return native(xp, g, w)
+        geom = {"size": size, "stride": stride, "padding": padding, "dilation": dilation}
+        native = _host_kernel(xp, ConvTranspose, (g, w), geom)
+        if native is not None:
+            return native(xp, g, w, **geom)
         kernel = tuple(w.shape[2:])
         full = tuple(d * (k - 1) for k, d in zip(kernel, dilation))
         if all(s == 1 for s in stride) and all(
@@ -453,6 +465,10 @@ class ConvWeight(Primitive):
 
     @staticmethod
     def forward(xp, x, g, *, kernel, stride, padding, dilation):
+        geom = {"kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation}
+        native = _host_kernel(xp, ConvWeight, (x, g), geom)
+        if native is not None:
+            return native(xp, x, g, **geom)
         n, o = g.shape[0], g.shape[1]
         per = math.prod(g.shape[2:])
         gm = xp.moveaxis(g, 0, 1).reshape(o, n * per)

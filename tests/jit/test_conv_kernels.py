@@ -1,19 +1,24 @@
-"""The convolution data gradient's native kernel (``ember.jit.conv_kernels``): a compiled step
-with a convolution's input gradient, or a transposed convolution, runs it, and it agrees with
+"""The convolutions' native kernels (``ember.jit.conv_kernels``): a compiled step with a
+convolution and both its gradients, or a transposed convolution, runs them, and they agree with
 eager ember and PyTorch on strides, dilations, padding (cropped output padding too), 1-, 2- and
-3-D kernels, batches of several chunks, and gradients in a convolution's (C, N, ...) layout."""
+3-D kernels, batches of several chunks, one or two threads, and gradients in either layout."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import threadpoolctl
 import torch
 
 import ember
 import ember.nn.functional as E
-from ember.jit import conv_kernels, native
+from ember.jit import blas, conv_kernels, native
+from ember.ops.conv import ConvTranspose
 
-pytestmark = pytest.mark.skipif(native.compiler() is None, reason="needs a C compiler")
+pytestmark = [
+    pytest.mark.skipif(native.compiler() is None, reason="needs a C compiler"),
+    pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS has no CBLAS entry points"),
+]
 
 CASES = [
     ((40, 6, 13, 12), (5, 6, 3, 3), {}),  # stride 1: several chunks of the batch
@@ -32,28 +37,33 @@ def _native_kinds(compiled) -> set[str]:
     return {n.prim.name for i, n in enumerate(ex.graph.nodes) if i in ex.convs.by_node}
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xshape, wshape, kw", CASES)
-def test_native_conv_input_gradient_matches_eager_and_torch(xshape, wshape, kw, dtype):
+def test_native_convolution_and_gradients_match_eager_and_torch(xshape, wshape, kw, dtype, threads):
     conv, torch_conv = CONVS[len(xshape)]
     rng = np.random.default_rng(len(xshape))
     x, w = rng.standard_normal(xshape).astype(dtype), rng.standard_normal(wshape).astype(dtype)
 
     def step(t, v):
         y = conv(t, v, **kw)
-        return ember.autograd.grad([(y * y).sum()], [t])[0]
+        return (y.detach(), *ember.autograd.grad([(y * y).sum()], [t, v]))
 
     t, v = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
-    eager = step(t, v).numpy()
+    eager = [a.detach().numpy() for a in step(t, v)]
     compiled = ember.jit(step)
-    runs = [compiled(t, v).numpy() for _ in range(2)]
-    assert _native_kinds(compiled) == {"ConvTranspose"}
+    with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+        runs = [[a.detach().numpy() for a in compiled(t, v)] for _ in range(2)]
+    assert _native_kinds(compiled) == {"Conv", "ConvWeight", "ConvTranspose"}
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    for got in runs:
-        np.testing.assert_allclose(got, eager, rtol=tol, atol=tol * np.abs(eager).max())
-    tt, tw = torch.tensor(x, requires_grad=True), torch.tensor(w)
-    (torch_conv(tt, tw, **kw) ** 2).sum().backward()
-    np.testing.assert_allclose(eager, tt.grad.numpy(), rtol=tol, atol=tol * np.abs(eager).max())
+    tt, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch_conv(tt, tw, **kw)
+    (ty**2).sum().backward()
+    for got, want in zip(eager, (ty.detach().numpy(), tt.grad.numpy(), tw.grad.numpy())):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    for run in runs:
+        for got, want in zip(run, eager):
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
 @pytest.mark.parametrize("output_padding", [0, 1])
@@ -89,8 +99,8 @@ def test_eager_large_input_gradient_runs_native_and_matches_numpy_and_torch(dtyp
     rng = np.random.default_rng(2)
     x = rng.standard_normal((16, 8, 34, 34)).astype(dtype)
     w = rng.standard_normal((16, 8, 3, 3)).astype(dtype)
-    assert conv_kernels.eager((16, 16, 32, 32), w.shape, np.dtype(dtype), (34, 34), (1, 1),
-                              ((0, 0), (0, 0)), (1, 1)) is not None  # fmt: skip
+    geom = {"size": (34, 34), "stride": (1, 1), "padding": ((0, 0), (0, 0)), "dilation": (1, 1)}
+    assert conv_kernels.eager(ConvTranspose, [(16, 16, 32, 32), w.shape], dtype, geom) is not None
 
     def input_grad():
         t = ember.tensor(x, requires_grad=True)
