@@ -44,3 +44,31 @@ def test_erf_and_gelu_do_not_need_scipy(monkeypatch: pytest.MonkeyPatch) -> None
     x = ember.tensor(_points())
     np.testing.assert_array_equal(ember.erf(x).numpy(), _erf_float32(np, x.numpy()))
     ember.nn.functional.gelu(x)
+
+
+@pytest.mark.parametrize("scale", [0.05, 0.5, 1.0, 3.0, 100.0])
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "transposed"])
+def test_each_element_takes_its_form_whichever_form_runs_on_the_whole(
+    scale: float, layout: str
+) -> None:
+    """``_erf_float32`` runs the form most elements need on the whole array and the other on
+    the rest: bit for bit what both forms on every element, picked per element, give."""
+    from ember.ops.elementwise import _erf_series, _erf_tail
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((6, 50, 40)) * scale).astype(np.float32)
+    x[0, 0, :6] = [np.nan, np.inf, -np.inf, -0.0, 1.0, -1.0]
+    x = {"contiguous": x, "strided": x[:, ::3], "transposed": x.transpose(2, 0, 1)}[layout]
+    z = np.minimum(np.abs(x), np.float32(4))
+    want = np.where(z < 1, _erf_series(np, x), _erf_tail(np, x, z))
+    got = _erf_float32(np, x)
+    assert got.shape == x.shape and got.dtype == np.float32
+    np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (3, 0)])
+def test_scalar_and_empty_inputs(shape: tuple) -> None:
+    x = np.full(shape, 0.5, np.float32)
+    got = _erf_float32(np, x)
+    assert got.shape == shape
+    np.testing.assert_array_equal(got, np.full(shape, math.erf(0.5), np.float32))
