@@ -26,6 +26,8 @@ __all__ = [
     "PRIMITIVES",
     "apply",
     "inplace",
+    "writable_in_place",
+    "write_into",
     "record",
     "ELEMENTWISE",
     "REDUCTION",
@@ -331,6 +333,59 @@ def _kept_in_graph(src: Any, res: Any) -> Any:
 
     never = type(src)._wrap(backend_of(src._data).xp.zeros(src.shape, dtype=bool))
     return where(never, src, res)
+
+
+def _fits(shape: tuple[int, ...], into: tuple[int, ...]) -> bool:
+    """Whether an operand of ``shape`` broadcasts to ``into`` without enlarging it."""
+    lead = len(into) - len(shape)
+    return lead >= 0 and all(s == 1 or s == n for s, n in zip(shape, into[lead:]))
+
+
+def writable_in_place(t: Any) -> bool:
+    """Whether an in-place op may write into ``t`` directly (``write_into``): nothing traces,
+    autocast is off, autograd records nothing of ``t`` (grad disabled, or ``t`` does not
+    require grad), ``t`` is writable and of a floating dtype other than float16 (which is
+    computed in float32, see ``widened``)."""
+    state = STATE
+    data = t._data
+    return (
+        state.tracer is None
+        and not state.autocast
+        and data.dtype in FLOATING
+        and data.dtype not in LOW_PRECISION
+        and not (state.grad_enabled and t.requires_grad)
+        and getattr(data.flags, "writeable", True)
+    )
+
+
+def write_into(t: Any, prim: type[Primitive], operands: Sequence[Any]) -> bool:
+    """Write ``prim(t, *operands)`` straight into ``t``'s memory (the primitive's ``write``
+    lowering: NumPy's ``out=``) and bump ``t``'s version counter, for a ``t`` that is
+    ``writable_in_place``, when every operand is a tensor of ``t``'s dtype on its device that
+    broadcasts to ``t``'s shape and needs no gradient. That computes what ``inplace`` computes,
+    without the result array and the copy back into ``t``. False, with nothing done, when the
+    op must take ``inplace``'s general path (which raises the errors)."""
+    if prim.write is None:
+        return False
+    data = t._data
+    dtype, shape = data.dtype, data.shape
+    grad = STATE.grad_enabled
+    arrays = [data]
+    for x in operands:
+        a = getattr(x, "_data", None)
+        if type(a) is not type(data) or a.dtype != dtype or (grad and x.requires_grad):
+            return False
+        if a.shape != shape and not _fits(a.shape, shape):
+            return False
+        arrays.append(a)
+    xp = np if type(data) is np.ndarray else backend_of(data).xp
+    if prim.quiet:
+        with np.errstate(all="ignore"):
+            prim.write(xp, *arrays, out=data)
+    else:
+        prim.write(xp, *arrays, out=data)
+    t._vc[0] += 1
+    return True
 
 
 def inplace(t: Any, compute: Any, op: str) -> Any:

@@ -1736,6 +1736,79 @@ def _inplace_method(fn: Any, name: str) -> Any:
     return method
 
 
+def _direct_inplace_method(fn: Any, name: str, last: Any) -> Any:
+    """``_inplace_method(fn, name)`` that writes into the tensor directly when it can.
+
+    ``last(self, *args, **kwargs)`` gives the primitive that ``fn`` applies last, whose first
+    operand is ``self`` (the only one of ``fn``'s primitives that reads it), and its other
+    operands, computed as ``fn`` computes them; ``core.write_into`` runs it into ``self``'s
+    memory. The general path (``core.inplace``: result array, then a copy into ``self``) takes
+    what that cannot do, and raises the errors.
+    """
+    general = _inplace_method(fn, name)
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if core.writable_in_place(self) and not (
+            core.STATE.grad_enabled and _needs_grad(args, kwargs)
+        ):
+            try:
+                prim, operands = last(self, *args, **kwargs)
+            except TypeError:  # a bad argument: the general path raises fn's error
+                return general(self, *args, **kwargs)
+            if core.write_into(self, prim, operands):
+                return self
+        return general(self, *args, **kwargs)
+
+    method.__name__, method.__doc__ = name, general.__doc__
+    return method
+
+
+def _needs_grad(args: tuple, kwargs: dict) -> bool:
+    """Whether an argument of an in-place op is a tensor that requires grad (autograd then
+    records the op: ``core.inplace``'s path)."""
+    return any(getattr(x, "requires_grad", False) for x in (*args, *kwargs.values()))
+
+
+def _operand(x: Any, like: Any) -> Any:
+    """``x`` as ``_binary`` passes it beside the floating tensor ``like``: a Python number as a
+    0-d tensor of ``like``'s dtype (``write_into`` turns the rest down)."""
+    if type(x) in _NUMBERS and like._data.dtype in dtypes.FLOATING:
+        return _scalar_like(x, like, None)
+    return x
+
+
+def _last_of_add(prim: Any) -> Any:
+    """``last`` of ``add_``/``sub_``: ``prim`` on ``alpha * other`` (as ``add`` and ``sub``)."""
+
+    def last(self: Any, other: Any, *, alpha: Any = 1) -> tuple:
+        return prim, (_operand(other if alpha == 1 else mul(other, alpha), self),)
+
+    return last
+
+
+def _last_of_binary(prim: Any) -> Any:
+    """``last`` of a plain binary op such as ``mul_``: ``prim`` on ``other``."""
+    return lambda self, other: (prim, (_operand(other, self),))
+
+
+def _last_of_div(self: Any, other: Any, *, rounding_mode: str | None = None) -> tuple:
+    if rounding_mode is not None:  # a rounding division is more than one primitive
+        return Div, (None,)
+    return Div, (_operand(other, self),)
+
+
+def _last_of_addcmul(self: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> tuple:
+    return Add, (mul(mul(tensor1, tensor2), value),)
+
+
+def _last_of_addcdiv(self: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> tuple:
+    return Add, (mul(div(tensor1, tensor2), value),)
+
+
+def _last_of_lerp(self: Any, end: Any, weight: Any) -> tuple:
+    return Add, (weight * (end - self),)
+
+
 class ElementwiseMethods:
     """Tensor methods and operators of the elementwise family."""
 
@@ -1852,10 +1925,10 @@ class ElementwiseMethods:
     def where(self, condition: Any, other: Any) -> Any:
         return where(condition, self, other)
 
-    add_ = _inplace_method(add, "add_")
-    sub_ = subtract_ = _inplace_method(sub, "sub_")
-    mul_ = multiply_ = _inplace_method(mul, "mul_")
-    div_ = divide_ = _inplace_method(div, "div_")
+    add_ = _direct_inplace_method(add, "add_", _last_of_add(Add))
+    sub_ = subtract_ = _direct_inplace_method(sub, "sub_", _last_of_add(Sub))
+    mul_ = multiply_ = _direct_inplace_method(mul, "mul_", _last_of_binary(Mul))
+    div_ = divide_ = _direct_inplace_method(div, "div_", _last_of_div)
     pow_ = _inplace_method(pow, "pow_")
     neg_ = _inplace_method(neg, "neg_")
     exp_ = _inplace_method(exp, "exp_")
@@ -1870,9 +1943,9 @@ class ElementwiseMethods:
     ceil_ = _inplace_method(ceil, "ceil_")
     round_ = _inplace_method(round, "round_")
     reciprocal_ = _inplace_method(reciprocal, "reciprocal_")
-    maximum_ = _inplace_method(maximum, "maximum_")
+    maximum_ = _direct_inplace_method(maximum, "maximum_", _last_of_binary(Maximum))
     remainder_ = _inplace_method(remainder, "remainder_")
-    lerp_ = _inplace_method(lerp, "lerp_")
+    lerp_ = _direct_inplace_method(lerp, "lerp_", _last_of_lerp)
     exp2_ = _inplace_method(exp2, "exp2_")
     expm1_ = _inplace_method(expm1, "expm1_")
     log2_ = _inplace_method(log2, "log2_")
@@ -1915,8 +1988,8 @@ class ElementwiseMethods:
     __itruediv__ = div_
     __ipow__ = pow_
 
-    addcmul_ = _inplace_method(addcmul, "addcmul_")
-    addcdiv_ = _inplace_method(addcdiv, "addcdiv_")
+    addcmul_ = _direct_inplace_method(addcmul, "addcmul_", _last_of_addcmul)
+    addcdiv_ = _direct_inplace_method(addcdiv, "addcdiv_", _last_of_addcdiv)
 
     def zero_(self) -> Any:
         """Fill with zeros."""
