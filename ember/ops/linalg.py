@@ -64,9 +64,28 @@ class MatMul(Primitive):
 
     @staticmethod
     def vjp(g, a, b, *, out):
-        return (lambda: g @ b.mT, lambda: a.mT @ g)
+        return (lambda: g @ b.mT, lambda: _grad_of_second(g, a, b))
 
     saved_inputs = staticmethod(lambda req: (req[1], req[0]))
+
+
+def _grad_of_second(g: Any, a: Any, b: Any) -> Any:
+    """``a.mT @ g``, the gradient of a product's second operand ``b``. When ``b`` is a
+    transposed matrix (``x @ weight.mT``, nn.Linear) it is computed eagerly as
+    ``(g.mT @ a).mT``: the same sums, delivered transposed, so that the weight's gradient
+    arrives in the weight's row-major layout and storing it in ``.grad`` is a block copy
+    instead of a transposing one (a third of the MLP's backward). A trace records the plain
+    form, so compiled graphs are unchanged."""
+    data = b._data
+    if (
+        core.STATE.tracer is None
+        and data.ndim == 2
+        and a._data.ndim == 2
+        and data.flags.f_contiguous
+        and not data.flags.c_contiguous
+    ):
+        return (g.mT @ a).mT
+    return a.mT @ g
 
 
 def _check_same_dtype(op: str, *operands: Any) -> None:
