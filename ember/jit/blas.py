@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Blas", "find", "gemm_declaration", "one_thread"]
+__all__ = ["Blas", "find", "gemm_declaration", "hold", "held"]
 
 # (symbol prefix, symbol suffix, C integer type): NumPy's wheels first
 _FLAVOURS = (("scipy_", "64_", "long long"), ("", "64_", "long long"), ("", "", "int"))
@@ -80,16 +80,30 @@ def gemm_declaration(blas: Blas, ctype: str) -> str:
     )
 
 
+_held = 0  # the thread count a ``hold`` gave (0: none is open)
+
+
 @contextmanager
-def one_thread(blas: Blas) -> Iterator[int]:
+def hold(blas: Blas) -> Iterator[int]:
     """Hold OpenBLAS at one thread inside the block; gives the thread count it had, which the
-    caller's parallel loop uses instead."""
+    caller's parallel loops use instead. A hold inside another gives the outer one's count."""
+    global _held
+    if _held:
+        yield _held
+        return
     threads = blas.get_threads()
     if threads == 1:
         yield 1
         return
     blas.set_threads(1)
+    _held = threads
     try:
         yield threads
     finally:
+        _held = 0
         blas.set_threads(threads)
+
+
+def held() -> int:
+    """The thread count of the open ``hold`` (0 when there is none)."""
+    return _held

@@ -326,7 +326,7 @@ def _runner(prim: Any, fn: Any, geo: Geometry, batch: int, dtype: np.dtype) -> C
     def run(xp: Any, *arrays: Any, **params: Any) -> Any:
         if xp is not np:
             return forward(xp, *arrays, **params)
-        with blas.one_thread(lib) as threads:
+        with blas.hold(lib) as threads:
             step = max(1, min(-(-n // threads), _CHUNK_BYTES // per_image))
             work = np.empty(threads * (geo.rows * step * geo.per + part), dtype)
             tail = (n, step, gemm, work.ctypes.data, threads)

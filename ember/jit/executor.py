@@ -17,6 +17,7 @@ Afterwards the remaining mutated state is written back (``target[...] = value``)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
 from collections.abc import Callable
@@ -27,10 +28,12 @@ import numpy as np
 from ember.arrays import backend_of
 from ember.config import config
 from ember.jit import (
+    blas,
     conv_kernels,
     cuda_codegen,
     cuda_executor,
     cuda_graph,
+    matmul_kernels,
     multi,
     native,
     pool_kernels,
@@ -42,6 +45,7 @@ from ember.jit.memory import MemoryPlan, StepIO, plan_memory
 from ember.jit.trace import Sample
 from ember.ops.core import ELEMENTWISE, widened, widened_write, widening
 from ember.ops.elementwise import Copy
+from ember.ops.linalg import MatMul
 from ember.tensor import Tensor
 
 __all__ = ["Executor", "resolve"]
@@ -246,6 +250,9 @@ class Executor:
         self.pools = pool_kernels.build(graph) if on_host else pool_kernels.Kernels(None, {})
         self.convs = conv_kernels.build(graph) if on_host else pool_kernels.Kernels(None, {})
         self.native_ops = {**self.pools.by_node, **self.convs.by_node}
+        # with native convolutions (OpenMP), OpenBLAS is held at one thread for the whole step
+        # and products are cut across OpenMP's threads: one pool, none spinning against another
+        self.blas = blas.find() if self.convs.by_node else None
         graph.groups = [
             g.nodes + g.reductions if on else g.nodes
             for g, on in zip(self.groups, self.native)
@@ -426,6 +433,8 @@ class Executor:
             low = widening(node.prim, [graph.avals[v].dtype.np for v in node.inputs])
             if kind == INTO and (out in plan.buffer or out in in_target):
                 fn = node.prim.write if low is None else widened_write(node.prim.forward, low)
+                if self.blas is not None and node.prim is MatMul and low is None:
+                    fn = matmul_kernels.matmul
                 shape = graph.avals[out].shape
                 like = tuple(k for k, v in enumerate(node.inputs) if graph.avals[v].shape == shape)
                 if like and node.prim.kind == ELEMENTWISE:  # (a matmul reads any strides)
@@ -435,6 +444,8 @@ class Executor:
                 self.steps.append((ALLOC, self.native_ops[item], ins, node.params, slot[out], free))
             else:
                 fn = node.prim.forward if low is None else widened(node.prim.forward, low)
+                if self.blas is not None and node.prim is MatMul and low is None:
+                    fn = matmul_kernels.matmul
                 self.steps.append((ALLOC, fn, ins, node.params, slot[out], free))
         # each step reads its inputs through one call
         self.steps = [(kind, fn, _reader(ins), *rest) for kind, fn, ins, *rest in self.steps]
@@ -536,7 +547,8 @@ class Executor:
             env[slot] = arr
         steps = self.steps if drawn is None else _given_draws(self.steps, drawn)
         ndarray, asarray = np.ndarray, np.asarray
-        with np.errstate(all="ignore"):  # like the quiet kernels in eager mode: no warnings
+        pool = blas.hold(self.blas) if self.blas is not None and host else contextlib.nullcontext()
+        with pool, np.errstate(all="ignore"):  # like eager mode's quiet kernels: no warnings
             for kind, fn, read, params, out, dying in steps:
                 if kind == ALLOC:
                     r = fn(xp, *read(env), **params)

@@ -1,0 +1,103 @@
+"""The matrix product cut across OpenMP threads while OpenBLAS is held at one
+(``ember.jit.matmul_kernels``): equal to NumPy's product for every layout it covers
+(transposed operands, broadcast and strided batches, row and column cuts), NumPy's own for
+the rest, and a compiled convolution step that uses it agrees with eager mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import threadpoolctl
+
+import ember
+import ember.nn.functional as F
+from ember.jit import blas, matmul_kernels, native
+
+pytestmark = [
+    pytest.mark.skipif(native.compiler() is None, reason="needs a C compiler"),
+    pytest.mark.skipif(blas.find() is None, reason="NumPy's BLAS has no CBLAS entry points"),
+]
+
+
+def _operands(rng, a_shape, b_shape, dtype, a_t, b_t):
+    a = rng.standard_normal(a_shape[:-2] + a_shape[-2:][:: -1 if a_t else 1]).astype(dtype)
+    b = rng.standard_normal(b_shape[:-2] + b_shape[-2:][:: -1 if b_t else 1]).astype(dtype)
+    return (a.swapaxes(-1, -2) if a_t else a), (b.swapaxes(-1, -2) if b_t else b)
+
+
+CASES = [  # (shapes, whether the cut product covers them)
+    ((64, 200), (200, 300), True),  # columns cut
+    ((300, 200), (200, 64), True),  # rows cut
+    ((3, 50, 70), (3, 70, 40), True),  # batch over threads
+    ((1, 80, 90), (90, 100), True),  # one batch, broadcast second operand
+    ((2, 3, 40, 50), (2, 3, 50, 60), True),  # two batch dims that flatten
+    ((2, 3, 40, 50), (1, 3, 50, 60), False),  # broadcast leading batch dim: NumPy's product
+    ((5, 33), (33, 1000), True),  # wide, not a multiple of the cut
+]
+
+
+class _Spy:
+    """Counts the compiled drivers' calls."""
+
+    def __init__(self, lib):
+        self.lib, self.calls = lib, 0
+
+    def __getattr__(self, name):
+        self.calls += 1
+        return getattr(self.lib, name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_t, b_t", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("a_shape, b_shape, covered", CASES)
+def test_held_product_equals_numpy(a_shape, b_shape, covered, a_t, b_t, dtype, monkeypatch):
+    spy = _Spy(matmul_kernels._library())
+    monkeypatch.setattr(matmul_kernels, "_library", lambda: spy)
+    monkeypatch.setattr(matmul_kernels, "_MIN_FLOPS", 0)
+    rng = np.random.default_rng(0)
+    a, b = _operands(rng, a_shape, b_shape, dtype, a_t, b_t)
+    want = np.matmul(a, b)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    with threadpoolctl.threadpool_limits(2, user_api="blas"), blas.hold(blas.find()) as threads:
+        assert threads == 2 and blas.held() == 2
+        got = matmul_kernels.matmul(np, a, b)
+        out = np.full(want.shape, np.nan, dtype)
+        into = matmul_kernels.matmul(np, a, b, out=out)
+    assert blas.held() == 0
+    assert into is out
+    assert spy.calls == (2 if covered else 0)
+    for res in (got, out):
+        np.testing.assert_allclose(res, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+def test_hold_restores_threads_and_nests():
+    lib = blas.find()
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        with blas.hold(lib) as outer:
+            assert lib.get_threads() == 1
+            with blas.hold(lib) as inner:
+                assert inner == outer == 2
+            assert lib.get_threads() == 1
+        assert lib.get_threads() == 2
+
+
+def test_compiled_conv_step_with_linear_head_at_two_threads_matches_eager():
+    """A step with a convolution holds OpenBLAS; its linear layer's products (forward and
+    both gradients) then go through the cut product and agree with eager mode."""
+    rng = np.random.default_rng(1)
+    x = ember.tensor(rng.standard_normal((32, 3, 12, 12)).astype(np.float32))
+    w = ember.tensor(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    lin = ember.tensor(rng.standard_normal((10, 800)).astype(np.float32), requires_grad=True)
+
+    def step(x, w, lin):
+        h = F.relu(F.conv2d(x, w)).reshape(32, -1) @ lin.mT
+        return ember.autograd.grad([(h * h).sum()], [w, lin])
+
+    want = [g.numpy() for g in step(x, w, lin)]
+    compiled = ember.jit(step)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        got = [[g.numpy() for g in compiled(x, w, lin)] for _ in range(2)]
+    assert compiled._last.executor.blas is not None
+    for run in got:
+        for g, e in zip(run, want):
+            np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4 * np.abs(e).max())
