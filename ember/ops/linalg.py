@@ -60,6 +60,12 @@ class MatMul(Primitive):
 
     @staticmethod
     def forward(xp, a, b):
+        if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
+            # a stack of matrices times one matrix (nn.Linear on a sequence) as one product
+            # of all the rows: one large BLAS call instead of one per matrix, same dot products
+            out = xp.empty((*a.shape[:-1], b.shape[-1]), dtype=xp.result_type(a, b))
+            xp.matmul(a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, b.shape[-1]))
+            return out
         return xp.matmul(a, b)
 
     @staticmethod
