@@ -1434,19 +1434,23 @@ def to_device(x: Any, backend: Any) -> Any:
 
 
 def _binary(prim: type[Primitive], a: Any, b: Any, op: str) -> Any:
-    # fast paths for the common cases (same-dtype tensors; float tensor and a Python number),
-    # which need no promotion table: eager per-op overhead is benchmarked
+    return apply(prim, *_operands(prim, a, b, op))
+
+
+def _operands(prim: type[Primitive], a: Any, b: Any, op: str) -> tuple:
+    """``a`` and ``b`` as ``promote`` makes them for ``prim``, with fast paths for the common
+    cases (same-dtype tensors; a float tensor and a Python number), which need no promotion
+    table: eager per-op overhead is benchmarked."""
     T = core._Tensor
     if isinstance(a, T):
         if isinstance(b, T):
             if a._data.dtype == b._data.dtype:
-                return apply(prim, a, b)
+                return a, b
         elif type(b) in _NUMBERS and a._data.dtype in dtypes.FLOATING:
-            return apply(prim, a, _scalar_like(b, a, prim))
+            return a, _scalar_like(b, a, prim)
     elif type(a) in _NUMBERS and isinstance(b, T) and b._data.dtype in dtypes.FLOATING:
-        return apply(prim, _scalar_like(a, b, prim), b)
-    a, b = promote(op, a, b, float32_scalars=prim in _FLOAT32_SCALARS)
-    return apply(prim, a, b)
+        return _scalar_like(a, b, prim), b
+    return promote(op, a, b, float32_scalars=prim in _FLOAT32_SCALARS)
 
 
 _NUMBERS = (int, float)
@@ -1504,7 +1508,7 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Any:
         raise ValueError(
             f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
         )
-    a, b = promote("div", a, b, float32_scalars=True)
+    a, b = _operands(Div, a, b, "div")
     if a._data.dtype not in dtypes.FLOATING:
         a, b = _float_operand("div", a), _float_operand("div", b)
     return apply(Div, a, b)
@@ -1534,7 +1538,7 @@ def fmod(a: Any, b: Any) -> Any:
 @autocast_op
 def pow(a: Any, b: Any) -> Any:  # noqa: A001
     """a ** b, broadcasting."""
-    a, b = promote("pow", a, b)
+    a, b = _operands(Pow, a, b, "pow")
     if a._data.dtype.kind in "iu" and bool((b._data < 0).any()):
         raise RuntimeError("pow: integers to negative integer powers are not allowed")
     return apply(Pow, a, b)
