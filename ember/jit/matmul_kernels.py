@@ -1,11 +1,13 @@
-"""The jit's matrix product on the host while OpenBLAS is held at one thread
-(``ember.jit.blas.hold``): the product is cut into one block per thread, each block a GEMM of
-NumPy's BLAS run on its own OpenMP thread, so a step whose convolutions already use OpenMP's
-threads keeps one pool for everything.
+"""The jit's matrix product on the host (``MatMul``'s lowering, for the executor's ``ALLOC``
+and ``INTO`` steps alike).
 
-``MatMul``'s lowering, used by the executor for ``ALLOC`` and ``INTO`` steps alike. Outside a
-hold, at one thread, or for operands it does not cover (other dtypes, batch dims that do not
-flatten to one stride, matrices with no unit stride) it is ``np.matmul``.
+A stack of matrices times one matrix (nn.Linear on a sequence) is one GEMM of all the stack's
+rows, where NumPy runs one per matrix. While OpenBLAS is held at one thread
+(``ember.jit.blas.hold``: a step with native convolutions) the product is cut into one block
+per thread, each a GEMM of NumPy's BLAS on its own OpenMP thread, so the step keeps one pool
+of threads. Outside a hold, at one thread, or for operands the cut does not cover (other
+dtypes, batch dims that do not flatten to one stride, matrices with no unit stride) the
+product is ``np.matmul``'s.
 """
 
 from __future__ import annotations
@@ -92,25 +94,50 @@ def _matrices(x: np.ndarray, batch: tuple) -> tuple[int, int, int] | None:
     return step // size, flag, ld
 
 
+def _rows(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """``a``'s matrices as one (rows, K) view when ``b`` is one matrix and ``a`` a stack whose
+    rows follow one another at one stride (nn.Linear on a sequence), else None: the stack's
+    product is then one GEMM of all the rows instead of one per matrix, the same dot products."""
+    if a.ndim < 3 or b.ndim != 2:
+        return None
+    rows = a.reshape(-1, a.shape[-1])  # a view when the rows flatten, else a copy
+    return rows if np.may_share_memory(rows, a) else None
+
+
 def matmul(xp: Any, a: Any, b: Any, out: Any = None) -> Any:
-    """``a @ b`` (into ``out`` when given), cut across the held threads on the host."""
+    """``a @ b`` (into ``out`` when given) on the host: a stack times one matrix as one
+    product of all its rows, cut across the held threads (``blas.hold``) when there are any."""
+    if xp is np and (rows := _rows(a, b)) is not None:
+        shape = a.shape[:-1] + b.shape[-1:]
+        if out is None or not out.flags.c_contiguous:
+            res = _product(rows, b, None).reshape(shape)
+            if out is None:
+                return res
+            out[...] = res
+            return out
+        _product(rows, b, out.reshape(-1, b.shape[-1]))
+        return out
+    return _product(a, b, out) if xp is np else xp.matmul(a, b, out=out)
+
+
+def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``np.matmul(a, b, out=out)``, cut across the held threads where it covers the operands."""
     threads = blas.held()
     if (
         threads < 2
-        or xp is not np
         or a.dtype != b.dtype
         or a.dtype.name not in native.CTYPES
         or a.ndim < 2
         or b.ndim < 2
     ):
-        return xp.matmul(a, b, out=out)
+        return np.matmul(a, b, out=out)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     count = int(np.prod(batch, dtype=np.int64))
     lib = _library() if 2 * m * n * k * count >= _MIN_FLOPS else None
     left, right = _matrices(a, batch), _matrices(b, batch)
     if lib is None or left is None or right is None or min(m, n, k) == 0:
-        return xp.matmul(a, b, out=out)
+        return np.matmul(a, b, out=out)
     res = out
     if res is None or not res.flags.c_contiguous:
         res = np.empty(batch + (m, n), a.dtype)

@@ -101,3 +101,27 @@ def test_compiled_conv_step_with_linear_head_at_two_threads_matches_eager():
     for run in got:
         for g, e in zip(run, want):
             np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4 * np.abs(e).max())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_stack_times_matrix_is_one_product_of_its_rows(threads, monkeypatch):
+    """A stack of matrices times one matrix: one product of all the rows (into a planned
+    buffer too), equal to NumPy's product per matrix; a stack whose rows do not flatten to one
+    stride keeps NumPy's."""
+    rng = np.random.default_rng(2)
+    calls = []
+    real = matmul_kernels._product
+    monkeypatch.setattr(
+        matmul_kernels, "_product", lambda a, b, out: calls.append(a.shape) or real(a, b, out)
+    )
+    a = rng.standard_normal((6, 40, 30)).astype(np.float32)
+    b = rng.standard_normal((30, 50)).astype(np.float32)
+    sliced = a[:, :20]  # half of each matrix: the rows do not follow at one stride
+    with threadpoolctl.threadpool_limits(threads, user_api="blas"), blas.hold(blas.find()):
+        got = matmul_kernels.matmul(np, a, b)
+        out = np.empty((6, 40, 50), np.float32)
+        matmul_kernels.matmul(np, a, b, out=out)
+        odd = matmul_kernels.matmul(np, sliced, b)
+    assert calls == [(240, 30), (240, 30), (6, 20, 30)]
+    for res, want in ((got, a @ b), (out, a @ b), (odd, sliced @ b)):
+        np.testing.assert_allclose(res, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
