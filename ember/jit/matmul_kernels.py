@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ember.jit import blas, native
+from ember.ops.linalg import stack_rows
 
 __all__ = ["matmul"]
 
@@ -94,20 +95,10 @@ def _matrices(x: np.ndarray, batch: tuple) -> tuple[int, int, int] | None:
     return step // size, flag, ld
 
 
-def _rows(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """``a``'s matrices as one (rows, K) view when ``b`` is one matrix and ``a`` a stack whose
-    rows follow one another at one stride (nn.Linear on a sequence), else None: the stack's
-    product is then one GEMM of all the rows instead of one per matrix, the same dot products."""
-    if a.ndim < 3 or b.ndim != 2:
-        return None
-    rows = a.reshape(-1, a.shape[-1])  # a view when the rows flatten, else a copy
-    return rows if np.may_share_memory(rows, a) else None
-
-
 def matmul(xp: Any, a: Any, b: Any, out: Any = None) -> Any:
     """``a @ b`` (into ``out`` when given) on the host: a stack times one matrix as one
     product of all its rows, cut across the held threads (``blas.hold``) when there are any."""
-    if xp is np and (rows := _rows(a, b)) is not None:
+    if xp is np and (rows := stack_rows(np, a, b)) is not None:
         shape = a.shape[:-1] + b.shape[-1:]
         if out is None or not out.flags.c_contiguous:
             res = _product(rows, b, None).reshape(shape)

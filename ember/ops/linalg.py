@@ -60,11 +60,10 @@ class MatMul(Primitive):
 
     @staticmethod
     def forward(xp, a, b):
-        if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
-            # a stack of matrices times one matrix (nn.Linear on a sequence) as one product
-            # of all the rows: one large BLAS call instead of one per matrix, same dot products
+        rows = stack_rows(xp, a, b)
+        if rows is not None:
             out = xp.empty((*a.shape[:-1], b.shape[-1]), dtype=xp.result_type(a, b))
-            xp.matmul(a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, b.shape[-1]))
+            xp.matmul(rows, b, out=out.reshape(-1, b.shape[-1]))
             return out
         return xp.matmul(a, b)
 
@@ -75,13 +74,32 @@ class MatMul(Primitive):
     saved_inputs = staticmethod(lambda req: (req[1], req[0]))
 
 
+def stack_rows(xp: Any, a: Any, b: Any) -> Any:
+    """``a``'s matrices as one (rows, K) view when ``b`` is one matrix and the rows of the
+    stack ``a`` follow one another at one stride (nn.Linear on a sequence), else None: the
+    product is then one BLAS call over all the rows instead of one per matrix, with the same
+    dot products."""
+    if a.ndim < 3 or b.ndim != 2:
+        return None
+    if a.flags.c_contiguous:
+        return a.reshape(-1, a.shape[-1])
+    if xp is not np:
+        return None
+    rows = a.reshape(-1, a.shape[-1])  # a view when the rows flatten, else a copy
+    return rows if np.may_share_memory(rows, a) else None
+
+
 def _grad_of_second(g: Any, a: Any, b: Any) -> Any:
-    """``a.mT @ g``, the gradient of a product's second operand ``b``. When ``b`` is a
+    """``a.mT @ g``, the gradient of a product's second operand ``b``. When ``b`` is one
+    matrix and ``a`` a stack, it is one product over all the stack's rows (the sum over the
+    stack happens inside it, not as a stack of products then a sum). When ``b`` is a
     transposed matrix (``x @ weight.mT``, nn.Linear) it is computed eagerly as
     ``(g.mT @ a).mT``: the same sums, delivered transposed, so that the weight's gradient
     arrives in the weight's row-major layout and storing it in ``.grad`` is a block copy
     instead of a transposing one (a third of the MLP's backward). A trace records the plain
     form, so compiled graphs are unchanged."""
+    if b.ndim == 2 and a.ndim > 2:
+        a, g = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
     data = b._data
     if (
         core.STATE.tracer is None

@@ -125,3 +125,28 @@ def test_stack_times_matrix_is_one_product_of_its_rows(threads, monkeypatch):
     assert calls == [(240, 30), (240, 30), (6, 20, 30)]
     for res, want in ((got, a @ b), (out, a @ b), (odd, sliced @ b)):
         np.testing.assert_allclose(res, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def test_linear_on_a_sequence_weight_gradient_is_one_product(monkeypatch):
+    """nn.Linear on (B, T, K): the weight's gradient is one product over all B * T rows (no
+    stack of products summed afterwards), eager and compiled, equal to PyTorch's."""
+    import torch
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 9, 6)).astype(np.float32)
+    w = rng.standard_normal((5, 6)).astype(np.float32)
+
+    def step(x, w):
+        return ember.autograd.grad([((x @ w.mT) ** 2).sum()], [w])[0]
+
+    tx, tw = torch.tensor(x), torch.tensor(w, requires_grad=True)
+    ((tx @ tw.mT) ** 2).sum().backward()
+    want = tw.grad.numpy()
+    compiled = ember.jit(step)
+    for got in (step(ember.tensor(x), ember.tensor(w, requires_grad=True)),
+                compiled(ember.tensor(x), ember.tensor(w, requires_grad=True))):  # fmt: skip
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    graph = compiled._last.executor.graph
+    products = [graph.avals[n.out].shape for n in graph.nodes if n.prim.name == "MatMul"]
+    assert (6, 5) in products or (5, 6) in products  # the weight's gradient, as one matrix
+    assert not any(n.prim.name == "Sum" for n in graph.nodes)
