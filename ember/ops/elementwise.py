@@ -1745,9 +1745,10 @@ def _direct_inplace_method(fn: Any, name: str, last: Any) -> Any:
 
     ``last(self, *args, **kwargs)`` gives the primitive that ``fn`` applies last, whose first
     operand is ``self`` (the only one of ``fn``'s primitives that reads it), and its other
-    operands, computed as ``fn`` computes them; ``core.write_into`` runs it into ``self``'s
-    memory. The general path (``core.inplace``: result array, then a copy into ``self``) takes
-    what that cannot do, and raises the errors.
+    operands, computed as ``fn`` computes them (None when ``fn`` ends otherwise for these
+    arguments); ``core.write_into`` runs it into ``self``'s memory. The general path
+    (``core.inplace``: a result array, then a copy into ``self``) takes what that cannot do,
+    and raises the errors.
     """
     general = _inplace_method(fn, name)
 
@@ -1756,10 +1757,10 @@ def _direct_inplace_method(fn: Any, name: str, last: Any) -> Any:
             core.STATE.grad_enabled and _needs_grad(args, kwargs)
         ):
             try:
-                prim, operands = last(self, *args, **kwargs)
+                final = last(self, *args, **kwargs)
             except TypeError:  # a bad argument: the general path raises fn's error
                 return general(self, *args, **kwargs)
-            if core.write_into(self, prim, operands):
+            if final is not None and core.write_into(self, *final):
                 return self
         return general(self, *args, **kwargs)
 
@@ -1795,9 +1796,9 @@ def _last_of_binary(prim: Any) -> Any:
     return lambda self, other: (prim, (_operand(other, self),))
 
 
-def _last_of_div(self: Any, other: Any, *, rounding_mode: str | None = None) -> tuple:
+def _last_of_div(self: Any, other: Any, *, rounding_mode: str | None = None) -> tuple | None:
     if rounding_mode is not None:  # a rounding division is more than one primitive
-        return Div, (None,)
+        return None
     return Div, (_operand(other, self),)
 
 
