@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ember.jit import blas, native
+from ember.jit import blas, direct_conv, native
 from ember.jit.graph import Graph
 from ember.jit.pool_kernels import Kernels, _in_planes, _may_leave, _three, load_kernels
 from ember.ops.conv import _CHUNK_BYTES, Conv, ConvTranspose, ConvWeight, _out_sizes
@@ -356,10 +356,36 @@ def _spatial(x: np.ndarray, padded: tuple) -> tuple:
     return padded[3 - (x.ndim - 2) :]
 
 
+def _direct(prim: Any, shapes: list[tuple], params: dict) -> direct_conv.Direct | None:
+    """The direct convolution running a ``Conv`` or ``ConvTranspose`` node, or None where it
+    does not apply (not 2-D, not stride 1; a data gradient whose padding exceeds the full
+    correlation's) or would waste too much of its blocks (``direct_conv.direct``)."""
+    stride, dilation, padding = params["stride"], params["dilation"], params["padding"]
+    if prim is Conv:
+        (_, c, *size), (o, _, *kernel) = shapes
+    elif prim is ConvTranspose:  # the gradient's convolution by the flipped, swapped kernel
+        (_, c, *size), (_, o, *kernel) = shapes
+        full = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        padding = tuple((f - a, f - b) for f, (a, b) in zip(full, padding))
+    else:
+        return None
+    return direct_conv.direct(c, o, tuple(size), tuple(kernel), stride, padding, dilation)
+
+
 def _kernel(i: int, prim: Any, shapes: list[tuple], dtype: np.dtype, params: dict) -> tuple:
     """(C source, ``load_kernels`` entry) of node ``i``'s kernel."""
     geo = _node_geometry(prim, shapes, params)
     name = f"{_PRIMS[prim]}{i}"
+    plan = _direct(prim, shapes, params)
+    if plan is not None:
+        source = direct_conv.source(name, plan, native.CTYPES[dtype.name])
+        hold = functools.partial(blas.hold, blas.find())
+        bind = functools.partial(
+            direct_conv.runner, geo=plan, batch=shapes[0][0], dtype=dtype,
+            transposed=prim is ConvTranspose, hold=hold,
+        )  # fmt: skip
+        args = [_VOID, _LONG, _LONG, _VOID, _VOID, _LONG, _VOID, ctypes.c_int]
+        return source, (i, name, args, bind)
     source = _SOURCES[prim](name, geo, native.CTYPES[dtype.name])
     bind = functools.partial(_runner, prim, geo=geo, batch=shapes[0][0], dtype=dtype)
     return source, (i, name, _ARGTYPES[prim], bind)
@@ -371,7 +397,7 @@ def _library(sources: list[str], made: list[tuple]) -> Kernels:
     if not sources or lib is None:
         return Kernels(None, {})
     types = "".join(blas.gemm_declaration(lib, t) + "\n" for t in native.CTYPES.values())
-    return load_kernels([_PRELUDE + types, *sources], made)
+    return load_kernels([_PRELUDE + direct_conv.PRELUDE + types, *sources], made)
 
 
 def build(graph: Graph) -> Kernels:

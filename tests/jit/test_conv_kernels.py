@@ -26,10 +26,25 @@ CASES = [
     ((2, 3, 9, 8), (4, 3, 2, 3), {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2)}),
     ((2, 3, 11), (4, 3, 3), {"stride": 3, "dilation": 2}),
     ((2, 2, 5, 6, 5), (3, 2, 2, 3, 2), {"stride": (1, 2, 1), "padding": 1}),
+    # stride 1 and at least 8 channels each way: the direct kernel, forward and data gradient
+    ((5, 8, 16, 15), (12, 8, 3, 3), {"padding": 1}),
+    ((4, 9, 16, 15), (8, 9, 3, 2), {"padding": "same", "dilation": (2, 1)}),  # asymmetric pad
+    ((3, 8, 18, 17), (8, 8, 5, 5), {}),
 ]  # fmt: skip
+DIRECT = {k: {"Conv", "ConvTranspose"} for k in (5, 6, 7)}  # the cases run directly
 CONVS = {3: (E.conv1d, torch.nn.functional.conv1d),
          4: (E.conv2d, torch.nn.functional.conv2d),
          5: (E.conv3d, torch.nn.functional.conv3d)}  # fmt: skip
+
+
+def _direct_kinds(compiled) -> set[str]:
+    """The primitives of the step that run ``ember.jit.direct_conv``'s kernel."""
+    ex = compiled._last.executor
+    return {
+        n.prim.name
+        for i, n in enumerate(ex.graph.nodes)
+        if "direct_conv" in getattr(ex.convs.by_node.get(i), "__module__", "")
+    }
 
 
 def _native_kinds(compiled) -> set[str]:
@@ -37,6 +52,7 @@ def _native_kinds(compiled) -> set[str]:
     return {n.prim.name for i, n in enumerate(ex.graph.nodes) if i in ex.convs.by_node}
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # PyTorch's note
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xshape, wshape, kw", CASES)
@@ -55,6 +71,7 @@ def test_native_convolution_and_gradients_match_eager_and_torch(xshape, wshape, 
     with threadpoolctl.threadpool_limits(threads, user_api="blas"):
         runs = [[a.detach().numpy() for a in compiled(t, v)] for _ in range(2)]
     assert _native_kinds(compiled) == {"Conv", "ConvWeight", "ConvTranspose"}
+    assert _direct_kinds(compiled) == DIRECT.get(CASES.index((xshape, wshape, kw)), set())
     tol = 1e-5 if dtype == np.float32 else 1e-12
     tt, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     ty = torch_conv(tt, tw, **kw)
