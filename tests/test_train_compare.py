@@ -51,9 +51,13 @@ def test_cli_reports_both_frameworks(tmp_path) -> None:
     assert "| ember |" in text and "| torch |" in text and "--limit 256" in text
 
 
-def test_same_batches_and_schedule_without_dropout() -> None:
-    """Without dropout nothing random differs, so the two runs agree up to float32 rounding."""
-    r = train_compare.compare("mlp", epochs=2, limit=256, model_kwargs={"dropout": 0.0}, quiet=True)
+@pytest.mark.parametrize("jit", [True, False])
+def test_same_batches_and_schedule_without_dropout(jit: bool) -> None:
+    """Without dropout nothing random differs, so the two runs agree up to float32 rounding
+    (ember's step compiled as ``ember train`` compiles it, or eager)."""
+    kwargs = {"dropout": 0.0}
+    r = train_compare.compare("mlp", 2, 256, model_kwargs=kwargs, quiet=True, jit=jit)
+    assert r["config"]["ember_jit"] is jit
     for row in r["epochs"]:
         assert row["ember"]["lr"] == pytest.approx(row["torch"]["lr"], rel=1e-12)
         assert row["ember"]["train_loss"] == pytest.approx(row["torch"]["train_loss"], rel=1e-4)
@@ -61,3 +65,50 @@ def test_same_batches_and_schedule_without_dropout() -> None:
     s = r["summary"]
     assert s["ember_test_loss"] == pytest.approx(s["torch_test_loss"], rel=1e-4)
     assert abs(s["ember_test_accuracy"] - s["torch_test_accuracy"]) <= 2e-3
+
+
+def _check_time_to_target(result: dict, target: float) -> None:
+    """Each side's first epoch at or above ``target`` and its summed training time, from the
+    per-epoch rows."""
+    tt, rows = result["time_to_target"], result["epochs"]
+    assert tt["accuracy"] == target and tt["epochs_run"] == len(rows)
+    for name in ("ember", "torch"):
+        accs = [r[name]["test_accuracy"] for r in rows]
+        first = next((i for i, a in enumerate(accs) if a >= target), None)
+        hit = tt[name]
+        assert hit["reached"] is (first is not None)
+        if first is None:
+            assert hit["epoch"] is None and hit["time_s"] is None
+        else:
+            assert hit["epoch"] == first + 1
+            assert hit["time_s"] == pytest.approx(sum(r[name]["time_s"] for r in rows[: first + 1]))
+        assert result["summary"][f"{name}_test_accuracy"] == accs[-1]
+    both = tt["ember"]["reached"] and tt["torch"]["reached"]
+    assert (tt["ratio"] is not None) is both
+
+
+def test_time_to_target_stops_once_both_reach_it(tmp_path) -> None:
+    out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
+    argv = ["mlp", "--limit", "256", "--epochs", "3", "--target", "0.05", "--json", str(out_json)]
+    train_compare.main([*argv, "--markdown", str(out_md)])
+    result = json.loads(out_json.read_text())
+    _check_time_to_target(result, 0.05)
+    assert result["time_to_target"]["epochs_run"] == 1  # any classifier beats 5% at once
+    assert result["time_to_target"]["ratio"] > 0
+    text = out_md.read_text()
+    assert "training s to test accuracy ≥ 0.05" in text and "ember/torch time to the target" in text
+
+
+def test_time_to_target_not_reached_runs_every_epoch(tmp_path) -> None:
+    out_md = tmp_path / "r.md"
+    argv = ["mlp", "--limit", "256", "--epochs", "2", "--target", "1.0", "--no-jit"]
+    result = train_compare.main([*argv, "--markdown", str(out_md)])
+    _check_time_to_target(result, 1.0)
+    assert result["time_to_target"]["epochs_run"] == 2
+    assert result["config"]["ember_jit"] is False
+    assert "not reached in 2 epochs" in out_md.read_text()
+
+
+def test_target_outside_accuracy_range_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        train_compare.main(["mlp", "--target", "92"])
