@@ -356,20 +356,25 @@ def _spatial(x: np.ndarray, padded: tuple) -> tuple:
     return padded[3 - (x.ndim - 2) :]
 
 
-def _direct(prim: Any, shapes: list[tuple], params: dict) -> direct_conv.Direct | None:
-    """The direct convolution running a ``Conv`` or ``ConvTranspose`` node, or None where it
-    does not apply (not 2-D, not stride 1; a data gradient whose padding exceeds the full
-    correlation's) or would waste too much of its blocks (``direct_conv.direct``)."""
+def _direct(prim: Any, shapes: list[tuple], params: dict) -> Any:
+    """How ``ember.jit.direct_conv`` runs a node (a ``Direct`` for ``Conv`` and
+    ``ConvTranspose``, a ``WeightPlan`` for ``ConvWeight``), or None where it does not apply
+    (not 2-D, not stride 1; a data gradient whose padding exceeds the full correlation's) or
+    would waste too much of its blocks."""
     stride, dilation, padding = params["stride"], params["dilation"], params["padding"]
-    if prim is Conv:
-        (_, c, *size), (o, _, *kernel) = shapes
-    elif prim is ConvTranspose:  # the gradient's convolution by the flipped, swapped kernel
+    if prim is ConvTranspose:  # the gradient's convolution by the flipped, swapped kernel
         (_, c, *size), (_, o, *kernel) = shapes
         full = [d * (k - 1) for k, d in zip(kernel, dilation)]
         padding = tuple((f - a, f - b) for f, (a, b) in zip(full, padding))
-    else:
-        return None
-    return direct_conv.direct(c, o, tuple(size), tuple(kernel), stride, padding, dilation)
+    elif prim is Conv:
+        (_, c, *size), (o, _, *kernel) = shapes
+    else:  # ConvWeight: x (N, C, *S), g (N, O, *L)
+        (_, c, *size), (_, o, *_) = shapes
+        kernel = params["kernel"]
+    geo = direct_conv.direct(c, o, tuple(size), tuple(kernel), stride, padding, dilation)
+    if prim is ConvWeight:
+        return direct_conv.weight_plan(geo)
+    return geo if direct_conv.fits(geo) else None
 
 
 def _kernel(i: int, prim: Any, shapes: list[tuple], dtype: np.dtype, params: dict) -> tuple:
@@ -377,9 +382,16 @@ def _kernel(i: int, prim: Any, shapes: list[tuple], dtype: np.dtype, params: dic
     geo = _node_geometry(prim, shapes, params)
     name = f"{_PRIMS[prim]}{i}"
     plan = _direct(prim, shapes, params)
+    hold = functools.partial(blas.hold, blas.find())
+    if prim is ConvWeight and plan is not None:
+        source = direct_conv.weight_source(name, plan, native.CTYPES[dtype.name])
+        bind = functools.partial(
+            direct_conv.weight_runner, plan=plan, batch=shapes[0][0], dtype=dtype, hold=hold
+        )
+        args = [_VOID, _LONG, _LONG, _VOID, _LONG, _LONG, _VOID, _LONG, _LONG, _VOID, ctypes.c_int]
+        return source, (i, name, args, bind)
     if plan is not None:
         source = direct_conv.source(name, plan, native.CTYPES[dtype.name])
-        hold = functools.partial(blas.hold, blas.find())
         bind = functools.partial(
             direct_conv.runner, geo=plan, batch=shapes[0][0], dtype=dtype,
             transposed=prim is ConvTranspose, hold=hold,

@@ -31,7 +31,7 @@ CASES = [
     ((4, 9, 16, 15), (8, 9, 3, 2), {"padding": "same", "dilation": (2, 1)}),  # asymmetric pad
     ((3, 8, 18, 17), (8, 8, 5, 5), {}),
 ]  # fmt: skip
-DIRECT = {k: {"Conv", "ConvTranspose"} for k in (5, 6, 7)}  # the cases run directly
+DIRECT = {0: {"ConvWeight"}, **{k: {"Conv", "ConvTranspose", "ConvWeight"} for k in (5, 6, 7)}}
 CONVS = {3: (E.conv1d, torch.nn.functional.conv1d),
          4: (E.conv2d, torch.nn.functional.conv2d),
          5: (E.conv3d, torch.nn.functional.conv3d)}  # fmt: skip
