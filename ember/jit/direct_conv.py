@@ -130,9 +130,10 @@ def source(name: str, geo: Direct, ctype: str) -> str:
     image = [
         # ISO C (-std=c99) turns off contraction: ask for fused multiply-adds here
         '__attribute__((optimize("fp-contract=fast")))',
-        f"static void {name}_image(const {ctype} *x, const {ctype} *w, {ctype} *y) {{",
+        f"static void {name}_image(const {ctype} *x, const {ctype} *w, {ctype} *y, long lo,"
+        " long hi) {",
         f"  enum {{ L = EMBER_VB / sizeof({ctype}), STEP = L * EMBER_PB }};",
-        f"  for (long o0 = 0; o0 < {geo.outs_padded}L; o0 += EMBER_OB)",
+        "  for (long o0 = lo; o0 < hi; o0 += EMBER_OB)",
         f"    for (long p = 0; p < {ho * wp}L; p += STEP) {{",
         f"      {vec} acc[EMBER_OB][EMBER_PB];",
         "      for (int a = 0; a < EMBER_OB; a++)",
@@ -159,18 +160,32 @@ def source(name: str, geo: Direct, ctype: str) -> str:
         "}",
     ]
     size = f"sizeof({ctype})"
+    copy_out = [
+        f"for (long o = 0; o < {geo.outs}L; o++)",
+        f"  for (long r = 0; r < {ho}L; r++)",
+        f"    memcpy(out + (o * n + j) * {ho * wo}L + r * {wo}L, y + o * {row}L + r * {wp}L,"
+        f" {wo}L * {size});",
+    ]
     outer = [
         f"void {name}(const {ctype} *x, long sn, long sc, const {ctype} *w, {ctype} *out, "
         f"long n, {ctype} *work, int threads) {{",
+        "  if (n < threads) {  /* fewer images than threads: the blocks of channels in parallel */",
+        "    for (long j = 0; j < n; j++) {",
+        f"      {ctype} *xp = work, *y = xp + {geo.image}L;",
+        *(f"      {line}" for line in _pad_image(geo, ctype, "xp", "x + j * sn")),
+        "      #pragma omp parallel for schedule(static) num_threads(threads)",
+        f"      for (long q = 0; q < {geo.outs_padded}L / EMBER_OB; q++)",
+        f"        {name}_image(xp, w, y, q * EMBER_OB, (q + 1) * EMBER_OB);",
+        *(f"      {line}" for line in copy_out),
+        "    }",
+        "    return;",
+        "  }",
         "  #pragma omp parallel for schedule(static) num_threads(threads) if(threads > 1)",
         "  for (long j = 0; j < n; j++) {",
         f"    {ctype} *xp = work + EMBER_TID * {geo.work}L, *y = xp + {geo.image}L;",
         *(f"    {line}" for line in _pad_image(geo, ctype, "xp", "x + j * sn")),
-        f"    {name}_image(xp, w, y);",
-        f"    for (long o = 0; o < {geo.outs}L; o++)",
-        f"      for (long r = 0; r < {ho}L; r++)",
-        f"        memcpy(out + (o * n + j) * {ho * wo}L + r * {wo}L, y + o * {row}L + r * {wp}L,"
-        f" {wo}L * {size});",
+        f"    {name}_image(xp, w, y, 0, {geo.outs_padded}L);",
+        *(f"    {line}" for line in copy_out),
         "  }",
         "}",
     ]

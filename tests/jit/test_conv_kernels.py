@@ -30,8 +30,9 @@ CASES = [
     ((5, 8, 16, 15), (12, 8, 3, 3), {"padding": 1}),
     ((4, 9, 16, 15), (8, 9, 3, 2), {"padding": "same", "dilation": (2, 1)}),  # asymmetric pad
     ((3, 8, 18, 17), (8, 8, 5, 5), {}),
+    ((1, 8, 16, 15), (16, 8, 3, 3), {"padding": 1}),  # one image: blocks of channels in parallel
 ]  # fmt: skip
-DIRECT = {0: {"ConvWeight"}, **{k: {"Conv", "ConvTranspose", "ConvWeight"} for k in (5, 6, 7)}}
+DIRECT = {0: {"ConvWeight"}, **{k: {"Conv", "ConvTranspose", "ConvWeight"} for k in (5, 6, 7, 8)}}
 CONVS = {3: (E.conv1d, torch.nn.functional.conv1d),
          4: (E.conv2d, torch.nn.functional.conv2d),
          5: (E.conv3d, torch.nn.functional.conv3d)}  # fmt: skip
