@@ -15,6 +15,7 @@ import ctypes
 import functools
 import glob
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -80,30 +81,36 @@ def gemm_declaration(blas: Blas, ctype: str) -> str:
     )
 
 
-_held = 0  # the thread count a ``hold`` gave (0: none is open)
+_held = 0  # the thread count the open holds gave (0: none is open)
+_holders = 0  # holds open now, in any thread
+_lock = threading.Lock()
 
 
 @contextmanager
 def hold(blas: Blas) -> Iterator[int]:
     """Hold OpenBLAS at one thread inside the block; gives the thread count it had, which the
-    caller's parallel loops use instead. A hold inside another gives the outer one's count."""
-    global _held
-    if _held:
-        yield _held
-        return
-    threads = blas.get_threads()
-    if threads == 1:
-        yield 1
-        return
-    blas.set_threads(1)
-    _held = threads
+    caller's parallel loops use instead. Holds nest and may overlap across threads: the first
+    one sets OpenBLAS to one thread and the last one to leave restores it."""
+    global _held, _holders
+    with _lock:
+        if not _holders:
+            threads = blas.get_threads()
+            if threads > 1:
+                blas.set_threads(1)
+            _held = threads
+        _holders += 1
+        threads = _held
     try:
         yield threads
     finally:
-        _held = 0
-        blas.set_threads(threads)
+        with _lock:
+            _holders -= 1
+            if not _holders:
+                if _held > 1:
+                    blas.set_threads(_held)
+                _held = 0
 
 
 def held() -> int:
-    """The thread count of the open ``hold`` (0 when there is none)."""
+    """The thread count of the open holds (0 when none is open; 1 at one thread)."""
     return _held

@@ -81,6 +81,29 @@ def test_hold_restores_threads_and_nests():
         assert lib.get_threads() == 2
 
 
+def test_holds_overlapping_across_threads_restore_once_the_last_leaves():
+    import threading
+
+    lib = blas.find()
+    inside, leave = threading.Event(), threading.Event()
+
+    def other():
+        with blas.hold(lib):
+            inside.set()
+            leave.wait(10)
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        worker = threading.Thread(target=other)
+        worker.start()
+        inside.wait(10)
+        with blas.hold(lib) as threads:
+            assert threads == 2 and lib.get_threads() == 1
+        assert lib.get_threads() == 1  # the other thread still holds
+        leave.set()
+        worker.join()
+        assert lib.get_threads() == 2 and blas.held() == 0
+
+
 def test_compiled_conv_step_with_linear_head_at_two_threads_matches_eager():
     """A step with a convolution holds OpenBLAS; its linear layer's products (forward and
     both gradients) then go through the cut product and agree with eager mode."""
