@@ -10,12 +10,12 @@ at the same thread count (the issue's utilisation goal: 60% for layers of >= 32 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from unittest import mock
 
 import numpy as np
 
+from benchmarks.conv_micro import _best
 from ember.bench.runner import peak_matmul_gflops, thread_limits
 from ember.jit import conv_kernels
 from ember.ops.conv import Conv, ConvTranspose, ConvWeight
@@ -31,16 +31,6 @@ LAYERS = {
     "ddpm, 64 -> 64, 14 x 14": ((128, 64, 14, 14), (64, 64, 3, 3), 1),
     "ddpm, 128 -> 64, 14 x 14": ((128, 128, 14, 14), (64, 128, 3, 3), 1),
 }
-
-
-def _best(fn: Callable[[], object], repeats: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _kernel(prim: type, shapes: tuple, params: dict, direct: bool) -> Callable:
@@ -91,10 +81,10 @@ def main(argv: list[str] | None = None) -> None:
             }
             for kind, (prim, shapes, params, arrays) in cases.items():
                 rates = [
-                    flops / _best(lambda f=f: f(*arrays)) / 1e9
+                    flops / _best(lambda f=f: f(*arrays)) / 1e6
                     for f in (_kernel(prim, shapes, params, d) for d in (True, False))
                 ]
-                rates.append(flops / _best(_torch(kind, x, w, g, pad)) / 1e9)
+                rates.append(flops / _best(_torch(kind, x, w, g, pad)) / 1e6)
                 cells = " | ".join(f"{r:.0f}" for r in rates)
                 print(f"{label} | {kind} | {cells} | {rates[0] / peak:.0%}", flush=True)
 
