@@ -35,6 +35,10 @@ class MatMul(Primitive):
 
     kind = OPAQUE
     write = staticmethod(ufunc_writer("matmul"))  # BLAS (cuBLAS) into a planned buffer
+    # products that overflow are silent in PyTorch; OpenBLAS's small-matrix kernels also set
+    # the invalid flag now and then on finite inputs (a spurious "invalid value encountered
+    # in matmul", seen once in a full test run)
+    quiet = True
 
     @staticmethod
     def infer(a: Aval, b: Aval) -> Aval:  # type: ignore[override]
