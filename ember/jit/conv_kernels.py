@@ -437,17 +437,29 @@ def _frozen(params: dict) -> tuple:
 
 def eager(prim: Any, shapes: tuple, dtype: np.dtype, params: dict) -> Callable | None:
     """Eager ``prim``'s native kernel for inputs of these shapes and ``params`` (compiled once
-    per process, and kept in the disk cache), or None: other dtypes, no compiler, or under
+    per process, and kept in the disk cache), or None: other dtypes, no compiler, under
     ``_EAGER_MIN`` window elements, where compiling a kernel for each new geometry (about
-    0.3 s) would not pay for itself."""
-    return _eager(prim, tuple(map(tuple, shapes)), np.dtype(dtype), _frozen(params))
+    0.3 s) would not pay for itself, or an im2col kernel while NumPy's BLAS has several
+    threads. Between eager ops OpenBLAS's pool keeps spinning, so the im2col kernels' GEMMs on
+    OpenMP's threads fight it (dcgan's eager step 1.55x slower at two threads) where NumPy's
+    one GEMM over the batch on OpenBLAS's own threads does not; the direct kernels, with no
+    GEMM, still gain (ddpm 0.81x)."""
+    made = _eager(prim, tuple(map(tuple, shapes)), np.dtype(dtype), _frozen(params))
+    if made is None:
+        return None
+    kernel, direct = made
+    if not direct and (lib := blas.find()) is not None and lib.get_threads() > 1:
+        return None
+    return kernel
 
 
 @functools.cache
-def _eager(prim: Any, shapes: tuple, dtype: np.dtype, params: tuple) -> Callable | None:
+def _eager(prim: Any, shapes: tuple, dtype: np.dtype, params: tuple) -> tuple | None:
+    """(kernel, whether it is a direct one), or None."""
     kw = dict(params)
     geo = _node_geometry(prim, list(shapes), kw)
     if dtype.name not in native.CTYPES or geo.rows * geo.per * shapes[0][0] < _EAGER_MIN:
         return None
     source, entry = _kernel(0, prim, list(shapes), dtype, kw)
-    return _library([source], [entry]).by_node.get(0)
+    kernel = _library([source], [entry]).by_node.get(0)
+    return None if kernel is None else (kernel, _direct(prim, list(shapes), kw) is not None)

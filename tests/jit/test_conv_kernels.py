@@ -13,7 +13,7 @@ import torch
 import ember
 import ember.nn.functional as E
 from ember.jit import blas, conv_kernels, native
-from ember.ops.conv import ConvTranspose
+from ember.ops.conv import Conv, ConvTranspose
 
 pytestmark = [
     pytest.mark.skipif(native.compiler() is None, reason="needs a C compiler"),
@@ -133,3 +133,17 @@ def test_eager_large_input_gradient_runs_native_and_matches_numpy_and_torch(dtyp
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for want in (plain, tt.grad.numpy()):
         np.testing.assert_allclose(native, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+def test_eager_im2col_kernels_only_at_one_blas_thread():
+    """Eager mode leaves a strided convolution to NumPy's one GEMM over the batch while
+    OpenBLAS has several threads (its spinning pool would fight OpenMP's), and takes the native
+    kernel at one thread; a direct kernel is taken at both."""
+    geom = {"stride": (2, 2), "padding": ((1, 1), (1, 1)), "dilation": (1, 1)}
+    shapes = [(64, 64, 14, 14), (128, 64, 4, 4)]
+    direct = {"stride": (1, 1), "padding": ((1, 1), (1, 1)), "dilation": (1, 1)}
+    direct_shapes = [(64, 32, 28, 28), (32, 32, 3, 3)]
+    for threads, strided in ((1, True), (2, False)):
+        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+            assert (conv_kernels.eager(Conv, shapes, np.float32, geom) is not None) is strided
+            assert conv_kernels.eager(Conv, direct_shapes, np.float32, direct) is not None
