@@ -50,6 +50,9 @@ class Config:
     # elements from which a C kernel runs on every core (OpenMP); large because two threads
     # lost at every size measured on a shared 2-core machine (benchmarks/jit_codegen.py)
     jit_parallel_min: int = _setting(1 << 22, _is_count, "an int >= 0")
+    # the same for the fused kernels of a step with native convolutions: it holds OpenBLAS
+    # at one thread, so OpenMP's pool runs alone (65536: 0.94-0.99x on those steps, 2 threads)
+    jit_parallel_min_pooled: int = _setting(1 << 16, _is_count, "an int >= 0")
     # on a GPU, capture a compiled step as a CUDA graph and replay it (ember/jit/cuda_graph.py)
     jit_cuda_graphs: bool = _setting(True, *_FLAG)
     # folder of compiled kernels; None: cache_root() / "jit"

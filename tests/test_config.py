@@ -18,6 +18,7 @@ def test_defaults() -> None:
         jit_native=True,
         jit_fuse_reductions=True,
         jit_parallel_min=1 << 22,
+        jit_parallel_min_pooled=1 << 16,
         jit_cache_dir=None,
         keep_freed_memory=True,
     )
@@ -32,6 +33,7 @@ def test_defaults() -> None:
         ("jit_fuse_reductions", None, "True or False"),
         ("jit_parallel_min", -1, "an int >= 0"),
         ("jit_parallel_min", True, "an int >= 0"),
+        ("jit_parallel_min_pooled", -1, "an int >= 0"),
         ("jit_cache_dir", 3, "None or a path"),
         ("keep_freed_memory", "no", "True or False"),
     ],

@@ -110,7 +110,12 @@ def guard_key(
     """The cache key: ``((name, signature), …)`` for grad mode, autocast (a trace records
     the casts its policy made), the ``ember.config`` fields that shape a compile, arguments
     and reached state."""
-    settings = (config.jit_native, config.jit_fuse_reductions, config.jit_parallel_min)
+    settings = (
+        config.jit_native,
+        config.jit_fuse_reductions,
+        config.jit_parallel_min,
+        config.jit_parallel_min_pooled,
+    )
     autocast = tuple(sorted((d, t.name) for d, t in (STATE.autocast or {}).items()))
     parts: list[tuple[str, Any]] = [
         ("grad mode", STATE.grad_enabled),

@@ -36,7 +36,7 @@ from ember.jit.graph import Graph
 from ember.jit.pool_kernels import Kernels, _in_planes, _may_leave, _three, load_kernels
 from ember.ops.conv import _CHUNK_BYTES, Conv, ConvTranspose, ConvWeight, _out_sizes
 
-__all__ = ["build", "eager"]
+__all__ = ["build", "covers", "eager"]
 
 _PRIMS = {Conv: "conv", ConvWeight: "convw", ConvTranspose: "convt"}
 _NO, _T, _ROW = 111, 112, 101  # CBLAS's NoTrans, Trans, RowMajor
@@ -410,6 +410,14 @@ def _library(sources: list[str], made: list[tuple]) -> Kernels:
         return Kernels(None, {})
     types = "".join(blas.gemm_declaration(lib, t) + "\n" for t in native.CTYPES.values())
     return load_kernels([_PRELUDE + direct_conv.PRELUDE + types, *sources], made)
+
+
+def covers(graph: Graph) -> bool:
+    """Whether ``build`` lowers some node of ``graph`` (given a compiler)."""
+    return blas.find() is not None and any(
+        node.prim in _PRIMS and graph.avals[node.inputs[0]].dtype.name in native.CTYPES
+        for node in graph.nodes
+    )
 
 
 def build(graph: Graph) -> Kernels:

@@ -226,6 +226,10 @@ class Executor:
             graph, reductions=bool(mode) and config.jit_fuse_reductions, apart=apart
         )
         self.library, self.kernels = None, {}
+        # a step with native convolutions holds OpenBLAS at one thread (see below): its
+        # kernels may go parallel from a smaller size
+        pooled = bool(mode) and not gpu and conv_kernels.covers(graph)
+        self.parallel_min = config.jit_parallel_min_pooled if pooled else config.jit_parallel_min
         self.classes: list[multi.Class] = []  # groups run by one multi-tensor call
         self.strided_libs: list[Any] = []  # kernels for inputs in other layouts (``_strided``)
         if gpu:
@@ -276,7 +280,7 @@ class Executor:
         sources, pointers = [], {}
         for k, g in enumerate(self.groups):
             if chosen[k]:
-                src, ptrs = native.kernel_source(f"g{k}", g, self.graph)
+                src, ptrs = native.kernel_source(f"g{k}", g, self.graph, self.parallel_min)
                 sources.append(src)
                 pointers[k] = ptrs
         for c, cls in enumerate(self.classes):
@@ -303,7 +307,8 @@ class Executor:
         """A kernel for group ``k`` on operands of these element ``strides`` (None if it
         cannot be built: the caller then copies them to C order)."""
         g = self.groups[k]
-        lib = native.load(native.strided_kernel_source(f"g{k}", g, self.graph, strides))
+        source = native.strided_kernel_source(f"g{k}", g, self.graph, strides, self.parallel_min)
+        lib = native.load(source)
         if lib is None:
             return None
         fn = getattr(lib, f"g{k}")

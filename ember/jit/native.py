@@ -161,10 +161,13 @@ def members(
     return lines
 
 
-def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]]:
+def kernel_source(
+    name: str, group: Group, graph: Graph, parallel_min: int | None = None
+) -> tuple[str, list[int]]:
     """C source of a function ``name`` computing ``group`` on C-contiguous operands; and the
     values passed as pointers (the group's inputs other than inlined scalar constants), before
-    its outputs."""
+    its outputs. Loops run on every core from ``parallel_min`` elements (default
+    ``ember.config.jit_parallel_min``)."""
     ctype = CTYPES[group.dtype.name]
     size = int(np.prod(group.shape, dtype=np.int64))
     names, params, pointers = operands(group, graph, ctype)
@@ -188,19 +191,26 @@ def kernel_source(name: str, group: Group, graph: Graph) -> tuple[str, list[int]
         else:
             body.append(f"o{k}[i] = {names[v]};")
     if group.split is not None:
-        make = _rows_loop if group.split.kind == Split.ROWS else _columns_loop
         accs = [(f"s{k}", x, names[v]) for k, (v, x) in enumerate(sums)]
-        loop = make(group.split, hoisted, body, accs)
+        if group.split.kind == Split.ROWS:
+            loop = _rows_loop(group.split, hoisted, body, accs, parallel_min)
+        else:
+            loop = _columns_loop(group.split, hoisted, body, accs)
     elif nest:
-        loop = _nested_loop(size, int(np.prod(group.shape[cut:], dtype=np.int64)), hoisted, body)
+        inner = int(np.prod(group.shape[cut:], dtype=np.int64))
+        loop = _nested_loop(size, inner, hoisted, body, parallel_min)
     else:
-        loop = _flat_loop(size, body)
+        loop = _flat_loop(size, body, parallel_min)
     lines = [f"void {name}({', '.join(params)}) {{", *(f"  {line}" for line in loop), "}"]
     return "\n".join(lines), pointers
 
 
 def strided_kernel_source(
-    name: str, group: Group, graph: Graph, strides: list[tuple[int, ...]]
+    name: str,
+    group: Group,
+    graph: Graph,
+    strides: list[tuple[int, ...]],
+    parallel_min: int | None = None,
 ) -> str:
     """C source of ``name`` computing ``group`` (no reductions) on operands of any memory
     layout: ``strides`` holds each pointer input's, then each output's, element strides
@@ -233,7 +243,7 @@ def strided_kernel_source(
         hoisted.append(f"const long c{k} = {_offset(st, full, order)};")
         body.append(f"o{k}[c{k} + j] = {names[v]};")
     size = int(np.prod(full, dtype=np.int64))
-    loop = _nested_loop(size, inner, hoisted, body)
+    loop = _nested_loop(size, inner, hoisted, body, parallel_min)
     return "\n".join([f"void {name}({', '.join(params)}) {{", *(f"  {ln}" for ln in loop), "}"])
 
 
@@ -287,17 +297,19 @@ def _nest_reads(
     return hoisted, body
 
 
-def _parallel(size: int) -> bool:
+def _parallel(size: int, parallel_min: int | None) -> bool:
     """Whether a loop over ``size`` elements runs on every core (OpenMP): from
-    ``ember.config.jit_parallel_min`` of them."""
-    return size >= config.jit_parallel_min
+    ``parallel_min`` of them (None: ``ember.config.jit_parallel_min``)."""
+    return size >= (config.jit_parallel_min if parallel_min is None else parallel_min)
 
 
-def _nested_loop(size: int, inner: int, hoisted: list[str], body: list[str]) -> list[str]:
+def _nested_loop(
+    size: int, inner: int, hoisted: list[str], body: list[str], parallel_min: int | None
+) -> list[str]:
     """A loop over rows of ``inner`` elements with ``hoisted`` lines per row and a vectorised
     inner loop (on every core from ``jit_parallel_min`` elements)."""
     return [
-        *(["#pragma omp parallel for schedule(static)"] if _parallel(size) else []),
+        *(["#pragma omp parallel for schedule(static)"] if _parallel(size, parallel_min) else []),
         f"for (long r = 0; r < {size // inner}L; r++) {{",
         *(f"  {line}" for line in hoisted),
         "  #pragma omp simd",
@@ -309,10 +321,10 @@ def _nested_loop(size: int, inner: int, hoisted: list[str], body: list[str]) -> 
     ]
 
 
-def _flat_loop(size: int, body: list[str]) -> list[str]:
+def _flat_loop(size: int, body: list[str], parallel_min: int | None) -> list[str]:
     """One vectorised loop over the elements; on every core (OpenMP) from ``jit_parallel_min`` of
     them. (An ``if`` clause on ``parallel for simd`` stops GCC from vectorising.)"""
-    parallel = "parallel for simd schedule(static)" if _parallel(size) else "simd"
+    parallel = "parallel for simd schedule(static)" if _parallel(size, parallel_min) else "simd"
     return [
         f"#pragma omp {parallel}",
         f"for (long i = 0; i < {size}L; i++) {{",
@@ -330,15 +342,20 @@ def _first_dim(shape: tuple[int, ...], inner: int) -> int:
 
 
 def _rows_loop(
-    split: Split, hoisted: list[str], body: list[str], sums: list[tuple[str, str, str]]
+    split: Split,
+    hoisted: list[str],
+    body: list[str],
+    sums: list[tuple[str, str, str]],
+    parallel_min: int | None,
 ) -> list[str]:
     """A loop per row of ``split.inner`` elements (``hoisted`` lines once per row); each
     ``(acc, term, out)`` of ``sums`` adds ``term`` into a double ``acc`` (a SIMD reduction:
     one partial sum per vector lane, added up at the row's end) and stores it in ``out[r]``."""
     n, outer = split.inner, split.outer
     accs = ", ".join(acc for acc, _, _ in sums)
+    parallel = _parallel(outer * n, parallel_min)
     return [
-        *(["#pragma omp parallel for schedule(static)"] if _parallel(outer * n) else []),
+        *(["#pragma omp parallel for schedule(static)"] if parallel else []),
         f"for (long r = 0; r < {outer}L; r++) {{",
         *(f"  {line}" for line in hoisted),
         *(f"  double {acc} = 0;" for acc, _, _ in sums),

@@ -120,7 +120,13 @@ def test_compiled_conv_step_with_linear_head_at_two_threads_matches_eager():
     compiled = ember.jit(step)
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         got = [[g.numpy() for g in compiled(x, w, lin)] for _ in range(2)]
-    assert compiled._last.executor.blas is not None
+    executor = compiled._last.executor
+    assert executor.blas is not None
+    assert executor.parallel_min == ember.config.jit_parallel_min_pooled
+    plain = ember.jit(lambda x, lin: ((x.reshape(32, -1)[:, :400] @ lin[:, :400].mT) ** 2).sum())
+    with ember.no_grad():
+        plain(x, lin)
+    assert plain._last.executor.parallel_min == ember.config.jit_parallel_min
     for run in got:
         for g, e in zip(run, want):
             np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4 * np.abs(e).max())
