@@ -212,6 +212,8 @@ def weights(w: np.ndarray, geo: Direct, transposed: bool) -> np.ndarray:
     a transposed convolution's (C_in, C_out, KH, KW) weight flipped and swapped."""
     if transposed:
         w = np.flip(w, (2, 3)).swapaxes(0, 1)
+    elif w.shape[0] == geo.outs_padded and w.flags.c_contiguous:
+        return w  # already as read: no copy
     res = np.zeros((geo.outs_padded,) + w.shape[1:], w.dtype)
     res[: w.shape[0]] = w
     return res
