@@ -5,7 +5,9 @@ transposed convolution) and its weight gradient ``ConvWeight`` complete a family
 under vjp, so gradients of any order come free. Each works through the batch in chunks: the
 chunk's kernel windows are copied into a small reused (C * kernel, images * out) matrix and
 multiplied in cache (BLAS), instead of one batch-wide window matrix (9x the activation for a
-3x3 kernel) that is written, read back and kept for backward from main memory.
+3x3 kernel) that is written, read back and kept for backward from main memory. Large float
+host arrays take the jit's native kernels instead (``ember.jit.conv_kernels``: a direct
+convolution at stride 1, im2col and the GEMM in C elsewhere), as compiled steps do.
 
 ``Im2Col`` copies every kernel window of a padded input into a (C, *kernel, N, *out) array and
 ``Col2Im`` scatter-adds such windows back (each is the other's vjp): grouped convolutions,
@@ -388,8 +390,8 @@ class Conv(Primitive):
 class ConvTranspose(Primitive):
     """The transpose of ``Conv`` in its input: (N, O, *L), (O, C, *K) -> (N, C, *size).
 
-    Large float host arrays run ``ember.jit.conv_kernels``' native kernel (a GEMM per chunk of
-    images and a C scatter of its windows), as the jit does. Else, at stride 1: a ``Conv`` with
+    Large float host arrays run ``ember.jit.conv_kernels``' native kernel, as the jit does.
+    Else, at stride 1: a ``Conv`` with
     the flipped kernel (chunked); otherwise one GEMM to windows and a scatter-add of the kernel
     positions over the whole batch (chunks measured up to 1.8x slower here). A transposed
     convolution is this with weight (C_in, C_out, *K).
