@@ -203,7 +203,11 @@ def _chunked(
     return "\n".join([head + " {", *(f"  {line}" for line in lines), "}"])
 
 
-_ARGS = "long n, long step, void *gemm_fn, {t} *work, int threads"
+def _head(name: str, ctype: str, operands: str) -> str:
+    """The C signature of kernel ``name``: its ``operands``, then what every chunked kernel
+    takes (batch, chunk size, the GEMM, the threads' scratch and their count)."""
+    tail = f"long n, long step, void *gemm_fn, {ctype} *work, int threads"
+    return f"void {name}({operands}, {tail})"
 
 
 def _conv_source(name: str, geo: Geometry, ctype: str) -> str:
@@ -214,11 +218,7 @@ def _conv_source(name: str, geo: Geometry, ctype: str) -> str:
         f"gemm({_ROW}, {_NO}, {_NO}, {geo.outs}, m * {per}L, {rows}, 1, w, {rows}, cols,"
         f" m * {per}L, 0, out + start * {per}L, n * {per}L);",
     ]
-    head = (
-        f"void {name}(const {ctype} *x, long sn, long sc, const {ctype} *w, {ctype} *out, "
-        + _ARGS.format(t=ctype)
-        + ")"
-    )
+    head = _head(name, ctype, f"const {ctype} *x, long sn, long sc, const {ctype} *w, {ctype} *out")
     return _im2col(f"{name}_windows", geo, ctype) + "\n\n" + _chunked(head, geo, ctype, body)
 
 
@@ -256,10 +256,10 @@ def _weight_source(name: str, geo: Geometry, ctype: str) -> str:
         f"    out[o * {rows}L + k] = s;",
         "  }",
     ]
-    head = (
-        f"void {name}(const {ctype} *x, long sn, long sc, const {ctype} *g, long gn, long go, "
-        f"{ctype} *out, " + _ARGS.format(t=ctype) + ")"
+    operands = (
+        f"const {ctype} *x, long sn, long sc, const {ctype} *g, long gn, long go, {ctype} *out"
     )
+    head = _head(name, ctype, operands)
     chunked = _chunked(head, geo, ctype, body, part, (zero, total))
     return _im2col(f"{name}_windows", geo, ctype) + "\n\n" + chunked
 
@@ -276,11 +276,7 @@ def _transpose_source(name: str, geo: Geometry, ctype: str) -> str:
         *_gradient_products(geo, call),
         f"{name}_scatter(cols, m, out + start * {geo.plane}L, n);",
     ]
-    head = (
-        f"void {name}(const {ctype} *g, long gn, long go, const {ctype} *w, {ctype} *out, "
-        + _ARGS.format(t=ctype)
-        + ")"
-    )
+    head = _head(name, ctype, f"const {ctype} *g, long gn, long go, const {ctype} *w, {ctype} *out")
     return _col2im(f"{name}_scatter", geo, ctype) + "\n\n" + _chunked(head, geo, ctype, body)
 
 
@@ -379,7 +375,6 @@ def _direct(prim: Any, shapes: list[tuple], params: dict) -> Any:
 
 def _kernel(i: int, prim: Any, shapes: list[tuple], dtype: np.dtype, params: dict) -> tuple:
     """(C source, ``load_kernels`` entry) of node ``i``'s kernel."""
-    geo = _node_geometry(prim, shapes, params)
     name = f"{_PRIMS[prim]}{i}"
     plan = _direct(prim, shapes, params)
     hold = functools.partial(blas.hold, blas.find())
@@ -398,6 +393,7 @@ def _kernel(i: int, prim: Any, shapes: list[tuple], dtype: np.dtype, params: dic
         )  # fmt: skip
         args = [_VOID, _LONG, _LONG, _VOID, _VOID, _LONG, _VOID, ctypes.c_int]
         return source, (i, name, args, bind)
+    geo = _node_geometry(prim, shapes, params)
     source = _SOURCES[prim](name, geo, native.CTYPES[dtype.name])
     bind = functools.partial(_runner, prim, geo=geo, batch=shapes[0][0], dtype=dtype)
     return source, (i, name, _ARGTYPES[prim], bind)

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ember.jit.pool_kernels import _in_planes
+from ember.ops.conv import _CHUNK_BYTES
 
 __all__ = [
     "Direct",
@@ -95,7 +96,8 @@ class Direct(NamedTuple):
         return self.image + self.outs_padded * self.row
 
 
-_BLOCK = 48  # output positions per register block (AVX-512, float32)
+_LANES = 16  # vector lanes of the widest case (AVX-512, float32)
+_BLOCK = 3 * _LANES  # output positions per register block there (EMBER_PB vectors)
 _MIN_USE = 0.7  # share of the computed outputs that must be kept
 
 
@@ -238,8 +240,6 @@ def runner(fn: Any, geo: Direct, batch: int, dtype: np.dtype, transposed: bool, 
 
 
 # -- the weight gradient ------------------------------------------------------------------
-_LANES = 16  # vector lanes of the widest case (AVX-512, float32): the gradient grid's unit
-_CHUNK = 1 << 19  # bytes of padded images and gradients per chunk: about the L2 cache
 
 
 class WeightPlan(NamedTuple):
@@ -280,10 +280,8 @@ def weight_plan(geo: Direct | None) -> WeightPlan | None:
     if geo is None or max(geo.channels, geo.outs) > _WEIGHT_MAX_CHANNELS:
         return None
     taps = math.prod(geo.kernel)
-    computed = -(-geo.out[0] * geo.padded[1] // _LANES) * _LANES
-    if taps > 25 or math.prod(geo.out) < _MIN_USE * computed:
-        return None
-    return WeightPlan(geo, min(4, max(1, 24 // taps)))
+    plan = WeightPlan(geo, min(4, max(1, 24 // taps)))
+    return None if taps > 25 or math.prod(geo.out) < _MIN_USE * plan.grid else plan
 
 
 def weight_source(name: str, plan: WeightPlan, ctype: str) -> str:
@@ -368,7 +366,7 @@ def weight_runner(fn: Any, plan: WeightPlan, batch: int, dtype: np.dtype, hold) 
         g, gn, go = _in_planes(g)
         res = np.empty((geo.outs, geo.channels) + geo.kernel, dtype)
         with hold() as threads:
-            step = max(1, min(-(-batch // threads), _CHUNK // per_image))
+            step = max(1, min(-(-batch // threads), _CHUNK_BYTES // per_image))
             work = np.empty(threads * (step * plan.per_image + plan.part), dtype)
             fn(x.ctypes.data, sn, sc, g.ctypes.data, gn, go, res.ctypes.data, batch, step,
                work.ctypes.data, threads)  # fmt: skip

@@ -436,9 +436,11 @@ class Executor:
             ins = tuple(slot[v] for v in node.inputs)
             out = node.out
             low = widening(node.prim, [graph.avals[v].dtype.np for v in node.inputs])
+            # a host product: the jit's lowering (one GEMM per stack, cut across held threads)
+            host_product = node.prim is MatMul and low is None and not self.gpu
             if kind == INTO and (out in plan.buffer or out in in_target):
                 fn = node.prim.write if low is None else widened_write(node.prim.forward, low)
-                if node.prim is MatMul and low is None and not self.gpu:
+                if host_product:
                     fn = matmul_kernels.matmul
                 shape = graph.avals[out].shape
                 like = tuple(k for k, v in enumerate(node.inputs) if graph.avals[v].shape == shape)
@@ -449,7 +451,7 @@ class Executor:
                 self.steps.append((ALLOC, self.native_ops[item], ins, node.params, slot[out], free))
             else:
                 fn = node.prim.forward if low is None else widened(node.prim.forward, low)
-                if node.prim is MatMul and low is None and not self.gpu:
+                if host_product:
                     fn = matmul_kernels.matmul
                 self.steps.append((ALLOC, fn, ins, node.params, slot[out], free))
         # each step reads its inputs through one call

@@ -98,17 +98,18 @@ def _matrices(x: np.ndarray, batch: tuple) -> tuple[int, int, int] | None:
 def matmul(xp: Any, a: Any, b: Any, out: Any = None) -> Any:
     """``a @ b`` (into ``out`` when given) on the host: a stack times one matrix as one
     product of all its rows, cut across the held threads (``blas.hold``) when there are any."""
-    if xp is np and (rows := stack_rows(np, a, b)) is not None:
-        shape = a.shape[:-1] + b.shape[-1:]
-        if out is None or not out.flags.c_contiguous:
-            res = _product(rows, b, None).reshape(shape)
-            if out is None:
-                return res
-            out[...] = res
-            return out
-        _product(rows, b, out.reshape(-1, b.shape[-1]))
-        return out
-    return _product(a, b, out) if xp is np else xp.matmul(a, b, out=out)
+    if xp is not np:
+        return xp.matmul(a, b, out=out)
+    rows = stack_rows(np, a, b)
+    if rows is None:
+        return _product(a, b, out)
+    into = out.reshape(-1, b.shape[-1]) if out is not None and out.flags.c_contiguous else None
+    res = _product(rows, b, into).reshape(a.shape[:-1] + b.shape[-1:])
+    if out is None:
+        return res
+    if into is None:
+        out[...] = res
+    return out
 
 
 def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:

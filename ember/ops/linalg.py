@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import string
 from typing import Any
 
@@ -89,8 +90,12 @@ def stack_rows(xp: Any, a: Any, b: Any) -> Any:
         return a.reshape(-1, a.shape[-1])
     if xp is not np:
         return None
-    rows = a.reshape(-1, a.shape[-1])  # a view when the rows flatten, else a copy
-    return rows if np.may_share_memory(rows, a) else None
+    lead = [(n, st) for n, st in zip(a.shape[:-1], a.strides[:-1]) if n != 1]
+    if any(st != st2 * n2 for (_, st), (n2, st2) in zip(lead, lead[1:])):
+        return None  # flattening would copy
+    step = lead[-1][1] if lead else a.strides[-2]
+    shape = (math.prod(a.shape[:-1]), a.shape[-1])
+    return np.lib.stride_tricks.as_strided(a, shape, (step, a.strides[-1]), writeable=False)
 
 
 def _grad_of_second(g: Any, a: Any, b: Any) -> Any:
