@@ -577,7 +577,7 @@ def run_program(prog: Program, programs: Path, work_root: Path) -> dict[str, Any
     work = work_root / prog.name
     work.mkdir(parents=True, exist_ok=True)
     (work / "torch_init.npz").unlink(missing_ok=True)
-    row: dict[str, Any] = {"program": asdict(prog), "commit": _commit(prog.repo)}
+    row: dict[str, Any] = {"program": asdict(prog), "commit": _commit(programs, prog.repo)}
     for backend in ("torch", "ember"):
         print(f"[{prog.name}] {backend} ...", file=sys.stderr, flush=True)
         row[backend] = _run_one(prog, backend, programs, work)
@@ -585,11 +585,12 @@ def run_program(prog: Program, programs: Path, work_root: Path) -> dict[str, Any
     return row
 
 
-def _commit(repo: str) -> str:
-    git_dir = Path("/work/.mirror") / repo.replace("/", "+") / "repo"
+def _commit(programs: Path, repo: str) -> str:
+    """The commit of the checkout of ``repo`` under ``programs`` ("?" when it is not a git
+    checkout: an extracted archive)."""
     try:
         return subprocess.run(
-            ["git", f"--git-dir={git_dir}", "rev-parse", "HEAD"],
+            ["git", "-C", str(programs / repo.replace("/", "+")), "rev-parse", "HEAD"],
             capture_output=True,
             text=True,
             check=True,
