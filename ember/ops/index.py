@@ -6,6 +6,7 @@ of index tensors), so that index tensors are ordinary inputs and the spec can ke
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from typing import Any
 
@@ -109,33 +110,43 @@ def _to_backend(arr: np.ndarray, like: Any) -> Any:
     return backend_of(like._data).asarray(arr)
 
 
-def _spec_dims(spec: tuple, shape: tuple, tensor_avals: list) -> list[int]:
-    """The first dimension of ``shape`` that each item of ``spec`` indexes (-1 for None)."""
-    widths = []
+@functools.lru_cache(maxsize=1024)
+def _item_dims(spec: tuple, ndim: int, widths: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """(the first dimension each item of ``spec`` indexes (-1 for None), the number of
+    dimensions the index uses) for ``ndim`` dimensions, with ``widths`` the dimensions each
+    index tensor uses; cached: the same spec is indexed at every call of a step."""
+    items = []
     for kind, *rest in spec:
         if kind in ("int", "slice"):
-            widths.append(1)
+            items.append(1)
         elif kind == "tensor":
-            aval = tensor_avals[rest[0]]
-            widths.append(len(aval.shape) if aval.dtype is dtypes.bool_ else 1)
+            items.append(widths[rest[0]])
         else:
-            widths.append(0)
-    consumed = sum(widths)
+            items.append(0)
+    consumed = sum(items)
+    dims, dim = [], 0
+    for (kind, *_), width in zip(spec, items):
+        dims.append(dim if kind != "none" else -1)
+        dim += ndim - consumed if kind == "ellipsis" else width
+    return tuple(dims), consumed
+
+
+def _spec_dims(spec: tuple, shape: tuple, widths: tuple[int, ...]) -> tuple[int, ...]:
+    """The first dimension of ``shape`` that each item of ``spec`` indexes (-1 for None);
+    ``widths`` are the dimensions each index tensor uses (a bool mask its ndim, else 1)."""
+    dims, consumed = _item_dims(spec, len(shape), widths)
     if consumed > len(shape):
         raise IndexError(
             f"getitem: too many indices for tensor of dimension {len(shape)}: "
             f"index uses {consumed} dimensions of shape {tuple(shape)}"
         )
-    dims, dim = [], 0
-    for (kind, *_), width in zip(spec, widths):
-        dims.append(dim if kind != "none" else -1)
-        dim += len(shape) - consumed if kind == "ellipsis" else width
     return dims
 
 
 def _check_spec(spec: tuple, shape: tuple, tensor_avals: list) -> None:
     """Clear errors for too many indices and out-of-range integers."""
-    for (kind, *rest), dim in zip(spec, _spec_dims(spec, shape, tensor_avals)):
+    widths = tuple([len(a.shape) if a.dtype is dtypes.bool_ else 1 for a in tensor_avals])
+    for (kind, *rest), dim in zip(spec, _spec_dims(spec, shape, widths)):
         if kind == "int" and not -shape[dim] <= rest[0] < shape[dim]:
             raise IndexError(
                 f"getitem: index {rest[0]} is out of bounds for dimension {dim} with size "
@@ -145,11 +156,13 @@ def _check_spec(spec: tuple, shape: tuple, tensor_avals: list) -> None:
 
 def _check_bounds(spec: tuple, shape: tuple, idx: tuple) -> None:
     """IndexError for integer index tensors outside their dimension (CuPy would wrap them)."""
-    avals = [Aval(a.shape, dtypes.from_numpy_dtype(a.dtype)) for a in idx]
-    for (kind, *rest), dim in zip(spec, _spec_dims(spec, shape, avals)):
+    if not idx:
+        return
+    widths = tuple([a.ndim if a.dtype.kind == "b" else 1 for a in idx])
+    for (kind, *rest), dim in zip(spec, _spec_dims(spec, shape, widths)):
         a = idx[rest[0]] if kind == "tensor" else None
         if a is not None and a.dtype.kind in "iu" and a.size:
-            lo, hi, n = int(a.min()), int(a.max()), shape[dim]
+            (lo, hi), n = _extremes(a), shape[dim]
             if lo < -n or hi >= n:
                 # no op prefix: apply() names the primitive when it re-raises
                 raise IndexError(
@@ -158,9 +171,20 @@ def _check_bounds(spec: tuple, shape: tuple, idx: tuple) -> None:
                 )
 
 
-def build_index(spec: tuple, arrays: tuple) -> tuple:
-    """The NumPy/CuPy index that ``spec`` encodes, with ``arrays`` for its tensor slots."""
+def _extremes(a: Any) -> tuple[int, int]:
+    """(min, max) of a non-empty integer array; one read for a single index (a token's)."""
+    if a.size == 1:
+        v = int(a.item())
+        return v, v
+    return int(a.min()), int(a.max())
+
+
+@functools.lru_cache(maxsize=1024)
+def _index_template(spec: tuple) -> tuple[tuple, tuple[tuple[int, int], ...]]:
+    """(the index that ``spec`` encodes with None for its tensors, (position, tensor slot)
+    of each tensor); cached, as ``_item_dims``."""
     out: list[Any] = []
+    slots = []
     for kind, *rest in spec:
         if kind == "int":
             out.append(rest[0])
@@ -171,7 +195,19 @@ def build_index(spec: tuple, arrays: tuple) -> tuple:
         elif kind == "ellipsis":
             out.append(Ellipsis)
         else:
-            out.append(arrays[rest[0]])
+            slots.append((len(out), rest[0]))
+            out.append(None)
+    return tuple(out), tuple(slots)
+
+
+def build_index(spec: tuple, arrays: tuple) -> tuple:
+    """The NumPy/CuPy index that ``spec`` encodes, with ``arrays`` for its tensor slots."""
+    index, slots = _index_template(spec)
+    if not slots:
+        return index
+    out = list(index)
+    for pos, slot in slots:
+        out[pos] = arrays[slot]
     return tuple(out)
 
 

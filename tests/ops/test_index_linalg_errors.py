@@ -193,3 +193,19 @@ def test_topk_k_out_of_range(x: ember.Tensor) -> None:
 def test_einsum_errors(equation, shapes, message) -> None:
     with pytest.raises(ValueError, match=f"einsum: {message}"):
         ember.einsum(equation, *[ember.ones(*s) for s in shapes])
+
+
+def test_bounds_hold_when_a_spec_meets_another_shape() -> None:
+    """Index specs' layouts are cached per number of dimensions: the same index on a smaller
+    tensor, or one with fewer dimensions, is still checked against that tensor's shape."""
+    table = ember.randn(65, 8)
+    token = idx(64).reshape(1, 1)
+    assert table[token].shape == (1, 1, 8)
+    assert np.array_equal(table[idx(-65).reshape(1, 1)].numpy(), table.numpy()[[[0]]])
+    with pytest.raises(IndexError, match="index 64 is out of bounds for dimension 0 with size 8"):
+        table[:8][token]
+    with pytest.raises(IndexError, match="index -66 is out of bounds for dimension 0 with size"):
+        table[idx(-66).reshape(1, 1)]
+    assert ember.randn(2, 3, 4)[1, 2, 3].shape == ()
+    with pytest.raises(IndexError, match="too many indices for tensor of dimension 2"):
+        table[1, 2, 3]
