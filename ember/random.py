@@ -286,23 +286,40 @@ def multinomial(
     if (p < 0).any() or not np.isfinite(p).all():
         raise ValueError("multinomial: probability tensor contains either inf, nan or element < 0")
     rows = p.reshape(-1, p.shape[-1])
-    sums = rows.sum(axis=1, keepdims=True)
-    if (sums <= 0).any():
-        raise ValueError("multinomial: each row of probs must have a positive sum")
+    sums = rows.sum(axis=1)
+    if (sums <= 0).any() or not np.isfinite(sums).all():
+        raise ValueError("multinomial: each row of probs must have a positive, finite sum")
     if not replacement and num_samples > rows.shape[1]:
         raise ValueError(
             f"multinomial: cannot sample {num_samples} > {rows.shape[1]} "
             "categories without replacement"
         )
     rng = _rng(generator)
-    out = np.stack(
-        [
-            rng.choice(rows.shape[1], size=num_samples, replace=replacement, p=r / r.sum())
-            for r in rows
-        ]
-    ).astype(np.int64)
-    out = out.reshape(p.shape[:-1] + (num_samples,))
+    draw = _inverse_cdf if replacement or num_samples == 1 else _without_replacement
+    out = draw(rng, rows, num_samples)
+    out = out.astype(np.int64).reshape(p.shape[:-1] + (num_samples,))
     return _finish(out, dtypes.int64, input.device, False)
+
+
+def _inverse_cdf(rng: np.random.Generator, rows: np.ndarray, num_samples: int) -> np.ndarray:
+    """``num_samples`` draws with replacement per row, exactly as ``rng.choice(n, num_samples,
+    p=r / r.sum())`` row by row would draw them (the same uniforms, the same rounding; one
+    draw without replacement is the same), without choice's checks (15-40 us per row)."""
+    uniforms = rng.random((rows.shape[0], num_samples))  # row after row, as per-row calls
+    picks = np.empty(uniforms.shape, dtype=np.int64)
+    for r, u, out in zip(rows, uniforms, picks):
+        cdf = (r / r.sum()).cumsum()
+        cdf /= cdf[-1]
+        out[:] = cdf.searchsorted(u, side="right")
+    return picks
+
+
+def _without_replacement(
+    rng: np.random.Generator, rows: np.ndarray, num_samples: int
+) -> np.ndarray:
+    """``num_samples`` distinct draws per row (NumPy's choice)."""
+    n = rows.shape[1]
+    return np.stack([rng.choice(n, size=num_samples, replace=False, p=r / r.sum()) for r in rows])
 
 
 def rand_like(x: Any, *, dtype: Any = None, generator: Generator | None = None) -> Any:

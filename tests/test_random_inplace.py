@@ -202,3 +202,35 @@ def test_binomial_and_poisson_errors() -> None:
             lib.poisson(-lib.ones(2))
         with pytest.raises(ValueError, match="binomial only supports floating-point dtypes"):
             lib.binomial(lib.ones(2, dtype=lib.int64), lib.ones(2))
+
+
+def _choice_rows(rng: np.random.Generator, rows: np.ndarray, k: int, replace: bool) -> np.ndarray:
+    return np.stack([rng.choice(len(r), size=k, replace=replace, p=r / r.sum()) for r in rows])
+
+
+@pytest.mark.parametrize("n", [1, 10, 65, 10_000])
+@pytest.mark.parametrize("k, replacement", [(1, False), (1, True), (7, True), (3, False)])
+def test_multinomial_draws_numpy_choice_stream(n: int, k: int, replacement: bool) -> None:
+    """Each row draws what NumPy's choice would from the generator's stream, and leaves the
+    stream where choice leaves it (float32 and float64 rows, a strided view, 1-D input)."""
+    if not replacement and k > n:
+        pytest.skip("more samples than categories")
+    weights = np.random.default_rng(n).random((4, n)) ** 3
+    if n > 1:
+        weights[:, 0] = 0.0  # a category that is never drawn
+    strided = ember.tensor(weights.T.copy()).T
+    for probs in (ember.tensor(weights), strided, ember.tensor(weights[1], dtype=ember.float32)):
+        gen = ember.Generator().manual_seed(n)
+        rng = np.random.default_rng(np.random.PCG64(n))
+        rows = np.asarray(probs.numpy(), dtype=np.float64).reshape(-1, n)
+        got = ember.multinomial(probs, k, replacement, generator=gen)
+        expected = _choice_rows(rng, rows, k, replacement).reshape(tuple(probs.shape[:-1]) + (k,))
+        assert np.array_equal(got.numpy(), expected)
+        assert gen.numpy.random() == rng.random()
+
+
+def test_multinomial_rejects_a_row_whose_sum_overflows() -> None:
+    probs = ember.tensor([1e308, 1e308], dtype=ember.float64)
+    with pytest.raises(ValueError, match="each row of probs must have a positive, finite sum"):
+        with pytest.warns(RuntimeWarning, match="overflow"):
+            ember.multinomial(probs, 1)
