@@ -53,16 +53,20 @@ def _value_sig(v: Any) -> Any:
 
 def _module_sig(root: Any) -> tuple:
     """Each module's training flag and which parameters have no gradient, in ``modules()``
-    order; walked over ``_modules`` directly, without the names ``modules()`` builds."""
+    order; walked over ``_modules`` directly, without the names ``modules()`` builds, and with
+    plain loops over bound appends (a list comprehension per module costs a call each)."""
     flags, grads, seen, stack = [], [], set(), [root]
+    flag, grad, mark, push = flags.append, grads.append, seen.add, stack.extend
     while stack:
         m = stack.pop()
-        if id(m) in seen:
+        if m is None or id(m) in seen:
             continue
-        seen.add(id(m))
-        flags.append(m.training)
-        grads += [p.grad is None for p in m._parameters.values() if p is not None]
-        stack += [c for c in reversed(m._modules.values()) if c is not None]
+        mark(id(m))
+        flag(m.training)
+        for p in m._parameters.values():
+            if p is not None:
+                grad(p.grad is None)
+        push(reversed(m._modules.values()))
     return (tuple(flags), tuple(grads))
 
 

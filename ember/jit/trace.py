@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import ember
@@ -94,16 +94,17 @@ def _is_optimizer(obj: Any) -> bool:
     return hasattr(obj, "param_groups") and isinstance(getattr(obj, "state", None), dict)
 
 
-def _children(obj: Any) -> Iterator[tuple[str, Any]]:
-    """Named objects one level inside ``obj`` that may hold tensors, modules or optimizers."""
+def _children(obj: Any) -> list[tuple[str, Any]]:
+    """Named objects one level inside ``obj`` that may hold tensors, modules or optimizers;
+    ``obj`` is none of those itself (``scan_roots`` tests that first)."""
     if isinstance(obj, dict):
-        yield from ((repr(k), v) for k, v in obj.items())
-    elif isinstance(obj, (list, tuple)):
-        yield from ((f"[{i}]", v) for i, v in enumerate(obj))
-    elif not isinstance(obj, (Tensor, type)) and not _is_module(obj) and not _is_optimizer(obj):
-        d = getattr(obj, "__dict__", None)
-        if isinstance(d, dict) and not isinstance(obj, type(sys)):
-            yield from ((f".{k}", v) for k, v in d.items())
+        return [(repr(k), v) for k, v in obj.items()]
+    if isinstance(obj, (list, tuple)):
+        return [(f"[{i}]", v) for i, v in enumerate(obj)]
+    d = getattr(obj, "__dict__", None)
+    if isinstance(d, dict) and not isinstance(obj, type):
+        return [(f".{k}", v) for k, v in d.items()]
+    return []
 
 
 # neither state nor followed; a Python module is tested first: probing its attribute hook for
@@ -124,8 +125,7 @@ def scan_roots(named: list[tuple[str, Any]], depth: int = 3) -> list[tuple[str, 
         if isinstance(obj, Tensor) or _is_module(obj) or _is_optimizer(obj):
             found.append((name, obj))
         elif left > 0:
-            kids = list(_children(obj))
-            stack += [(name + k, v, left - 1) for k, v in reversed(kids)]
+            stack += [(name + k, v, left - 1) for k, v in reversed(_children(obj))]
     return found
 
 
