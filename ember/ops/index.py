@@ -673,19 +673,27 @@ argwhere = nonzero
 
 
 class Argsort(Primitive):
+    """Indices that sort ``x`` along ``dim``; with ``k``, only the first ``k`` of them (top-k
+    as one node, instead of an argsort and a narrow of its result)."""
+
     differentiable = False
 
     @staticmethod
-    def infer(x: Aval, *, dim: int, descending: bool, stable: bool) -> Aval:  # type: ignore
-        return Aval(x.shape, dtypes.int64)
+    def infer(  # type: ignore[override]
+        x: Aval, *, dim: int, descending: bool, stable: bool, k: int | None = None
+    ) -> Aval:
+        shape = x.shape if k is None else x.shape[:dim] + (k,) + x.shape[dim + 1 :]
+        return Aval(shape, dtypes.int64)
 
     @staticmethod
-    def forward(xp, x, *, dim, descending, stable):
+    def forward(xp, x, *, dim, descending, stable, k=None):
         if descending:
             # negate keys (bool as int) so that ties keep their original order, like PyTorch
-            keys = -x.astype(xp.int64) if x.dtype.kind == "b" else -x
-            return xp.argsort(keys, axis=dim, kind="stable").astype(xp.int64)
-        return xp.argsort(x, axis=dim, kind="stable").astype(xp.int64)
+            x = -x.astype(xp.int64) if x.dtype.kind == "b" else -x
+        order = xp.argsort(x, axis=dim, kind="stable")
+        if k is not None:
+            order = order[(slice(None),) * dim + (slice(0, k),)]
+        return order.astype(xp.int64)
 
 
 def argsort(x: Any, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Any:
@@ -710,9 +718,10 @@ def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = Tru
     n = x.shape[d] if x.ndim else 1
     if not 0 <= k <= n:
         raise ValueError(f"topk: k ({k}) is out of range for dimension {d} of size {n}")
-    idx = argsort(x, d, descending=largest)
-    idx = idx.narrow(d, 0, k) if x.ndim else idx
-    return values_indices(gather(x, d, idx) if x.ndim else x, idx)
+    if x.ndim == 0:
+        return values_indices(x, argsort(x))
+    idx = apply(Argsort, x, dim=d, descending=bool(largest), stable=False, k=k)
+    return values_indices(gather(x, d, idx), idx)
 
 
 class IndexMethods:
