@@ -25,7 +25,7 @@ import numpy as np
 
 from ember.jit.fusion import Group, Split
 from ember.jit.graph import Graph
-from ember.jit.native import CTYPES, broadcast_index, members, operands
+from ember.jit.native import CTYPES, broadcast_index, members, operands, value_ctype
 
 __all__ = ["THREADS", "Kernel", "cuda_capable", "kernel_source", "launch", "module_source"]
 
@@ -64,18 +64,18 @@ def launch(size: int) -> int:
 def kernel_source(name: str, group: Group, graph: Graph) -> Kernel:
     """The CUDA kernel ``name`` computing ``group`` on C-contiguous operands."""
     ctype = CTYPES[group.dtype.name]
-    names, params, pointers = operands(group, graph, ctype)
-    shapes = [graph.avals[v].shape for v in pointers]
+    names, params, pointers = operands(group, graph)
     reads = [
-        f"const {ctype} x{k} = a{k}[{broadcast_index(s, group.shape)}];"
-        for k, s in enumerate(shapes)
+        f"const {value_ctype(graph.avals[v].dtype.name)} x{k} = "
+        f"a{k}[{broadcast_index(graph.avals[v].shape, group.shape)}];"
+        for k, v in enumerate(pointers)
     ]
-    body = reads + members(group, graph, ctype, names, target="cuda")
+    body = reads + members(group, graph, names, target="cuda")
     sums = [(graph.nodes[r].out, names[graph.nodes[r].inputs[0]]) for r in group.reductions]
     summed = {v for v, _ in sums}
     stores = []
     for k, v in enumerate(group.outputs):
-        params.append(f"{ctype} *o{k}")
+        params.append(f"{value_ctype(graph.avals[v].dtype.name)} *o{k}")
         if v not in summed:
             stores.append(f"o{k}[i] = {names[v]};")
     body += stores

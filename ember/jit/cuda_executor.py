@@ -50,15 +50,15 @@ def compile_groups(
 
 def cuda_step(function: Any, kernel: cuda_codegen.Kernel, ins: list[int], outs: list[tuple]):
     """A step launching ``function`` on slots ``ins`` and writing slots ``outs``
-    (``(slot, fresh, shape)``: fresh memory per call, else the planned buffer or state array
-    already in the slot; shape None for the group's own)."""
+    (``(slot, fresh, shape, dtype)``: fresh memory per call, else the planned buffer or state
+    array already in the slot; shape None for the group's own)."""
 
-    def run(env: list[Any], dtype: Any, shape: tuple[int, ...]) -> None:
+    def run(env: list[Any], shape: tuple[int, ...]) -> None:
         import cupy
 
         operands = [cupy.ascontiguousarray(env[s]) for s in ins]
         late = []
-        for s, fresh, own in outs:
+        for s, fresh, own, dtype in outs:
             if fresh:
                 env[s] = cupy.empty(shape if own is None else own, dtype)
             out = env[s]

@@ -73,13 +73,13 @@ def _element_strides(a: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
 def _native_step(
     kernel: Any,
     ins: list[int],
-    outs: list[tuple[int, int, tuple | None]],
+    outs: list[tuple[int, int, tuple | None, Any]],
     like: list[int],
     strided: Callable[[list[tuple[int, ...]]], Any] | None = None,
 ):
     """A step calling ``kernel`` on the arrays in slots ``ins``, writing slots ``outs``
-    (``(slot, placement, shape)``: FRESH memory per call, a POOLED buffer or a TARGET state
-    array; shape None for the group's shape, else a reduction's).
+    (``(slot, placement, shape, dtype)``: FRESH memory per call, a POOLED buffer or a TARGET
+    state array; shape None for the group's shape, else a reduction's).
 
     When an input of the group's shape (slots ``like``) is not C-contiguous, the outputs of
     that shape take its memory layout, as NumPy's eager kernels do: a later reduction then sums
@@ -92,24 +92,24 @@ def _native_step(
     buffers: dict[tuple, Any] = {}  # (slot, strides) -> an output buffer of that layout
     layouts: dict[tuple, Any] = {}  # operand shapes, strides -> a kernel (None: copy instead)
     operands = Operands(len(ins) + len(outs))  # their addresses, kept between calls
-    fresh = any(placement == FRESH for _, placement, _ in outs)
+    fresh = any(placement == FRESH for _, placement, _, _ in outs)
 
-    def allocate(env: list[Any], dtype: Any, shape: tuple[int, ...], layout: Any) -> None:
+    def allocate(env: list[Any], shape: tuple[int, ...], layout: Any) -> None:
         """Fresh and pooled outputs, in ``layout`` when it is given."""
-        for s, placement, own in outs:
+        for s, placement, own, dtype in outs:
             if own is not None:  # a reduction: C order, its own shape
                 if placement == FRESH:
                     env[s] = np.empty(own, dtype)
             elif placement == FRESH:
-                env[s] = np.empty(shape, dtype) if layout is None else np.empty_like(layout)
+                env[s] = np.empty(shape, dtype) if layout is None else np.empty_like(layout, dtype)
             elif layout is not None and placement == POOLED:
                 key = (s, layout.strides)
                 if key not in buffers:
-                    buffers[key] = np.empty_like(layout)
+                    buffers[key] = np.empty_like(layout, dtype)
                 env[s] = buffers[key]
 
     def run_in_place(env: list[Any], inputs: list[Any], shape: tuple[int, ...]) -> bool:
-        operands = inputs + [env[s] for s, _, _ in outs]
+        operands = inputs + [env[s] for s, *_ in outs]
         key = tuple((a.shape, a.strides) for a in operands)
         if key not in layouts:
             layouts[key] = strided([_element_strides(a, shape) for a in operands])
@@ -119,7 +119,7 @@ def _native_step(
         kernel(*[a.ctypes.data for a in operands])
         return True
 
-    def run(env: list[Any], dtype: Any, shape: tuple[int, ...]) -> None:
+    def run(env: list[Any], shape: tuple[int, ...]) -> None:
         layout = None
         for s in like:
             if not env[s].flags.c_contiguous:
@@ -127,7 +127,7 @@ def _native_step(
                 break
         inputs = [env[s] for s in ins]  # before an output takes the slot of one of them
         if fresh or layout is not None:
-            allocate(env, dtype, shape, layout)
+            allocate(env, shape, layout)
         if layout is not None and strided is not None and run_in_place(env, inputs, shape):
             return
         see = operands.see
@@ -137,10 +137,10 @@ def _native_step(
                 keep.append(contiguous(a))
                 see(k, keep[-1])
         late = []
-        for k, (s, _, _) in enumerate(outs, len(inputs)):
+        for k, (s, *_) in enumerate(outs, len(inputs)):
             a = env[s]
             if not see(k, a):  # kernels write C order: through a temporary
-                late.append((a, np.empty(a.shape, dtype)))
+                late.append((a, np.empty(a.shape, a.dtype)))
                 see(k, late[-1][1])
         kernel(*operands.table)
         for target, value in late:
@@ -400,18 +400,18 @@ class Executor:
             free = tuple(slot[v] for v in dying)
             if kind == NATIVE and item[0] == "class":
                 run = self._class_step(item[1], slot, in_target)
-                params = {"dtype": None, "shape": ()}
+                params = {"shape": ()}
                 self.steps.append((NATIVE, run, (), params, -1, free))
                 continue
             if kind == NATIVE:
                 g = self.groups[item[1]]
                 sums = {graph.nodes[r].out for r in g.reductions}
-                params = {"dtype": g.dtype.np, "shape": g.shape}
+                params = {"shape": g.shape}
                 if self.gpu:
                     function, kernel = self.kernels[item[1]]
                     outs = [
                         (slot[v], v not in in_target and v not in plan.buffer,
-                         graph.avals[v].shape if v in sums else None)
+                         graph.avals[v].shape if v in sums else None, graph.avals[v].dtype.np)
                         for v in g.outputs
                     ]  # fmt: skip
                     ins = [slot[v] for v in kernel.pointers]
@@ -424,6 +424,7 @@ class Executor:
                         slot[v],
                         TARGET if v in in_target else POOLED if v in plan.buffer else FRESH,
                         graph.avals[v].shape if v in sums else None,
+                        graph.avals[v].dtype.np,
                     )
                     for v in g.outputs
                 ]
@@ -492,15 +493,16 @@ class Executor:
             fn, ptrs = self.kernels[k]
             ins = [slot[v] for v in ptrs]
             fresh = [v not in in_target and v not in plan.buffer for v in g.outputs]
-            shape = g.shape
-            members.append((ins, [(slot[v], f, shape) for v, f in zip(g.outputs, fresh)]))
-            outs = [(slot[v], FRESH if f else TARGET if v in in_target else POOLED, None)
-                    for v, f in zip(g.outputs, fresh)]  # fmt: skip
+            shape, dtypes = g.shape, [graph.avals[v].dtype.np for v in g.outputs]
+            members.append(
+                (ins, [(slot[v], f, shape, d) for v, f, d in zip(g.outputs, fresh, dtypes)])
+            )
+            outs = [(slot[v], FRESH if f else TARGET if v in in_target else POOLED, None, d)
+                    for v, f, d in zip(g.outputs, fresh, dtypes)]  # fmt: skip
             like = [slot[v] for v in ptrs if graph.avals[v].shape == shape]
             run = _native_step(fn, ins, outs, like, functools.partial(self._strided, k))
-            fallback.append(functools.partial(run, dtype=g.dtype.np, shape=shape))
-        dtype = self.groups[self.classes[c].members[0]].dtype.np
-        return multi.multi_step(self.kernels["m", c], members, fallback, dtype)
+            fallback.append(functools.partial(run, shape=shape))
+        return multi.multi_step(self.kernels["m", c], members, fallback)
 
     def bind(self, args: list[Tensor]) -> list[Any] | None:
         """The input arrays for this call, or None if one no longer matches the graph."""

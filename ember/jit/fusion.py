@@ -1,7 +1,9 @@
 """Elementwise fusion: groups of elementwise nodes that run as one kernel.
 
 ``fuse(graph)`` partitions the elementwise nodes of a graph into groups. A group has one
-output shape and one dtype; its inputs may broadcast to that shape. Members need not be
+output shape and computes in one dtype; its inputs may broadcast to that shape. Comparisons
+and ``where`` on that dtype join it too: their booleans are values of the group like any
+other (``_computes_in``). Members need not be
 adjacent in the traced order: a group stays open while the nodes between its members do not
 read its values, and runs at the position of its last member (every member's inputs exist by
 then, and nothing before that position reads a member's value). A value read outside the
@@ -32,6 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ember import dtypes
 from ember.jit.graph import Graph
 from ember.ops.core import ELEMENTWISE
 from ember.ops.reduce import Sum
@@ -98,12 +101,39 @@ class Group:
         return self.native and several and vector
 
 
-def _fusible(graph: Graph, i: int, apart: tuple[type, ...]) -> bool:
+def _computes_in(graph: Graph, i: int, apart: tuple[type, ...]) -> Any:
+    """The dtype node ``i`` computes in as a group member, or None when it joins no group.
+
+    A node of one dtype computes in it. A node with a C expression may also read or give
+    booleans beside one other dtype (a comparison of floats, ``where`` on floats): it computes
+    in that dtype, and its booleans are bytes in the kernel (as are those of a logical op
+    joining the group that makes its operands: ``_host``)."""
     node = graph.nodes[i]
     if node.prim.kind != ELEMENTWISE or node.aliasing or node.prim in apart:
-        return False
-    out = graph.avals[node.out]
-    return all(graph.avals[v].dtype == out.dtype for v in node.inputs)
+        return None
+    kinds = {graph.avals[v].dtype for v in [*node.inputs, node.out]}
+    if len(kinds) == 1:
+        return kinds.pop()
+    others = kinds - {dtypes.bool_}
+    if len(kinds) == 2 and len(others) == 1 and node.prim.c is not None:
+        return others.pop()
+    return None
+
+
+def _host(graph: Graph, i: int, owner: dict[int, Group], open_: dict[tuple, Group]) -> Any:
+    """The dtype of the open float group that makes an input of node ``i``, a logical op on
+    booleans with a C expression (a mask combined from comparisons): it computes there, or
+    None."""
+    node = graph.nodes[i]
+    if node.prim.c is None:
+        return None
+    shape = graph.avals[node.out].shape
+    for v in node.inputs:
+        g = owner.get(v)
+        if g is not None and g.shape == shape and g.dtype is not dtypes.bool_:
+            if open_.get((shape, g.dtype)) is g:
+                return g.dtype
+    return None
 
 
 def _epilogue(graph: Graph, i: int, owner: dict[int, Group]) -> Group | None:
@@ -111,7 +141,7 @@ def _epilogue(graph: Graph, i: int, owner: dict[int, Group]) -> Group | None:
     axes of the group's split), or None."""
     node = graph.nodes[i]
     group = owner.get(node.inputs[0]) if node.prim is Sum else None
-    if group is None:
+    if group is None or graph.avals[node.out].dtype != group.dtype:  # (a count of booleans)
         return None
     s = split(group.shape, node.params["dims"])
     return group if s is not None and group.split in (None, s) else None
@@ -126,9 +156,12 @@ def fuse(graph: Graph, *, reductions: bool = False, apart: tuple[type, ...] = ()
     summed: dict[int, Group] = {}  # value -> the group whose epilogue sums it
     groups: list[Group] = []
     for i, node in enumerate(graph.nodes):
-        fusible = _fusible(graph, i, apart)
+        dtype = _computes_in(graph, i, apart)
+        if dtype is dtypes.bool_:
+            dtype = _host(graph, i, owner, open_) or dtype
+        fusible = dtype is not None
         aval = graph.avals[node.out]
-        key = (aval.shape, aval.dtype)
+        key = (aval.shape, dtype)
         tail = _epilogue(graph, i, owner) if reductions else None
         if tail is not None:
             tail.reductions.append(i)
@@ -140,14 +173,14 @@ def fuse(graph: Graph, *, reductions: bool = False, apart: tuple[type, ...] = ()
             if (
                 g is not None
                 and open_.get((g.shape, g.dtype)) is g
-                and (v in summed or not fusible or g.shape != aval.shape or g.dtype != aval.dtype)
+                and (v in summed or not fusible or g.shape != aval.shape or g.dtype != dtype)
             ):
                 del open_[(g.shape, g.dtype)]
         if not fusible:
             continue
         group = open_.get(key)
         if group is None:
-            group = open_[key] = Group([], aval.shape, aval.dtype)
+            group = open_[key] = Group([], aval.shape, dtype)
             groups.append(group)
         group.nodes.append(i)
         operands = ["x"] * len(node.inputs)

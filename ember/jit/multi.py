@@ -186,21 +186,20 @@ def wrapper_source(name: str, members: list[tuple[str, int]]) -> str:
 
 def multi_step(
     kernel: Any,
-    members: list[tuple[list[int], list[tuple[int, bool, tuple[int, ...]]]]],
+    members: list[tuple[list[int], list[tuple[int, bool, tuple[int, ...], Any]]]],
     fallback: list[Callable[[list[Any]], None]],
-    dtype: Any,
 ) -> Callable[..., None]:
     """A step running a class: one call of the wrapper ``kernel`` over every member's
-    operands, ``(input slots, [(output slot, fresh, shape)])`` each. When an operand is not
+    operands, ``(input slots, [(output slot, fresh, shape, dtype)])`` each. When an operand is not
     C-contiguous (the member kernels read C order) the members run one by one through their
     own steps, ``fallback``, which handle other layouts."""
-    fresh = [(s, shape) for _, outs in members for s, new, shape in outs if new]
-    slots = [s for ins, outs in members for s in [*ins, *(s for s, _, _ in outs)]]
+    fresh = [(s, shape, dtype) for _, outs in members for s, new, shape, dtype in outs if new]
+    slots = [s for ins, outs in members for s in [*ins, *(s for s, *_ in outs)]]
     operands = Operands(len(slots))
 
     def fill(env: list[Any]) -> bool:
         """The operands' addresses into ``operands``; False at the first not C-contiguous."""
-        for s, shape in fresh:
+        for s, shape, dtype in fresh:
             env[s] = np.empty(shape, dtype)
         see = operands.see
         for at, s in enumerate(slots):

@@ -40,6 +40,7 @@ from ember.ops.core import c_literal
 
 __all__ = [
     "CTYPES",
+    "value_ctype",
     "broadcast_index",
     "members",
     "operands",
@@ -57,6 +58,7 @@ __all__ = [
 # than the vector code on an Adam update (see docs/jit.md)
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99", "-fno-math-errno", "-fopenmp-simd")
 CTYPES = {"float32": "float", "float64": "double"}  # the C type of each dtype kernels handle
+BOOL_CTYPE = "unsigned char"  # a kernel's booleans, as NumPy holds them: a byte, 0 or 1
 # The float libm functions kernels call (<tgmath.h> picks them for float operands), declared
 # with vector variants when the C library has them (glibc's libmvec, x86-64: 16 floats per
 # call with AVX-512, within 4 ulp). Double stays on scalar libm: correctly rounded to ~1 ulp,
@@ -130,13 +132,20 @@ def _broadcast_strides(shape: tuple[int, ...], full: tuple[int, ...]) -> tuple[i
     return tuple(reversed(strides))
 
 
-def operands(group: Group, graph: Graph, ctype: str) -> tuple[dict, list[str], list[int]]:
+def value_ctype(dtype: str) -> str:
+    """The C type of a kernel's values of ``dtype`` (a name): its float type, or a byte for a
+    boolean."""
+    return BOOL_CTYPE if dtype == "bool" else CTYPES[dtype]
+
+
+def operands(group: Group, graph: Graph) -> tuple[dict, list[str], list[int]]:
     """(C name of each input value, the input parameters, the values passed as pointers):
     scalar constants are inlined as literals, every other input is a pointer ``a<k>``."""
     names: dict[int, str] = {}
     params: list[str] = []
     pointers: list[int] = []
     for v in group.inputs:
+        ctype = value_ctype(graph.avals[v].dtype.name)
         const = graph.constants.get(v)
         if const is not None and const.size == 1:
             names[v] = f"(({ctype}){c_literal(np.asarray(const).item())})"
@@ -147,16 +156,14 @@ def operands(group: Group, graph: Graph, ctype: str) -> tuple[dict, list[str], l
     return names, params, pointers
 
 
-def members(
-    group: Group, graph: Graph, ctype: str, names: dict[int, str], target: str = "c"
-) -> list[str]:
+def members(group: Group, graph: Graph, names: dict[int, str], target: str = "c") -> list[str]:
     """One C (or CUDA, ``target``) statement per member node (``names`` gains each node's
     value)."""
     lines = []
     for i in group.nodes:
         node = graph.nodes[i]
         expr = node.prim.expression(target, [names[v] for v in node.inputs], node.params)
-        lines.append(f"const {ctype} t{node.out} = {expr};")
+        lines.append(f"const {value_ctype(graph.avals[node.out].dtype.name)} t{node.out} = {expr};")
         names[node.out] = f"t{node.out}"
     return lines
 
@@ -168,9 +175,9 @@ def kernel_source(
     values passed as pointers (the group's inputs other than inlined scalar constants), before
     its outputs. Loops run on every core from ``parallel_min`` elements (default
     ``ember.config.jit_parallel_min``)."""
-    ctype = CTYPES[group.dtype.name]
     size = int(np.prod(group.shape, dtype=np.int64))
-    names, params, pointers = operands(group, graph, ctype)
+    names, params, pointers = operands(group, graph)
+    types = [value_ctype(graph.avals[v].dtype.name) for v in pointers]
     shapes = [graph.avals[v].shape for v in pointers]
     if group.split is None:
         cut = inner_split(shapes, group.shape)
@@ -180,12 +187,12 @@ def kernel_source(
     else:  # loops over rows (or down columns): reads constant along a row are hoisted too
         cut = _first_dim(group.shape, group.split.inner)
         nest = inner_split(shapes, group.shape) <= cut
-    hoisted, body = (_nest_reads if nest else _flat_reads)(ctype, shapes, group.shape, cut)
-    body += members(group, graph, ctype, names)
+    hoisted, body = (_nest_reads if nest else _flat_reads)(types, shapes, group.shape, cut)
+    body += members(group, graph, names)
     sums = [(graph.nodes[r].out, names[graph.nodes[r].inputs[0]]) for r in group.reductions]
     summed = {v for v, _ in sums}
     for k, v in enumerate(group.outputs):
-        params.append(f"{ctype} *o{k}")
+        params.append(f"{value_ctype(graph.avals[v].dtype.name)} *o{k}")
         if v in summed:
             names[v] = f"o{k}"
         else:
@@ -222,9 +229,8 @@ def strided_kernel_source(
     first output's memory order (a (C, N, H, W)-ordered output: channel-major), and their
     offsets use literal strides.
     """
-    ctype = CTYPES[group.dtype.name]
     full = group.shape
-    names, params, pointers = operands(group, graph, ctype)
+    names, params, pointers = operands(group, graph)
     strides = [tuple(0 if n == 1 else st for n, st in zip(full, s)) for s in strides]
     cut = layout_cut(strides, full)
     inner = int(np.prod(full[cut:], dtype=np.int64))
@@ -232,14 +238,15 @@ def strided_kernel_source(
     hoisted, body = [], []
     for k, st in enumerate(strides[: len(pointers)]):
         base = _offset(st, full, order)
+        ctype = value_ctype(graph.avals[pointers[k]].dtype.name)
         if any(st[cut:]):
             hoisted.append(f"const long b{k} = {base};")
             body.append(f"const {ctype} x{k} = a{k}[b{k} + j];")
         else:
             hoisted.append(f"const {ctype} x{k} = a{k}[{base}];")
-    body += members(group, graph, ctype, names)
+    body += members(group, graph, names)
     for k, (v, st) in enumerate(zip(group.outputs, strides[len(pointers) :])):
-        params.append(f"{ctype} *o{k}")
+        params.append(f"{value_ctype(graph.avals[v].dtype.name)} *o{k}")
         hoisted.append(f"const long c{k} = {_offset(st, full, order)};")
         body.append(f"o{k}[c{k} + j] = {names[v]};")
     size = int(np.prod(full, dtype=np.int64))
@@ -271,22 +278,24 @@ def _offset(strides: tuple[int, ...], full: tuple[int, ...], order: list[int]) -
 
 
 def _flat_reads(
-    ctype: str, shapes: list[tuple[int, ...]], full: tuple[int, ...], k: int
+    types: list[str], shapes: list[tuple[int, ...]], full: tuple[int, ...], k: int
 ) -> tuple[list[str], list[str]]:
-    """Each input read at element ``i`` (no hoisted lines)."""
+    """Each input (of C type ``types[n]``) read at element ``i`` (no hoisted lines)."""
     return [], [
-        f"const {ctype} x{n} = a{n}[{broadcast_index(s, full)}];" for n, s in enumerate(shapes)
+        f"const {t} x{n} = a{n}[{broadcast_index(s, full)}];"
+        for n, (t, s) in enumerate(zip(types, shapes))
     ]
 
 
 def _nest_reads(
-    ctype: str, shapes: list[tuple[int, ...]], full: tuple[int, ...], k: int
+    types: list[str], shapes: list[tuple[int, ...]], full: tuple[int, ...], k: int
 ) -> tuple[list[str], list[str]]:
     """(lines per outer index ``r``, lines per element ``i = r * inner + j``) reading the
-    inputs in a loop nest split at dim ``k``: broadcast inputs once per ``r``."""
+    inputs (of C types ``types``) in a loop nest split at dim ``k``: broadcast inputs once per
+    ``r``."""
     inner = int(np.prod(full[k:], dtype=np.int64))
     hoisted, body = [], []
-    for n, shape in enumerate(shapes):
+    for n, (ctype, shape) in enumerate(zip(types, shapes)):
         padded = _padded(shape, len(full))
         outer = broadcast_index(padded[:k], full[:k], "r")
         if padded[k:] == full[k:]:

@@ -222,9 +222,7 @@ def _scalar_partner(x: Aval, scalar: Aval) -> dtypes.dtype | None:
 
 
 class Compare(Binary):
-    """Binary predicate: boolean output, no gradient."""
-
-    no_lowering = "gives booleans, and a fused group computes in one float dtype"
+    """Binary predicate: boolean output (0 or 1 in C, a byte each), no gradient."""
 
     abstract = True
     differentiable = False
@@ -886,7 +884,7 @@ class ToDevice(Unary):
 
 
 class LogicalNot(Unary):
-    no_lowering = "gives booleans, and a fused group computes in one float dtype"
+    c = "(!{0})"
 
     differentiable = False
 
@@ -900,18 +898,24 @@ class LogicalNot(Unary):
 
 
 class IsNan(LogicalNot):
+    c = "(isnan({0}) != 0)"
+
     @staticmethod
     def forward(xp, x):
         return xp.isnan(x)
 
 
 class IsInf(LogicalNot):
+    c = "(isinf({0}) != 0)"
+
     @staticmethod
     def forward(xp, x):
         return xp.isinf(x)
 
 
 class IsFinite(LogicalNot):
+    c = "(isfinite({0}) != 0)"
+
     @staticmethod
     def forward(xp, x):
         return xp.isfinite(x)
@@ -1093,54 +1097,72 @@ class Fmod(Binary):
 
 
 class Eq(Compare):
+    c = "({0} == {1})"
+
     @staticmethod
     def forward(xp, a, b):
         return xp.equal(a, b)
 
 
 class Ne(Compare):
+    c = "({0} != {1})"
+
     @staticmethod
     def forward(xp, a, b):
         return xp.not_equal(a, b)
 
 
 class Lt(Compare):
+    c = "({0} < {1})"
+
     @staticmethod
     def forward(xp, a, b):
         return xp.less(a, b)
 
 
 class Le(Compare):
+    c = "({0} <= {1})"
+
     @staticmethod
     def forward(xp, a, b):
         return xp.less_equal(a, b)
 
 
 class Gt(Compare):
+    c = "({0} > {1})"
+
     @staticmethod
     def forward(xp, a, b):
         return xp.greater(a, b)
 
 
 class Ge(Compare):
+    c = "({0} >= {1})"
+
     @staticmethod
     def forward(xp, a, b):
         return xp.greater_equal(a, b)
 
 
 class LogicalAnd(Compare):
+    c = "({0} && {1})"
+
     @staticmethod
     def forward(xp, a, b):
         return xp.logical_and(a, b)
 
 
 class LogicalOr(Compare):
+    c = "({0} || {1})"
+
     @staticmethod
     def forward(xp, a, b):
         return xp.logical_or(a, b)
 
 
 class LogicalXor(Compare):
+    c = "(!{0} != !{1})"
+
     @staticmethod
     def forward(xp, a, b):
         return xp.logical_xor(a, b)
@@ -1169,8 +1191,7 @@ def _bitwise_where(c: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple) ->
 class Where(Primitive):
     """``cond ? a : b`` with broadcasting; ``cond`` is boolean and gets no gradient."""
 
-    no_lowering = "reads a boolean condition, and a fused group computes in one float dtype"
-
+    c = "({0} ? {1} : {2})"
     kind = ELEMENTWISE
 
     @staticmethod

@@ -79,6 +79,8 @@ class Nextafter(Binary):
 
 
 class SignBit(LogicalNot):
+    c = "(signbit({0}) != 0)"
+
     @staticmethod
     def forward(xp, x):
         return xp.signbit(x)

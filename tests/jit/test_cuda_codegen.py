@@ -56,13 +56,15 @@ def _traced(model: nn.Module, x: np.ndarray, y: np.ndarray, dtype: ember.dtype) 
 
 def _reference_graphs() -> dict[str, Graph]:
     """Graphs with every kind of group: broadcasts, scalars, softmax and norm rows, bias
-    gradient columns, GELU's erf, Adam's update; float32 and float64."""
+    gradient columns, GELU's erf, LeakyReLU's comparison and where (booleans), Adam's update;
+    float32 and float64."""
     rng = np.random.default_rng(0)
     ember.manual_seed(0)
     mlp = nn.Sequential(nn.Linear(20, 32), nn.GELU(), nn.LayerNorm(32), nn.Linear(32, 10))
     cnn = nn.Sequential(
-        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 10)
-    )
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.LeakyReLU(0.1), nn.Flatten(),
+        nn.Linear(4 * 36, 10),
+    )  # fmt: skip
     y = rng.integers(0, 10, 8)
     return {
         "broadcast-f32": _broadcast_graph(ember.float32),
@@ -98,6 +100,9 @@ def test_reference_graphs_cover_every_kind_of_kernel(reference) -> None:
         several = [g for g in groups if len(g.nodes) + len(g.reductions) > 1]
         assert several and all(cuda_codegen.cuda_capable(g, graph) for g in several), name
         assert len(kernels) >= len(several)
+    # LeakyReLU's comparison reaches its kernels as a boolean value (a byte), saved for the
+    # backward's where
+    assert any("unsigned char" in k.source for _, _, ks in reference.values() for k in ks)
 
 
 @needs_nvrtc

@@ -17,7 +17,7 @@ import pytest
 import ember  # noqa: F401  (registers every primitive)
 from ember.jit import native
 from ember.ops.core import ELEMENTWISE, PRIMITIVES
-from ember.ops.elementwise import Binary
+from ember.ops.elementwise import Binary, Where
 
 ELEMENTWISE_PRIMS = sorted(n for n, p in PRIMITIVES.items() if p.kind == ELEMENTWISE)
 # params of the primitives that take some: every variant is lowered and checked
@@ -26,15 +26,17 @@ PARAMS = {
 }
 EDGES = [-np.inf, -1e30, -2.5, -1.5, -1.0, -0.5, -1e-30, -0.0, 0.0, 1e-30, 0.3, 0.5, 1.0, 1.5,
          2.5, 3.0, 1e30, np.inf, np.nan]  # fmt: skip
-CTYPES = {"float32": "float", "float64": "double"}
+CTYPES = ("float32", "float64")  # the dtypes fused kernels compute in
 
 
 def _arity(name: str) -> int:
+    if PRIMITIVES[name] is Where:
+        return 3
     return 2 if issubclass(PRIMITIVES[name], Binary) else 1
 
 
 def _lowered(name: str, target: str) -> bool:
-    refs = ["a", "b"][: _arity(name)]
+    refs = ["a", "b", "c"][: _arity(name)]
     variants = PARAMS.get(name, [{}])
     return all(PRIMITIVES[name].expression(target, refs, p) is not None for p in variants)
 
@@ -47,11 +49,16 @@ def _cases() -> list[tuple[str, dict]]:
 
 
 def _operands(name: str, dtype: str) -> list[np.ndarray]:
-    """Every edge value (unary), or every pair of edge values (binary)."""
+    """Every edge value (unary), every pair of edge values (binary), or both conditions with
+    every pair (``where``)."""
     if _arity(name) == 1:
         return [np.array(EDGES, dtype=dtype)]
     pairs = np.array(list(itertools.product(EDGES, EDGES)), dtype=dtype)
-    return [pairs[:, 0].copy(), pairs[:, 1].copy()]
+    operands = [pairs[:, 0].copy(), pairs[:, 1].copy()]
+    if _arity(name) == 3:
+        cond = np.repeat([False, True], len(pairs))
+        operands = [cond, *(np.tile(a, 2) for a in operands)]
+    return operands
 
 
 def test_every_elementwise_primitive_is_lowered_or_says_why_not() -> None:
@@ -67,15 +74,30 @@ def test_every_elementwise_primitive_is_lowered_or_says_why_not() -> None:
     assert fused <= set(LOWERED), sorted(fused - set(LOWERED))
 
 
+def _output(name: str, params: dict, args: list[np.ndarray]) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(PRIMITIVES[name].forward(np, *args, **params))
+
+
+def _signature(name: str, params: dict, dtype: str) -> tuple[str, str]:
+    """The parameters ``(a, b, c, o, n)`` of a kernel of the primitive on ``dtype`` operands,
+    each operand and the output of its own C type (booleans: bytes), and its expression on
+    element ``i`` of them."""
+    args = _operands(name, dtype)
+    ctypes_ = [native.value_ctype(a.dtype.name) for a in args]
+    ctypes_ += [ctypes_[-1]] * (3 - len(args))  # operands a kernel of lower arity ignores
+    out = native.value_ctype(_output(name, params, args).dtype.name)
+    a, b, c = (f"const {t} *{r}" for t, r in zip(ctypes_, "abc"))
+    refs = ["a[i]", "b[i]", "c[i]"][: _arity(name)]
+    return f"{a}, {b}, {c}, {out} *o, long n", PRIMITIVES[name].expression("c", refs, params)
+
+
 def _c_library(dtype: str) -> ctypes.CDLL:
-    ctype = CTYPES[dtype]
     functions = []
     for k, (name, params) in enumerate(_cases()):
-        refs = ["a[i]", "b[i]"][: _arity(name)]
-        expr = PRIMITIVES[name].expression("c", refs, params)
+        signature, expr = _signature(name, params, dtype)
         functions.append(
-            f"void f{k}(const {ctype} *a, const {ctype} *b, {ctype} *o, long n) {{\n"
-            f"  for (long i = 0; i < n; i++) o[i] = {expr};\n}}"
+            f"void f{k}({signature}) {{\n  for (long i = 0; i < n; i++) o[i] = {expr};\n}}"
         )
     lib = native.load("\n".join(functions))
     if lib is None:
@@ -89,11 +111,10 @@ def test_each_c_expression_equals_the_numpy_forward(dtype: str) -> None:
     for k, (name, params) in enumerate(_cases()):
         prim = PRIMITIVES[name]
         args = _operands(name, dtype)
-        with np.errstate(all="ignore"):
-            expected = np.asarray(prim.forward(np, *args, **params))
-        out = np.empty_like(args[0])
-        second = args[1] if len(args) == 2 else args[0]  # a unary kernel ignores b
-        ptrs = [ctypes.c_void_p(a.ctypes.data) for a in (args[0], second, out)]
+        expected = _output(name, params, args)
+        out = np.empty_like(expected)
+        padded = args + [args[-1]] * (3 - len(args))  # a kernel of lower arity ignores them
+        ptrs = [ctypes.c_void_p(a.ctypes.data) for a in (*padded, out)]
         getattr(lib, f"f{k}")(*ptrs, ctypes.c_long(out.size))
         what = f"{name}{params or ''} in C, {dtype}"
         if prim.libm:  # libm and NumPy's SIMD kernels may differ in the last places
@@ -110,13 +131,13 @@ def test_each_cuda_expression_compiles(tmp_path) -> None:
     if nvcc is None:
         pytest.skip("needs nvcc (CUDA's compiler) to compile the CUDA lowerings")
     kernels = []
-    for dtype, ctype in CTYPES.items():
+    for dtype in CTYPES:
         for k, (name, params) in enumerate(_cases()):
-            refs = ["a[i]", "b[i]"][: _arity(name)]
+            signature, _ = _signature(name, params, dtype)
+            refs = ["a[i]", "b[i]", "c[i]"][: _arity(name)]
             expr = PRIMITIVES[name].expression("cuda", refs, params)
             kernels.append(
-                f'extern "C" __global__ void {name}_{k}_{dtype}(const {ctype} *a, '
-                f"const {ctype} *b, {ctype} *o, long n) {{\n"
+                f'extern "C" __global__ void {name}_{k}_{dtype}({signature}) {{\n'
                 "  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;\n"
                 f"  if (i < n) o[i] = {expr};\n}}"
             )

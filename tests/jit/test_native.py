@@ -20,6 +20,7 @@ from ember.ops.elementwise import (
     Div,
     Erf,
     Exp,
+    Gt,
     Maximum,
     Mul,
     Relu,
@@ -27,8 +28,10 @@ from ember.ops.elementwise import (
     Sigmoid,
     Sqrt,
     Tanh,
+    Where,
 )
 from ember.ops.linalg import MatMul
+from ember.ops.reduce import Sum
 from tests.jit.test_passes import _executor, _graph, _op, _random_graph, _reference, dce
 
 
@@ -345,3 +348,78 @@ def test_without_vector_libm_libm_groups_stay_on_numpy(monkeypatch: pytest.Monke
         assert [bool(on) for on in _executor(g).native] == [False]
     finally:
         native._toolchain.cache_clear()
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64], ids=["f32", "f64"])
+def test_comparisons_and_where_compute_in_the_float_kernel(dtype: ember.dtype) -> None:
+    """LeakyReLU's training step is one kernel: its comparison and wheres join the float
+    group, the saved mask leaves it as a boolean array, and every value equals eager mode."""
+    rng = np.random.default_rng(5)
+    x0 = rng.standard_normal((4, 8, 6, 6)).astype(dtype.np)
+    x0[0, 0, 0, :3] = [0.0, -0.0, np.nan]
+
+    def step(x: ember.Tensor) -> tuple:
+        x.grad = None
+        y = ember.nn.functional.leaky_relu(x * 2.0 + 1.0, 0.2)
+        mask = (y > 0.5) & ~(y >= 3.0)
+        z = ember.where(mask, y, y * y)
+        loss = (z * z).sum()
+        loss.backward()
+        return loss, x.grad * 1.0, mask
+
+    eager = step(ember.tensor(x0, requires_grad=True))
+    compiled = ember.jit(step)
+    x = ember.tensor(x0, requires_grad=True)
+    for _ in range(2):
+        got = compiled(x)
+    ex, graph = compiled._last.executor, compiled.graph
+    mixed = [
+        k
+        for k, g in enumerate(ex.groups)
+        if any(graph.avals[graph.nodes[i].out].dtype is ember.bool for i in g.nodes)
+    ]
+    assert mixed and all(ex.native[k] for k in mixed)
+    assert got[2].dtype is ember.bool
+    np.testing.assert_array_equal(got[2].numpy(), eager[2].numpy())
+    np.testing.assert_array_equal(got[1].numpy(), eager[1].numpy())
+    np.testing.assert_allclose(got[0].item(), eager[0].item(), rtol=1e-6)
+
+
+@needs_cc
+@pytest.mark.parametrize("layout", ["c-order", "transposed"])
+def test_boolean_inputs_broadcast_and_strided(layout: str) -> None:
+    """A boolean condition read through a broadcast (a column) or in another layout (a
+    transposed mask) by a kernel of several float ops."""
+    g = _graph((6, 5), (6, 1), (6, 5))
+    x, col, cond = g.inputs
+    g.avals[col] = Aval((6, 1), ember.bool)
+    g.avals[cond] = Aval((6, 5), ember.bool)
+    shape = (6, 5)
+    a = _op(g, Where, col, _op(g, Exp, x, shape=shape), x, shape=shape)
+    g.outputs = [_op(g, Where, cond, _op(g, Mul, a, a, shape=shape), a, shape=shape)]
+    rng = np.random.default_rng(6)
+    x0 = rng.standard_normal(shape)
+    col0 = rng.standard_normal((6, 1)) > 0
+    cond0 = rng.standard_normal((5, 6)).T > 0 if layout == "transposed" else x0 > 0.3
+    ex = _executor(g, native="all")
+    assert ex.native == [True]
+    args = [ember.tensor(x0), ember.tensor(col0), ember.tensor(cond0)]
+    args[2]._data = cond0  # keep the layout (tensor() copies to C order)
+    (out,) = ex.run(args, ex.bind(args))
+    a0 = np.where(col0, np.exp(x0), x0)
+    np.testing.assert_array_equal(out.numpy(), np.where(cond0, a0 * a0, a0))
+
+
+def test_a_count_of_booleans_is_no_float_epilogue() -> None:
+    """Summing a group's booleans gives an int64 count: not a double accumulator of the
+    float kernel."""
+    g = _graph((3, 4))
+    (x,) = g.inputs
+    flag = _op(g, Gt, _op(g, Exp, x, shape=(3, 4)), x, shape=(3, 4))
+    g.avals[flag] = Aval((3, 4), ember.bool)
+    count = _op(g, Sum, flag, shape=(), dims=(0, 1), keepdim=False)
+    g.avals[count] = Aval((), ember.int64)
+    g.outputs = [count]
+    (group,) = fuse(g, reductions=True)
+    assert group.nodes == [0, 1] and group.reductions == [] and group.outputs == [flag]

@@ -316,12 +316,13 @@ def test_fuse_keeps_a_group_open_across_unrelated_nodes_until_one_reads_it() -> 
     a = _op(g, Add, e, mm, shape=(2, 2))
     r = _op(g, MatMul, a, y, shape=(2, 2))  # reads the group: it closes
     out = _op(g, Relu, _op(g, Mul, a, r, shape=(2, 2)), shape=(2, 2))
-    flag = _op(g, Gt, x, y, shape=(2, 2))  # bool output: not fused
+    flag = _op(g, Gt, x, y, shape=(2, 2))  # a comparison of float64 values joins their group
     g.avals[flag] = Aval((2, 2), ember.bool)
     g.outputs = [out, flag]
     groups = fuse(g)
-    assert [grp.nodes for grp in groups] == [[0, 2], [4, 5]]
-    assert groups[0].outputs == [a] and groups[1].inputs == [a, r]
+    assert [grp.nodes for grp in groups] == [[0, 2], [4, 5, 6]]
+    assert groups[0].outputs == [a] and groups[1].inputs == [a, r, x, y]
+    assert groups[1].outputs == [out, flag] and groups[1].dtype == ember.float64
     x0, y0 = np.array([[0.5, -1.0], [2.0, 0.0]]), np.array([[1.0, 2.0], [-3.0, 0.5]])
     a0 = np.exp(x0) + y0 @ y0
     expected = np.maximum(a0 * (a0 @ y0), 0)
