@@ -53,11 +53,44 @@ def _cell_state(c0: Any, out: Any, prev: int | None) -> Any:
 
 
 class _ArrayCell:
-    """One LSTM step's gate math as array operations on any backend (NumPy, CuPy); the
-    ``lstm_native.NativeCell`` of the same interface does it in one C call."""
+    """The LSTM recurrence as a loop of GEMMs and array operations on any backend (NumPy,
+    CuPy); the ``lstm_native.NativeCell`` of the same interface runs it in one C call."""
 
     def __init__(self, xp: Any) -> None:
         self.xp = xp
+
+    def forward_sequence(
+        self, xproj: Any, w_hh: Any, h0: Any, c0: Any, out: Any, reverse: bool
+    ) -> None:
+        """``out`` (T, B, 6H) = rows [h_t, c_t, i, f, g, o] of every step."""
+        xp, (steps, batch, gates) = self.xp, xproj.shape
+        n = gates // 4
+        xproj, c0 = xp.ascontiguousarray(xproj), xp.ascontiguousarray(c0)
+        w_t = xp.ascontiguousarray(w_hh.T)  # BLAS runs (B, H) @ (H, 4H) faster on it than on a view
+        pre = xp.empty((batch, gates), dtype=xproj.dtype)
+        step = self.forward_steps(pre, xproj, c0, out)
+        h = h0
+        for t, prev in _steps(steps, reverse):
+            xp.matmul(h, w_t, out=pre)
+            step(t, prev)
+            h = out[t, :, :n]
+
+    def backward_sequence(
+        self, g: Any, w_hh: Any, c0: Any, out: Any, res: Any, reverse: bool
+    ) -> None:
+        """``res`` (T, B, 5H) = rows [d pre-activation gates, d c_{t-1}] of every step."""
+        xp, (steps, batch, width) = self.xp, out.shape
+        n = width // 6
+        g, c0, out = xp.ascontiguousarray(g), xp.ascontiguousarray(c0), xp.ascontiguousarray(out)
+        dh_next = xp.zeros((batch, n), dtype=out.dtype)  # then each step's GEMM writes it
+        step = self.backward_steps(g, out, c0, dh_next, res)
+        # visited in reverse of the forward order: each step's c_{t-1} comes from the step the
+        # forward visited before it, and its gradient flows back to it
+        order = _steps(steps, reverse)[::-1]
+        for k, (t, prev) in enumerate(order):
+            step(t, prev, order[k - 1][0] if k else None)
+            if prev is not None:
+                xp.matmul(res[t, :, : 4 * n], w_hh, out=dh_next)
 
     def forward_steps(self, pre: Any, xproj: Any, c0: Any, out: Any) -> Callable:
         """``step(t, prev)``: ``out[t]`` = [h_t, c_t, i, f, g, o] from the GEMM result
@@ -107,7 +140,7 @@ class _ArrayCell:
 
 
 def _cell(xp: Any, dtype: Any) -> Any:
-    """The step kernels for arrays of ``dtype``: native C where available, else arrays."""
+    """The recurrence for arrays of ``dtype``: native C where available, else arrays."""
     return native_cell(xp, dtype) or _ArrayCell(xp)
 
 
@@ -152,17 +185,8 @@ class LSTMSequence(Primitive):
     @staticmethod
     def forward(xp, xproj, w_hh, h0, c0, *, reverse):
         steps, batch, gates = xproj.shape
-        n = gates // 4
-        xproj, c0 = xp.ascontiguousarray(xproj), xp.ascontiguousarray(c0)
-        out = xp.empty((steps, batch, 6 * n), dtype=xproj.dtype)
-        w_t = xp.ascontiguousarray(w_hh.T)  # BLAS runs (B, H) @ (H, 4H) faster on it than on a view
-        pre = xp.empty((batch, gates), dtype=xproj.dtype)
-        step = _cell(xp, xproj.dtype).forward_steps(pre, xproj, c0, out)
-        h = h0
-        for t, prev in _steps(steps, reverse):
-            xp.matmul(h, w_t, out=pre)
-            step(t, prev)
-            h = out[t, :, :n]
+        out = xp.empty((steps, batch, 6 * (gates // 4)), dtype=xproj.dtype)
+        _cell(xp, xproj.dtype).forward_sequence(xproj, w_hh, h0, c0, out, reverse)
         return out
 
     @staticmethod
@@ -195,18 +219,8 @@ class LSTMSequenceGrad(Primitive):
     @staticmethod
     def forward(xp, g, w_hh, c0, out, *, reverse):
         steps, batch, width = out.shape
-        n = width // 6
-        g, c0, out = xp.ascontiguousarray(g), xp.ascontiguousarray(c0), xp.ascontiguousarray(out)
-        res = xp.empty((steps, batch, 5 * n), dtype=out.dtype)
-        dh_next = xp.zeros((batch, n), dtype=out.dtype)  # then each step's GEMM writes it
-        step = _cell(xp, out.dtype).backward_steps(g, out, c0, dh_next, res)
-        # visited in reverse of the forward order: each step's c_{t-1} comes from the step the
-        # forward visited before it, and its gradient flows back to it
-        order = _steps(steps, reverse)[::-1]
-        for k, (t, prev) in enumerate(order):
-            step(t, prev, order[k - 1][0] if k else None)
-            if prev is not None:
-                xp.matmul(res[t, :, : 4 * n], w_hh, out=dh_next)
+        res = xp.empty((steps, batch, 5 * (width // 6)), dtype=out.dtype)
+        _cell(xp, out.dtype).backward_sequence(g, w_hh, c0, out, res, reverse)
         return res
 
     @staticmethod

@@ -1,6 +1,6 @@
-"""The native LSTM step kernels (``ember.ops.lstm_native``): they agree with the array code
-they replace on whole sequences both ways in time, forward and backward, including saturated
-gates; their float32 gates are within a few ulp of float64 maths; and without a compiler (or
+"""The native LSTM recurrence (``ember.ops.lstm_native``): it agrees with the array code it
+replaces on whole sequences both ways in time, forward and backward, including saturated
+gates; its float32 gates are within a few ulp of float64 maths; and without a compiler (or
 for float64) the array code runs instead. The op database compares both with PyTorch."""
 
 from __future__ import annotations
@@ -48,9 +48,12 @@ def _run(xproj, w_hh, h0, c0, g, reverse: bool) -> tuple[np.ndarray, np.ndarray]
 @needs_kernels
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("scale", [1.0, 60.0])
-def test_native_sequence_matches_array_code(monkeypatch, reverse: bool, scale: float) -> None:
-    # n = 21: vector loops with remainders; B = 3 rows
-    args = _sequence(6, 3, 21, scale, seed=int(scale) + reverse)
+@pytest.mark.parametrize("batch", [3, 20])
+def test_native_sequence_matches_array_code(
+    monkeypatch, reverse: bool, scale: float, batch: int
+) -> None:
+    # n = 21: vector loops and 16 x 16 transpose blocks with remainders
+    args = _sequence(6, batch, 21, scale, seed=int(scale) + reverse)
     out, res = _run(*args, reverse)
     monkeypatch.setattr(fused, "_cell", lambda xp, dtype: fused._ArrayCell(xp))
     want_out, want_res = _run(*args, reverse)
@@ -64,8 +67,9 @@ def test_native_gates_are_within_a_few_ulp_of_float64() -> None:
     xproj, w_hh, h0, c0, _ = _sequence(1, 4, 37, 4.0, seed=3)
     n = 37
     out = LSTMSequence.forward(np, xproj, w_hh, h0, c0, reverse=False)[0].astype(np.float64)
-    # float64 maths on the same float32 pre-activations (the float32 GEMM rounds first)
-    pre = (xproj[0] + h0 @ np.ascontiguousarray(w_hh.T)).astype(np.float64)
+    # float64 maths on the same float32 pre-activations (the float32 GEMM rounds first; the
+    # kernel runs it as W_hh · h0ᵀ)
+    pre = (xproj[0] + (w_hh @ h0.T).T).astype(np.float64)
     i, f, o = (1 / (1 + np.exp(-pre[:, k * n : (k + 1) * n])) for k in (0, 1, 3))
     g = np.tanh(pre[:, 2 * n : 3 * n])
     c = f * c0 + i * g
