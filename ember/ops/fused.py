@@ -156,7 +156,7 @@ class LSTMSequence(Primitive):
 
     ``xproj`` (T, B, 4H) is x_t W_ihᵀ + b_ih + b_hh for every step; ``w_hh`` is (4H, H);
     ``h0``/``c0`` are (B, H). The activated gates are kept for the backward pass. Each step is
-    one BLAS GEMM into a reused buffer plus the gate math of ``_cell`` (one C call natively).
+    one BLAS GEMM plus the gate math; natively the whole sequence is one C call (``_cell``).
     """
 
     kind = OPAQUE
