@@ -24,6 +24,7 @@ from ember.ops.core import (
     inplace,
     ufunc_writer,
 )
+from ember.ops.where_native import native_where
 
 __all__ = [
     "add",
@@ -1170,6 +1171,9 @@ class LogicalXor(Compare):
 
 _SAME_SIZE_INT = {1: np.int8, 2: np.int16, 4: np.int32, 8: np.int64}
 _BITWISE_WHERE_MIN = 32768  # elements; below, np.where's branches cost less than the calls
+# elements; below, np.where beats the C call (measured 4.8 against 5.8 us at 4096 float32s,
+# 32 against 8 us at 32768, 2.9 ms against 90 us at 802816; the bitwise form 0.44 ms)
+_NATIVE_WHERE_MIN = 8192
 
 
 def _bitwise_where(c: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple) -> np.ndarray:
@@ -1204,7 +1208,11 @@ class Where(Primitive):
     def forward(xp, c, a, b):
         if xp is np and a.dtype == b.dtype and a.dtype.itemsize in _SAME_SIZE_INT:
             shape = np.broadcast_shapes(c.shape, a.shape, b.shape)
-            if math.prod(shape) >= _BITWISE_WHERE_MIN:
+            size = math.prod(shape)
+            native = native_where(c, a, b, shape) if size >= _NATIVE_WHERE_MIN else None
+            if native is not None:
+                return native
+            if size >= _BITWISE_WHERE_MIN:
                 return _bitwise_where(c, a, b, shape)
         return xp.where(c, a, b)
 

@@ -1,0 +1,108 @@
+"""A native C ``where`` for eager host arrays (``ember.ops.elementwise.Where``).
+
+NumPy's ``where`` branches per element; on an unpredictable mask (LeakyReLU's ``x > 0``, its
+backward on the saved mask, dropout) the branch-free bitwise blend of ``elementwise`` is the
+faster NumPy form, but it still makes five passes over the data. One C loop reads the mask,
+both operands and writes the result once, as the jit's fused kernels do (a blend, every value
+copied bit for bit: NaN payloads, -0.0).
+
+The kernels take a full-size mask whose elements fill one block of memory (in C order or,
+like a convolution's output, in another order of its dims) and operands that are each laid
+out like it or a single element (the zero a backward where blends with), in float32 or
+float64;
+``native_where`` returns None for anything else, and the caller keeps NumPy. The library is
+compiled once per process with the jit's toolchain and disk cache (``ember.jit.native.load``);
+without a compiler it is None too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import itertools
+from typing import Any
+
+import numpy as np
+
+__all__ = ["native_where"]
+
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+def _kernel(ctype: str, a_full: bool, b_full: bool) -> str:
+    name = f"where_{ctype}_{int(a_full)}{int(b_full)}"
+    a, b = ("a[i]" if a_full else "a[0]"), ("b[i]" if b_full else "b[0]")
+    # both operands are read before the blend: GCC does not vectorise a read made under the
+    # condition (a masked load) here
+    return (
+        f"void {name}(long n, const unsigned char *restrict c, const {ctype} *restrict a,\n"
+        f"    const {ctype} *restrict b, {ctype} *restrict o) {{\n"
+        "  #pragma omp simd\n"
+        "  for (long i = 0; i < n; i++) {\n"
+        f"    const {ctype} x = {a}, y = {b};\n"
+        "    o[i] = c[i] ? x : y;\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+@functools.cache
+def _library() -> Any:
+    """The compiled kernels, or None without a working compiler (``native.load`` warns once)."""
+    from ember.jit import native  # the jit package imports ember.ops: load it only when used
+
+    variants = list(itertools.product(_CTYPES.values(), (False, True), (False, True)))
+    lib = native.load("\n".join(_kernel(*v) for v in variants))
+    if lib is None:
+        return None
+    kernels = {}
+    for ctype, a_full, b_full in variants:
+        fn = getattr(lib, f"where_{ctype}_{int(a_full)}{int(b_full)}")
+        fn.argtypes = [ctypes.c_long, *[ctypes.c_void_p] * 4]
+        fn.restype = None
+        kernels[ctype, a_full, b_full] = fn
+    return kernels
+
+
+def _layout(x: np.ndarray) -> tuple[int, ...] | None:
+    """The element strides of ``x`` if its elements fill one block of memory in some order of
+    its dims (C order, or a convolution's (C, N, H, W) memory seen as (N, C, H, W)), else
+    None."""
+    strides = [st // x.itemsize for st in x.strides]
+    step = 1
+    for d in sorted(range(x.ndim), key=lambda d: strides[d]):
+        if x.shape[d] != 1:
+            if strides[d] != step:
+                return None
+            step *= x.shape[d]
+    return tuple(st if n != 1 else 0 for st, n in zip(strides, x.shape))
+
+
+def _operand(x: np.ndarray, shape: tuple[int, ...], layout: tuple[int, ...]) -> bool | None:
+    """True for an operand of the full ``shape`` in the mask's ``layout``, False for a single
+    element, None otherwise."""
+    if x.shape == shape and _layout(x) == layout:
+        return True
+    return False if x.size == 1 else None
+
+
+def native_where(
+    c: np.ndarray, a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]
+) -> np.ndarray | None:
+    """``where(c, a, b)`` broadcast to ``shape`` by one C loop over memory, the result in the
+    mask's layout (as NumPy's), or None where the kernels do not apply (see the module
+    docstring)."""
+    ctype = _CTYPES.get(a.dtype)
+    layout = _layout(c) if c.shape == shape else None
+    if ctype is None or b.dtype != a.dtype or layout is None:
+        return None
+    a_full, b_full = _operand(a, shape, layout), _operand(b, shape, layout)
+    if a_full is None or b_full is None:
+        return None
+    kernels = _library()
+    if kernels is None:
+        return None
+    out = np.empty_like(c, dtype=a.dtype)
+    addresses = [x.ctypes.data for x in (c, a, b, out)]
+    kernels[ctype, a_full, b_full](c.size, *addresses)
+    return out
