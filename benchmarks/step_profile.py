@@ -16,12 +16,12 @@ from typing import Any
 import ember
 from ember.bench.runner import thread_limits
 from ember.bench.workloads import Framework, build_cnn_infer, build_generate, build_train
-from ember.jit.executor import Executor
+from ember.jit.executor import NATIVE, Executor
 
 
 def _name(step: tuple) -> str:
     kind, fn, _, params, _, _ = step
-    if "shape" in params and params.get("dtype") is not None:
+    if kind == NATIVE and getattr(fn, "__qualname__", "").startswith("_native_step"):
         return "fused kernel"
     qualname = getattr(fn, "__qualname__", type(fn).__name__)
     if "<locals>" in qualname:  # a made kernel: its own name (ufunc_writer names it "matmul")
