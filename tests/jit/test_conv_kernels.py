@@ -21,7 +21,7 @@ pytestmark = [
 ]
 
 CASES = [
-    ((40, 6, 13, 12), (5, 6, 3, 3), {}),  # stride 1: several chunks of the batch
+    ((48, 6, 13, 12), (5, 6, 3, 3), {}),  # stride 1: several chunks of the batch
     ((3, 4, 9, 11), (5, 4, 3, 2), {"stride": 2, "padding": 1}),
     ((2, 3, 9, 8), (4, 3, 2, 3), {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2)}),
     ((2, 3, 11), (4, 3, 3), {"stride": 3, "dilation": 2}),
