@@ -57,13 +57,13 @@ LAZY_UPWARD = {
     ("ember.tensor", "ember.creation"),
     # a jit graph's draw() hands its DOT text to the same renderer draw_graph uses
     ("ember.jit.graph", "ember.diagnostics.graph"),
-    # eager convolutions (large inputs), the LSTM's recurrence and where (large arrays) run
+    # eager convolutions (large inputs), the LSTM's recurrence, where and erf run
     # native C kernels compiled with the jit's toolchain and disk cache, the recurrence's
     # products through NumPy's CBLAS GEMM; without a compiler they stay on NumPy
     ("ember.ops.conv", "ember.jit.conv_kernels"),
     ("ember.ops.lstm_native", "ember.jit.native"),
     ("ember.ops.lstm_native", "ember.jit.blas"),
-    ("ember.ops.where_native", "ember.jit.native"),
+    ("ember.ops.eager_native", "ember.jit.native"),
     # an in-place write that needs no gradient (fill_) keeps the tensor in the graph by a where
     ("ember.ops.core", "ember.ops.elementwise"),
     # index_fill, diag_embed and cartesian_prod build their index grids with arange/meshgrid

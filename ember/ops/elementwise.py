@@ -24,7 +24,7 @@ from ember.ops.core import (
     inplace,
     ufunc_writer,
 )
-from ember.ops.where_native import native_where
+from ember.ops.eager_native import native_erf, native_where
 
 __all__ = [
     "add",
@@ -606,12 +606,13 @@ class Erf(Unary):
 
 
 def _erf(xp: Any, x: Any) -> Any:
-    """erf: float32 host arrays by ``_erf_float32``; otherwise the backend's special functions
-    (SciPy/CuPy) when present, else a series."""
+    """erf: float32 host arrays by one C loop (``eager_native``), else ``_erf_float32``;
+    otherwise the backend's special functions (SciPy/CuPy) when present, else a series."""
     from ember.arrays import backend_of
 
     if xp is np and x.dtype == np.float32:
-        return _erf_float32(xp, x)
+        native = native_erf(x)
+        return _erf_float32(xp, x) if native is None else native
     special = backend_of(x).special()
     if special is None:
         return _erf_fallback(xp, x)
