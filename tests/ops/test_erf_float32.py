@@ -36,13 +36,18 @@ def test_special_values() -> None:
 
 
 def test_erf_and_gelu_do_not_need_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """float32 never asks the backend for SciPy's special functions."""
+    """float32 never asks the backend for SciPy's special functions (it takes the native loop
+    of ``ember.ops.eager_native`` where one is built, else ``_erf_float32``: within 4 ulp of
+    each other)."""
     from ember.arrays import backend_of
 
     backend = type(backend_of(np.zeros(1)))
     monkeypatch.setattr(backend, "special", lambda self: pytest.fail("SciPy was used"))
     x = ember.tensor(_points())
-    np.testing.assert_array_equal(ember.erf(x).numpy(), _erf_float32(np, x.numpy()))
+    eps, tiny = np.finfo(np.float32).eps, np.finfo(np.float32).tiny
+    np.testing.assert_allclose(
+        ember.erf(x).numpy(), _erf_float32(np, x.numpy()), rtol=4 * eps, atol=tiny
+    )
     ember.nn.functional.gelu(x)
 
 
