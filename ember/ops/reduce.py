@@ -533,6 +533,8 @@ def softmax(input: Any, dim: int | None = None, dtype: Any = None) -> Any:
 def _softmax(x: Any, dim: int) -> Any:
     if x.ndim == 0:
         return (x - x.detach()).exp()
+    if x.shape[dim] == 0:  # nothing to normalise (and no max to subtract): an empty result
+        return x.exp()
     e = (x - amax(x, dim, keepdim=True).detach()).exp()
     return e / e.sum(dim, keepdim=True)
 

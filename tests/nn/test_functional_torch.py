@@ -110,3 +110,17 @@ def test_gumbel_softmax_samples_like_torch(hard: bool) -> None:
     leaf = ember.tensor(logits, requires_grad=True)
     F.gumbel_softmax(leaf, hard=hard)[1].backward()
     assert np.isfinite(leaf.grad.numpy()).all() and abs(leaf.grad.numpy().sum()) < 1e-12
+
+
+@pytest.mark.parametrize("shape, dim", [((0,), 0), ((2, 0), 1), ((0, 3), 0), ((2, 0), 0)])
+def test_softmax_over_an_empty_or_any_dim_of_an_empty_tensor_is_empty_like_torch(
+    shape: tuple, dim: int
+) -> None:
+    x = np.zeros(shape, np.float32)
+    for ours, theirs in ((F.softmax, TF.softmax), (F.log_softmax, TF.log_softmax)):
+        t = ember.tensor(x, requires_grad=True)
+        got = ours(t, dim=dim)
+        want = theirs(torch.tensor(x), dim=dim)
+        assert tuple(got.shape) == tuple(want.shape) and got.dtype == ember.float32
+        got.sum().backward()
+        assert tuple(t.grad.shape) == shape
