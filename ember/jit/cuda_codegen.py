@@ -66,7 +66,7 @@ def kernel_source(name: str, group: Group, graph: Graph) -> Kernel:
     ctype = CTYPES[group.dtype.name]
     names, params, pointers = operands(group, graph)
     reads = [
-        f"const {value_ctype(graph.avals[v].dtype.name)} x{k} = "
+        f"const {value_ctype(graph.avals[v].dtype)} x{k} = "
         f"a{k}[{broadcast_index(graph.avals[v].shape, group.shape)}];"
         for k, v in enumerate(pointers)
     ]
@@ -75,7 +75,7 @@ def kernel_source(name: str, group: Group, graph: Graph) -> Kernel:
     summed = {v for v, _ in sums}
     stores = []
     for k, v in enumerate(group.outputs):
-        params.append(f"{value_ctype(graph.avals[v].dtype.name)} *o{k}")
+        params.append(f"{value_ctype(graph.avals[v].dtype)} *o{k}")
         if v not in summed:
             stores.append(f"o{k}[i] = {names[v]};")
     body += stores

@@ -3,11 +3,11 @@
 ``fuse(graph)`` partitions the elementwise nodes of a graph into groups. A group has one
 output shape and computes in one dtype; its inputs may broadcast to that shape. Comparisons
 and ``where`` on that dtype join it too: their booleans are values of the group like any
-other (``_computes_in``). Members need not be
-adjacent in the traced order: a group stays open while the nodes between its members do not
-read its values, and runs at the position of its last member (every member's inputs exist by
-then, and nothing before that position reads a member's value). A value read outside the
-group, or observed by the caller, is a group output; the rest never leave the kernel.
+other (``_computes_in``). Members need not be adjacent in the traced order: a group stays
+open while the nodes between its members do not read its values, and runs at the position
+of its last member (every member's inputs exist by then, and nothing before that position
+reads a member's value). A value read outside the group, or observed by the caller, is a
+group output; the rest never leave the kernel.
 
 Reduction epilogues: a ``Sum`` of a group's value over its trailing axes (``Split.ROWS``: a
 softmax denominator, LayerNorm's mean, a loss over all elements) or its leading axes
@@ -121,9 +121,9 @@ def _computes_in(graph: Graph, i: int, apart: tuple[type, ...]) -> Any:
 
 
 def _host(graph: Graph, i: int, owner: dict[int, Group], open_: dict[tuple, Group]) -> Any:
-    """The dtype of the open float group that makes an input of node ``i``, a logical op on
-    booleans with a C expression (a mask combined from comparisons): it computes there, or
-    None."""
+    """The dtype of the open group (of a dtype other than bool) that makes an input of node
+    ``i``, a logical op on booleans with a C expression (a mask combined from comparisons): it
+    computes there; or None."""
     node = graph.nodes[i]
     if node.prim.c is None:
         return None

@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import warnings
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -132,10 +132,10 @@ def _broadcast_strides(shape: tuple[int, ...], full: tuple[int, ...]) -> tuple[i
     return tuple(reversed(strides))
 
 
-def value_ctype(dtype: str) -> str:
-    """The C type of a kernel's values of ``dtype`` (a name): its float type, or a byte for a
-    boolean."""
-    return BOOL_CTYPE if dtype == "bool" else CTYPES[dtype]
+def value_ctype(dtype: Any) -> str:
+    """The C type of a kernel's values of ``dtype`` (ember's or NumPy's): its float type, or a
+    byte for a boolean."""
+    return BOOL_CTYPE if dtype.name == "bool" else CTYPES[dtype.name]
 
 
 def operands(group: Group, graph: Graph) -> tuple[dict, list[str], list[int]]:
@@ -145,7 +145,7 @@ def operands(group: Group, graph: Graph) -> tuple[dict, list[str], list[int]]:
     params: list[str] = []
     pointers: list[int] = []
     for v in group.inputs:
-        ctype = value_ctype(graph.avals[v].dtype.name)
+        ctype = value_ctype(graph.avals[v].dtype)
         const = graph.constants.get(v)
         if const is not None and const.size == 1:
             names[v] = f"(({ctype}){c_literal(np.asarray(const).item())})"
@@ -163,7 +163,7 @@ def members(group: Group, graph: Graph, names: dict[int, str], target: str = "c"
     for i in group.nodes:
         node = graph.nodes[i]
         expr = node.prim.expression(target, [names[v] for v in node.inputs], node.params)
-        lines.append(f"const {value_ctype(graph.avals[node.out].dtype.name)} t{node.out} = {expr};")
+        lines.append(f"const {value_ctype(graph.avals[node.out].dtype)} t{node.out} = {expr};")
         names[node.out] = f"t{node.out}"
     return lines
 
@@ -177,7 +177,7 @@ def kernel_source(
     ``ember.config.jit_parallel_min``)."""
     size = int(np.prod(group.shape, dtype=np.int64))
     names, params, pointers = operands(group, graph)
-    types = [value_ctype(graph.avals[v].dtype.name) for v in pointers]
+    types = [value_ctype(graph.avals[v].dtype) for v in pointers]
     shapes = [graph.avals[v].shape for v in pointers]
     if group.split is None:
         cut = inner_split(shapes, group.shape)
@@ -192,7 +192,7 @@ def kernel_source(
     sums = [(graph.nodes[r].out, names[graph.nodes[r].inputs[0]]) for r in group.reductions]
     summed = {v for v, _ in sums}
     for k, v in enumerate(group.outputs):
-        params.append(f"{value_ctype(graph.avals[v].dtype.name)} *o{k}")
+        params.append(f"{value_ctype(graph.avals[v].dtype)} *o{k}")
         if v in summed:
             names[v] = f"o{k}"
         else:
@@ -238,7 +238,7 @@ def strided_kernel_source(
     hoisted, body = [], []
     for k, st in enumerate(strides[: len(pointers)]):
         base = _offset(st, full, order)
-        ctype = value_ctype(graph.avals[pointers[k]].dtype.name)
+        ctype = value_ctype(graph.avals[pointers[k]].dtype)
         if any(st[cut:]):
             hoisted.append(f"const long b{k} = {base};")
             body.append(f"const {ctype} x{k} = a{k}[b{k} + j];")
@@ -246,7 +246,7 @@ def strided_kernel_source(
             hoisted.append(f"const {ctype} x{k} = a{k}[{base}];")
     body += members(group, graph, names)
     for k, (v, st) in enumerate(zip(group.outputs, strides[len(pointers) :])):
-        params.append(f"{value_ctype(graph.avals[v].dtype.name)} *o{k}")
+        params.append(f"{value_ctype(graph.avals[v].dtype)} *o{k}")
         hoisted.append(f"const long c{k} = {_offset(st, full, order)};")
         body.append(f"o{k}[c{k} + j] = {names[v]};")
     size = int(np.prod(full, dtype=np.int64))

@@ -84,9 +84,9 @@ def _signature(name: str, params: dict, dtype: str) -> tuple[str, str]:
     each operand and the output of its own C type (booleans: bytes), and its expression on
     element ``i`` of them."""
     args = _operands(name, dtype)
-    ctypes_ = [native.value_ctype(a.dtype.name) for a in args]
+    ctypes_ = [native.value_ctype(a.dtype) for a in args]
     ctypes_ += [ctypes_[-1]] * (3 - len(args))  # operands a kernel of lower arity ignores
-    out = native.value_ctype(_output(name, params, args).dtype.name)
+    out = native.value_ctype(_output(name, params, args).dtype)
     a, b, c = (f"const {t} *{r}" for t, r in zip(ctypes_, "abc"))
     refs = ["a[i]", "b[i]", "c[i]"][: _arity(name)]
     return f"{a}, {b}, {c}, {out} *o, long n", PRIMITIVES[name].expression("c", refs, params)
