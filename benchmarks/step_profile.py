@@ -34,26 +34,23 @@ def profile(workload: str, steps: int) -> tuple[collections.Counter, float]:
     totals: collections.Counter = collections.Counter()
     original = Executor.execute_steps
 
+    def timed_step(step: tuple) -> tuple:
+        kind, fn, ins, params, out, dying = step
+        label = _name(step)
+
+        def run(*a: Any, **k: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                totals[label] += time.perf_counter() - start
+
+        return (kind, run, ins, params, out, dying)
+
     def timed(self: Executor, arrays: list, **kw: Any) -> list:
-        real = self.steps
-        wrapped = []
-        for step in real:
-            kind, fn, ins, params, out, dying = step
-            label = _name(step)
-
-            def run(*a: Any, _fn: Any = fn, _label: str = label, **k: Any) -> Any:
-                start = time.perf_counter()
-                try:
-                    return _fn(*a, **k)
-                finally:
-                    totals[_label] += time.perf_counter() - start
-
-            wrapped.append((kind, run, ins, params, out, dying))
-        self.steps = wrapped
-        try:
-            return original(self, arrays, **kw)
-        finally:
-            self.steps = real
+        if not getattr(self, "timed", False):  # wrapped once: the loop is generated once
+            self.steps, self.timed = [timed_step(step) for step in self.steps], True
+        return original(self, arrays, **kw)
 
     fw = Framework("ember", ember)
     if workload == "gpt-generate":

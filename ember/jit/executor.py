@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +41,7 @@ from ember.jit.addresses import Operands
 from ember.jit.fusion import Group, fuse
 from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
+from ember.jit.step_code import SameView, loop_function
 from ember.jit.trace import Sample
 from ember.ops.core import ELEMENTWISE, widened, widened_write, widening
 from ember.ops.elementwise import Copy
@@ -150,17 +150,6 @@ def _native_step(
     return run
 
 
-def _reader(slots: tuple[int, ...]) -> Callable[[list[Any]], tuple]:
-    """``env -> tuple(env[s] for s in slots)``, a step's input arrays: an ``itemgetter``
-    for two or more inputs, cheaper per step than building a list."""
-    if len(slots) > 1:
-        return operator.itemgetter(*slots)
-    if slots:
-        only = slots[0]
-        return lambda env: (env[only],)
-    return lambda env: ()
-
-
 def _keep_layout(write: Callable, like: tuple[int, ...], pooled: bool) -> Callable:
     """``write`` into the planned buffer, minding the layout of the inputs of the output's
     shape (positions ``like``) that are not C-contiguous (a transposed gradient, a
@@ -197,33 +186,12 @@ def _keep_layout(write: Callable, like: tuple[int, ...], pooled: bool) -> Callab
     return run
 
 
-def _same_view(view: Callable) -> Callable:
-    """``view`` giving back its last result when called on the very same arrays again.
-
-    A compiled step's views of pooled buffers, state and constants (a head split, a
-    transpose) are the same views at every call, yet each costs a NumPy call of 1–2 µs: a
-    small step (one decoded token) has dozens. A result that does not share memory with its
-    inputs (a reshape that had to copy) is made anew each time."""
-    last: list[Any] = [(), None]  # the arrays of the last call, its view
-
-    def run(xp: Any, *arrays: Any, **params: Any) -> Any:
-        seen, result = last
-        if len(seen) == len(arrays) and all(a is b for a, b in zip(arrays, seen)):
-            return result
-        result = view(xp, *arrays, **params)
-        if any(np.may_share_memory(result, a) for a in arrays):
-            last[:] = [arrays, result]
-        return result
-
-    return run
-
-
 def _given_draws(steps: list[tuple], drawn: dict[int, Any]) -> list[tuple]:
     """``steps`` with each draw step ``k`` of ``drawn`` handing out ``drawn[k]`` instead."""
     steps = list(steps)
     for k, array in drawn.items():
-        kind, _, read, params, out, dying = steps[k]
-        steps[k] = (kind, lambda xp, _array=array, **_: _array, read, params, out, dying)
+        kind, _, ins, params, out, dying = steps[k]
+        steps[k] = (kind, lambda xp, _array=array, **_: _array, ins, params, out, dying)
     return steps
 
 
@@ -418,7 +386,7 @@ class Executor:
         in_target = set(plan.target)
         aliases = aliases | in_target
         # slots holding the same array at every call: pooled buffers, state, constants, and
-        # the views of them that ``_same_view`` hands out again
+        # the views of them that ``SameView`` hands out again
         static = {s for s, _ in self.buffer_slots} | {s for s, _ in self.constants}
         static |= {s for s, src, *_ in self.inputs if src.kind == "data"}
         self.steps = []
@@ -480,12 +448,10 @@ class Executor:
                 fn = node.prim.forward if low is None else widened(node.prim.forward, low)
                 if host_product:
                     fn = matmul_kernels.matmul
-                if node.aliasing and not self.gpu and set(ins) <= static:
-                    fn = _same_view(fn)
+                if node.aliasing and not self.gpu and ins and set(ins) <= static:
+                    fn = SameView(fn, len(ins))
                     static.add(slot[out])
                 self.steps.append((ALLOC, fn, ins, node.params, slot[out], free))
-        # each step reads its inputs through one call
-        self.steps = [(kind, fn, _reader(ins), *rest) for kind, fn, ins, *rest in self.steps]
         self.in_place = len(plan.target)
         self.outputs = [slot[v] for v in graph.outputs]
         owned: set[int] = set()
@@ -511,6 +477,7 @@ class Executor:
                 self.xp = backend_of(s.tensor._data).xp
                 break
         self._template: list[Any] | None = None
+        self._loop: tuple | None = None  # (the steps, host, their loop_function)
 
     def _class_step(self, c: int, slot: dict[int, int], in_target: set[int]) -> Callable:
         """The step of class ``c``: one call over its members' operands, or, for operands in
@@ -583,24 +550,33 @@ class Executor:
         env = self._env(xp)
         for (slot, *_), arr in zip(self.inputs, arrays):
             env[slot] = arr
-        steps = self.steps if drawn is None else _given_draws(self.steps, drawn)
-        ndarray, asarray = np.ndarray, np.asarray
         pool = blas.hold(self.blas) if self.blas is not None and host else contextlib.nullcontext()
         with pool, np.errstate(all="ignore"):  # like eager mode's quiet kernels: no warnings
-            for kind, fn, read, params, out, dying in steps:
-                if kind == ALLOC:
-                    r = fn(xp, *read(env), **params)
-                    if host and type(r) is not ndarray:
-                        r = asarray(r)
-                    env[out] = r
-                elif kind == INTO:
-                    env[out] = fn(xp, *read(env), out=env[out], **params)
-                else:
-                    fn(env, **params)
-                if not keep:
-                    for d in dying:
-                        env[d] = None
+            if keep or drawn is not None:
+                self._run_each(env, xp, _given_draws(self.steps, drawn or {}), keep)
+            else:
+                loop = self._loop
+                if loop is None or loop[0] is not self.steps or loop[1] != host:
+                    self._loop = (self.steps, host, loop_function(self.steps, host))
+                self._loop[2](env, xp)
         return env
+
+    @staticmethod
+    def _run_each(env: list[Any], xp: Any, steps: list[tuple], keep: bool) -> None:
+        """The steps one by one, as ``loop_function`` writes them out (for a CUDA graph's
+        capture: ``keep``, ``drawn``)."""
+        host = xp is np
+        for kind, fn, ins, params, out, dying in steps:
+            if kind == ALLOC:
+                r = fn(xp, *[env[s] for s in ins], **params)
+                env[out] = np.asarray(r) if host and type(r) is not np.ndarray else r
+            elif kind == INTO:
+                env[out] = fn(xp, *[env[s] for s in ins], out=env[out], **params)
+            else:
+                fn(env, **params)
+            if not keep:
+                for d in dying:
+                    env[d] = None
 
     def collect(self, args: list[Tensor], env: list[Any]) -> tuple[list, list]:
         """The output arrays, then the mutated state written back, then the new gradients'

@@ -1,17 +1,16 @@
 """The executor hands out a view of the same arrays again instead of making it anew
-(``executor._same_view``): only where the arrays are the same objects, and never a copy."""
+(``step_code.SameView``): only where the arrays are the same objects, and never a copy."""
 
 from __future__ import annotations
 
 import numpy as np
 
 import ember
+from ember.jit.step_code import SameView
 
 
 def _view_steps(compiled) -> int:
-    return sum(
-        step[1].__qualname__.startswith("_same_view") for step in compiled._last.executor.steps
-    )
+    return sum(isinstance(step[1], SameView) for step in compiled._last.executor.steps)
 
 
 def test_views_of_state_are_reused_and_follow_new_contents_and_new_arrays() -> None:
