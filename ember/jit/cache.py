@@ -9,9 +9,11 @@ numbers such as Adam's step count are baked into the graph).
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from typing import Any
 
+from ember import structure
 from ember.autograd.grad_mode import STATE
 from ember.config import config
 from ember.jit.trace import _is_module, _is_optimizer
@@ -51,12 +53,13 @@ def _value_sig(v: Any) -> Any:
     return v if isinstance(v, _STATIC) else (type(v).__name__, id(v))
 
 
-def _module_sig(root: Any) -> tuple:
-    """Each module's training flag and which parameters have no gradient, in ``modules()``
-    order; walked over ``_modules`` directly, without the names ``modules()`` builds, and with
-    plain loops over bound appends (a list comprehension per module costs a call each)."""
-    flags, grads, seen, stack = [], [], set(), [root]
-    flag, grad, mark, push = flags.append, grads.append, seen.add, stack.extend
+def _walk(root: Any) -> tuple[tuple, tuple, tuple]:
+    """Each module's training flag, its parameters and their identities (a graph reads the
+    parameter objects it was traced with), in ``modules()`` order; walked over
+    ``_modules`` directly, without the names ``modules()`` builds, and with plain loops over
+    bound appends (a list comprehension per module costs a call each)."""
+    flags, params, seen, stack = [], [], set(), [root]
+    flag, param, mark, push = flags.append, params.append, seen.add, stack.extend
     while stack:
         m = stack.pop()
         if m is None or id(m) in seen:
@@ -65,9 +68,29 @@ def _module_sig(root: Any) -> tuple:
         flag(m.training)
         for p in m._parameters.values():
             if p is not None:
-                grad(p.grad is None)
+                param(p)
         push(reversed(m._modules.values()))
-    return (tuple(flags), tuple(grads))
+    return tuple(flags), tuple(params), tuple(map(id, params))
+
+
+# root module -> (structure version, its walk)
+_walks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _module_sig(root: Any) -> tuple:
+    """The modules' training flags, their parameter objects and which have no gradient. The
+    walk is reused while no module changed (``ember.structure``); the gradients are read at
+    every call. (A parameter's identity cannot be that of a new one: the graphs traced with it
+    keep it alive.)"""
+    now = structure.version()
+    try:
+        entry = _walks.get(root)
+        if entry is None or entry[0] != now:
+            entry = _walks[root] = (now, _walk(root))
+    except TypeError:  # a module that cannot be weakly referenced or hashed
+        entry = (now, _walk(root))
+    flags, params, ids = entry[1]
+    return (flags, ids, tuple([p.grad is None for p in params]))
 
 
 def _entry_sig(v: Any) -> Any:

@@ -14,10 +14,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ember import dtypes
+from ember import dtypes, structure
 from ember.autograd import no_grad
 from ember.creation import as_tensor, from_dlpack
 from ember.nn.parameter import Buffer, Parameter
+from ember.structure import Registry
 from ember.tensor import Tensor
 
 __all__ = ["Module", "RemovableHandle"]
@@ -98,10 +99,10 @@ class Module:
     def __init__(self) -> None:
         d = self.__dict__
         d["training"] = True
-        d["_parameters"] = {}
+        d["_parameters"] = Registry()
         d["_buffers"] = {}
         d["_non_persistent_buffers_set"] = set()
-        d["_modules"] = {}
+        d["_modules"] = Registry()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
 
@@ -183,6 +184,7 @@ class Module:
         self._non_persistent_buffers_set.discard(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        structure.bump()  # a mode, a child or anything a cached walk of the tree may read
         d = self.__dict__
         params = d.get("_parameters")
         if isinstance(value, Parameter):
@@ -239,6 +241,7 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
+        structure.bump()
         if name in self._parameters or name in self._buffers or name in self._modules:
             self._forget(name)
         else:
@@ -249,7 +252,11 @@ class Module:
         return sorted(set(super().__dir__()) | set(extra))
 
     def __setstate__(self, state: dict) -> None:
+        structure.bump()
         self.__dict__.update(state)
+        for store in ("_parameters", "_modules"):  # (a module pickled with plain dictionaries)
+            if type(self.__dict__.get(store)) is dict:
+                self.__dict__[store] = Registry(self.__dict__[store])
 
     # -- traversal --------------------------------------------------------------------------
     def named_modules(
