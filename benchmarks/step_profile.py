@@ -16,11 +16,13 @@ from typing import Any
 import ember
 from ember.bench.runner import thread_limits
 from ember.bench.workloads import Framework, build_cnn_infer, build_generate, build_train
+from ember.jit.addresses import NativeCall
 from ember.jit.executor import NATIVE, Executor
 
 
 def _name(step: tuple) -> str:
     kind, fn, _, params, _, _ = step
+    fn = fn.run if isinstance(fn, NativeCall) else fn
     if kind == NATIVE and getattr(fn, "__qualname__", "").startswith("_native_step"):
         return "fused kernel"
     qualname = getattr(fn, "__qualname__", type(fn).__name__)

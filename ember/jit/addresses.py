@@ -41,3 +41,19 @@ class Operands:
         self.refs[k] = weakref.ref(a)
         self.table[k] = a.ctypes.data
         return True
+
+
+class NativeCall:
+    """A compiled step calling ``kernel(table)``: ``run(env, **params)`` gathers the
+    operands' addresses (and copies, allocates or falls back where it must); ``last`` holds the
+    arrays of ``slots`` at its last call that needed nothing but the call, so that the step's
+    loop (``step_code``) may call ``kernel(table)`` directly while they are the same arrays."""
+
+    __slots__ = ("run", "kernel", "table", "slots", "last")
+
+    def __init__(self, run: Any, kernel: Any, table: Any, slots: tuple[int, ...]) -> None:
+        self.run, self.kernel, self.table, self.slots = run, kernel, table, slots
+        self.last: tuple | None = None
+
+    def __call__(self, env: list[Any], **params: Any) -> None:
+        self.run(env, **params)

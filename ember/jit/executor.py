@@ -37,7 +37,7 @@ from ember.jit import (
     native,
     pool_kernels,
 )
-from ember.jit.addresses import Operands
+from ember.jit.addresses import NativeCall, Operands
 from ember.jit.fusion import Group, fuse
 from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
@@ -120,7 +120,11 @@ def _native_step(
         kernel(*[a.ctypes.data for a in operands])
         return True
 
+    slots = (*ins, *(s for s, *_ in outs))
+    step = NativeCall(None, kernel, operands.table, slots)
+
     def run(env: list[Any], shape: tuple[int, ...]) -> None:
+        step.last = None
         layout = None
         for s in like:
             if not env[s].flags.c_contiguous:
@@ -146,8 +150,11 @@ def _native_step(
         kernel(operands.table)
         for target, value in late:
             target[...] = value
+        if not (fresh or keep or late):
+            step.last = tuple([env[s] for s in slots])
 
-    return run
+    step.run = run
+    return step
 
 
 def _keep_layout(write: Callable, like: tuple[int, ...], pooled: bool) -> Callable:

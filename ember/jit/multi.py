@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ember.jit.addresses import Operands
+from ember.jit.addresses import NativeCall, Operands
 from ember.jit.fusion import Group
 from ember.jit.graph import Graph
 from ember.jit.memory import view_owners
@@ -188,7 +188,7 @@ def multi_step(
     kernel: Any,
     members: list[tuple[list[int], list[tuple[int, bool, tuple[int, ...], Any]]]],
     fallback: list[Callable[[list[Any]], None]],
-) -> Callable[..., None]:
+) -> NativeCall:
     """A step running a class: one call of the wrapper ``kernel`` over every member's
     operands, ``(input slots, [(output slot, fresh, shape, dtype)])`` each. When an operand is not
     C-contiguous (the member kernels read C order) the members run one by one through their
@@ -207,11 +207,17 @@ def multi_step(
                 return False
         return True
 
+    step = NativeCall(None, kernel, operands.table, tuple(slots))
+
     def run(env: list[Any], **params: Any) -> None:
+        step.last = None
         if fill(env):
             kernel(operands.table)
+            if not fresh:
+                step.last = tuple([env[s] for s in slots])
             return
-        for step in fallback:
-            step(env)
+        for member in fallback:
+            member(env)
 
-    return run
+    step.run = run
+    return step

@@ -4,8 +4,9 @@ The plan executor's generic loop pays, per step, for unpacking the step, dispatc
 kind, gathering its inputs, spreading its parameters and clearing the values that die there:
 about half a microsecond, as much as a small kernel. A decoded token runs some 170 steps.
 ``loop_function(steps, host)`` writes the same steps out as straight-line Python instead:
-one statement per step with its slots and parameters spelled out, and a view handed out again
-(``SameView``) tested inline, without a call.
+one statement per step with its slots and parameters spelled out; a view handed out again
+(``SameView``) and a native kernel on the same arrays as at its last call (``NativeCall``)
+are tested inline, without a call through Python.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from ember.jit.addresses import NativeCall
 
 __all__ = ["SameView", "loop_function"]
 
@@ -66,7 +69,15 @@ def loop_function(steps: list[tuple], host: bool) -> Callable[[list[Any], Any], 
         names[f"F{k}"] = fn
         keywords = _arguments(k, params, names)
         reads = [f"env[{s}]" for s in ins]
-        if kind == NATIVE:
+        if kind == NATIVE and isinstance(fn, NativeCall) and fn.slots:
+            lines.append(f"    last = F{k}.last")
+            same = " and ".join(f"env[{s}] is last[{j}]" for j, s in enumerate(fn.slots))
+            names[f"K{k}"], names[f"T{k}"] = fn.kernel, fn.table
+            lines.append(f"    if last is not None and {same}:")
+            lines.append(f"        K{k}(T{k})")
+            lines.append("    else:")
+            lines.append(f"        F{k}(env{keywords})")
+        elif kind == NATIVE:
             lines.append(f"    F{k}(env{keywords})")
         elif kind == INTO:
             args = "".join(f", {r}" for r in reads)

@@ -1,0 +1,71 @@
+"""The executor's loop written out as Python (``step_code.loop_function``) runs the steps as
+the generic loop does, and its inline shortcuts (a native kernel called straight on the same
+arrays, a view handed out again) give way when an array changes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import ember
+from ember.jit.addresses import NativeCall
+from ember.jit.executor import ALLOC, INTO, NATIVE
+from ember.jit.step_code import loop_function
+
+
+def test_each_kind_of_step_runs_as_written() -> None:
+    calls = []
+
+    def native(env, **params):
+        calls.append(params)
+        env[3] = env[2] * 2
+
+    steps = [
+        (ALLOC, lambda xp, a, **p: xp.float32(a.sum() * p["scale"]), (0,), {"scale": 2}, 1, ()),
+        (INTO, lambda xp, a, out: xp.add(a, 1, out=out), (1,), {}, 2, (1,)),
+        (NATIVE, native, (), {"not an identifier": 5}, -1, ()),
+    ]
+    env = [np.arange(3.0), None, np.empty(()), None]
+    loop_function(steps, host=True)(env, np)
+    assert type(env[1]) is not np.float32 and env[1] is None  # freed after its last reader
+    assert float(env[2]) == 7.0 and float(env[3]) == 14.0
+    assert calls == [{"not an identifier": 5}]
+
+
+def test_a_native_step_follows_an_operand_given_new_memory() -> None:
+    rng = np.random.default_rng(0)
+    w = ember.tensor(rng.standard_normal((4, 4)).astype(np.float32))
+
+    def f(x: ember.Tensor) -> ember.Tensor:
+        return ((x * w + 1.0).relu() * 3.0) @ w  # the kernel writes a pooled buffer
+
+    compiled = ember.jit(f)
+    x = ember.tensor(rng.standard_normal((4, 4)).astype(np.float32))
+    for _ in range(3):
+        compiled(x)
+    steps = compiled._last.executor.steps
+    natives = [fn for kind, fn, *_ in steps if kind == NATIVE and isinstance(fn, NativeCall)]
+    assert natives and all(fn.last is not None for fn in natives)  # the shortcut is armed
+    w.data = ember.tensor(rng.standard_normal((4, 4)).astype(np.float32))  # new memory
+    np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-6)
+    x2 = ember.tensor(rng.standard_normal((4, 4)).astype(np.float32))
+    np.testing.assert_allclose(compiled(x2).numpy(), f(x2).numpy(), rtol=1e-6)
+
+
+def test_the_written_loop_and_the_generic_one_agree() -> None:
+    rng = np.random.default_rng(1)
+    w = ember.tensor(rng.standard_normal((6, 4)).astype(np.float32))
+
+    def f(x: ember.Tensor) -> ember.Tensor:
+        h = (x @ w.T).tanh() * 2.0
+        return h.reshape(3, 4).sum(0) + w.T[0, 0]
+
+    compiled = ember.jit(f)
+    x = ember.tensor(rng.standard_normal((2, 4)).astype(np.float32))
+    compiled(x)
+    executor = compiled._last.executor
+    arrays = executor.bind([x])
+    written = executor.execute_steps(arrays)
+    each = executor.execute_steps(arrays, keep=True)  # the generic loop (a graph's capture)
+    for s in executor.outputs:
+        np.testing.assert_array_equal(written[s], each[s])
+    np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-6)
