@@ -41,6 +41,8 @@ from ember.ops.reduce import Sum
 
 __all__ = ["Group", "Split", "fuse", "split"]
 
+SMALL = 4096  # elements: a lone op on no more than this runs in C (``Group.prefer_native``)
+
 
 @dataclass(frozen=True)
 class Split:
@@ -94,11 +96,15 @@ class Group:
         return self.c_ops and self.dtype.name in ("float32", "float64")
 
     def prefer_native(self, vector_math: bool) -> bool:
-        """Whether C beats the NumPy plan on it: several ops, all vector instructions (a libm
-        call only as a float32 vector call, when ``vector_math``)."""
+        """Whether C beats the NumPy plan on it: several ops, or one on at most ``SMALL``
+        elements (where the call costs more than the arithmetic: a compiled call on the same
+        arrays as before is one ctypes call, a NumPy one a ufunc dispatch and a layout check),
+        all vector instructions (a libm call only as a float32 vector call, when
+        ``vector_math``)."""
         several = len(self.nodes) + len(self.reductions) > 1
+        small = int(np.prod(self.shape, dtype=np.int64)) <= SMALL
         vector = not self.libm or (vector_math and self.dtype.name == "float32")
-        return self.native and several and vector
+        return self.native and (several or small) and vector
 
 
 def _computes_in(graph: Graph, i: int, apart: tuple[type, ...]) -> Any:

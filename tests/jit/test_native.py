@@ -12,7 +12,7 @@ import pytest
 
 import ember
 from ember.jit import native
-from ember.jit.fusion import fuse
+from ember.jit.fusion import SMALL, fuse
 from ember.jit.graph import Graph
 from ember.ops.core import Aval
 from ember.ops.elementwise import (
@@ -247,8 +247,12 @@ def test_groups_go_to_c_only_where_it_was_measured_to_win() -> None:
     y = _op(arith, Mul, x, x, shape=(8,))
     z = _op(arith, Sqrt, _op(arith, Add, y, x, shape=(8,)), shape=(8,))
     arith.outputs = [_op(arith, Relu, _op(arith, MatMul, z, z, shape=()), shape=())]
-    expected = [(3, True), (1, False)]
+    expected = [(3, True), (1, True)]  # a lone op on few elements: C's call is cheaper
     assert [(len(grp.nodes), grp.prefer_native(False)) for grp in fuse(arith)] == expected
+    large = _graph((SMALL + 1,))
+    (x,) = large.inputs
+    large.outputs = [_op(large, Relu, x, shape=(SMALL + 1,))]
+    assert [grp.prefer_native(False) for grp in fuse(large)] == [False]  # NumPy's loop
 
 
 @needs_cc
