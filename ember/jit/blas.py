@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Blas", "find", "gemm_declaration", "hold", "held"]
+__all__ = ["Blas", "find", "gemm_declaration", "gemv_declaration", "hold", "held"]
 
 # (symbol prefix, symbol suffix, C integer type): NumPy's wheels first
 _FLAVOURS = (("scipy_", "64_", "long long"), ("", "64_", "long long"), ("", "", "int"))
@@ -36,6 +36,8 @@ class Blas(NamedTuple):
     int_type: str  # the C type of its integer arguments
     get_threads: ctypes._CFuncPtr
     set_threads: ctypes._CFuncPtr
+    sgemv: int  # addresses of cblas_?gemv
+    dgemv: int
 
 
 def _candidates() -> list[str]:
@@ -61,14 +63,14 @@ def find() -> Blas | None:
         except OSError:
             continue
         for prefix, suffix, int_type in _FLAVOURS:
-            names = [f"{prefix}cblas_{t}gemm{suffix}" for t in "sd"]
+            names = [f"{prefix}cblas_{t}{op}{suffix}" for op in ("gemm", "gemv") for t in "sd"]
             control = [f"{prefix}openblas_{op}_num_threads{suffix}" for op in ("get", "set")]
             if all(hasattr(lib, name) for name in names + control):
                 get, put = (getattr(lib, name) for name in control)
                 get.restype, get.argtypes = ctypes.c_int, []
                 put.restype, put.argtypes = None, [ctypes.c_int]
                 address = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value for name in names]
-                return Blas(address[0], address[1], int_type, get, put)
+                return Blas(address[0], address[1], int_type, get, put, address[2], address[3])
     return None
 
 
@@ -78,6 +80,15 @@ def gemm_declaration(blas: Blas, ctype: str) -> str:
     return (
         f"typedef void (*gemm_{ctype})(int, int, int, {i}, {i}, {i}, {ctype}, const {ctype} *, "
         f"{i}, const {ctype} *, {i}, {ctype}, {ctype} *, {i});"
+    )
+
+
+def gemv_declaration(blas: Blas, ctype: str) -> str:
+    """C typedef ``gemv_<ctype>`` of the CBLAS GEMV taking ``ctype`` operands."""
+    i = blas.int_type
+    return (
+        f"typedef void (*gemv_{ctype})(int, int, {i}, {i}, {ctype}, const {ctype} *, {i}, "
+        f"const {ctype} *, {i}, {ctype}, {ctype} *, {i});"
     )
 
 

@@ -254,6 +254,8 @@ class Executor:
         # with native convolutions (OpenMP), OpenBLAS is held at one thread for the whole step
         # and products are cut across OpenMP's threads: one pool, none spinning against another
         self.blas = blas.find() if self.convs.by_node else None
+        # products into planned buffers call BLAS from C as NumPy would (no hold to cut for)
+        self.direct_products = on_host and self.blas is None
         graph.groups = [
             g.nodes + g.reductions if on else g.nodes
             for g, on in zip(self.groups, self.native)
@@ -440,7 +442,13 @@ class Executor:
             low = widening(node.prim, [graph.avals[v].dtype.np for v in node.inputs])
             # a host product: the jit's lowering (one GEMM per stack, cut across held threads)
             host_product = node.prim is MatMul and low is None and not self.gpu
-            if kind == INTO and (out in plan.buffer or out in in_target):
+            into_buffer = kind == INTO and (out in plan.buffer or out in in_target)
+            direct = None
+            if into_buffer and host_product and self.direct_products:
+                direct = matmul_kernels.product_step(*ins, slot[out], graph.avals[out].dtype.np)
+            if direct is not None:
+                self.steps.append((NATIVE, direct, (), {}, -1, free))
+            elif into_buffer:
                 fn = node.prim.write if low is None else widened_write(node.prim.forward, low)
                 if host_product:
                     fn = matmul_kernels.matmul
