@@ -219,8 +219,12 @@ class Executor:
         # a copy has no C lowering: in a group it would keep the group's other members off C
         # (an optimizer update reading a copied gradient); on a GPU it saves a launch there
         apart = (Copy,) if mode and not gpu else ()
+        # (CUDA kernels reduce by sums only)
         self.groups: list[Group] = fuse(
-            graph, reductions=bool(mode) and config.jit_fuse_reductions, apart=apart
+            graph,
+            reductions=bool(mode) and config.jit_fuse_reductions,
+            maxima=not gpu,
+            apart=apart,
         )
         self.library, self.kernels = None, {}
         # a step with native convolutions holds OpenBLAS at one thread (see below): its

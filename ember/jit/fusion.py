@@ -11,10 +11,11 @@ group output; the rest never leave the kernel.
 
 Reduction epilogues: a ``Sum`` of a group's value over its trailing axes (``Split.ROWS``: a
 softmax denominator, LayerNorm's mean, a loss over all elements) or its leading axes
-(``Split.COLUMNS``: a bias gradient) joins the group as an epilogue when
-``reductions=True``: a native kernel accumulates it in the loop that computes the value, which
-is then written only if someone else reads it. The group stays open afterwards; reading the
-sum closes it (it exists only once the whole loop has run). One split per group: a second sum
+(``Split.COLUMNS``: a bias gradient), or an ``Amax`` over its trailing axes (softmax's
+shift, with ``maxima=True``), joins the group as an epilogue when ``reductions=True``: a
+native kernel accumulates it in the loop that computes the value, which is then written only
+if someone else reads it. The group stays open afterwards; reading the sum closes it (it
+exists only once the whole loop has run). One split per group: a second sum
 over other axes reads the value like any non-member. The plan executor runs the epilogues as
 ordinary nodes after the group's members.
 
@@ -37,7 +38,7 @@ import numpy as np
 from ember import dtypes
 from ember.jit.graph import Graph
 from ember.ops.core import ELEMENTWISE
-from ember.ops.reduce import Sum
+from ember.ops.reduce import Amax, Sum
 
 __all__ = ["Group", "Split", "fuse", "split"]
 
@@ -77,8 +78,8 @@ def split(shape: tuple[int, ...], dims: tuple[int, ...]) -> Split | None:
 class Group:
     """Node indices of one fused group, in order; its external inputs and its outputs.
 
-    ``reductions``: the ``Sum`` nodes summing group values in the kernel (its epilogue), all
-    with the same ``split``; their outputs are group outputs too."""
+    ``reductions``: the ``Sum`` (and ``Amax``) nodes reducing group values in the kernel (its
+    epilogue), all with the same ``split``; their outputs are group outputs too."""
 
     nodes: list[int]
     shape: tuple[int, ...]
@@ -142,21 +143,32 @@ def _host(graph: Graph, i: int, owner: dict[int, Group], open_: dict[tuple, Grou
     return None
 
 
-def _epilogue(graph: Graph, i: int, owner: dict[int, Group]) -> Group | None:
-    """The group node ``i`` can join as a reduction epilogue (a Sum of one of its values over
-    axes of the group's split), or None."""
+def _epilogue(graph: Graph, i: int, owner: dict[int, Group], maxima: bool) -> Group | None:
+    """The group node ``i`` can join as a reduction epilogue, or None: a Sum of one of its
+    values over axes of the group's split, or (``maxima``) an Amax over its rows."""
     node = graph.nodes[i]
-    group = owner.get(node.inputs[0]) if node.prim is Sum else None
+    if node.prim is Sum or (maxima and node.prim is Amax):
+        group = owner.get(node.inputs[0])
+    else:
+        group = None
     if group is None or graph.avals[node.out].dtype != group.dtype:  # (a count of booleans)
         return None
     s = split(group.shape, node.params["dims"])
-    return group if s is not None and group.split in (None, s) else None
+    if s is None or group.split not in (None, s) or (node.prim is Amax and s.kind != Split.ROWS):
+        return None
+    return group
 
 
-def fuse(graph: Graph, *, reductions: bool = False, apart: tuple[type, ...] = ()) -> list[Group]:
+def fuse(
+    graph: Graph,
+    *,
+    reductions: bool = False,
+    maxima: bool = False,
+    apart: tuple[type, ...] = (),
+) -> list[Group]:
     """Partition the elementwise nodes of ``graph`` into groups, with reduction epilogues
-    when ``reductions`` (see the module docstring); nodes of the primitives ``apart`` stay
-    out of groups."""
+    when ``reductions`` (see the module docstring), maxima over rows among them when
+    ``maxima`` too; nodes of the primitives ``apart`` stay out of groups."""
     open_: dict[tuple, Group] = {}  # (shape, dtype) -> the group new members may join
     owner: dict[int, Group] = {}  # value -> the group computing it
     summed: dict[int, Group] = {}  # value -> the group whose epilogue sums it
@@ -168,7 +180,7 @@ def fuse(graph: Graph, *, reductions: bool = False, apart: tuple[type, ...] = ()
         fusible = dtype is not None
         aval = graph.avals[node.out]
         key = (aval.shape, dtype)
-        tail = _epilogue(graph, i, owner) if reductions else None
+        tail = _epilogue(graph, i, owner, maxima) if reductions else None
         if tail is not None:
             tail.reductions.append(i)
             tail.split = split(tail.shape, node.params["dims"])

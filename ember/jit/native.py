@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,6 +38,7 @@ from ember.config import cache_root, config
 from ember.jit.fusion import Group, Split
 from ember.jit.graph import Graph
 from ember.ops.core import c_literal
+from ember.ops.reduce import Amax
 
 __all__ = [
     "CTYPES",
@@ -191,6 +193,7 @@ def kernel_source(
     body += members(group, graph, names)
     sums = [(graph.nodes[r].out, names[graph.nodes[r].inputs[0]]) for r in group.reductions]
     summed = {v for v, _ in sums}
+    maxima = {graph.nodes[r].out for r in group.reductions if graph.nodes[r].prim is Amax}
     for k, v in enumerate(group.outputs):
         params.append(f"{value_ctype(graph.avals[v].dtype)} *o{k}")
         if v in summed:
@@ -198,9 +201,11 @@ def kernel_source(
         else:
             body.append(f"o{k}[i] = {names[v]};")
     if group.split is not None:
-        accs = [(f"s{k}", x, names[v]) for k, (v, x) in enumerate(sums)]
+        accs = [(f"s{k}", x, names[v]) for k, (v, x) in enumerate(sums) if v not in maxima]
         if group.split.kind == Split.ROWS:
-            loop = _rows_loop(group.split, hoisted, body, accs, parallel_min)
+            tops = [(f"m{k}", x, names[v]) for k, (v, x) in enumerate(sums) if v in maxima]
+            ctype = value_ctype(group.dtype)
+            loop = _rows_loop(group.split, hoisted, body, accs, parallel_min, tops, ctype)
         else:
             loop = _columns_loop(group.split, hoisted, body, accs)
     elif nest:
@@ -356,25 +361,40 @@ def _rows_loop(
     body: list[str],
     sums: list[tuple[str, str, str]],
     parallel_min: int | None,
+    maxima: Sequence[tuple[str, str, str]] = (),
+    ctype: str = "double",
 ) -> list[str]:
     """A loop per row of ``split.inner`` elements (``hoisted`` lines once per row); each
     ``(acc, term, out)`` of ``sums`` adds ``term`` into a double ``acc`` (a SIMD reduction:
-    one partial sum per vector lane, added up at the row's end) and stores it in ``out[r]``."""
+    one partial sum per vector lane, added up at the row's end) and stores it in ``out[r]``;
+    each of ``maxima`` keeps the row's largest ``term`` (of C type ``ctype``), NaN if any is
+    NaN, as NumPy's ``amax`` gives it."""
     n, outer = split.inner, split.outer
-    accs = ", ".join(acc for acc, _, _ in sums)
     parallel = _parallel(outer * n, parallel_min)
+    clauses = []
+    if sums:
+        clauses.append(f"reduction(+:{', '.join(acc for acc, _, _ in sums)})")
+    if maxima:
+        clauses.append(f"reduction(max:{', '.join(acc for acc, _, _ in maxima)})")
+        clauses.append(f"reduction(|:{', '.join(f'{acc}_nan' for acc, _, _ in maxima)})")
     return [
         *(["#pragma omp parallel for schedule(static)"] if parallel else []),
         f"for (long r = 0; r < {outer}L; r++) {{",
         *(f"  {line}" for line in hoisted),
         *(f"  double {acc} = 0;" for acc, _, _ in sums),
-        f"  #pragma omp simd reduction(+:{accs})",
+        *(f"  {ctype} {acc} = -INFINITY; int {acc}_nan = 0;" for acc, _, _ in maxima),
+        f"  #pragma omp simd {' '.join(clauses)}",
         f"  for (long j = 0; j < {n}L; j++) {{",
         f"    const long i = r * {n}L + j;",
         *(f"    {line}" for line in body),
         *(f"    {acc} += {term};" for acc, term, _ in sums),
+        *(
+            f"    {acc} = {term} > {acc} ? {term} : {acc}; {acc}_nan |= {term} != {term};"
+            for acc, term, _ in maxima
+        ),
         "  }",
         *(f"  {out}[r] = {acc};" for acc, _, out in sums),
+        *(f"  {out}[r] = {acc}_nan ? NAN : {acc};" for acc, _, out in maxima),
         "}",
     ]
 

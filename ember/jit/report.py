@@ -34,7 +34,8 @@ def describe(name: str, counts: list[tuple[str, int]], executor: Executor) -> st
         f"  fusion: {len(fused)} fused kernels ({n_native} native C, "
         f"{len(fused) - n_native} NumPy out=) covering "
         f"{sum(len(grp.nodes) for _, grp in fused) + len(sums)} ops; "
-        f"{singles} elementwise ops alone; {len(sums)} sums fused into C kernels"
+        f"{singles} elementwise ops alone; {len(sums)} reductions (sums, row maxima) fused "
+        "into C kernels"
     )
     for k, grp in fused:
         ops = " ".join(g.nodes[i].prim.name for i in grp.nodes)
@@ -75,12 +76,14 @@ def _dims(shape: tuple[int, ...]) -> str:
 
 
 def _sum(graph: Graph, group: Group, r: int) -> str:
-    """``sum(%v, dim=(1,)) -> float32[4x1]`` and whether the summed value is stored."""
+    """``sum(%v, dim=(1,)) -> float32[4x1]`` (or ``amax(…)``) and whether the reduced value
+    is stored."""
     node = graph.nodes[r]
     (v,) = node.inputs
     kept = "stored: read elsewhere" if v in group.outputs else "never stored"
     return (
-        f"sum(%{v}, dim={node.params['dims']}, keepdim={node.params['keepdim']}) -> "
+        f"{node.prim.name.lower()}(%{v}, dim={node.params['dims']}, "
+        f"keepdim={node.params['keepdim']}) -> "
         f"[{_dims(graph.avals[node.out].shape)}] ({kept})"
     )
 

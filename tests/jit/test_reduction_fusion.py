@@ -16,7 +16,7 @@ from ember.jit.graph import Source
 from ember.ops.core import Aval
 from ember.ops.elementwise import Add, Div, Mul, Sub
 from ember.ops.linalg import MatMul
-from ember.ops.reduce import Sum, reduced_shape
+from ember.ops.reduce import Amax, Sum, reduced_shape
 from ember.tensor import Tensor
 from tests.jit.test_passes import _executor, _graph, _op, _reference
 
@@ -273,7 +273,7 @@ def test_explain_names_the_fused_sums() -> None:
 
     x, y = ember.ones(4, 3, dtype=ember.float64), ember.zeros(4, 3, dtype=ember.float64)
     text = ember.jit.explain(fn, x, y)
-    assert "2 sums fused into C kernels" in text, text
+    assert "2 reductions (sums, row maxima) fused into C kernels" in text, text
     lines = [ln.split(") -> ")[1] for ln in text.splitlines() if "fused into kernel" in ln]
     assert lines == [
         "[4] (never stored) fused into kernel 0",
@@ -390,3 +390,61 @@ def test_memory_plan_with_fused_sums_never_reuses_a_live_buffer() -> None:
             np.testing.assert_allclose(out.numpy(), expected[v], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(state.numpy(), expected[g.writes[0][1]], rtol=1e-12)
     assert fused > 10
+
+
+def _amax(g, x: int, dims: tuple[int, ...], keepdim: bool = True) -> int:
+    shape = reduced_shape(g.avals[x].shape, dims, keepdim)
+    return _op(g, Amax, x, shape=shape, dims=dims, keepdim=keepdim)
+
+
+@needs_cc
+@pytest.mark.parametrize("keepdim", [True, False])
+def test_a_max_over_rows_joins_the_group_beside_a_sum(keepdim: bool) -> None:
+    g, x, y, v = _chain()
+    g.outputs = [_amax(g, v, (1,), keepdim), _sum(g, v, (1,), keepdim)]
+    (group,) = fuse(g, reductions=True, maxima=True)
+    assert group.reductions == [2, 3] and group.outputs == g.outputs
+    _check(g, (6, 19), (6, 19))
+
+
+def test_a_max_over_leading_axes_or_without_the_flag_is_not_fused() -> None:
+    g, _, _, v = _chain()
+    g.outputs = [_amax(g, v, (0,))]
+    (group,) = fuse(g, reductions=True, maxima=True)
+    assert group.reductions == [] and group.outputs == [v]
+    g, _, _, v = _chain()
+    g.outputs = [_amax(g, v, (1,))]
+    (group,) = fuse(g, reductions=True)
+    assert group.reductions == []
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_a_fused_max_gives_numpys_amax_on_nan_infinities_and_signed_zeros(dtype) -> None:
+    rows = np.array(
+        [
+            [1.0, np.nan, 3.0, -np.inf, 2.0],
+            [-np.inf, -np.inf, -np.inf, -np.inf, -np.inf],
+            [np.inf, 1.0, -2.0, 0.0, 5.0],
+            [-0.0, -0.0, -1.0, -3.0, -0.0],
+            [-5.0, -4.0, -3.0, -2.0, np.nan],
+        ],
+        dtype,
+    )
+    rows = np.tile(rows, (1, 7))  # rows longer than a vector
+    x = ember.tensor(rows)
+
+    def shifted(t: Tensor) -> Tensor:
+        u = t * 2.0
+        return u - u.amax(dim=1, keepdim=True)  # (exact: compared bit for bit)
+
+    compiled = ember.jit(shifted)
+    with np.errstate(invalid="ignore"):  # inf - inf, as eager mode warns
+        got, want = compiled(x).numpy(), shifted(x).numpy()
+    assert any("Amax" in [n.prim.__name__ for n in grp] for grp in _group_nodes(compiled))
+    np.testing.assert_array_equal(got, want)
+
+
+def _group_nodes(compiled) -> list[list]:
+    graph = compiled._last.graph
+    return [[graph.nodes[i] for i in grp] for grp in graph.groups]
