@@ -41,7 +41,7 @@ from ember.jit.addresses import NativeCall, Operands
 from ember.jit.fusion import Group, fuse
 from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
-from ember.jit.step_code import SameView, loop_function
+from ember.jit.step_code import SameView, bind_function, loop_function
 from ember.jit.trace import Sample
 from ember.ops.core import ELEMENTWISE, widened, widened_write, widening
 from ember.ops.elementwise import Copy
@@ -497,6 +497,7 @@ class Executor:
                 break
         self._template: list[Any] | None = None
         self._loop: tuple | None = None  # (the steps, host, their loop_function)
+        self._bind: Callable | None = None  # bind_function(self.inputs), made at the first call
 
     def _class_step(self, c: int, slot: dict[int, int], in_target: set[int]) -> Callable:
         """The step of class ``c``: one call over its members' operands, or, for operands in
@@ -521,13 +522,9 @@ class Executor:
 
     def bind(self, args: list[Tensor]) -> list[Any] | None:
         """The input arrays for this call, or None if one no longer matches the graph."""
-        arrays = []
-        for _, source, shape, dtype in self.inputs:
-            arr = resolve(source, args)
-            if arr is None or arr.shape != shape or arr.dtype != dtype:
-                return None
-            arrays.append(arr)
-        return arrays
+        if self._bind is None:
+            self._bind = bind_function(self.inputs)
+        return self._bind(args)
 
     def _env(self, xp: Any) -> list[Any]:
         """A fresh slot list holding the constants and the planned buffers (made once)."""

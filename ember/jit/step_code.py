@@ -6,7 +6,8 @@ about half a microsecond, as much as a small kernel. A decoded token runs some 1
 ``loop_function(steps, host)`` writes the same steps out as straight-line Python instead:
 one statement per step with its slots and parameters spelled out; a view handed out again
 (``SameView``) and a native kernel on the same arrays as at its last call (``NativeCall``)
-are tested inline, without a call through Python.
+are tested inline, without a call through Python. ``bind_function`` writes out the reading
+and checking of a call's input arrays the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from ember.jit.addresses import NativeCall
 
-__all__ = ["SameView", "loop_function"]
+__all__ = ["SameView", "bind_function", "loop_function"]
 
 ALLOC, INTO, NATIVE = 0, 1, 2  # the executor's step kinds
 
@@ -99,3 +100,32 @@ def loop_function(steps: list[tuple], host: bool) -> Callable[[list[Any], Any], 
         lines.append("    pass")
     exec(compile("\n".join(lines), "<ember.jit step>", "exec"), names)
     return names["run"]
+
+
+def bind_function(inputs: list[tuple[int, Any, tuple, Any]]) -> Callable[[list], list | None]:
+    """``bind(args)``: the input arrays of a call (``inputs``: ``(slot, source, shape,
+    dtype)``, the executor's), or None when one is missing or no longer has its shape and
+    dtype. Written out like ``loop_function``; an array of a tensor's data or gradient that
+    is the very array checked at the last call is not checked again."""
+    names: dict[str, Any] = {}
+    lines = ["def bind(args):"]
+    for k, (_, source, shape, dtype) in enumerate(inputs):
+        names[f"S{k}"], names[f"D{k}"] = shape, np.dtype(dtype)
+        check = f"x{k}.shape != S{k} or x{k}.dtype != D{k}"
+        if source.kind == "arg":
+            lines.append(f"    x{k} = args[{source.index}]._data")
+            lines.append(f"    if {check}: return None")
+            continue
+        names[f"T{k}"], names[f"L{k}"] = source.tensor, [None]
+        if source.kind == "data":
+            lines.append(f"    x{k} = T{k}._data")
+        else:
+            lines.append(f"    g = T{k}.grad")
+            lines.append("    if g is None: return None")
+            lines.append(f"    x{k} = g._data")
+        lines.append(f"    if x{k} is not L{k}[0]:")
+        lines.append(f"        if {check}: return None")
+        lines.append(f"        L{k}[0] = x{k}")
+    lines.append(f"    return [{', '.join(f'x{k}' for k in range(len(inputs)))}]")
+    exec(compile("\n".join(lines), "<ember.jit bind>", "exec"), names)
+    return names["bind"]

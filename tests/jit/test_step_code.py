@@ -9,7 +9,8 @@ import numpy as np
 import ember
 from ember.jit.addresses import NativeCall
 from ember.jit.executor import ALLOC, INTO, NATIVE
-from ember.jit.step_code import loop_function
+from ember.jit.graph import Source
+from ember.jit.step_code import bind_function, loop_function
 
 
 def test_each_kind_of_step_runs_as_written() -> None:
@@ -69,3 +70,27 @@ def test_the_written_loop_and_the_generic_one_agree() -> None:
     for s in executor.outputs:
         np.testing.assert_array_equal(written[s], each[s])
     np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-6)
+
+
+def test_bind_rechecks_an_array_only_when_it_is_another_one() -> None:
+    w = ember.tensor(np.ones((3, 2), np.float32))
+    w.grad = ember.tensor(np.ones((3, 2), np.float32))
+    inputs = [
+        (0, Source("arg", 0), (2,), np.float32),
+        (1, Source("data", 0, w), (3, 2), np.float32),
+        (2, Source("grad", 0, w), (3, 2), np.float32),
+    ]
+    bind = bind_function(inputs)
+    x = ember.tensor(np.zeros(2, np.float32))
+    arrays = bind([x])
+    assert arrays[0] is x._data and arrays[1] is w._data and arrays[2] is w.grad._data
+    w.data = ember.tensor(np.zeros((3, 2), np.float32))  # new memory, same shape: bound
+    assert bind([x])[1] is w._data
+    w.data = ember.tensor(np.zeros((2, 3), np.float32))  # another shape: no match
+    assert bind([x]) is None
+    w.data = ember.tensor(np.zeros((3, 2), np.float64))  # another dtype: no match
+    assert bind([x]) is None
+    w.data = ember.tensor(np.zeros((3, 2), np.float32))
+    assert bind([ember.tensor(np.zeros(3, np.float32))]) is None  # an argument's shape
+    w.grad = None
+    assert bind([x]) is None  # a missing gradient
