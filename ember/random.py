@@ -280,14 +280,17 @@ def multinomial(
     input: Any, num_samples: int, replacement: bool = False, *, generator: Generator | None = None
 ) -> Any:
     """Sample category indices from (unnormalised) rows of ``input``."""
-    p = np.asarray(input.detach().cpu().numpy(), dtype=np.float64)
+    p = np.asarray(input._host("multinomial"), dtype=np.float64)
     if p.ndim not in (1, 2):
         raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {p.shape}")
-    if (p < 0).any() or not np.isfinite(p).all():
-        raise ValueError("multinomial: probability tensor contains either inf, nan or element < 0")
     rows = p.reshape(-1, p.shape[-1])
     sums = rows.sum(axis=1)
-    if (sums <= 0).any() or not np.isfinite(sums).all():
+    # (p >= 0 is false at a NaN; an infinite entry makes its row's sum infinite)
+    if not ((p >= 0).all() and np.isfinite(sums).all() and (sums > 0).all()):
+        if (p < 0).any() or not np.isfinite(p).all():
+            raise ValueError(
+                "multinomial: probability tensor contains either inf, nan or element < 0"
+            )
         raise ValueError("multinomial: each row of probs must have a positive, finite sum")
     if not replacement and num_samples > rows.shape[1]:
         raise ValueError(

@@ -341,19 +341,46 @@ def _fits(shape: tuple[int, ...], into: tuple[int, ...]) -> bool:
     return lead >= 0 and all(s == 1 or s == n for s, n in zip(shape, into[lead:]))
 
 
-def writable_in_place(t: Any) -> bool:
-    """Whether an in-place op may write into ``t`` directly (``write_into``): nothing traces,
-    autocast is off, autograd records nothing of ``t`` (grad disabled, or ``t`` does not
-    require grad), ``t`` is writable and of a floating dtype other than float16 (which is
-    computed in float32, see ``widened``)."""
+def unrecorded(t: Any) -> bool:
+    """Whether ops on ``t`` alone leave no record: nothing traces, autocast is off and autograd
+    records nothing of ``t`` (grad disabled, or ``t`` does not require grad). A composite op
+    may then run its primitives on the array (``run_array``) instead of a tensor per step."""
     state = STATE
+    return (
+        state.tracer is None and not state.autocast and not (state.grad_enabled and t.requires_grad)
+    )
+
+
+def run_array(prim: type[Primitive], *arrays: Any, **params: Any) -> Any:
+    """``prim``'s kernel on ``arrays`` as ``apply`` runs it (float16 widened, quiet where the
+    primitive is, a scalar made an array), for an op on an ``unrecorded`` tensor."""
+    first = arrays[0]
+    xp = np if type(first) is np.ndarray else backend_of(first).xp
+    forward = prim.forward
+    if prim.widens:
+        for a in arrays:
+            if a.dtype in LOW_PRECISION:
+                forward = widened(forward, a.dtype)
+                break
+    if prim.quiet:
+        with np.errstate(all="ignore"):
+            out = forward(xp, *arrays, **params)
+    else:
+        out = forward(xp, *arrays, **params)
+    if type(out) is not np.ndarray and isinstance(out, _HOST_VALUES):
+        out = xp.asarray(out)
+    return out
+
+
+def writable_in_place(t: Any) -> bool:
+    """Whether an in-place op may write into ``t`` directly (``write_into``): ``t`` is
+    ``unrecorded``, writable and of a floating dtype other than float16 (which is computed in
+    float32, see ``widened``)."""
     data = t._data
     return (
-        state.tracer is None
-        and not state.autocast
+        unrecorded(t)
         and data.dtype in FLOATING
         and data.dtype not in LOW_PRECISION
-        and not (state.grad_enabled and t.requires_grad)
         and getattr(data.flags, "writeable", True)
     )
 

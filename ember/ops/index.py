@@ -720,6 +720,10 @@ def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = Tru
         raise ValueError(f"topk: k ({k}) is out of range for dimension {d} of size {n}")
     if x.ndim == 0:
         return values_indices(x, argsort(x))
+    if core.unrecorded(x):  # the same kernels on the array (a sampling step's logits)
+        order = core.run_array(Argsort, x._data, dim=d, descending=bool(largest), stable=False, k=k)
+        values = core.run_array(Gather, x._data, order, dim=d)
+        return values_indices(core._Tensor._wrap(values), core._Tensor._wrap(order))
     idx = apply(Argsort, x, dim=d, descending=bool(largest), stable=False, k=k)
     return values_indices(gather(x, d, idx), idx)
 

@@ -21,6 +21,7 @@ from ember.ops.core import (
     normalize_dim,
     normalize_dims,
 )
+from ember.ops.elementwise import Div, Exp, Sub
 
 __all__ = [
     "sum",
@@ -103,13 +104,13 @@ class _Extremum(Reduction):
 class Amax(_Extremum):
     @staticmethod
     def forward(xp, x, *, dims, keepdim):
-        return xp.amax(x, axis=dims, keepdims=keepdim)
+        return x.max(axis=dims, keepdims=keepdim)  # the method skips NumPy's wrapper
 
 
 class Amin(_Extremum):
     @staticmethod
     def forward(xp, x, *, dims, keepdim):
-        return xp.amin(x, axis=dims, keepdims=keepdim)
+        return x.min(axis=dims, keepdims=keepdim)
 
 
 class Prod(Reduction):
@@ -535,6 +536,13 @@ def _softmax(x: Any, dim: int) -> Any:
         return (x - x.detach()).exp()
     if x.shape[dim] == 0:  # nothing to normalise (and no max to subtract): an empty result
         return x.exp()
+    if core.unrecorded(x):  # the same primitives on the array (a sampling step's 10 logits)
+        a, dims = x._data, (dim,)
+        m = core.run_array(Amax, a, dims=dims, keepdim=True)
+        e = core.run_array(Exp, core.run_array(Sub, a, m))
+        return core._Tensor._wrap(
+            core.run_array(Div, e, core.run_array(Sum, e, dims=dims, keepdim=True))
+        )
     e = (x - amax(x, dim, keepdim=True).detach()).exp()
     return e / e.sum(dim, keepdim=True)
 
