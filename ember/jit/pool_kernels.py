@@ -69,10 +69,13 @@ def _clipped_loops(var: str, counts: tuple, coords: list[str], size: tuple, leav
     return lines
 
 
-def _indices_source(name: str, ctype: str, x: tuple, out: tuple, params: dict) -> str:
+def _indices_source(
+    name: str, ctype: str, x: tuple, out: tuple, params: dict, values: bool = False
+) -> str:
     """``name(x, sn, sc, idx)``: the flat in-plane index of each window's maximum by PyTorch's
     rule: the search starts at the window's first element inside the input and an element
-    takes over when it is greater or NaN (the first maximum wins, or the last NaN)."""
+    takes over when it is greater or NaN (the first maximum wins, or the last NaN). With
+    ``values``, ``name(x, sn, sc, out)`` writes that element itself instead."""
     n, c = x[:2]
     size, o = _three(x[2:], 1), _three(out[2:], 1)
     kernel, stride = _three(params["kernel"], 1), _three(params["stride"], 1)
@@ -90,17 +93,18 @@ def _indices_source(name: str, ctype: str, x: tuple, out: tuple, params: dict) -
         "    }",
         "  }",
         "}",
-        "*w++ = at;",
+        f"*w++ = {'best' if values else 'at'};",
     ]
+    store = ctype if values else "long"
     body = [
         f"const {ctype} *p = x + (q / {c}L) * sn + (q % {c}L) * sc;",
-        f"long *w = idx + q * {math.prod(o)}L;",
+        f"{store} *w = idx + q * {math.prod(o)}L;",
         *(f"for (long o{d} = 0; o{d} < {o[d]}L; o{d}++)" for d in range(2)),
         f"for (long o2 = 0; o2 < {o[2]}L; o2++) {{",
         *(f"  {line}" for line in window),
         "}",
     ]
-    head = f"void {name}(const {ctype} *x, long sn, long sc, long *idx)"
+    head = f"void {name}(const {ctype} *x, long sn, long sc, {store} *idx)"
     return _function(head, f"{n * c}L", n * c * math.prod(o) * math.prod(kernel), body)
 
 
@@ -144,6 +148,7 @@ def _in_planes(a: np.ndarray) -> tuple[np.ndarray, int, int]:
 _VOID, _LONG = ctypes.c_void_p, ctypes.c_long
 _ARGTYPES = {
     "indices": [_VOID, _LONG, _LONG, _VOID],
+    "values": [_VOID, _LONG, _LONG, _VOID],
     "gather": [_VOID, _LONG, _LONG, _VOID, _VOID],
     "scatter": [_VOID, _VOID, _VOID],
 }
@@ -163,8 +168,8 @@ def _runner(prim: Any, kind: str, fn: Any, out: Any) -> Callable:
             fn(g.ctypes.data, idx.ctypes.data, res.ctypes.data)
             return res
         x, sn, sc = _in_planes(arrays[0])
-        if kind == "indices":
-            res = np.empty(shape, np.int64)
+        if kind in ("indices", "values"):  # (a values kernel ignores the unread indices)
+            res = np.empty(shape, np.int64 if kind == "indices" else dtype)
             fn(x.ctypes.data, sn, sc, res.ctypes.data)
             return res
         idx = np.ascontiguousarray(arrays[1])
@@ -186,10 +191,39 @@ class Kernels(NamedTuple):
     by_node: dict[int, Callable]
 
 
+def _values_only(graph: Graph) -> dict[int, int]:
+    """``{gather node: indices node}`` for the poolings whose indices nothing else reads (an
+    inference step): the gather then finds each window's maximum itself."""
+    readers: dict[int, list[int]] = {}
+    for j, node in enumerate(graph.nodes):
+        for v in node.inputs:
+            readers.setdefault(v, []).append(j)
+    roots = set(graph.roots())
+    pairs = {}
+    for i, node in enumerate(graph.nodes):
+        if _KINDS.get(node.prim.name) != "indices" or node.out in roots:
+            continue
+        (j, *others) = readers.get(node.out, [None])
+        if j is None or others or _KINDS.get(graph.nodes[j].prim.name) != "gather":
+            continue
+        if list(graph.nodes[j].inputs) == [node.inputs[0], node.out]:
+            pairs[j] = i
+    return pairs
+
+
+def _unread(shape: tuple[int, ...]) -> Callable:
+    """The kernel of an indices node whose only reader computes the values itself: indices of
+    the right shape that nothing reads (a broadcast zero, made once)."""
+    indices = np.broadcast_to(np.zeros((), np.int64), shape)
+    return lambda xp, *arrays, **params: indices
+
+
 def build(graph: Graph) -> Kernels:
     """The native kernels of the graph's max-pooling nodes on float32 or float64 arrays, in one
-    library; none without a compiler (``native.load`` then warns)."""
-    sources, made = [], []
+    library; none without a compiler (``native.load`` then warns). A pooling whose indices
+    only its gather reads becomes one kernel writing each window's maximum (``_values_only``)."""
+    sources, made, unread = [], [], {}
+    pairs = _values_only(graph)
     for i, node in enumerate(graph.nodes):
         kind = _KINDS.get(node.prim.name)
         if kind is None:
@@ -198,10 +232,21 @@ def build(graph: Graph) -> Kernels:
         if first.dtype.name not in native.CTYPES or len(first.shape) < 3:
             continue
         name, ctype = f"pool{i}", native.CTYPES[first.dtype.name]
-        sources.append(_source(kind, name, ctype, node, first.shape, graph.avals[node.out].shape))
-        bind = functools.partial(_runner, node.prim, kind, out=graph.avals[node.out])
+        out = graph.avals[node.out]
+        if i in pairs.values():
+            unread[i] = _unread(out.shape)
+            continue
+        if i in pairs:
+            kind, params = "values", graph.nodes[pairs[i]].params
+            sources.append(_indices_source(name, ctype, first.shape, out.shape, params, True))
+        else:
+            sources.append(_source(kind, name, ctype, node, first.shape, out.shape))
+        bind = functools.partial(_runner, node.prim, kind, out=out)
         made.append((i, name, _ARGTYPES[kind], bind))
-    return load_kernels(sources, made)
+    kernels = load_kernels(sources, made)
+    if kernels.library is None:
+        return kernels
+    return Kernels(kernels.library, {**kernels.by_node, **unread})
 
 
 def load_kernels(sources: list[str], made: list[tuple[int, str, list, Callable]]) -> Kernels:

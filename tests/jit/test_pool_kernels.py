@@ -12,6 +12,7 @@ import torch
 import ember
 import ember.nn.functional as E
 from ember.jit import native
+from ember.jit.pool_kernels import _values_only
 
 pytestmark = pytest.mark.skipif(native.compiler() is None, reason="needs a C compiler")
 
@@ -75,3 +76,25 @@ def test_without_native_kernels_numpy_runs(monkeypatch):
     out = compiled(x)
     assert not compiled._last.executor.pools.by_node
     np.testing.assert_array_equal(out.numpy(), E.max_pool2d(x, 2).numpy())
+
+
+@pytest.mark.parametrize("swapped", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, kw", CASES)
+def test_inference_pooling_writes_the_maxima_alone(shape, kw, dtype, swapped):
+    """Where nothing reads the indices but the gather (no gradient, no return_indices), one
+    kernel writes each window's maximum: the same values, -0.0, NaN and -inf included."""
+    pool, _ = POOLS[len(shape)]
+    x = _input(shape, dtype, swapped)
+    x.flat[0], x.flat[1] = -0.0, 0.0  # a tie of zeros: the first one is the maximum
+    t = ember.tensor(x)
+    compiled = ember.jit(lambda u: pool(u, **kw) * 1.0)
+    with ember.no_grad():
+        runs = [compiled(t) for _ in range(2)]
+        eager = pool(t, **kw)
+    graph, pools = compiled._last.executor.graph, compiled._last.executor.pools.by_node
+    gathers = [i for i, n in enumerate(graph.nodes) if n.prim.name == "MaxPoolGather"]
+    assert gathers and set(_values_only(graph)) == set(gathers) <= set(pools)
+    for y in runs:
+        np.testing.assert_array_equal(y.numpy(), eager.numpy())
+        assert np.array_equal(np.signbit(y.numpy()), np.signbit(eager.numpy()))
