@@ -251,10 +251,19 @@ class Module:
         extra = list(self._parameters) + list(self._buffers) + list(self._modules)
         return sorted(set(super().__dir__()) | set(extra))
 
+    def __getstate__(self) -> dict:
+        """The attributes, registries as plain dictionaries: a saved module names no class of
+        ember's bookkeeping (weights-only loading rebuilds only what it knows)."""
+        state = dict(self.__dict__)
+        for store in ("_parameters", "_modules"):
+            if store in state:
+                state[store] = dict(state[store])
+        return state
+
     def __setstate__(self, state: dict) -> None:
         structure.bump()
         self.__dict__.update(state)
-        for store in ("_parameters", "_modules"):  # (a module pickled with plain dictionaries)
+        for store in ("_parameters", "_modules"):
             if type(self.__dict__.get(store)) is dict:
                 self.__dict__[store] = Registry(self.__dict__[store])
 
