@@ -1,5 +1,5 @@
 """Native C loops for eager ops on host arrays, where NumPy needs several passes: ``where``
-(``ember.ops.elementwise.Where``) and float32 ``erf`` (``Erf``).
+(``ember.ops.elementwise.Where``), float32 ``erf`` (``Erf``) and ``sigmoid`` (``Sigmoid``).
 
 - **where.** NumPy's ``where`` branches per element; on an unpredictable mask (LeakyReLU's
   ``x > 0``, its backward on the saved mask, dropout) the branch-free bitwise blend of
@@ -13,10 +13,13 @@
   passes. One loop over glibc's vector ``erff`` (libmvec, within 4 ulp; measured within 2
   ulp of float64's erf, as the NumPy form is) does it 27x faster on GELU's (12, 64, 512)
   input. As the jit's own kernels, only with vector libm (``native.vector_math``).
+- **sigmoid.** NumPy's form negates, exponentiates, adds and inverts in four passes; one loop
+  over vector ``expf`` computes the jit's own C expression for it, in the input's layout.
 
-``native_where`` and ``native_erf`` return None where their kernels do not apply, and the
+``native_where`` and ``native_unary`` return None where their kernels do not apply, and the
 caller keeps NumPy. The library is compiled once per process with the jit's toolchain and disk
-cache (``ember.jit.native.load``); without a compiler (or, for erf, vector libm) it is None.
+cache (``ember.jit.native.load``); without a compiler (or, for erf and sigmoid, vector libm)
+it is None.
 """
 
 from __future__ import annotations
@@ -24,11 +27,10 @@ from __future__ import annotations
 import ctypes
 import functools
 import itertools
-from typing import Any
 
 import numpy as np
 
-__all__ = ["native_erf", "native_where"]
+__all__ = ["native_unary", "native_where"]
 
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
@@ -50,23 +52,30 @@ def _kernel(ctype: str, a_full: bool, b_full: bool) -> str:
     )
 
 
-_ERF = """
-void erf_float(long n, const float *restrict x, float *restrict o) {
+# float32 unary ops over vector libm: the jit's C expressions for them
+_UNARY = {"erf": "erf(x[i])", "sigmoid": "(1 / (1 + exp(-x[i])))"}
+_UNARY_SOURCE = """
+void {name}_float(long n, const float *restrict x, float *restrict o) {{
   #pragma omp simd
-  for (long i = 0; i < n; i++) o[i] = erf(x[i]);
-}
+  for (long i = 0; i < n; i++) o[i] = {expression};
+}}
 """
 
 
 @functools.cache
-def _library() -> tuple[dict, Any] | None:
-    """(the where kernels by (C type, a full, b full), the erf kernel or None without vector
-    libm), or None without a working compiler (``native.load`` warns once)."""
+def _library() -> tuple[dict, dict] | None:
+    """(the where kernels by (C type, a full, b full), the float32 unary kernels by name:
+    none without vector libm), or None without a working compiler (``native.load`` warns
+    once)."""
     from ember.jit import native  # the jit package imports ember.ops: load it only when used
 
     variants = list(itertools.product(_CTYPES.values(), (False, True), (False, True)))
     vector = native.vector_math()
-    lib = native.load("\n".join(_kernel(*v) for v in variants) + (_ERF if vector else ""))
+    unary = "".join(
+        _UNARY_SOURCE.format(name=name, expression=expression)
+        for name, expression in _UNARY.items()
+    )
+    lib = native.load("\n".join(_kernel(*v) for v in variants) + (unary if vector else ""))
     if lib is None:
         return None
     kernels = {}
@@ -75,10 +84,10 @@ def _library() -> tuple[dict, Any] | None:
         fn.argtypes = [ctypes.c_long, *[ctypes.c_void_p] * 4]
         fn.restype = None
         kernels[ctype, a_full, b_full] = fn
-    erf = lib.erf_float if vector else None
-    if erf is not None:
-        erf.argtypes, erf.restype = [ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p], None
-    return kernels, erf
+    unaries = {name: getattr(lib, f"{name}_float") for name in _UNARY} if vector else {}
+    for fn in unaries.values():
+        fn.argtypes, fn.restype = [ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p], None
+    return kernels, unaries
 
 
 def _layout(x: np.ndarray) -> tuple[int, ...] | None:
@@ -125,13 +134,17 @@ def native_where(
     return out
 
 
-def native_erf(x: np.ndarray) -> np.ndarray | None:
-    """erf of a float32 host array in C order by one loop over vector ``erff``, or None
+def native_unary(name: str, x: np.ndarray) -> np.ndarray | None:
+    """float32 ``erf`` or ``sigmoid`` of a host array by one loop over vector libm, the
+    result in ``x``'s layout (any order of dims filling one block, as NumPy's), or None
     (another dtype, no compiler or no vector libm)."""
     found = _library() if x.dtype == np.float32 else None
-    if found is None or found[1] is None:
+    if found is None or name not in found[1]:
         return None
-    x = x if x.flags.c_contiguous else x.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
+    if _layout(x) is None:
+        x = x.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
     out = np.empty_like(x)
-    found[1](x.size, x.ctypes.data, out.ctypes.data)
+    if out.strides != x.strides:
+        x, out = x.copy(order="C"), np.empty(x.shape, x.dtype)
+    found[1][name](x.size, x.ctypes.data, out.ctypes.data)
     return out

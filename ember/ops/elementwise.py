@@ -24,7 +24,7 @@ from ember.ops.core import (
     inplace,
     ufunc_writer,
 )
-from ember.ops.eager_native import native_erf, native_where
+from ember.ops.eager_native import native_unary, native_where
 
 __all__ = [
     "add",
@@ -552,7 +552,8 @@ class Tanh(Unary):
 class Sigmoid(Unary):
     """1 / (1 + exp(-x)): exp(-x) may overflow to inf, giving the correct limit 0 (quiet).
 
-    In place and branch-free: a ``where`` on the sign was ~50x slower on large arrays.
+    In place and branch-free: a ``where`` on the sign was ~50x slower on large arrays. float32
+    host arrays take one C loop (``eager_native``), the jit's own expression for it.
     """
 
     c = "(1 / (1 + exp(-{0})))"
@@ -563,6 +564,10 @@ class Sigmoid(Unary):
 
     @staticmethod
     def forward(xp, x):
+        if xp is np:  # float32: one loop over vector expf (``eager_native``)
+            native = native_unary("sigmoid", x)
+            if native is not None:
+                return native
         e = xp.negative(x, out=xp.empty_like(x))  # an array even for 0-d input
         xp.exp(e, out=e)
         e += 1
@@ -611,7 +616,7 @@ def _erf(xp: Any, x: Any) -> Any:
     from ember.arrays import backend_of
 
     if xp is np and x.dtype == np.float32:
-        native = native_erf(x)
+        native = native_unary("erf", x)
         return _erf_float32(xp, x) if native is None else native
     special = backend_of(x).special()
     if special is None:

@@ -104,7 +104,7 @@ def test_native_erf_is_within_a_few_ulp_of_float64_on_every_range() -> None:
         .astype(np.float32)
         .reshape(-1, 7)[:, ::2]
     )  # a strided view: computed in C order
-    got = eager_native.native_erf(x)
+    got = eager_native.native_unary("erf", x)
     assert got.flags.c_contiguous and got.shape == x.shape
     want = np.vectorize(math.erf)(x.astype(np.float64))
     tiny = np.finfo(np.float32).tiny
@@ -112,10 +112,12 @@ def test_native_erf_is_within_a_few_ulp_of_float64_on_every_range() -> None:
         np.abs(got - want) <= 4 * np.finfo(np.float32).eps * np.maximum(np.abs(want), tiny)
     )
     np.testing.assert_array_equal(np.signbit(got), np.signbit(x))  # erf(-0.0) is -0.0
-    special = eager_native.native_erf(np.array([np.inf, -np.inf, np.nan], np.float32))
+    special = eager_native.native_unary("erf", np.array([np.inf, -np.inf, np.nan], np.float32))
     np.testing.assert_array_equal(special, [1.0, -1.0, np.nan])
-    assert eager_native.native_erf(np.array(0.5, np.float32)).shape == ()  # 0-d stays 0-d
-    assert eager_native.native_erf(x.astype(np.float64)) is None  # float64 keeps SciPy/NumPy
+    assert eager_native.native_unary("erf", np.array(0.5, np.float32)).shape == ()  # 0-d stays 0-d
+    assert (
+        eager_native.native_unary("erf", x.astype(np.float64)) is None
+    )  # float64 keeps SciPy/NumPy
 
 
 @needs_vector_libm
@@ -126,3 +128,32 @@ def test_eager_gelu_uses_the_native_erf_and_matches_the_compiled_step() -> None:
     for _ in range(2):
         got = compiled(x).numpy()
     np.testing.assert_allclose(got, eager, rtol=2e-6, atol=1e-7)
+
+
+@needs_vector_libm
+def test_native_sigmoid_is_within_four_ulp_of_float64_and_keeps_the_layout() -> None:
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.standard_normal(30000) * 8, np.linspace(-104, 90, 2001)])
+    x = x.astype(np.float32)[: 4 * 5 * 1600].reshape(4, 5, 1600)
+    x = np.ascontiguousarray(x.transpose(1, 0, 2)).transpose(1, 0, 2)  # (C, N, L) memory
+    got = eager_native.native_unary("sigmoid", x)
+    assert got.strides == x.strides  # the input's layout, as NumPy's
+    want = 1 / (1 + np.exp(-x.astype(np.float64)))
+    ulp = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
+    tiny = np.finfo(np.float32).tiny  # below it exp(-x) overflows: 0, as NumPy's form gives
+    assert np.all(np.abs(got - want) <= 4 * ulp + tiny)  # (NumPy's own form: 3 ulp)
+    special = np.array([np.inf, -np.inf, np.nan, -0.0, 200.0, -200.0], np.float32)
+    np.testing.assert_array_equal(
+        eager_native.native_unary("sigmoid", special), [1.0, 0.0, np.nan, 0.5, 1.0, 0.0]
+    )
+
+
+@needs_vector_libm
+def test_eager_sigmoid_uses_the_native_loop_and_matches_the_compiled_step() -> None:
+    x = ember.tensor(np.random.default_rng(6).standard_normal((16, 64)).astype(np.float32) * 5)
+    eager = ember.sigmoid(x).numpy()
+    native = eager_native.native_unary("sigmoid", x.numpy())
+    np.testing.assert_array_equal(eager, native)
+    compiled = ember.jit(lambda t: ember.sigmoid(t * 1.0) * 1.0)
+    for _ in range(2):
+        np.testing.assert_array_equal(compiled(x).numpy(), eager)
