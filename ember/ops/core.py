@@ -227,29 +227,14 @@ def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
     state = STATE
     if state.tracer is not None:
         return state.tracer.record(prim, inputs, params)
-    arrays = [t._data for t in inputs]
-    first = arrays[0]
-    xp = np if type(first) is np.ndarray else backend_of(first).xp
     if prim.check_eagerly:
         prim.infer(*[t.aval for t in inputs], **params)
-    forward = prim.forward
-    if prim.widens:
-        for a in arrays:
-            if a.dtype in LOW_PRECISION:
-                forward = widened(forward, a.dtype)
-                break
     try:
-        if prim.quiet:
-            with np.errstate(all="ignore"):
-                out = forward(xp, *arrays, **params)
-        else:
-            out = forward(xp, *arrays, **params)
+        out = run_array(prim, *[t._data for t in inputs], **params)
     except (ValueError, TypeError, IndexError) as exc:
         _check_same_device(prim, inputs)
         prim.infer(*[t.aval for t in inputs], **params)  # raises the clear error, if any
         raise type(exc)(f"{prim.name.lower()}: {exc} (inputs {[t.aval for t in inputs]})") from exc
-    if type(out) is not np.ndarray and isinstance(out, _HOST_VALUES):
-        out = xp.asarray(out)  # a NumPy scalar or ndarray subclass; device arrays pass as they are
     result = _Tensor._wrap(out)
     if prim.kind is VIEW and out.base is not None:
         base = inputs[0]
@@ -352,8 +337,8 @@ def unrecorded(t: Any) -> bool:
 
 
 def run_array(prim: type[Primitive], *arrays: Any, **params: Any) -> Any:
-    """``prim``'s kernel on ``arrays`` as ``apply`` runs it (float16 widened, quiet where the
-    primitive is, a scalar made an array), for an op on an ``unrecorded`` tensor."""
+    """``prim``'s kernel on ``arrays`` (float16 widened, quiet where the primitive is, a scalar
+    made an array): ``apply``'s computation, and an op's on an ``unrecorded`` tensor."""
     first = arrays[0]
     xp = np if type(first) is np.ndarray else backend_of(first).xp
     forward = prim.forward
@@ -368,7 +353,7 @@ def run_array(prim: type[Primitive], *arrays: Any, **params: Any) -> Any:
     else:
         out = forward(xp, *arrays, **params)
     if type(out) is not np.ndarray and isinstance(out, _HOST_VALUES):
-        out = xp.asarray(out)
+        out = xp.asarray(out)  # a NumPy scalar or ndarray subclass; device arrays pass as they are
     return out
 
 
