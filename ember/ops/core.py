@@ -230,7 +230,7 @@ def apply(prim: type[Primitive], *inputs: Any, **params: Any) -> Any:
     if prim.check_eagerly:
         prim.infer(*[t.aval for t in inputs], **params)
     try:
-        out = run_array(prim, *[t._data for t in inputs], **params)
+        out = _run(prim, [t._data for t in inputs], params)
     except (ValueError, TypeError, IndexError) as exc:
         _check_same_device(prim, inputs)
         prim.infer(*[t.aval for t in inputs], **params)  # raises the clear error, if any
@@ -339,6 +339,12 @@ def unrecorded(t: Any) -> bool:
 def run_array(prim: type[Primitive], *arrays: Any, **params: Any) -> Any:
     """``prim``'s kernel on ``arrays`` (float16 widened, quiet where the primitive is, a scalar
     made an array): ``apply``'s computation, and an op's on an ``unrecorded`` tensor."""
+    return _run(prim, arrays, params)
+
+
+def _run(prim: type[Primitive], arrays: Sequence[Any], params: dict) -> Any:
+    """``run_array`` on the sequence ``arrays`` and the dict ``params`` as they are (``apply``'s
+    hot path: no packing of arguments)."""
     first = arrays[0]
     xp = np if type(first) is np.ndarray else backend_of(first).xp
     forward = prim.forward
