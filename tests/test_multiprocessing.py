@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import subprocess
+import sys
 import time
 from multiprocessing.reduction import ForkingPickler
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,14 +133,32 @@ def test_a_non_leaf_that_requires_grad_is_refused_like_torch() -> None:
 
 
 # -- real processes -----------------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["spawn", "fork"])
-def test_a_childs_writes_to_a_shared_tensor_are_seen_by_the_parent(method: str) -> None:
+def _child_fills_shared_tensor(method: str) -> None:
+    """A child started by ``method`` fills a shared tensor; the parent sees its writes."""
     context = mp.get_context(method)
     t = ember.zeros(2, 3).share_memory_()
     p = context.Process(target=_fill, args=(t, 7.0))
     p.start()
     _join([p])
     np.testing.assert_array_equal(t.numpy(), np.full((2, 3), 7.0))
+
+
+def test_a_spawned_childs_writes_to_a_shared_tensor_are_seen_by_the_parent() -> None:
+    _child_fills_shared_tensor("spawn")
+
+
+def test_a_forked_childs_writes_to_a_shared_tensor_are_seen_by_the_parent() -> None:
+    # forked from a fresh interpreter: a test worker that ran JAX (or any library with its own
+    # threads) earlier cannot be forked safely, and its child may hang on a copied lock
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import test_multiprocessing as t; t._child_fills_shared_tensor('fork')"
+    )
+    here = str(Path(__file__).resolve().parent)
+    done = subprocess.run(
+        [sys.executable, "-c", code, here], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_spawned_processes_write_into_one_tensor() -> None:
