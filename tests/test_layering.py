@@ -57,7 +57,7 @@ LAZY_UPWARD = {
     ("ember.tensor", "ember.creation"),
     # a jit graph's draw() hands its DOT text to the same renderer draw_graph uses
     ("ember.jit.graph", "ember.diagnostics.graph"),
-    # eager convolutions (large inputs), the LSTM's recurrence, where and erf run
+    # eager convolutions (large inputs), the LSTM's recurrence, where, erf and sigmoid run
     # native C kernels compiled with the jit's toolchain and disk cache, the recurrence's
     # products through NumPy's CBLAS GEMM; without a compiler they stay on NumPy
     ("ember.ops.conv", "ember.jit.conv_kernels"),

@@ -41,7 +41,7 @@ from ember.jit.addresses import NativeCall, Operands
 from ember.jit.fusion import Group, fuse
 from ember.jit.graph import Graph, Source
 from ember.jit.memory import MemoryPlan, StepIO, plan_memory
-from ember.jit.step_code import SameView, bind_function, loop_function
+from ember.jit.step_code import ALLOC, INTO, NATIVE, SameView, bind_function, loop_function
 from ember.jit.trace import Sample
 from ember.ops.core import ELEMENTWISE, widened, widened_write, widening
 from ember.ops.elementwise import Copy
@@ -51,7 +51,6 @@ from ember.tensor import Tensor
 __all__ = ["Executor", "resolve"]
 
 _wrap = Tensor._wrap
-ALLOC, INTO, NATIVE = 0, 1, 2
 FRESH, POOLED, TARGET = 0, 1, 2  # where a native kernel's output goes
 
 

@@ -211,11 +211,16 @@ def _values_only(graph: Graph) -> dict[int, int]:
     return pairs
 
 
-def _unread(shape: tuple[int, ...]) -> Callable:
-    """The kernel of an indices node whose only reader computes the values itself: indices of
-    the right shape that nothing reads (a broadcast zero, made once)."""
+def _unread(prim: Any, shape: tuple[int, ...]) -> Callable:
+    """The kernel of an indices node whose only reader computes the values itself: on host
+    arrays, indices of the right shape that nothing reads (a broadcast zero, made once); a
+    device array runs ``prim.forward``, as its gather's runner does."""
     indices = np.broadcast_to(np.zeros((), np.int64), shape)
-    return lambda xp, *arrays, **params: indices
+
+    def run(xp: Any, *arrays: Any, **params: Any) -> Any:
+        return indices if xp is np else prim.forward(xp, *arrays, **params)
+
+    return run
 
 
 def build(graph: Graph) -> Kernels:
@@ -224,6 +229,7 @@ def build(graph: Graph) -> Kernels:
     only its gather reads becomes one kernel writing each window's maximum (``_values_only``)."""
     sources, made, unread = [], [], {}
     pairs = _values_only(graph)
+    paired = set(pairs.values())
     for i, node in enumerate(graph.nodes):
         kind = _KINDS.get(node.prim.name)
         if kind is None:
@@ -233,8 +239,8 @@ def build(graph: Graph) -> Kernels:
             continue
         name, ctype = f"pool{i}", native.CTYPES[first.dtype.name]
         out = graph.avals[node.out]
-        if i in pairs.values():
-            unread[i] = _unread(out.shape)
+        if i in paired:
+            unread[i] = _unread(node.prim, out.shape)
             continue
         if i in pairs:
             kind, params = "values", graph.nodes[pairs[i]].params

@@ -21,7 +21,7 @@ from ember.jit.addresses import NativeCall
 
 __all__ = ["SameView", "bind_function", "loop_function"]
 
-ALLOC, INTO, NATIVE = 0, 1, 2  # the executor's step kinds
+ALLOC, INTO, NATIVE = 0, 1, 2  # the executor's step kinds (see ``ember.jit.executor``)
 
 
 class SameView:
@@ -35,6 +35,8 @@ class SameView:
     __slots__ = ("view", "seen", "result")
 
     def __init__(self, view: Callable, arity: int) -> None:
+        if arity < 1:
+            raise ValueError("SameView: a view of no arrays is not the same view of anything")
         self.view = view
         self.seen: tuple = (None,) * arity  # the arrays of the last call that gave a view
         self.result: Any = None
@@ -89,7 +91,7 @@ def loop_function(steps: list[tuple], host: bool) -> Callable[[list[Any], Any], 
             lines.append(f"    seen = F{k}.seen")
             same = " and ".join(f"{name} is seen[{j}]" for j, name in enumerate(local))
             call = f"F{k}(xp{''.join(f', {name}' for name in local)}{keywords})"
-            lines.append(f"    env[{out}] = F{k}.result if {same or 'True'} else {call}")
+            lines.append(f"    env[{out}] = F{k}.result if {same} else {call}")
         else:
             args = "".join(f", {r}" for r in reads)
             lines.append(f"    r = F{k}(xp{args}{keywords})")

@@ -14,20 +14,25 @@ from ember.jit.step_code import bind_function, loop_function
 
 
 def test_each_kind_of_step_runs_as_written() -> None:
-    calls = []
+    calls, read = [], []
 
     def native(env, **params):
         calls.append(params)
         env[3] = env[2] * 2
 
+    def into(xp, a, out):
+        read.append(type(a))
+        return xp.add(a, 1, out=out)
+
     steps = [
         (ALLOC, lambda xp, a, **p: xp.float32(a.sum() * p["scale"]), (0,), {"scale": 2}, 1, ()),
-        (INTO, lambda xp, a, out: xp.add(a, 1, out=out), (1,), {}, 2, (1,)),
+        (INTO, into, (1,), {}, 2, (1,)),
         (NATIVE, native, (), {"not an identifier": 5}, -1, ()),
     ]
     env = [np.arange(3.0), None, np.empty(()), None]
     loop_function(steps, host=True)(env, np)
-    assert type(env[1]) is not np.float32 and env[1] is None  # freed after its last reader
+    assert read == [np.ndarray]  # the kernel's NumPy scalar became an array
+    assert env[1] is None  # freed after its last reader
     assert float(env[2]) == 7.0 and float(env[3]) == 14.0
     assert calls == [{"not an identifier": 5}]
 
